@@ -1,0 +1,38 @@
+#include "profile.h"
+
+#include <string>
+
+namespace yep {
+
+namespace {
+[[noreturn]] void invalid(const std::string& what) {
+  throw ProfileError("invalid profile: " + what);
+}
+}  // namespace
+
+void Profile::check_valid() const {
+  const size_t nvalues = sample_types.size();
+  if (nvalues == 0 && !samples.empty()) invalid("samples but no sample types");
+  if (default_sample_type >= nvalues && nvalues > 0)
+    invalid("default sample type out of range");
+  for (size_t i = 0; i < mappings.size(); ++i)
+    if (mappings[i].id != i + 1) invalid("mapping id " + std::to_string(mappings[i].id) + " out of place");
+  for (size_t i = 0; i < functions.size(); ++i)
+    if (functions[i].id != i + 1) invalid("function id " + std::to_string(functions[i].id) + " out of place");
+  for (size_t i = 0; i < locations.size(); ++i) {
+    const Location& loc = locations[i];
+    if (loc.id != i + 1) invalid("location id " + std::to_string(loc.id) + " out of place");
+    if (loc.mapping_id > mappings.size())
+      invalid("location " + std::to_string(loc.id) + " names a missing mapping");
+    for (const Line& line : loc.lines)
+      if (line.function_id == 0 || line.function_id > functions.size())
+        invalid("location " + std::to_string(loc.id) + " names a missing function");
+  }
+  for (const Sample& s : samples) {
+    if (s.values.size() != nvalues) invalid("a sample has the wrong number of values");
+    for (uint64_t id : s.location_ids)
+      if (id == 0 || id > locations.size()) invalid("a sample names a missing location");
+  }
+}
+
+}  // namespace yep

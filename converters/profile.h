@@ -1,0 +1,98 @@
+// The profile model: the one in-memory form every reader fills and every
+// writer reads. Modelled on pprof's profile.proto (see ../shared/DESIGN.md),
+// with std::string in place of proto's string table: the proto writer builds
+// the table when it serializes.
+//
+// Invariants (checked by Profile::check_valid):
+//  - every sample has exactly one value per sample type;
+//  - ids of mappings, locations and functions are non-zero and unique, and
+//    equal to their index + 1 in their vector (so lookups are O(1));
+//  - a sample's location_ids are leaf first and name existing locations;
+//  - a location's lines are innermost (inlined callee) first and name
+//    existing functions; mapping_id is 0 (none) or an existing mapping.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace yep {
+
+// A user-facing problem with a profile (bad file, truncated, wrong format).
+// The message is one line that names the thing and what to do.
+class ProfileError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ValueType {
+  std::string type;  // "samples", "cpu", "inuse_space", ...
+  std::string unit;  // "count", "nanoseconds", "bytes", ...
+};
+
+struct Mapping {
+  uint64_t id = 0;
+  uint64_t memory_start = 0;  // load range [memory_start, memory_limit)
+  uint64_t memory_limit = 0;
+  uint64_t file_offset = 0;   // offset in the file of memory_start
+  std::string filename;       // path of the object file, "" if anonymous
+  std::string build_id;       // hex, "" if unknown
+  bool executable = false;    // r-x mapping: the only kind symbols live in
+};
+
+struct Line {
+  uint64_t function_id = 0;
+  int64_t line = 0;  // 0 when unknown
+};
+
+struct Location {
+  uint64_t id = 0;
+  uint64_t mapping_id = 0;  // 0: no mapping contains the address
+  // The address to symbolize: for return addresses this is already
+  // "return address - 1" (inside the call instruction), so the symbolizer and
+  // writers never adjust it again.
+  uint64_t address = 0;
+  std::vector<Line> lines;  // innermost first; empty until symbolized
+};
+
+struct Function {
+  uint64_t id = 0;
+  std::string name;         // demangled, what people read
+  std::string system_name;  // as in the symbol table (mangled)
+  std::string filename;     // source file, "" when unknown
+  int64_t start_line = 0;   // line of the definition, 0 when unknown
+};
+
+struct Sample {
+  std::vector<uint64_t> location_ids;  // leaf first
+  std::vector<int64_t> values;         // one per Profile::sample_types
+};
+
+struct Profile {
+  std::vector<ValueType> sample_types;
+  std::vector<Sample> samples;
+  std::vector<Mapping> mappings;
+  std::vector<Location> locations;
+  std::vector<Function> functions;
+
+  ValueType period_type;
+  int64_t period = 0;          // in period_type units, per sample
+  int64_t time_nanos = 0;      // when the profile started (Unix), 0 if unknown
+  int64_t duration_nanos = 0;  // wall time profiled, 0 if unknown
+  std::vector<std::string> comments;  // free text shown by reports
+
+  // Index of the sample type reports use by default.
+  size_t default_sample_type = 0;
+
+  const Mapping* mapping(uint64_t id) const {
+    return id ? &mappings[id - 1] : nullptr;
+  }
+  const Location& location(uint64_t id) const { return locations[id - 1]; }
+  const Function& function(uint64_t id) const { return functions[id - 1]; }
+
+  // Throws ProfileError naming the first broken invariant.
+  void check_valid() const;
+};
+
+}  // namespace yep

@@ -1,0 +1,636 @@
+// Symbolizer: see symbolizer.h for what it promises.
+//
+// How it is put together:
+//  - ObjectFile: what we read once from a file's ELF headers (PT_LOAD
+//    segments, build id), enough to turn a pc into an ELF address.
+//  - Module: one file reported to the libdwfl session at one load bias.
+//    libdwfl finds its symbol tables and (separate) DWARF lazily.
+//  - DWARF lookup: the CU comes from libdwfl (via .debug_aranges, or our own
+//    index of CU ranges when those are missing), the subprogram from a
+//    per-CU index of subprogram ranges, the inlined frames by descending from
+//    the subprogram into the scopes that contain the pc.
+//  - symbolize(): resolves each unsymbolized location to frames and interns
+//    their functions into the profile.
+#include "symbolizer.h"
+
+#include <cxxabi.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
+#include <elfutils/libdwfl.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <unordered_map>
+#include <utility>
+
+namespace yep {
+namespace {
+
+// ---------------------------------------------------------------------------
+// Small helpers.
+
+std::string hex(uint64_t value) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "0x%" PRIx64, value);
+  return buf;
+}
+
+std::string hex_bytes(const void* data, size_t size) {
+  static const char digits[] = "0123456789abcdef";
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  std::string out;
+  out.reserve(2 * size);
+  for (size_t i = 0; i < size; ++i) {
+    out += digits[bytes[i] >> 4];
+    out += digits[bytes[i] & 0xf];
+  }
+  return out;
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
+std::string base_name(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// Removes `suffix` from the end of `s`; says whether it was there.
+bool strip_suffix(std::string& s, const std::string& suffix) {
+  if (s.size() < suffix.size() ||
+      s.compare(s.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    return false;
+  }
+  s.resize(s.size() - suffix.size());
+  return true;
+}
+
+// The demangled form of an Itanium C++ ABI name, "" if it isn't one.
+std::string demangle(const char* name) {
+  if (name == nullptr || name[0] != '_' || name[1] != 'Z') return "";
+  int status = 0;
+  char* out = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  std::string result = (status == 0 && out != nullptr) ? out : "";
+  std::free(out);
+  return result;
+}
+
+// A function as the profile stores it, without its id.
+struct FunctionKey {
+  std::string name;
+  std::string system_name;
+  std::string filename;
+  int64_t start_line = 0;
+};
+
+// One frame of a resolved address: a function and the line in it.
+struct Frame {
+  FunctionKey function;
+  int64_t line = 0;
+};
+
+Frame named_frame(const std::string& name) {
+  Frame frame;
+  frame.function.name = name;
+  frame.function.system_name = name;
+  return frame;
+}
+
+// ---------------------------------------------------------------------------
+// ObjectFile: the ELF headers of one file on disk.
+
+struct Segment {  // a PT_LOAD program header
+  uint64_t offset, vaddr, filesz, memsz;
+};
+
+struct ObjectFile {
+  bool usable = false;  // a regular ELF file with PT_LOAD segments
+  std::vector<Segment> loads;
+  std::string build_id;  // hex, "" if it has none
+
+  // The ELF virtual address that file offset `offset` is loaded at, by the
+  // PT_LOAD segment that holds it. False if no segment does.
+  bool elf_address(uint64_t offset, uint64_t* address) const {
+    for (bool file_part : {true, false}) {
+      for (const Segment& s : loads) {
+        uint64_t size = file_part ? s.filesz : s.memsz;
+        if (offset >= s.offset && offset - s.offset < size) {
+          *address = offset - s.offset + s.vaddr;
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+};
+
+ObjectFile read_object_file(const std::string& path) {
+  ObjectFile object;
+  // Only regular files: opening a FIFO or a device named in the maps could
+  // block or have side effects.
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return object;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return object;
+  Elf* elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr);
+  if (elf != nullptr && elf_kind(elf) == ELF_K_ELF) {
+    size_t phnum = 0;
+    if (elf_getphdrnum(elf, &phnum) == 0) {
+      for (size_t i = 0; i < phnum; ++i) {
+        GElf_Phdr mem;
+        const GElf_Phdr* ph = gelf_getphdr(elf, static_cast<int>(i), &mem);
+        if (ph != nullptr && ph->p_type == PT_LOAD) {
+          object.loads.push_back(
+              {ph->p_offset, ph->p_vaddr, ph->p_filesz, ph->p_memsz});
+        }
+      }
+    }
+    const void* id = nullptr;
+    ssize_t id_size = dwelf_elf_gnu_build_id(elf, &id);
+    if (id_size > 0) object.build_id = hex_bytes(id, static_cast<size_t>(id_size));
+    object.usable = !object.loads.empty();
+  }
+  if (elf != nullptr) elf_end(elf);
+  close(fd);
+  return object;
+}
+
+// ---------------------------------------------------------------------------
+// RangeIndex: which DIE covers an address, for DIEs whose ranges may be
+// several (hot/cold split functions) and, rarely, nested.
+
+class RangeIndex {
+ public:
+  // Adds every address range of `die` (DW_AT_low_pc/high_pc or DW_AT_ranges).
+  void add(Dwarf_Die* die) {
+    Dwarf_Addr base = 0, low = 0, high = 0;
+    ptrdiff_t offset = 0;
+    while ((offset = dwarf_ranges(die, offset, &base, &low, &high)) > 0) {
+      if (low < high) entries_.push_back({low, high, *die});
+    }
+  }
+
+  // Call once after the last add().
+  void finish() {
+    std::sort(entries_.begin(), entries_.end(),
+              [](const Entry& a, const Entry& b) { return a.low < b.low; });
+    max_high_.resize(entries_.size());
+    Dwarf_Addr max_high = 0;
+    for (size_t i = 0; i < entries_.size(); ++i) {
+      max_high = std::max(max_high, entries_[i].high);
+      max_high_[i] = max_high;
+    }
+  }
+
+  // The DIE with the highest start whose range holds `pc`, or null.
+  const Dwarf_Die* find(Dwarf_Addr pc) const {
+    auto it = std::upper_bound(
+        entries_.begin(), entries_.end(), pc,
+        [](Dwarf_Addr value, const Entry& e) { return value < e.low; });
+    // Walk back only while some earlier range still reaches past pc.
+    for (size_t i = static_cast<size_t>(it - entries_.begin()); i-- > 0;) {
+      if (max_high_[i] <= pc) break;
+      if (pc < entries_[i].high) return &entries_[i].die;
+    }
+    return nullptr;
+  }
+
+ private:
+  struct Entry {
+    Dwarf_Addr low, high;
+    Dwarf_Die die;
+  };
+  std::vector<Entry> entries_;
+  std::vector<Dwarf_Addr> max_high_;  // max of high over entries_[0..i]
+};
+
+// Adds the concrete subprograms under `parent` to `index`, looking into
+// namespaces and Fortran modules (where C++/Fortran definitions live) but not
+// into types or function bodies.
+void collect_subprograms(Dwarf_Die* parent, RangeIndex* index) {
+  Dwarf_Die child;
+  if (dwarf_child(parent, &child) != 0) return;
+  do {
+    switch (dwarf_tag(&child)) {
+      case DW_TAG_subprogram:
+        index->add(&child);
+        break;
+      case DW_TAG_namespace:
+      case DW_TAG_module:
+        collect_subprograms(&child, index);
+        break;
+      default:
+        break;
+    }
+  } while (dwarf_siblingof(&child, &child) == 0);
+}
+
+// The child scope of `parent` that contains `pc`: a lexical block, an
+// inlined subroutine or a nested subprogram. Blocks without any address
+// attribute are searched through.
+bool child_scope_containing(Dwarf_Die* parent, Dwarf_Addr pc, Dwarf_Die* out) {
+  Dwarf_Die child;
+  if (dwarf_child(parent, &child) != 0) return false;
+  do {
+    int tag = dwarf_tag(&child);
+    if (tag != DW_TAG_lexical_block && tag != DW_TAG_inlined_subroutine &&
+        tag != DW_TAG_subprogram && tag != DW_TAG_try_block &&
+        tag != DW_TAG_catch_block) {
+      continue;
+    }
+    if (dwarf_haspc(&child, pc) > 0) {
+      *out = child;
+      return true;
+    }
+    if (tag == DW_TAG_lexical_block && !dwarf_hasattr(&child, DW_AT_low_pc) &&
+        !dwarf_hasattr(&child, DW_AT_ranges) &&
+        child_scope_containing(&child, pc, out)) {
+      return true;
+    }
+  } while (dwarf_siblingof(&child, &child) == 0);
+  return false;
+}
+
+// The function scopes that contain `pc`, outermost first: the subprogram,
+// then each inlined_subroutine nested in it.
+std::vector<Dwarf_Die> function_scopes(Dwarf_Die subprogram, Dwarf_Addr pc) {
+  std::vector<Dwarf_Die> chain{subprogram};
+  Dwarf_Die scope = subprogram, child;
+  while (child_scope_containing(&scope, pc, &child)) {
+    int tag = dwarf_tag(&child);
+    if (tag == DW_TAG_inlined_subroutine) {
+      chain.push_back(child);
+    } else if (tag == DW_TAG_subprogram) {
+      chain.assign(1, child);  // a nested function has a frame of its own
+    }
+    scope = child;
+  }
+  return chain;
+}
+
+// A string attribute, following DW_AT_abstract_origin / DW_AT_specification.
+const char* integrated_string(Dwarf_Die* die, unsigned int name) {
+  Dwarf_Attribute mem;
+  return dwarf_formstring(dwarf_attr_integrate(die, name, &mem));
+}
+
+int64_t udata_attribute(Dwarf_Attribute* attr) {
+  Dwarf_Word value = 0;
+  if (attr == nullptr || dwarf_formudata(attr, &value) != 0) return 0;
+  return static_cast<int64_t>(value);
+}
+
+// The source file that declares `die`, made absolute with the comp_dir of
+// the unit holding the declaration.
+std::string decl_file(Dwarf_Die* die) {
+  Dwarf_Attribute mem;
+  Dwarf_Attribute* attr = dwarf_attr_integrate(die, DW_AT_decl_file, &mem);
+  Dwarf_Word index = 0;
+  if (attr == nullptr || dwarf_formudata(attr, &index) != 0) return "";
+  // The file index refers to the line table of the unit the attribute was
+  // found in, which for an abstract origin may not be die's own unit.
+  Dwarf_Die unit;
+  if (dwarf_cu_die(attr->cu, &unit, nullptr, nullptr, nullptr, nullptr,
+                   nullptr, nullptr) == nullptr) {
+    return "";
+  }
+  Dwarf_Files* files = nullptr;
+  size_t count = 0;
+  if (dwarf_getsrcfiles(&unit, &files, &count) != 0 || index >= count) return "";
+  const char* name = dwarf_filesrc(files, index, nullptr, nullptr);
+  if (name == nullptr || *name == '\0' || std::strcmp(name, "???") == 0) {
+    return "";
+  }
+  std::string path = name;
+  if (path[0] != '/') {
+    Dwarf_Attribute dir_mem;
+    const char* dir =
+        dwarf_formstring(dwarf_attr(&unit, DW_AT_comp_dir, &dir_mem));
+    if (dir != nullptr && dir[0] == '/') path = std::string(dir) + "/" + path;
+  }
+  return path;
+}
+
+// Name, linkage name, file and line of the function a subprogram or
+// inlined_subroutine DIE is an instance of. An empty name means DWARF
+// doesn't name it.
+FunctionKey describe_function(Dwarf_Die* die) {
+  FunctionKey key;
+  const char* linkage = integrated_string(die, DW_AT_linkage_name);
+  if (linkage == nullptr) linkage = integrated_string(die, DW_AT_MIPS_linkage_name);
+  const char* plain = integrated_string(die, DW_AT_name);
+  key.name = demangle(linkage);
+  if (key.name.empty()) key.name = plain ? plain : (linkage ? linkage : "");
+  key.system_name = linkage ? linkage : key.name;
+  key.filename = decl_file(die);
+  Dwarf_Attribute mem;
+  key.start_line = udata_attribute(dwarf_attr_integrate(die, DW_AT_decl_line, &mem));
+  return key;
+}
+
+// Where libdwfl looks for separate debug info: next to the file, in .debug/
+// beside it, and under /usr/lib/debug (by build id and by .gnu_debuglink).
+char* debuginfo_path = nullptr;  // null: libdwfl's default, which is that
+const Dwfl_Callbacks dwfl_callbacks = {
+    dwfl_build_id_find_elf,
+    dwfl_standard_find_debuginfo,
+    dwfl_offline_section_address,
+    &debuginfo_path,
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+class Symbolizer::Impl {
+ public:
+  Impl() {
+    elf_version(EV_CURRENT);
+    dwfl_ = dwfl_begin(&dwfl_callbacks);
+  }
+  ~Impl() {
+    if (dwfl_ != nullptr) dwfl_end(dwfl_);
+  }
+
+  void symbolize(Profile& profile);
+
+ private:
+  // One object file reported to the libdwfl session at one load bias.
+  struct Module {
+    Dwfl_Module* dwfl_module = nullptr;  // null if libdwfl refused the file
+    GElf_Addr bias = 0;                  // Dwfl address = ELF address + bias
+    bool cu_index_built = false;
+    RangeIndex cu_index;  // used only where .debug_aranges has no answer
+  };
+
+  const ObjectFile& object_file(const std::string& path);
+  const ObjectFile* object_for(const Mapping& mapping, const std::string& path);
+  Module& module(const std::string& path, uint64_t bias);
+  std::vector<Frame> resolve(const Mapping* mapping, uint64_t address);
+  std::vector<Frame> dwarf_frames(Module& module, Dwarf_Addr address,
+                                  const std::string& fallback_name);
+  Dwarf_Die* cu_from_own_index(Module& module, Dwarf_Addr address,
+                               Dwarf_Addr* bias);
+  const RangeIndex& subprograms(Dwarf_Die* cu);
+  const FunctionKey& function_of(Dwarf_Die* die);
+  bool symbol_frame(Module& module, Dwarf_Addr address, Frame* frame);
+
+  Dwfl* dwfl_ = nullptr;
+  std::unordered_map<std::string, ObjectFile> files_;
+  std::map<std::pair<std::string, uint64_t>, Module> modules_;
+  // Keyed by the DIE's address in the mapped debug data, unique per DIE.
+  std::unordered_map<const void*, RangeIndex> cu_subprograms_;
+  std::unordered_map<const void*, FunctionKey> functions_;
+};
+
+const ObjectFile& Symbolizer::Impl::object_file(const std::string& path) {
+  auto it = files_.find(path);
+  if (it == files_.end()) it = files_.emplace(path, read_object_file(path)).first;
+  return it->second;
+}
+
+// The file to read for `mapping` (whose filename, less any " (deleted)", is
+// `path`), or null if there is none we can trust.
+const ObjectFile* Symbolizer::Impl::object_for(const Mapping& mapping,
+                                               const std::string& path) {
+  if (path.empty() || path[0] != '/') return nullptr;  // [vdso], [heap], ...
+  bool deleted = path.size() != mapping.filename.size();
+  // A deleted file's path may now hold another build: use it only when the
+  // profile recorded the build id to check it against.
+  if (deleted && mapping.build_id.empty()) return nullptr;
+  const ObjectFile& object = object_file(path);
+  if (!object.usable) return nullptr;
+  if (!mapping.build_id.empty() && lower(mapping.build_id) != object.build_id) {
+    return nullptr;
+  }
+  return &object;
+}
+
+Symbolizer::Impl::Module& Symbolizer::Impl::module(const std::string& path,
+                                                   uint64_t bias) {
+  auto key = std::make_pair(path, bias);
+  auto it = modules_.find(key);
+  if (it != modules_.end()) return it->second;
+  Module& m = modules_[key];
+  if (dwfl_ == nullptr) return m;
+  dwfl_report_begin_add(dwfl_);
+  // For ET_DYN, base with add_p_vaddr = true is the load bias itself. libdwfl
+  // ignores the base of ET_EXEC files (their bias is 0), so the bias is read
+  // back from libdwfl rather than assumed.
+  Dwfl_Module* dm =
+      dwfl_report_elf(dwfl_, path.c_str(), path.c_str(), -1, bias, true);
+  dwfl_report_end(dwfl_, nullptr, nullptr);
+  GElf_Addr dwfl_bias = 0;
+  if (dm != nullptr && dwfl_module_getelf(dm, &dwfl_bias) != nullptr) {
+    m.dwfl_module = dm;
+    m.bias = dwfl_bias;
+  }
+  return m;
+}
+
+std::vector<Frame> Symbolizer::Impl::resolve(const Mapping* mapping,
+                                             uint64_t address) {
+  if (mapping == nullptr || mapping->filename.empty() ||
+      address < mapping->memory_start || address >= mapping->memory_limit) {
+    return {named_frame(hex(address))};
+  }
+  std::string path = mapping->filename;
+  strip_suffix(path, " (deleted)");
+  const std::string label = base_name(path) + "+";
+  const uint64_t file_offset =
+      address - mapping->memory_start + mapping->file_offset;
+
+  const ObjectFile* object = object_for(*mapping, path);
+  uint64_t elf_address = 0;
+  if (object == nullptr || !object->elf_address(file_offset, &elf_address)) {
+    return {named_frame(label + hex(file_offset))};
+  }
+  const std::string fallback_name = label + hex(elf_address);
+  Module& m = module(path, address - elf_address);
+  if (m.dwfl_module != nullptr) {
+    Dwarf_Addr dwfl_address = elf_address + m.bias;
+    std::vector<Frame> frames = dwarf_frames(m, dwfl_address, fallback_name);
+    if (!frames.empty()) return frames;
+    Frame frame;
+    if (symbol_frame(m, dwfl_address, &frame)) return {frame};
+  }
+  return {named_frame(fallback_name)};
+}
+
+// Frames from DWARF, innermost first; empty if DWARF doesn't cover the
+// address with a subprogram.
+std::vector<Frame> Symbolizer::Impl::dwarf_frames(
+    Module& m, Dwarf_Addr address, const std::string& fallback_name) {
+  Dwarf_Addr bias = 0;
+  Dwarf_Die* cu = dwfl_module_addrdie(m.dwfl_module, address, &bias);
+  if (cu == nullptr) cu = cu_from_own_index(m, address, &bias);
+  if (cu == nullptr) return {};
+  const Dwarf_Addr pc = address - bias;
+  const Dwarf_Die* subprogram = subprograms(cu).find(pc);
+  if (subprogram == nullptr) return {};
+
+  std::vector<Dwarf_Die> scopes = function_scopes(*subprogram, pc);
+  Dwarf_Line* row = dwarf_getsrc_die(cu, pc);
+  int line = 0;
+  if (row == nullptr || dwarf_lineno(row, &line) != 0) line = 0;
+
+  std::vector<Frame> frames;
+  int64_t current_line = line;
+  for (size_t i = scopes.size(); i-- > 0;) {
+    Frame frame;
+    frame.function = function_of(&scopes[i]);
+    if (frame.function.name.empty()) {
+      frame.function = named_frame(fallback_name).function;
+    }
+    frame.line = current_line;
+    frames.push_back(std::move(frame));
+    // The frame that inlined this one is at the call site.
+    Dwarf_Attribute mem;
+    current_line = udata_attribute(dwarf_attr(&scopes[i], DW_AT_call_line, &mem));
+  }
+  return frames;
+}
+
+// The CU holding `address` from our own index of CU address ranges, for
+// objects whose .debug_aranges is missing or incomplete (libdwfl 0.188 finds
+// CUs only through .debug_aranges; clang does not emit it by default).
+Dwarf_Die* Symbolizer::Impl::cu_from_own_index(Module& m, Dwarf_Addr address,
+                                               Dwarf_Addr* bias) {
+  if (!m.cu_index_built) {
+    m.cu_index_built = true;
+    Dwarf_Addr cu_bias = 0;
+    Dwarf_Die* cu = nullptr;
+    while ((cu = dwfl_module_nextcu(m.dwfl_module, cu, &cu_bias)) != nullptr) {
+      m.cu_index.add(cu);
+    }
+    m.cu_index.finish();
+  }
+  Dwarf_Addr dwarf_bias = 0;
+  if (dwfl_module_getdwarf(m.dwfl_module, &dwarf_bias) == nullptr) return nullptr;
+  const Dwarf_Die* cu = m.cu_index.find(address - dwarf_bias);
+  if (cu == nullptr) return nullptr;
+  *bias = dwarf_bias;
+  return const_cast<Dwarf_Die*>(cu);
+}
+
+const RangeIndex& Symbolizer::Impl::subprograms(Dwarf_Die* cu) {
+  auto it = cu_subprograms_.find(cu->addr);
+  if (it != cu_subprograms_.end()) return it->second;
+  RangeIndex& index = cu_subprograms_[cu->addr];
+  collect_subprograms(cu, &index);
+  index.finish();
+  return index;
+}
+
+const FunctionKey& Symbolizer::Impl::function_of(Dwarf_Die* die) {
+  auto it = functions_.find(die->addr);
+  if (it == functions_.end()) {
+    it = functions_.emplace(die->addr, describe_function(die)).first;
+  }
+  return it->second;
+}
+
+// A frame from the ELF symbol that contains `address`, if one does.
+bool Symbolizer::Impl::symbol_frame(Module& m, Dwarf_Addr address,
+                                    Frame* frame) {
+  GElf_Off offset = 0;
+  GElf_Sym sym;
+  const char* name = dwfl_module_addrinfo(m.dwfl_module, address, &offset, &sym,
+                                          nullptr, nullptr, nullptr);
+  // libdwfl falls back to the nearest sizeless symbol below the address;
+  // only a symbol that contains the address says where it is.
+  if (name == nullptr || *name == '\0' || sym.st_size == 0 ||
+      offset >= sym.st_size) {
+    return false;
+  }
+  int type = GELF_ST_TYPE(sym.st_info);
+  if (type == STT_SECTION || type == STT_FILE || type == STT_TLS) return false;
+  std::string demangled = demangle(name);
+  frame->function.name = demangled.empty() ? name : demangled;
+  frame->function.system_name = name;
+  frame->line = 0;
+  return true;
+}
+
+void Symbolizer::Impl::symbolize(Profile& profile) {
+  // Functions already in the profile are reused; new ones are appended.
+  std::unordered_map<std::string, uint64_t> function_ids;
+  auto key_of = [](const std::string& name, const std::string& system_name,
+                   const std::string& filename, int64_t start_line) {
+    std::string key = name;
+    key += '\0';
+    key += system_name;
+    key += '\0';
+    key += filename;
+    key += '\0';
+    key += std::to_string(start_line);
+    return key;
+  };
+  for (const Function& f : profile.functions) {
+    function_ids.emplace(key_of(f.name, f.system_name, f.filename, f.start_line),
+                         f.id);
+  }
+  auto intern = [&](const FunctionKey& k) {
+    auto inserted = function_ids.emplace(
+        key_of(k.name, k.system_name, k.filename, k.start_line), 0);
+    if (inserted.second) {
+      Function f;
+      f.id = profile.functions.size() + 1;
+      f.name = k.name;
+      f.system_name = k.system_name;
+      f.filename = k.filename;
+      f.start_line = k.start_line;
+      profile.functions.push_back(std::move(f));
+      inserted.first->second = profile.functions.back().id;
+    }
+    return inserted.first->second;
+  };
+
+  std::vector<bool> referenced(profile.mappings.size(), false);
+  for (Location& location : profile.locations) {
+    const Mapping* mapping = nullptr;
+    if (location.mapping_id != 0 &&
+        location.mapping_id <= profile.mappings.size()) {
+      mapping = &profile.mappings[location.mapping_id - 1];
+      referenced[location.mapping_id - 1] = true;
+    }
+    if (!location.lines.empty()) continue;
+    for (const Frame& frame : resolve(mapping, location.address)) {
+      location.lines.push_back({intern(frame.function), frame.line});
+    }
+  }
+
+  for (size_t i = 0; i < profile.mappings.size(); ++i) {
+    Mapping& mapping = profile.mappings[i];
+    if (!mapping.build_id.empty() || !(mapping.executable || referenced[i])) {
+      continue;
+    }
+    const std::string& path = mapping.filename;
+    if (path.empty() || path[0] != '/' ||
+        path.size() >= 10 && path.compare(path.size() - 10, 10, " (deleted)") == 0) {
+      continue;
+    }
+    const ObjectFile& object = object_file(path);
+    if (object.usable) mapping.build_id = object.build_id;
+  }
+}
+
+Symbolizer::Symbolizer() : impl_(new Impl) {}
+Symbolizer::~Symbolizer() = default;
+void Symbolizer::symbolize(Profile& profile) { impl_->symbolize(profile); }
+
+}  // namespace yep

@@ -1,0 +1,68 @@
+// Symbolizer: turns the addresses of a Profile's locations into functions,
+// source files and lines, from the ELF symbol tables and DWARF of the object
+// files its mappings name, through elfutils' libdwfl/libdw.
+//
+// What symbolize(profile) promises:
+//  - Every location whose lines are empty gets at least one line; locations
+//    that already have lines (e.g. Python frames) are left alone.
+//  - An address is looked up at its ELF address, computed from the mapping
+//    that contains it: pc - memory_start + file_offset, then moved into the
+//    PT_LOAD segment holding that file offset (+ p_vaddr - p_offset). This is
+//    right for non-PIE executables (ET_EXEC), PIE executables and shared
+//    objects (ET_DYN) alike.
+//  - DWARF comes first (also from separate debug files found by build id or
+//    .gnu_debuglink under /usr/lib/debug): inlined frames are expanded, lines
+//    are innermost first, each outer frame's line is the call site.
+//    Function::name is demangled, system_name is the linkage (mangled) name,
+//    filename is absolute when DWARF gives a compilation directory, and
+//    start_line is the declaration line of the function.
+//  - Without DWARF for the address, an ELF symbol (.symtab, else .dynsym, and
+//    MiniDebugInfo) names it, but only when the address lies inside
+//    [st_value, st_value + st_size): never the nearest preceding symbol.
+//  - Otherwise the function is named "<basename of object>+0x<ELF address>"
+//    (the file offset when the file can't be read), and an address that no
+//    file-backed mapping contains is named "0x<address>".
+//  - Functions are deduplicated on (name, system_name, filename, start_line),
+//    reusing the profile's existing functions; new ones get id = index + 1.
+//  - Mapping::build_id, when empty, is filled from the file's
+//    NT_GNU_BUILD_ID note. When a mapping already has a build id and the file
+//    on disk has another one, the file is not used for that mapping.
+//  - Missing, deleted ("(deleted)"), unreadable or non-ELF files, pseudo
+//    mappings ([vdso], [heap], anonymous) and address 0 never throw or crash;
+//    they only get fallback names.
+//
+// Each object file is read once, and reported to the one libdwfl session
+// once per load bias, however many addresses and profiles fall in it; DWARF
+// lookups are indexed per compilation unit. Reusing a Symbolizer for several
+// profiles keeps these caches, which assumes the files don't change
+// meanwhile. Not thread-safe.
+//
+// When the environment sets DEBUGINFOD_URLS, libdwfl also asks those
+// debuginfod servers for missing debug info (this can be slow the first
+// time; unset it to stay offline).
+#pragma once
+
+#include <memory>
+
+#include "profile.h"
+
+namespace yep {
+
+class Symbolizer {
+ public:
+  Symbolizer();
+  ~Symbolizer();
+  Symbolizer(const Symbolizer&) = delete;
+  Symbolizer& operator=(const Symbolizer&) = delete;
+
+  // Fills Location::lines and Profile::functions for every location whose
+  // lines are empty, and Mapping::build_id where it can. Never throws for a
+  // missing/unreadable object file: such addresses get a fallback name.
+  void symbolize(Profile& profile);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace yep

@@ -1,0 +1,108 @@
+#include "text_writer.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <unordered_set>
+
+namespace yep {
+
+namespace {
+
+struct Row {
+  uint64_t function_id;
+  int64_t flat = 0;
+  int64_t cum = 0;
+};
+
+// Formats a value of the given unit for a report column.
+std::string format_value(int64_t v, const std::string& unit) {
+  char buf[64];
+  if (unit == "nanoseconds") std::snprintf(buf, sizeof buf, "%.3fs", v / 1e9);
+  else if (unit == "bytes") std::snprintf(buf, sizeof buf, "%.2fMiB", v / 1048576.0);
+  else std::snprintf(buf, sizeof buf, "%" PRId64, v);
+  return buf;
+}
+
+std::string percent(int64_t part, int64_t total) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f%%", total ? 100.0 * part / total : 0.0);
+  return buf;
+}
+
+std::string describe(const Function& f) {
+  std::string s = f.name;
+  if (!f.filename.empty()) {
+    size_t slash = f.filename.rfind('/');
+    s += "  " + f.filename.substr(slash == std::string::npos ? 0 : slash + 1);
+    if (f.start_line > 0) s += ":" + std::to_string(f.start_line);
+  }
+  return s;
+}
+
+}  // namespace
+
+std::string write_text(const Profile& p, const TextOptions& o) {
+  const size_t vi = o.sample_index >= 0 ? static_cast<size_t>(o.sample_index) : p.default_sample_type;
+  if (vi >= p.sample_types.size())
+    throw ProfileError("sample index " + std::to_string(vi) + " out of range: the profile has " +
+                       std::to_string(p.sample_types.size()) + " sample types");
+  const ValueType& type = p.sample_types[vi];
+
+  std::vector<Row> rows(p.functions.size());
+  for (size_t i = 0; i < rows.size(); ++i) rows[i].function_id = i + 1;
+  int64_t total = 0, samples = 0, unsymbolized = 0;
+  std::unordered_set<uint64_t> seen;
+  for (const Sample& s : p.samples) {
+    const int64_t v = s.values[vi];
+    total += v;
+    if (!p.sample_types.empty() && p.sample_types[0].unit == "count") samples += s.values[0];
+    if (s.location_ids.empty()) continue;
+    const Location& leaf = p.location(s.location_ids[0]);
+    if (leaf.lines.empty()) { unsymbolized += v; continue; }
+    rows[leaf.lines[0].function_id - 1].flat += v;
+    seen.clear();
+    for (uint64_t lid : s.location_ids)
+      for (const Line& line : p.location(lid).lines)
+        if (seen.insert(line.function_id).second) rows[line.function_id - 1].cum += v;
+  }
+
+  rows.erase(std::remove_if(rows.begin(), rows.end(), [](const Row& r) { return r.flat == 0 && r.cum == 0; }),
+             rows.end());
+  auto key = [&](const Row& r) { return o.sort == TextOptions::Sort::Cum ? std::make_pair(r.cum, r.flat) : std::make_pair(r.flat, r.cum); };
+  std::stable_sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
+    if (key(a) != key(b)) return key(a) > key(b);
+    return p.function(a.function_id).name < p.function(b.function_id).name;
+  });
+  const size_t shown = o.nodecount ? std::min(o.nodecount, rows.size()) : rows.size();
+
+  std::string out;
+  out += "Type: " + type.type + "\n";
+  for (const std::string& c : p.comments) out += "# " + c + "\n";
+  out += "Total: " + format_value(total, type.unit);
+  if (type.unit == "nanoseconds") out += " in " + std::to_string(samples) + " samples";
+  out += "\n";
+  if (unsymbolized) out += "Samples with no stack: " + format_value(unsymbolized, type.unit) + "\n";
+  if (shown < rows.size()) {
+    int64_t dropped = 0;
+    for (size_t i = shown; i < rows.size(); ++i) dropped += o.sort == TextOptions::Sort::Cum ? rows[i].cum : rows[i].flat;
+    out += "Showing top " + std::to_string(shown) + " of " + std::to_string(rows.size()) + " functions; dropped " +
+           std::to_string(rows.size() - shown) + " (" + format_value(dropped, type.unit) +
+           (o.sort == TextOptions::Sort::Cum ? " cum" : " flat") + ")\n";
+  }
+  char line[128];
+  std::snprintf(line, sizeof line, "%10s %7s %7s %10s %7s  %s\n", "flat", "flat%", "sum%", "cum", "cum%", "name");
+  out += line;
+  int64_t sum = 0;
+  for (size_t i = 0; i < shown; ++i) {
+    const Row& r = rows[i];
+    sum += r.flat;
+    std::snprintf(line, sizeof line, "%10s %7s %7s %10s %7s  ", format_value(r.flat, type.unit).c_str(),
+                  percent(r.flat, total).c_str(), percent(sum, total).c_str(), format_value(r.cum, type.unit).c_str(),
+                  percent(r.cum, total).c_str());
+    out += line + describe(p.function(r.function_id)) + "\n";
+  }
+  return out;
+}
+
+}  // namespace yep

@@ -1,0 +1,241 @@
+#include "cpu_profiler.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <gperftools/profiler.h>
+#include <signal.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+namespace yep {
+
+namespace {
+
+// Read once, like libprofiler itself, when this module is loaded.
+const bool kWallClock = std::getenv("CPUPROFILE_REALTIME") != nullptr;
+const int kTimer = kWallClock ? ITIMER_REAL : ITIMER_PROF;
+const int kSignal = kWallClock ? SIGALRM : SIGPROF;
+const char* const kSignalName = kWallClock ? "SIGALRM" : "SIGPROF";
+
+struct Session {
+  bool running = false;
+  std::string path;
+  double requested_hz = 0;  // 0: gperftools' own, read from the header at stop
+  bool timer_overridden = false;
+  itimerval saved_timer{};
+  timespec cpu_start{}, wall_start{}, unix_start{};
+};
+Session session;
+
+double seconds_between(const timespec& a, const timespec& b) {
+  return static_cast<double>(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
+timespec now(clockid_t clock) {
+  timespec t{};
+  clock_gettime(clock, &t);
+  return t;
+}
+
+// True when the timer signal's handler belongs to libprofiler.
+bool handler_is_libprofiler(const struct sigaction& sa) {
+  void* handler = (sa.sa_flags & SA_SIGINFO) ? reinterpret_cast<void*>(sa.sa_sigaction)
+                                              : reinterpret_cast<void*>(sa.sa_handler);
+  Dl_info mine{}, theirs{};
+  if (!dladdr(reinterpret_cast<void*>(&ProfilerStart), &mine) || !dladdr(handler, &theirs)) return false;
+  return mine.dli_fbase == theirs.dli_fbase;
+}
+
+bool handler_is_default(const struct sigaction& sa) {
+  return !(sa.sa_flags & SA_SIGINFO) && (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN);
+}
+
+struct sigaction current_handler() {
+  struct sigaction sa {};
+  sigaction(kSignal, nullptr, &sa);
+  return sa;
+}
+
+void check_writable(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0)
+    throw CaptureError("cannot write the profile to '" + path + "': " + std::strerror(errno) +
+                       "; choose a writable path");
+  ::close(fd);
+}
+
+// Machine words of the profile as written by this process (native order).
+using Word = uintptr_t;
+
+// Rewrites the header period to the achieved one and appends yep's record.
+// Returns the sample count. Leaves the file untouched if it is not as
+// expected (then the summary still reports what was measured).
+int64_t finalize_profile(const std::string& path, CpuProfileSummary& s) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  std::string bytes = std::move(buf).str();
+  const size_t n = bytes.size() / sizeof(Word);
+  auto word = [&](size_t i) {
+    Word w;
+    std::memcpy(&w, bytes.data() + i * sizeof(Word), sizeof w);
+    return w;
+  };
+  if (n < 5 || word(0) != 0 || word(1) != 3 || word(3) == 0) return 0;
+  const Word header_period_us = word(3);
+  if (s.requested_hz <= 0) s.requested_hz = 1e6 / static_cast<double>(header_period_us);
+
+  int64_t samples = 0;
+  size_t i = 5;
+  while (i + 2 <= n) {
+    Word count = word(i), depth = word(i + 1);
+    if (count == 0) break;  // trailer
+    samples += static_cast<int64_t>(count);
+    i += 2 + depth;
+  }
+  s.samples = samples;
+  const double measured = s.wall_clock ? s.wall_seconds : s.cpu_seconds;
+  if (samples > 0 && measured > 0) {
+    s.achieved_hz = samples / measured;
+    Word period_us = static_cast<Word>(std::llround(measured * 1e6 / samples));
+    if (period_us == 0) period_us = 1;
+    std::memcpy(&bytes[3 * sizeof(Word)], &period_us, sizeof period_us);
+  }
+  if (!bytes.empty() && bytes.back() != '\n') bytes += '\n';
+  char record[512];
+  std::snprintf(record, sizeof record,
+                "# yep: timer=%s requested_hz=%.6g achieved_hz=%.6g samples=%lld cpu_seconds=%.6f "
+                "wall_seconds=%.6f start_unix=%.6f\n",
+                s.wall_clock ? "wall" : "cpu", s.requested_hz, s.achieved_hz, static_cast<long long>(samples),
+                s.cpu_seconds, s.wall_seconds,
+                session.unix_start.tv_sec + session.unix_start.tv_nsec / 1e9);
+  bytes += record;
+
+  const std::string tmp = path + ".yep-tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) {
+      ::unlink(tmp.c_str());
+      throw CaptureError("cannot finish the profile '" + path + "': write failed: " + std::strerror(errno));
+    }
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw CaptureError("cannot finish the profile '" + path + "': " + std::strerror(err));
+  }
+  return samples;
+}
+
+// ProfilerStop prints "PROFILE: interrupts/evictions/bytes = ..." on stderr;
+// that line is not the program's, so it does not reach the program's stderr.
+void stop_quietly() {
+  std::fflush(stderr);
+  int saved = ::dup(STDERR_FILENO);
+  int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (saved >= 0 && devnull >= 0) ::dup2(devnull, STDERR_FILENO);
+  ProfilerStop();
+  if (saved >= 0 && devnull >= 0) ::dup2(saved, STDERR_FILENO);
+  if (saved >= 0) ::close(saved);
+  if (devnull >= 0) ::close(devnull);
+}
+
+}  // namespace
+
+bool cpu_profiler_wall_clock() { return kWallClock; }
+
+bool cpu_profiler_running() {
+  ProfilerState state{};
+  ProfilerGetCurrentState(&state);
+  return session.running || state.enabled;
+}
+
+void cpu_profiler_start(const std::string& path, double frequency) {
+  if (cpu_profiler_running()) {
+    ProfilerState state{};
+    ProfilerGetCurrentState(&state);
+    std::string current = session.running ? session.path : std::string(state.profile_name);
+    throw CaptureError("the CPU profiler is already running (writing '" + current +
+                       "'); call yep.stop() before starting it again");
+  }
+  if (path.empty()) throw CaptureError("no profile path given");
+  if (frequency > 0 && (frequency < 1 || frequency > 4000))
+    throw CaptureError("frequency must be between 1 and 4000 Hz, not " + std::to_string(frequency));
+
+  const struct sigaction before = current_handler();
+  if (!handler_is_default(before) && !handler_is_libprofiler(before))
+    throw CaptureError(std::string("another ") + kSignalName +
+                       " handler is installed (another profiler?); gperftools would record nothing. "
+                       "Stop the other profiler first");
+  check_writable(path);
+
+  session = Session{};
+  session.path = path;
+  session.unix_start = now(CLOCK_REALTIME);
+  session.wall_start = now(CLOCK_MONOTONIC);
+  session.cpu_start = now(CLOCK_PROCESS_CPUTIME_ID);
+  if (!ProfilerStart(path.c_str())) {
+    ::unlink(path.c_str());
+    throw CaptureError("gperftools could not start profiling to '" + path + "'");
+  }
+  if (!handler_is_libprofiler(current_handler())) {
+    // libprofiler disables itself for good when the signal had a handler
+    // when it was loaded: ProfilerStart "succeeds" and records nothing.
+    ProfilerStop();
+    ::unlink(path.c_str());
+    throw CaptureError(std::string("gperftools' profiler is disabled in this process: a ") + kSignalName +
+                       " handler was installed before yep's native module was loaded. "
+                       "Import yep (or run python -m yep) before the other profiler");
+  }
+  if (frequency > 0) {
+    getitimer(kTimer, &session.saved_timer);
+    itimerval timer{};
+    timer.it_interval.tv_usec = static_cast<suseconds_t>(std::llround(1e6 / frequency));
+    if (timer.it_interval.tv_usec >= 1000000) {
+      timer.it_interval.tv_sec = timer.it_interval.tv_usec / 1000000;
+      timer.it_interval.tv_usec %= 1000000;
+    }
+    timer.it_value = timer.it_interval;
+    setitimer(kTimer, &timer, nullptr);
+    session.timer_overridden = true;
+    session.requested_hz = frequency;
+  }
+  session.running = true;
+}
+
+void cpu_profiler_flush() {
+  if (!cpu_profiler_running()) throw CaptureError("the CPU profiler is not running; call yep.start() first");
+  ProfilerFlush();
+}
+
+CpuProfileSummary cpu_profiler_stop() {
+  if (!session.running) {
+    if (cpu_profiler_running())
+      throw CaptureError("the CPU profiler was started outside yep (CPUPROFILE?); stop it the way it was started");
+    throw CaptureError("the CPU profiler is not running; call yep.start() first");
+  }
+  CpuProfileSummary s;
+  s.path = session.path;
+  s.wall_clock = kWallClock;
+  s.requested_hz = session.requested_hz;
+  s.cpu_seconds = seconds_between(session.cpu_start, now(CLOCK_PROCESS_CPUTIME_ID));
+  s.wall_seconds = seconds_between(session.wall_start, now(CLOCK_MONOTONIC));
+  stop_quietly();
+  if (session.timer_overridden) setitimer(kTimer, &session.saved_timer, nullptr);
+  session.running = false;
+  finalize_profile(s.path, s);
+  return s;
+}
+
+}  // namespace yep

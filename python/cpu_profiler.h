@@ -1,0 +1,47 @@
+// yep's wrapper around gperftools' CPU profiler (libprofiler), used by the
+// extension module. It adds what ProfilerStart/ProfilerStop do not do:
+//  - refuses to start twice, to stop when not started, to write to a path
+//    that cannot be written, and to run when another SIGPROF/SIGALRM handler
+//    owns the timer signal (gperftools would silently record nothing);
+//  - applies a sampling frequency chosen at start (gperftools reads
+//    CPUPROFILE_FREQUENCY only once, when it is loaded);
+//  - makes the profile tell the truth about time: the kernel tick caps
+//    CPU-time sampling (about 250 Hz here), so at stop the header's period is
+//    rewritten to (measured CPU or wall seconds) / samples, and a
+//    "# yep: ..." record with the requested and achieved rates is appended
+//    after the maps. Every reader (yep, google-pprof, go tool pprof) then
+//    reports seconds that match getrusage.
+// The file is rewritten atomically (temporary file + rename).
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace yep {
+
+// A user mistake or an environment problem; the message is one line.
+class CaptureError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct CpuProfileSummary {
+  std::string path;
+  bool wall_clock = false;     // timer counts wall time, not CPU time
+  int64_t samples = 0;
+  double requested_hz = 0;
+  double achieved_hz = 0;      // samples / measured seconds; 0 if no samples
+  double cpu_seconds = 0;      // process CPU time between start and stop
+  double wall_seconds = 0;
+};
+
+// frequency <= 0 keeps gperftools' own (CPUPROFILE_FREQUENCY or 100 Hz).
+void cpu_profiler_start(const std::string& path, double frequency);
+CpuProfileSummary cpu_profiler_stop();
+void cpu_profiler_flush();
+bool cpu_profiler_running();
+// True when libprofiler was loaded in wall-clock mode (CPUPROFILE_REALTIME).
+bool cpu_profiler_wall_clock();
+
+}  // namespace yep

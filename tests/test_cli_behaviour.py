@@ -1,0 +1,164 @@
+"""The profiled program's behaviour passes through `python -m yep`
+untouched (argv, __main__, output, exit status, exceptions, Ctrl-C), the
+profile is complete whatever way the program ends, and user mistakes get
+one clear line and exit status 2."""
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from conftest import parse_report, run_yep, write_script
+
+
+def report_of(path, cwd):
+    result = run_yep(["report", "--nodecount", "0", str(path)], cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return parse_report(result.stdout)
+
+
+def test_argv_main_and_path_are_the_programs(tmp_path):
+    (tmp_path / "sub").mkdir()
+    write_script(tmp_path / "sub", "helper_mod.py", "VALUE = 42\n")
+    script = write_script(tmp_path / "sub", "prog.py", """
+        import sys, helper_mod   # importable only if the script's directory is on sys.path
+        print("name", __name__)
+        print("argv", sys.argv)
+        print("value", helper_mod.VALUE)
+        sys.stderr.write("to stderr\\n")
+    """)
+    result = run_yep([str(script), "a", "-v", "--x=1"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"name __main__\nargv {[str(script), 'a', '-v', '--x=1']}\nvalue 42\n"
+    assert result.stderr.startswith("to stderr\n")
+    assert (tmp_path / "prog.py.prof").exists()
+
+
+def test_double_dash_before_the_script_as_in_yep(tmp_path):
+    script = write_script(tmp_path, "p.py", "import sys; print(sys.argv[1:])\n")
+    result = run_yep(["-o", "x.prof", "--", str(script), "-o"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "['-o']\n"
+    assert (tmp_path / "x.prof").exists()
+
+
+def test_exception_passes_through_and_profile_is_complete(tmp_path):
+    script = write_script(tmp_path, "boom.py", """
+        def busy():
+            return sum(i * i for i in range(3_000_000))
+
+        def fail():
+            busy()
+            raise ValueError("the program's own error")
+
+        fail()
+    """)
+    result = run_yep(["-v", str(script)], cwd=tmp_path)
+    assert result.returncode == 1
+    assert "ValueError: the program's own error" in result.stderr
+    assert f'File "{script}", line 9, in <module>' in result.stderr
+    assert "runpy" not in result.stderr and "yep" not in result.stderr.split("ValueError")[0]
+    rows, total = report_of(tmp_path / "boom.py.prof", tmp_path)
+    assert total > 0.05  # samples up to the exception were kept
+
+
+def test_sys_exit_status_passes_through(tmp_path):
+    script = write_script(tmp_path, "leave.py", """
+        import sys
+        sum(i * i for i in range(2_000_000))
+        sys.exit(3)
+    """)
+    result = run_yep([str(script)], cwd=tmp_path)
+    assert result.returncode == 3
+    assert "Traceback" not in result.stderr
+    rows, total = report_of(tmp_path / "leave.py.prof", tmp_path)
+    assert total > 0
+
+
+def test_sys_exit_with_message(tmp_path):
+    script = write_script(tmp_path, "msg.py", "import sys; sys.exit('bye now')\n")
+    result = run_yep([str(script)], cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("bye now\n")
+
+
+def test_ctrl_c_writes_the_profile_and_exits_like_python(tmp_path):
+    script = write_script(tmp_path, "interrupted.py", """
+        import os, signal
+        sum(i * i for i in range(2_000_000))
+        os.kill(os.getpid(), signal.SIGINT)
+        while True:
+            pass
+    """)
+    plain = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    result = run_yep([str(script)], cwd=tmp_path)
+    assert result.returncode == plain.returncode == -signal.SIGINT
+    assert "KeyboardInterrupt" in result.stderr
+    rows, total = report_of(tmp_path / "interrupted.py.prof", tmp_path)
+    assert total > 0
+
+
+def test_dash_m_runs_a_module(tmp_path):
+    pkg = tmp_path / "mypkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    write_script(pkg, "tool.py", """
+        import sys
+        if __name__ == "__main__":
+            print("tool", sys.argv[1:])
+            print(sum(i * i for i in range(3_000_000)))
+    """)
+    result = run_yep(["-m", "mypkg.tool", "x", "-y"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("tool ['x', '-y']\n")
+    rows, total = report_of(tmp_path / "mypkg.tool.prof", tmp_path)
+    assert total > 0
+
+
+def test_run_subcommand_and_a_script_named_like_a_subcommand(tmp_path):
+    write_script(tmp_path, "report", "print('I am a script called report')\n")
+    result = run_yep(["run", "report"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "I am a script called report\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "usage:"),
+    (["missing.py"], "yep: error: cannot run 'missing.py': no such file"),
+    (["-m", "no_such_module_here"], "yep: error: cannot run module 'no_such_module_here'"),
+    (["--bogus", "x.py"], "yep: error: unknown option --bogus"),
+    (["-o", "/nonexistent-dir/out.prof", "ok.py"], "yep: error: cannot write the profile to '/nonexistent-dir/out.prof'"),
+    (["-f", "0", "ok.py"], "yep: error: frequency must be between 1 and 4000 Hz"),
+    (["report", "nothing.prof"], "yep: error: nothing.prof: no such profile file"),
+])
+def test_user_mistakes_get_one_line_and_status_2(tmp_path, args, message):
+    write_script(tmp_path, "ok.py", "print('should not run')\n")
+    result = run_yep(args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "should not run" not in result.stdout
+
+
+def test_crafted_bad_profiles_are_refused_clearly(tmp_path):
+    (tmp_path / "text.prof").write_text("not a profile at all, just some text\n")
+    good = tmp_path / "good.prof"
+    script = write_script(tmp_path, "w.py", "sum(i for i in range(1_000_000))\n")
+    assert run_yep(["-o", str(good), str(script)], cwd=tmp_path).returncode == 0
+    data = good.read_bytes()
+    (tmp_path / "truncated.prof").write_bytes(data[:len(data) // 3 // 8 * 8 + 16])
+    (tmp_path / "empty.prof").write_bytes(b"")
+    for name, message in [("text.prof", "not a gperftools CPU profile"), ("truncated.prof", "truncated"),
+                          ("empty.prof", "empty")]:
+        result = run_yep(["report", name], cwd=tmp_path)
+        assert result.returncode == 2, name
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0] and name in lines[0], result.stderr
+
+
+def test_profile_is_never_left_half_written_on_bad_report_output(tmp_path):
+    script = write_script(tmp_path, "w.py", "sum(i for i in range(100_000))\n")
+    assert run_yep([str(script)], cwd=tmp_path).returncode == 0
+    result = run_yep(["report", "w.py.prof", "-o", "/nonexistent-dir/r.txt"], cwd=tmp_path)
+    assert result.returncode == 2 and "cannot write '/nonexistent-dir/r.txt'" in result.stderr

@@ -1,0 +1,115 @@
+"""The capture API: start/stop gperftools' CPU profiler from Python."""
+import functools
+import os
+import sys
+
+from ._errors import YepError
+
+_LOW_RATE_WARNING = 0.75  # warn when the achieved rate is below this share of the asked one
+
+
+def _native():
+    # Imported on first use: loading libprofiler arms its timer, which is
+    # work a plain "import yep" should not do.
+    from . import _native as native
+    return native
+
+
+def _fspath(path):
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise YepError(f"profile path must be a str or os.PathLike, not {type(path).__name__}") from None
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    return path
+
+
+def start(path="out.prof", frequency=None):
+    """Start the CPU profiler, writing to ``path`` (str or os.PathLike).
+
+    ``frequency`` is the sampling rate in Hz (default: gperftools' 100 Hz, or
+    CPUPROFILE_FREQUENCY). CPU-time sampling is capped by the kernel tick
+    (typically 250 Hz); the profile records the rate really achieved.
+    Raises YepError if the profiler is already running, the path cannot be
+    written, or another profiler owns the timer signal.
+    """
+    path = _fspath(path)
+    if frequency is not None:
+        try:
+            frequency = float(frequency)
+        except (TypeError, ValueError):
+            raise YepError(f"frequency must be a number of Hz, not {frequency!r}") from None
+        if not 1 <= frequency <= 4000:
+            raise YepError(f"frequency must be between 1 and 4000 Hz, not {frequency:g}")
+    _native().cpu_start(path, frequency or 0.0)
+
+
+def stop():
+    """Stop the CPU profiler and finish the profile file.
+
+    Returns a dict: path, samples, cpu_seconds, wall_seconds, requested_hz,
+    achieved_hz, wall_clock. Warns on stderr when the achieved sampling rate
+    is far below the requested one.
+    """
+    summary = _native().cpu_stop()
+    _warn_if_rate_capped(summary)
+    return summary
+
+
+def flush():
+    """Write the samples gathered so far to the profile file."""
+    _native().cpu_flush()
+
+
+def is_running():
+    """Whether the CPU profiler is running."""
+    if "yep._native" not in sys.modules:
+        return False
+    return _native().cpu_running()
+
+
+def _warn_if_rate_capped(summary):
+    requested, achieved = summary["requested_hz"], summary["achieved_hz"]
+    seconds = summary["wall_seconds"] if summary["wall_clock"] else summary["cpu_seconds"]
+    # Only judge the rate when enough samples were expected to measure it.
+    if requested <= 0 or seconds * requested < 50 or achieved >= _LOW_RATE_WARNING * requested:
+        return
+    print(
+        f"yep: asked for {requested:g} Hz but got {achieved:.0f} Hz (the kernel's timer tick caps "
+        f"CPU-time sampling); the profile's times are scaled to the measured "
+        f"{seconds:.2f} s, so they stay right",
+        file=sys.stderr,
+    )
+
+
+class profile:
+    """Profile a block or a function into ``path``.
+
+        with yep.profile("out.prof"):
+            work()
+
+        @yep.profile("work.prof")
+        def work(): ...
+    """
+
+    def __init__(self, path="out.prof", frequency=None):
+        self.path = _fspath(path)
+        self.frequency = frequency
+        self.summary = None
+
+    def __enter__(self):
+        start(self.path, self.frequency)
+        return self
+
+    def __exit__(self, *exc):
+        self.summary = stop()
+        return False
+
+    def __call__(self, func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with profile(self.path, self.frequency):
+                return func(*args, **kwargs)
+
+        return wrapper

@@ -1,0 +1,191 @@
+"""The command line: ``yep ...`` and ``python -m yep ...`` are the same.
+
+    python -m yep [options] [--] script.py [args]   profile a script (YEP)
+    python -m yep [options] -m module [args]        profile a module
+    yep run [options] script.py [args]              the same, spelled out
+    yep report PROFILE [--sort flat|cum] ...        text report of a profile
+
+A first word that is one of yep's sub-commands dispatches to it; anything
+else is a script to run.
+"""
+import argparse
+import os
+import sys
+
+from ._errors import YepError
+
+USAGE = """\
+usage: python -m yep [-v] [-o OUTFILE] [-f HZ] [--wall] [--sort flat|cum] [--nodecount N]
+                     [--] script.py [args ...]
+       python -m yep [options] -m module [args ...]
+       python -m yep report PROFILE [--sort flat|cum] [--nodecount N] [-o FILE]
+
+Profile a Python program and the native code under it with gperftools.
+
+options:
+  -h, --help            show this help and exit
+  -o, --outfile FILE    profile file to write (default: <script basename>.prof,
+                        e.g. script.py.prof, in the current directory)
+  -v, --visualize       print the report (yep report) after the run
+  -f, --frequency HZ    sampling rate in Hz (default 100; CPU-time sampling is
+                        capped by the kernel tick, see README)
+  --wall                sample wall-clock time instead of CPU time
+  --sort flat|cum       report order for -v (default flat)
+  --nodecount N         rows in the -v report (default 30, 0 for all)
+  -m module             run a library module as a script (like python -m)
+"""
+
+
+def _fail(message):
+    print(f"yep: error: {message}", file=sys.stderr)
+    return 2
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _parse_run_args(argv):
+    """Options stop at the script (or -m module): the rest is the program's."""
+    opts = {"outfile": None, "visualize": False, "frequency": None, "wall": False,
+            "sort": "flat", "nodecount": 30, "script": None, "module": None, "args": []}
+    with_value = {"-o": "outfile", "--outfile": "outfile", "-f": "frequency", "--frequency": "frequency",
+                  "--sort": "sort", "--nodecount": "nodecount", "-m": "module"}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            i += 1
+            break
+        if not arg.startswith("-") or arg == "-":
+            break
+        name, eq, value = arg.partition("=")
+        if name not in with_value and not eq and arg[:2] in with_value and len(arg) > 2:
+            name, value, eq = arg[:2], arg[2:], "="  # -oFILE, -f250
+        if arg in ("-h", "--help"):
+            opts["help"] = True
+        elif arg in ("-v", "--visualize"):
+            opts["visualize"] = True
+        elif arg == "--wall":
+            opts["wall"] = True
+        elif name in with_value:
+            if not eq:
+                i += 1
+                if i >= len(argv):
+                    raise _UsageError(f"{arg} needs a value")
+                value = argv[i]
+            opts[with_value[name]] = value
+            if name == "-m":
+                i += 1
+                opts["args"] = argv[i:]
+                return opts
+        else:
+            raise _UsageError(f"unknown option {arg}")
+        i += 1
+    if i < len(argv):
+        opts["script"], opts["args"] = argv[i], argv[i + 1:]
+    return opts
+
+
+def run_main(argv):
+    if not argv:
+        sys.stderr.write(USAGE)
+        return 2
+    try:
+        opts = _parse_run_args(argv)
+        if opts.get("help"):
+            sys.stdout.write(USAGE)
+            return 0
+        if opts["script"] is None and opts["module"] is None:
+            raise _UsageError("no script or -m module to run")
+        if opts["sort"] not in ("flat", "cum"):
+            raise _UsageError(f"unknown sort {opts['sort']!r}: use flat or cum")
+        try:
+            nodecount = int(opts["nodecount"])
+            frequency = None if opts["frequency"] is None else float(opts["frequency"])
+        except ValueError as exc:
+            raise _UsageError(str(exc)) from None
+    except _UsageError as exc:
+        sys.stderr.write(USAGE)
+        return _fail(str(exc))
+
+    from . import api, runner
+    from .report import report
+
+    try:
+        target = runner.Target(script=opts["script"], module=opts["module"])
+        outfile = opts["outfile"] or target.name + ".prof"
+        if opts["wall"]:
+            os.environ["CPUPROFILE_REALTIME"] = "1"  # read by libprofiler when it loads
+        api.start(outfile, frequency)
+    except YepError as exc:
+        return _fail(str(exc))
+    if opts["wall"]:
+        del os.environ["CPUPROFILE_REALTIME"]  # not for the program's own children
+
+    outcome = None
+    try:
+        target.run(opts["args"])
+    except BaseException as exc:  # the program's own: passed through below
+        outcome = exc
+    try:
+        summary = api.stop()
+    except YepError as exc:
+        runner.show_exception(outcome)
+        return _fail(str(exc))
+    runner.show_exception(outcome)
+    seconds = "wall" if summary["wall_clock"] else "CPU"
+    print(f"yep: wrote {outfile}: {summary['samples']} samples, "
+          f"{summary['wall_seconds' if summary['wall_clock'] else 'cpu_seconds']:.2f} s {seconds}",
+          file=sys.stderr)
+    if opts["visualize"]:
+        sys.stdout.flush()
+        try:
+            sys.stdout.write(report(outfile, opts["sort"], nodecount))
+        except YepError as exc:
+            return _fail(str(exc))
+    return runner.finish(outcome)
+
+
+def report_main(argv):
+    parser = argparse.ArgumentParser(prog="yep report", description="Print the report of a profile file.")
+    parser.add_argument("profile", help="profile file (gperftools CPU profile)")
+    parser.add_argument("--sort", choices=("flat", "cum"), default="flat", help="order rows by flat or cum")
+    parser.add_argument("--nodecount", type=int, default=30, help="rows to show (0 for all; default 30)")
+    parser.add_argument("-o", "--output", help="write the report to this file instead of stdout")
+    args = parser.parse_args(argv)
+    from .report import report
+
+    try:
+        text = report(args.profile, args.sort, args.nodecount)
+        if args.output:
+            _write_atomically(args.output, text)
+        else:
+            sys.stdout.write(text)
+    except YepError as exc:
+        return _fail(str(exc))
+    return 0
+
+
+def _write_atomically(path, text):
+    tmp = f"{path}.yep-tmp"
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise YepError(f"cannot write '{path}': {exc.strerror}") from None
+
+
+SUBCOMMANDS = {"run": run_main, "report": report_main}
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        return SUBCOMMANDS[argv[0]](argv[1:])
+    return run_main(argv)

@@ -1,0 +1,85 @@
+"""Runs a script or module as __main__ the way the interpreter would, and
+hands its outcome back so yep can finish the profile first.
+
+The program's own behaviour passes through: sys.argv, sys.path[0],
+__name__ == "__main__", its exit status, its exceptions (traceback printed
+without yep's frames, exit status 1) and Ctrl-C (exit by SIGINT, as Python
+itself does).
+"""
+import os
+import runpy
+import signal
+import sys
+import importlib.util
+
+from ._errors import YepError
+
+
+class Target:
+    """A script path or a module name, checked before anything runs."""
+
+    def __init__(self, script=None, module=None):
+        self.script, self.module = script, module
+        if script is not None and not os.path.exists(script):
+            raise YepError(f"cannot run '{script}': no such file")
+        if module is not None:
+            try:
+                spec = importlib.util.find_spec(module)
+            except (ImportError, ValueError) as exc:
+                raise YepError(f"cannot run module '{module}': {exc}") from None
+            if spec is None:
+                raise YepError(f"cannot run module '{module}': no module of that name")
+
+    @property
+    def name(self):
+        """What the default profile file is named after (YEP: script.py.prof)."""
+        return os.path.basename(self.script) if self.script else self.module
+
+    def run(self, args):
+        """Run as __main__ with argv [target, *args]; exceptions propagate."""
+        if self.script is not None:
+            sys.argv[:] = [self.script, *args]
+            sys.path[0] = os.path.dirname(os.path.abspath(self.script))
+            runpy.run_path(self.script, run_name="__main__")
+        else:
+            sys.argv[:] = [self.module, *args]
+            sys.path[0] = os.getcwd()
+            runpy.run_module(self.module, run_name="__main__", alter_sys=True)
+
+
+def _program_traceback(tb):
+    """Drops the leading frames that belong to yep and runpy."""
+    while tb is not None:
+        name = tb.tb_frame.f_globals.get("__name__", "")
+        if name == "runpy" or name == "yep" or name.startswith("yep."):
+            tb = tb.tb_next
+        else:
+            break
+    return tb
+
+
+def show_exception(exc):
+    """Prints the program's exception as the interpreter would have."""
+    if exc is None or isinstance(exc, (SystemExit, KeyboardInterrupt)):
+        return
+    tb = _program_traceback(exc.__traceback__)
+    sys.excepthook(type(exc), exc.with_traceback(tb), tb)
+
+
+def finish(exc):
+    """Ends the process the way the program would have ended on its own."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if exc is None:
+        return 0
+    if isinstance(exc, SystemExit):
+        raise exc  # the interpreter maps its code to a status, as usual
+    if isinstance(exc, KeyboardInterrupt):
+        tb = _program_traceback(exc.__traceback__)
+        sys.excepthook(type(exc), exc.with_traceback(tb), tb)
+        sys.stderr.flush()
+        # Python exits "killed by SIGINT" on an unhandled Ctrl-C; so do we.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+        return 130
+    return 1
