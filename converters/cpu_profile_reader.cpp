@@ -133,6 +133,10 @@ Profile parse_cpu_profile(std::string_view bytes, const std::string& name) {
   if (!trailer) throw ProfileError(name + ": truncated CPU profile: no end-of-data marker" + advice);
 
   const std::string_view maps_text = bytes.substr(std::min(bytes.size(), i * w->word_size()));
+  // gperftools writes whole lines of /proc/self/maps: a cut one means the
+  // copy of the file was cut short.
+  if (!maps_text.empty() && maps_text.back() != '\n')
+    throw ProfileError(name + ": truncated CPU profile: the memory maps at its end are cut off" + advice);
   p.mappings = parse_proc_maps(maps_text);
   apply_yep_record(maps_text, p);  // after sample types: it may rename "cpu" to "wall"
   const MappingIndex index(p.mappings);

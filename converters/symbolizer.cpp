@@ -30,6 +30,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 
@@ -170,64 +171,75 @@ ObjectFile read_object_file(const std::string& path) {
 }
 
 // ---------------------------------------------------------------------------
-// RangeIndex: which DIE covers an address, for DIEs whose ranges may be
-// several (hot/cold split functions) and, rarely, nested.
+// IntervalIndex: which value's address range holds an address, for ranges
+// that may be several per value (hot/cold split functions) and, rarely,
+// nested or overlapping.
 
-class RangeIndex {
+template <typename T>
+class IntervalIndex {
  public:
-  // Adds every address range of `die` (DW_AT_low_pc/high_pc or DW_AT_ranges).
-  void add(Dwarf_Die* die) {
-    Dwarf_Addr base = 0, low = 0, high = 0;
-    ptrdiff_t offset = 0;
-    while ((offset = dwarf_ranges(die, offset, &base, &low, &high)) > 0) {
-      if (low < high) entries_.push_back({low, high, *die});
-    }
+  void add(uint64_t low, uint64_t high, const T& value) {
+    if (low < high) entries_.push_back({low, high, value});
   }
 
   // Call once after the last add().
   void finish() {
-    std::sort(entries_.begin(), entries_.end(),
-              [](const Entry& a, const Entry& b) { return a.low < b.low; });
+    std::stable_sort(entries_.begin(), entries_.end(),
+                     [](const Entry& a, const Entry& b) { return a.low < b.low; });
     max_high_.resize(entries_.size());
-    Dwarf_Addr max_high = 0;
+    uint64_t max_high = 0;
     for (size_t i = 0; i < entries_.size(); ++i) {
       max_high = std::max(max_high, entries_[i].high);
       max_high_[i] = max_high;
     }
   }
 
-  // The DIE with the highest start whose range holds `pc`, or null.
-  const Dwarf_Die* find(Dwarf_Addr pc) const {
+  // Of the values whose range holds `address`, the one whose range starts
+  // last (the innermost), the first added among equals; null if none.
+  const T* find(uint64_t address) const {
     auto it = std::upper_bound(
-        entries_.begin(), entries_.end(), pc,
-        [](Dwarf_Addr value, const Entry& e) { return value < e.low; });
-    // Walk back only while some earlier range still reaches past pc.
+        entries_.begin(), entries_.end(), address,
+        [](uint64_t value, const Entry& e) { return value < e.low; });
+    const Entry* found = nullptr;
+    // Walk back only while some earlier range still reaches past address.
     for (size_t i = static_cast<size_t>(it - entries_.begin()); i-- > 0;) {
-      if (max_high_[i] <= pc) break;
-      if (pc < entries_[i].high) return &entries_[i].die;
+      if (max_high_[i] <= address) break;
+      if (found != nullptr && entries_[i].low < found->low) break;
+      if (address < entries_[i].high) found = &entries_[i];
     }
-    return nullptr;
+    return found ? &found->value : nullptr;
   }
 
  private:
   struct Entry {
-    Dwarf_Addr low, high;
-    Dwarf_Die die;
+    uint64_t low, high;
+    T value;
   };
   std::vector<Entry> entries_;
-  std::vector<Dwarf_Addr> max_high_;  // max of high over entries_[0..i]
+  std::vector<uint64_t> max_high_;  // max of high over entries_[0..i]
 };
+
+using DieIndex = IntervalIndex<Dwarf_Die>;
+
+// Adds every address range of `die` (DW_AT_low_pc/high_pc or DW_AT_ranges).
+void add_ranges(Dwarf_Die* die, DieIndex* index) {
+  Dwarf_Addr base = 0, low = 0, high = 0;
+  ptrdiff_t offset = 0;
+  while ((offset = dwarf_ranges(die, offset, &base, &low, &high)) > 0) {
+    index->add(low, high, *die);
+  }
+}
 
 // Adds the concrete subprograms under `parent` to `index`, looking into
 // namespaces and Fortran modules (where C++/Fortran definitions live) but not
 // into types or function bodies.
-void collect_subprograms(Dwarf_Die* parent, RangeIndex* index) {
+void collect_subprograms(Dwarf_Die* parent, DieIndex* index) {
   Dwarf_Die child;
   if (dwarf_child(parent, &child) != 0) return;
   do {
     switch (dwarf_tag(&child)) {
       case DW_TAG_subprogram:
-        index->add(&child);
+        add_ranges(&child, index);
         break;
       case DW_TAG_namespace:
       case DW_TAG_module:
@@ -294,8 +306,22 @@ int64_t udata_attribute(Dwarf_Attribute* attr) {
   return static_cast<int64_t>(value);
 }
 
-// The source file that declares `die`, made absolute with the comp_dir of
-// the unit holding the declaration.
+// `name` from a line table of `unit`, made absolute with the unit's
+// comp_dir when that is absolute; "" for libdw's "???" (no file).
+std::string source_path(const char* name, Dwarf_Die* unit) {
+  if (name == nullptr || *name == '\0' || std::strcmp(name, "???") == 0) {
+    return "";
+  }
+  std::string path = name;
+  if (path[0] != '/') {
+    Dwarf_Attribute mem;
+    const char* dir = dwarf_formstring(dwarf_attr(unit, DW_AT_comp_dir, &mem));
+    if (dir != nullptr && dir[0] == '/') path = std::string(dir) + "/" + path;
+  }
+  return path;
+}
+
+// The source file that declares `die`.
 std::string decl_file(Dwarf_Die* die) {
   Dwarf_Attribute mem;
   Dwarf_Attribute* attr = dwarf_attr_integrate(die, DW_AT_decl_file, &mem);
@@ -311,18 +337,7 @@ std::string decl_file(Dwarf_Die* die) {
   Dwarf_Files* files = nullptr;
   size_t count = 0;
   if (dwarf_getsrcfiles(&unit, &files, &count) != 0 || index >= count) return "";
-  const char* name = dwarf_filesrc(files, index, nullptr, nullptr);
-  if (name == nullptr || *name == '\0' || std::strcmp(name, "???") == 0) {
-    return "";
-  }
-  std::string path = name;
-  if (path[0] != '/') {
-    Dwarf_Attribute dir_mem;
-    const char* dir =
-        dwarf_formstring(dwarf_attr(&unit, DW_AT_comp_dir, &dir_mem));
-    if (dir != nullptr && dir[0] == '/') path = std::string(dir) + "/" + path;
-  }
-  return path;
+  return source_path(dwarf_filesrc(files, index, nullptr, nullptr), &unit);
 }
 
 // Name, linkage name, file and line of the function a subprogram or
@@ -339,7 +354,80 @@ FunctionKey describe_function(Dwarf_Die* die) {
   key.filename = decl_file(die);
   Dwarf_Attribute mem;
   key.start_line = udata_attribute(dwarf_attr_integrate(die, DW_AT_decl_line, &mem));
+  // Assembly functions (GNU as describes each one with a subprogram) have no
+  // declaration: use the line table at their entry instead.
+  Dwarf_Addr entry = 0;
+  Dwarf_Die unit;
+  if (key.filename.empty() && dwarf_tag(die) == DW_TAG_subprogram &&
+      dwarf_entrypc(die, &entry) == 0 &&
+      dwarf_diecu(die, &unit, nullptr, nullptr) != nullptr) {
+    Dwarf_Line* row = dwarf_getsrc_die(&unit, entry);
+    int line = 0;
+    if (row != nullptr) {
+      key.filename = source_path(dwarf_linesrc(row, nullptr, nullptr), &unit);
+      if (key.start_line == 0 && dwarf_lineno(row, &line) == 0) key.start_line = line;
+    }
+  }
   return key;
+}
+
+// A named symbol of an object's symbol tables: the candidates for addresses
+// that DWARF doesn't cover.
+struct Symbol {
+  const char* name;  // owned by libdwfl's ELF data, lives as long as the Dwfl
+};
+
+// Of several symbols at the same address (aliases such as getpid,
+// __getpid and __GI_getpid), the one people know: global or weak before
+// local, then the fewest leading underscores, then the shortest.
+bool better_alias(const char* a, int a_binding, const char* b, int b_binding) {
+  auto rank = [](const char* name, int binding) {
+    size_t underscores = std::strspn(name, "_");
+    return std::make_tuple(binding == STB_LOCAL, underscores, std::strlen(name));
+  };
+  auto ra = rank(a, a_binding), rb = rank(b, b_binding);
+  return ra != rb ? ra < rb : std::strcmp(a, b) < 0;
+}
+
+// All sized symbols of a module (.symtab, else .dynsym, plus MiniDebugInfo),
+// by Dwfl address.
+IntervalIndex<Symbol> symbol_index(Dwfl_Module* module) {
+  struct Candidate {
+    uint64_t low, high;
+    const char* name;
+    int binding;
+  };
+  std::vector<Candidate> candidates;
+  int count = dwfl_module_getsymtab(module);
+  for (int i = 1; i < count; ++i) {
+    GElf_Sym sym;
+    GElf_Addr address = 0;
+    GElf_Word section = 0;
+    const char* name = dwfl_module_getsym_info(module, i, &sym, &address,
+                                               &section, nullptr, nullptr);
+    int type = GELF_ST_TYPE(sym.st_info);
+    // Sizeless symbols say nothing about where they end; undefined,
+    // absolute and non-allocated ones are not in this object's memory.
+    if (name == nullptr || *name == '\0' || sym.st_size == 0 ||
+        section == SHN_UNDEF || section == SHN_ABS ||
+        section == static_cast<GElf_Word>(-1) || type == STT_SECTION ||
+        type == STT_FILE || type == STT_TLS) {
+      continue;
+    }
+    candidates.push_back({address, address + sym.st_size, name,
+                          GELF_ST_BIND(sym.st_info)});
+  }
+  // IntervalIndex prefers the first added of equal ranges: add the best
+  // alias first.
+  std::sort(candidates.begin(), candidates.end(),
+            [](const Candidate& a, const Candidate& b) {
+              if (a.low != b.low) return a.low < b.low;
+              return better_alias(a.name, a.binding, b.name, b.binding);
+            });
+  IntervalIndex<Symbol> index;
+  for (const Candidate& c : candidates) index.add(c.low, c.high, Symbol{c.name});
+  index.finish();
+  return index;
 }
 
 // Where libdwfl looks for separate debug info: next to the file, in .debug/
@@ -373,8 +461,9 @@ class Symbolizer::Impl {
   struct Module {
     Dwfl_Module* dwfl_module = nullptr;  // null if libdwfl refused the file
     GElf_Addr bias = 0;                  // Dwfl address = ELF address + bias
-    bool cu_index_built = false;
-    RangeIndex cu_index;  // used only where .debug_aranges has no answer
+    // Built on first use:
+    std::unique_ptr<DieIndex> cu_index;  // where .debug_aranges has no answer
+    std::unique_ptr<IntervalIndex<Symbol>> symbols;
   };
 
   const ObjectFile& object_file(const std::string& path);
@@ -385,7 +474,7 @@ class Symbolizer::Impl {
                                   const std::string& fallback_name);
   Dwarf_Die* cu_from_own_index(Module& module, Dwarf_Addr address,
                                Dwarf_Addr* bias);
-  const RangeIndex& subprograms(Dwarf_Die* cu);
+  const DieIndex& subprograms(Dwarf_Die* cu);
   const FunctionKey& function_of(Dwarf_Die* die);
   bool symbol_frame(Module& module, Dwarf_Addr address, Frame* frame);
 
@@ -393,7 +482,7 @@ class Symbolizer::Impl {
   std::unordered_map<std::string, ObjectFile> files_;
   std::map<std::pair<std::string, uint64_t>, Module> modules_;
   // Keyed by the DIE's address in the mapped debug data, unique per DIE.
-  std::unordered_map<const void*, RangeIndex> cu_subprograms_;
+  std::unordered_map<const void*, DieIndex> cu_subprograms_;
   std::unordered_map<const void*, FunctionKey> functions_;
 };
 
@@ -510,27 +599,27 @@ std::vector<Frame> Symbolizer::Impl::dwarf_frames(
 // CUs only through .debug_aranges; clang does not emit it by default).
 Dwarf_Die* Symbolizer::Impl::cu_from_own_index(Module& m, Dwarf_Addr address,
                                                Dwarf_Addr* bias) {
-  if (!m.cu_index_built) {
-    m.cu_index_built = true;
+  Dwarf_Addr dwarf_bias = 0;
+  if (dwfl_module_getdwarf(m.dwfl_module, &dwarf_bias) == nullptr) return nullptr;
+  if (m.cu_index == nullptr) {
+    m.cu_index.reset(new DieIndex);
     Dwarf_Addr cu_bias = 0;
     Dwarf_Die* cu = nullptr;
     while ((cu = dwfl_module_nextcu(m.dwfl_module, cu, &cu_bias)) != nullptr) {
-      m.cu_index.add(cu);
+      add_ranges(cu, m.cu_index.get());
     }
-    m.cu_index.finish();
+    m.cu_index->finish();
   }
-  Dwarf_Addr dwarf_bias = 0;
-  if (dwfl_module_getdwarf(m.dwfl_module, &dwarf_bias) == nullptr) return nullptr;
-  const Dwarf_Die* cu = m.cu_index.find(address - dwarf_bias);
+  const Dwarf_Die* cu = m.cu_index->find(address - dwarf_bias);
   if (cu == nullptr) return nullptr;
   *bias = dwarf_bias;
   return const_cast<Dwarf_Die*>(cu);
 }
 
-const RangeIndex& Symbolizer::Impl::subprograms(Dwarf_Die* cu) {
+const DieIndex& Symbolizer::Impl::subprograms(Dwarf_Die* cu) {
   auto it = cu_subprograms_.find(cu->addr);
   if (it != cu_subprograms_.end()) return it->second;
-  RangeIndex& index = cu_subprograms_[cu->addr];
+  DieIndex& index = cu_subprograms_[cu->addr];
   collect_subprograms(cu, &index);
   index.finish();
   return index;
@@ -544,24 +633,20 @@ const FunctionKey& Symbolizer::Impl::function_of(Dwarf_Die* die) {
   return it->second;
 }
 
-// A frame from the ELF symbol that contains `address`, if one does.
+// A frame from the ELF symbol that contains `address`, if one does (never
+// the nearest symbol below it: libdwfl's own lookup would give that, and
+// scans the whole table each time).
 bool Symbolizer::Impl::symbol_frame(Module& m, Dwarf_Addr address,
                                     Frame* frame) {
-  GElf_Off offset = 0;
-  GElf_Sym sym;
-  const char* name = dwfl_module_addrinfo(m.dwfl_module, address, &offset, &sym,
-                                          nullptr, nullptr, nullptr);
-  // libdwfl falls back to the nearest sizeless symbol below the address;
-  // only a symbol that contains the address says where it is.
-  if (name == nullptr || *name == '\0' || sym.st_size == 0 ||
-      offset >= sym.st_size) {
-    return false;
+  if (m.symbols == nullptr) {
+    m.symbols.reset(new IntervalIndex<Symbol>(symbol_index(m.dwfl_module)));
   }
-  int type = GELF_ST_TYPE(sym.st_info);
-  if (type == STT_SECTION || type == STT_FILE || type == STT_TLS) return false;
-  std::string demangled = demangle(name);
-  frame->function.name = demangled.empty() ? name : demangled;
-  frame->function.system_name = name;
+  const Symbol* symbol = m.symbols->find(address);
+  if (symbol == nullptr) return false;
+  std::string demangled = demangle(symbol->name);
+  frame->function = FunctionKey();
+  frame->function.name = demangled.empty() ? symbol->name : demangled;
+  frame->function.system_name = symbol->name;
   frame->line = 0;
   return true;
 }

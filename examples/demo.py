@@ -13,20 +13,20 @@ import demo_kernels
 
 
 def native_part():
-    return demo_kernels.mandelbrot(600, 400, 200)
+    return demo_kernels.mandelbrot(2000, 1500, 800)
 
 
 def numpy_part():
     rng = np.random.default_rng(0)
-    a = rng.random((400, 400))
+    a = rng.random((600, 600))
     total = 0.0
-    for _ in range(20):
+    for _ in range(40):
         total += float((a @ a).sum())
     total += float(np.sort(rng.random(3_000_000))[-1])
     return total
 
 
-def python_part(limit=600_000):
+def python_part(limit=10_000_000):
     sieve = [True] * limit
     primes = 0
     for i in range(2, limit):
@@ -40,4 +40,4 @@ def python_part(limit=600_000):
 if __name__ == "__main__":
     print("mandelbrot iterations:", native_part())
     print("numpy checksum:", round(numpy_part(), 3))
-    print("primes below 600000:", python_part())
+    print("primes below 10 million:", python_part())

@@ -21,8 +21,8 @@ def cpu():
 
 start = cpu()
 for _ in range({rounds}):
-    hotcold.burn_hot(2_000_000)
-    hotcold.burn_cold(2_000_000)
+    hotcold.burn_hot(3_000_000)
+    hotcold.burn_cold(3_000_000)
 print(f"CPU {{cpu() - start:.4f}}")
 """
 
@@ -45,8 +45,8 @@ def script_cpu(stdout):
 
 
 def test_cli_finds_hot_and_cold_with_lines_and_true_seconds(hotcold, tmp_path):
-    script = write_script(tmp_path, "work.py", WORKLOAD.format(rounds=60))
-    result = run_yep(["-v", "--nodecount", "0", str(script)], cwd=tmp_path,
+    script = write_script(tmp_path, "work.py", WORKLOAD.format(rounds=100))
+    result = run_yep(["-v", "-f", "250", "--nodecount", "0", str(script)], cwd=tmp_path,
                      env={"PYTHONPATH": str(hotcold)})
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "work.py.prof").exists()  # YEP's default name
@@ -74,11 +74,11 @@ def test_api_start_stop_in_process(hotcold, tmp_path):
 
         assert not yep.is_running()
         start = cpu()
-        yep.start(pathlib.Path("api.prof"))   # os.PathLike accepted
+        yep.start(pathlib.Path("api.prof"), frequency=250)   # os.PathLike accepted
         assert yep.is_running()
-        for _ in range(60):
-            hotcold.burn_hot(2_000_000)
-            hotcold.burn_cold(2_000_000)
+        for _ in range(100):
+            hotcold.burn_hot(3_000_000)
+            hotcold.burn_cold(3_000_000)
         summary = yep.stop()
         print(f"CPU {cpu() - start:.4f}")
         assert not yep.is_running()

@@ -20,8 +20,8 @@ pytestmark = pytest.mark.skipif(not shutil.which("google-pprof") or not shutil.w
 @pytest.fixture(scope="module")
 def profile(hotcold, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("peers")
-    script = write_script(tmp, "work.py", WORKLOAD.format(rounds=60))
-    result = run_yep(["-v", "--nodecount", "0", "-o", "work.prof", str(script)], cwd=tmp,
+    script = write_script(tmp, "work.py", WORKLOAD.format(rounds=100))
+    result = run_yep(["-v", "-f", "250", "--nodecount", "0", "-o", "work.prof", str(script)], cwd=tmp,
                      env={"PYTHONPATH": str(hotcold)})
     assert result.returncode == 0, result.stderr
     report = result.stdout[result.stdout.index("Type: cpu"):]
@@ -52,7 +52,7 @@ def test_go_tool_pprof_reads_it_and_agrees_on_seconds(profile, tmp_path):
     out = subprocess.run(["go", "tool", "pprof", "-top", "-nodecount=50", str(path)], capture_output=True,
                          text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stderr
-    total = re.search(r"Total samples = ([\d.]+)(m?s)", out.stdout)
+    total = re.search(r"of ([\d.]+)(m?s) total", out.stdout)
     seconds = float(total.group(1)) / (1000 if total.group(2) == "ms" else 1)
     _, ours = parse_report(report)
     assert seconds == pytest.approx(ours, rel=0.02), out.stdout

@@ -58,9 +58,22 @@ def _program_traceback(tb):
     return tb
 
 
+def _exit_status(code):
+    """The status the interpreter gives SystemExit(code)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    return 1
+
+
 def show_exception(exc):
     """Prints the program's exception as the interpreter would have."""
-    if exc is None or isinstance(exc, (SystemExit, KeyboardInterrupt)):
+    if isinstance(exc, SystemExit):
+        if not (exc.code is None or isinstance(exc.code, int)):
+            print(exc.code, file=sys.stderr)  # sys.exit("message")
+        return
+    if exc is None or isinstance(exc, KeyboardInterrupt):
         return
     tb = _program_traceback(exc.__traceback__)
     sys.excepthook(type(exc), exc.with_traceback(tb), tb)
@@ -73,7 +86,7 @@ def finish(exc):
     if exc is None:
         return 0
     if isinstance(exc, SystemExit):
-        raise exc  # the interpreter maps its code to a status, as usual
+        return _exit_status(exc.code)
     if isinstance(exc, KeyboardInterrupt):
         tb = _program_traceback(exc.__traceback__)
         sys.excepthook(type(exc), exc.with_traceback(tb), tb)

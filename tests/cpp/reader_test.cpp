@@ -122,6 +122,8 @@ TEST(CpuProfileReader, RefusesBrokenFilesWithClearErrors) {
   // Cut in the middle of the records: no trailer.
   std::string full = encode(sample_words(), 8, false);
   EXPECT_NE(error_of(full.substr(0, 8 * 12)).find("truncated"), std::string::npos);
+  // Cut in the middle of the maps text.
+  EXPECT_NE(error_of(full + std::string(kMaps).substr(0, 70)).find("maps at its end are cut off"), std::string::npos);
   // A depth that runs past the end of the file.
   EXPECT_NE(error_of(encode({0, 3, 0, 10000, 0, 1, 1ull << 40, 0x401000}, 8, false)).find("past the end"),
             std::string::npos);
