@@ -21,8 +21,10 @@ SOURCES := CMakeLists.txt pyproject.toml README.md $(shell find yep python conve
 
 .PHONY: demo test deps install bench clean
 
+# Runs in build/examples, where the demo's extension is (and not in the
+# source tree, whose yep/ has no compiled _native module).
 demo: install build/examples/.built
-	PYTHONPATH=build/examples $(PY) -m yep -v -o build/examples/demo.py.prof examples/demo.py
+	cd build/examples && PYTHONPATH=. ../../$(PY) -m yep -v ../../examples/demo.py
 
 test: install
 	$(VENV)/bin/ctest --test-dir $(BUILD) --output-on-failure

@@ -2,7 +2,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <cstdio>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <unordered_map>
 #include <vector>
@@ -53,30 +55,35 @@ struct VectorHash {
   }
 };
 
-// "# yep: key=value key=value" -> values used for comments and duration.
+// yep's capture appends "# yep: key=value ..." after the maps. It becomes
+// the profile's duration and start time, and one comment saying how the
+// profile was sampled. Unknown keys are ignored (newer yep versions).
 void apply_yep_record(std::string_view text, Profile& p) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
-    pos = nl == std::string_view::npos ? text.size() : nl + 1;
-    const std::string_view tag = "# yep:";
-    if (line.substr(0, tag.size()) != tag) continue;
-    std::istringstream in{std::string(line.substr(tag.size()))};
-    std::string kv;
-    while (in >> kv) {
-      size_t eq = kv.find('=');
-      if (eq == std::string::npos) continue;
-      std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
-      char* end = nullptr;
-      double num = std::strtod(value.c_str(), &end);
-      bool numeric = end && *end == '\0' && !value.empty();
-      if (key == "wall_seconds" && numeric) p.duration_nanos = static_cast<int64_t>(num * 1e9);
-      else if (key == "start_unix" && numeric) p.time_nanos = static_cast<int64_t>(num * 1e9);
-      else if (key == "timer" && value == "wall") p.sample_types[1].type = p.period_type.type = "wall";
-      p.comments.push_back(key + "=" + value);
-    }
+  const std::string_view tag = "# yep:";
+  size_t at = text.find(tag);
+  if (at == std::string_view::npos) return;
+  std::string_view line = text.substr(at + tag.size());
+  line = line.substr(0, line.find('\n'));
+  std::map<std::string, std::string> kv;
+  std::istringstream in{std::string(line)};
+  for (std::string item; in >> item;) {
+    size_t eq = item.find('=');
+    if (eq != std::string::npos) kv[item.substr(0, eq)] = item.substr(eq + 1);
   }
+  auto number = [&](const char* key) {
+    auto it = kv.find(key);
+    return it == kv.end() ? 0.0 : std::strtod(it->second.c_str(), nullptr);
+  };
+  const bool wall = kv["timer"] == "wall";
+  if (wall) p.sample_types[1].type = p.period_type.type = "wall";
+  p.duration_nanos = static_cast<int64_t>(number("wall_seconds") * 1e9);
+  p.time_nanos = static_cast<int64_t>(number("start_unix") * 1e9);
+  char comment[256];
+  std::snprintf(comment, sizeof comment,
+                "%s timer: asked %g Hz, got %.1f Hz; %.3f s CPU, %.3f s wall between start and stop",
+                wall ? "wall-clock" : "CPU-time", number("requested_hz"), number("achieved_hz"),
+                number("cpu_seconds"), number("wall_seconds"));
+  p.comments.push_back(comment);
 }
 
 }  // namespace

@@ -70,14 +70,14 @@ std::string base_name(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-// Removes `suffix` from the end of `s`; says whether it was there.
-bool strip_suffix(std::string& s, const std::string& suffix) {
-  if (s.size() < suffix.size() ||
-      s.compare(s.size() - suffix.size(), suffix.size(), suffix) != 0) {
-    return false;
-  }
-  s.resize(s.size() - suffix.size());
-  return true;
+// The path of the file a mapping's filename names, without the kernel's
+// " (deleted)" suffix; says in *deleted whether it had one.
+std::string object_path(const Mapping& mapping, bool* deleted) {
+  static const std::string suffix = " (deleted)";
+  const std::string& name = mapping.filename;
+  *deleted = name.size() >= suffix.size() &&
+             name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return *deleted ? name.substr(0, name.size() - suffix.size()) : name;
 }
 
 // The demangled form of an Itanium C++ ABI name, "" if it isn't one.
@@ -467,7 +467,7 @@ class Symbolizer::Impl {
   };
 
   const ObjectFile& object_file(const std::string& path);
-  const ObjectFile* object_for(const Mapping& mapping, const std::string& path);
+  const ObjectFile* object_for(const Mapping& mapping);
   Module& module(const std::string& path, uint64_t bias);
   std::vector<Frame> resolve(const Mapping* mapping, uint64_t address);
   std::vector<Frame> dwarf_frames(Module& module, Dwarf_Addr address,
@@ -492,12 +492,11 @@ const ObjectFile& Symbolizer::Impl::object_file(const std::string& path) {
   return it->second;
 }
 
-// The file to read for `mapping` (whose filename, less any " (deleted)", is
-// `path`), or null if there is none we can trust.
-const ObjectFile* Symbolizer::Impl::object_for(const Mapping& mapping,
-                                               const std::string& path) {
+// The file to read for `mapping`, or null if there is none we can trust.
+const ObjectFile* Symbolizer::Impl::object_for(const Mapping& mapping) {
+  bool deleted = false;
+  const std::string path = object_path(mapping, &deleted);
   if (path.empty() || path[0] != '/') return nullptr;  // [vdso], [heap], ...
-  bool deleted = path.size() != mapping.filename.size();
   // A deleted file's path may now hold another build: use it only when the
   // profile recorded the build id to check it against.
   if (deleted && mapping.build_id.empty()) return nullptr;
@@ -537,13 +536,13 @@ std::vector<Frame> Symbolizer::Impl::resolve(const Mapping* mapping,
       address < mapping->memory_start || address >= mapping->memory_limit) {
     return {named_frame(hex(address))};
   }
-  std::string path = mapping->filename;
-  strip_suffix(path, " (deleted)");
+  bool deleted = false;
+  const std::string path = object_path(*mapping, &deleted);
   const std::string label = base_name(path) + "+";
   const uint64_t file_offset =
       address - mapping->memory_start + mapping->file_offset;
 
-  const ObjectFile* object = object_for(*mapping, path);
+  const ObjectFile* object = object_for(*mapping);
   uint64_t elf_address = 0;
   if (object == nullptr || !object->elf_address(file_offset, &elf_address)) {
     return {named_frame(label + hex(file_offset))};
@@ -704,11 +703,9 @@ void Symbolizer::Impl::symbolize(Profile& profile) {
     if (!mapping.build_id.empty() || !(mapping.executable || referenced[i])) {
       continue;
     }
-    const std::string& path = mapping.filename;
-    if (path.empty() || path[0] != '/' ||
-        path.size() >= 10 && path.compare(path.size() - 10, 10, " (deleted)") == 0) {
-      continue;
-    }
+    bool deleted = false;
+    const std::string path = object_path(mapping, &deleted);
+    if (path.empty() || path[0] != '/' || deleted) continue;
     const ObjectFile& object = object_file(path);
     if (object.usable) mapping.build_id = object.build_id;
   }

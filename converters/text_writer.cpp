@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <unordered_set>
 
+#include "function_name.h"
+
 namespace yep {
 
 namespace {
@@ -31,7 +33,7 @@ std::string percent(int64_t part, int64_t total) {
 }
 
 std::string describe(const Function& f) {
-  std::string s = f.name;
+  std::string s = short_function_name(f.name);
   if (!f.filename.empty()) {
     size_t slash = f.filename.rfind('/');
     s += "  " + f.filename.substr(slash == std::string::npos ? 0 : slash + 1);

@@ -11,7 +11,12 @@ _LOW_RATE_WARNING = 0.75  # warn when the achieved rate is below this share of t
 def _native():
     # Imported on first use: loading libprofiler arms its timer, which is
     # work a plain "import yep" should not do.
-    from . import _native as native
+    try:
+        from . import _native as native
+    except ImportError as exc:
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        raise YepError(f"yep's native module is missing ({exc}); is Python importing yep from its source "
+                       f"tree in {here}? Run from another directory, after `make install`") from None
     return native
 
 

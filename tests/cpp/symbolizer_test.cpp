@@ -305,6 +305,45 @@ TEST(SymbolizerTest, WorksWithoutDebugAranges) {
             "symbolizer_fixture.c");
 }
 
+// A stripped copy whose DWARF is in a separate file named by .gnu_debuglink,
+// next to it.
+TEST(SymbolizerTest, FindsDebugInfoThroughDebugLink) {
+  void* lib = Open(YEP_SYMBOLIZER_FIXTURE_DEBUGLINK);
+  auto local_address = reinterpret_cast<FunctionPointer>(
+      Symbol(lib, "yep_fixture_local_address"));
+  Profile profile;
+  profile.mappings = SelfMaps();
+  uint64_t c = AddLocation(profile, Address(Symbol(lib, "yep_fixture_c_function")) + 4);
+  uint64_t local = AddLocation(profile, Address(local_address()) + 2);
+  yep::Symbolizer().symbolize(profile);
+  ExpectModelValid(profile);
+  const Function& function = FunctionOf(profile, profile.location(c).lines[0]);
+  EXPECT_EQ(function.name, "yep_fixture_c_function");
+  EXPECT_EQ(BaseName(function.filename), "symbolizer_fixture.c");
+  EXPECT_EQ(function.start_line, IntSymbol(lib, "yep_fixture_c_function_line"));
+  const Function& hidden = FunctionOf(profile, profile.location(local).lines[0]);
+  EXPECT_EQ(hidden.name, "yep_fixture_local");
+  EXPECT_EQ(hidden.start_line, IntSymbol(lib, "yep_fixture_local_line"));
+}
+
+// A stripped copy with a MiniDebugInfo symbol table (.gnu_debugdata) that
+// names its local function.
+TEST(SymbolizerTest, ReadsMiniDebugInfo) {
+#ifndef YEP_SYMBOLIZER_FIXTURE_MINIDEBUGINFO
+  GTEST_SKIP() << "built without xz, so without the MiniDebugInfo fixture";
+#else
+  void* lib = Open(YEP_SYMBOLIZER_FIXTURE_MINIDEBUGINFO);
+  auto local_address = reinterpret_cast<FunctionPointer>(
+      Symbol(lib, "yep_fixture_local_address"));
+  Profile profile;
+  profile.mappings = SelfMaps();
+  uint64_t local = AddLocation(profile, Address(local_address()) + 2);
+  yep::Symbolizer().symbolize(profile);
+  ExpectModelValid(profile);
+  EXPECT_EQ(Name(profile, local), "yep_fixture_local");
+#endif
+}
+
 // The same code built as a non-PIE (ET_EXEC) executable, whose text mapping's
 // file offset differs from its virtual address.
 TEST(SymbolizerTest, NonPieExecutable) {

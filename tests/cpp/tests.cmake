@@ -10,3 +10,7 @@ include(GoogleTest)
 add_executable(reader_test tests/cpp/reader_test.cpp)
 target_link_libraries(reader_test PRIVATE yepconv GTest::gtest_main)
 gtest_discover_tests(reader_test)
+
+add_executable(function_name_test tests/cpp/function_name_test.cpp)
+target_link_libraries(function_name_test PRIVATE yepconv GTest::gtest_main)
+gtest_discover_tests(function_name_test)

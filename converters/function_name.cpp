@@ -1,0 +1,66 @@
+#include "function_name.h"
+
+#include <cstring>
+#include <vector>
+
+namespace yep {
+
+namespace {
+
+const char kAnonymous[] = "(anonymous namespace)";
+
+// Length of an operator name starting at `name + i` ("operator" already
+// matched), e.g. "operator()" -> 10, "operator<<" -> 10, "operator new" -> 12.
+size_t operator_length(const std::string& name, size_t i) {
+  size_t j = i + std::strlen("operator");
+  if (name.compare(j, 2, "()") == 0 || name.compare(j, 2, "[]") == 0) return j + 2 - i;
+  if (j < name.size() && name[j] == ' ') {  // operator new, operator delete[], conversions
+    size_t end = name.find('(', j);
+    return (end == std::string::npos ? name.size() : end) - i;
+  }
+  while (j < name.size() && std::strchr("+-*/%^&|~!=<>,", name[j])) ++j;
+  return j - i;
+}
+
+}  // namespace
+
+std::string short_function_name(const std::string& name) {
+  if (name.find('(') == std::string::npos && name.find('<') == std::string::npos) return name;
+  std::string out;
+  int angle = 0, paren = 0;
+  std::vector<size_t> spaces;  // top-level spaces in out: one may end a return type
+  for (size_t i = 0; i < name.size();) {
+    if (name.compare(i, sizeof kAnonymous - 1, kAnonymous) == 0) {
+      if (angle == 0 && paren == 0) out += kAnonymous;
+      i += sizeof kAnonymous - 1;
+      continue;
+    }
+    if (name.compare(i, 8, "operator") == 0 && (i == 0 || name[i - 1] == ':' || name[i - 1] == ' ')) {
+      size_t n = operator_length(name, i);
+      if (angle == 0 && paren == 0) out.append(name, i, n);
+      i += n;
+      continue;
+    }
+    if (name.compare(i, 8, " [clone ") == 0 && angle == 0 && paren == 0) break;
+    char c = name[i++];
+    if (c == '<') ++angle;
+    else if (c == '>' && angle > 0) --angle;
+    else if (c == '(') ++paren;
+    else if (c == ')' && paren > 0) --paren;
+    else if (angle == 0 && paren == 0) {
+      if (c == ' ') spaces.push_back(out.size());
+      out += c;
+    }
+  }
+  // Drop a return type ("void f" -> "f"), and trailing " const" qualifiers.
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  for (const char* q : {" const", " volatile", " &&", " &"}) {
+    size_t n = std::strlen(q);
+    if (out.size() > n && out.compare(out.size() - n, n, q) == 0) out.erase(out.size() - n);
+  }
+  while (!spaces.empty() && spaces.back() + 1 >= out.size()) spaces.pop_back();
+  if (!spaces.empty()) out.erase(0, spaces.back() + 1);
+  return out.empty() ? name : out;
+}
+
+}  // namespace yep

@@ -1,0 +1,27 @@
+#include <gtest/gtest.h>
+
+#include "function_name.h"
+
+using yep::short_function_name;
+
+TEST(ShortFunctionName, CNamesAreUnchanged) {
+  EXPECT_EQ(short_function_name("burn_hot"), "burn_hot");
+  EXPECT_EQ(short_function_name("libz.so.1+0xab7d"), "libz.so.1+0xab7d");
+}
+
+TEST(ShortFunctionName, DropsParametersTemplatesReturnTypeAndClones) {
+  EXPECT_EQ(short_function_name("void qsort_<zmm_vector<double>, Comparator<zmm_vector<double>, false>, double>"
+                                "(double*, unsigned long) [clone .constprop.0]"),
+            "qsort_");
+  EXPECT_EQ(short_function_name("std::vector<int, std::allocator<int> >::push_back(int const&)"),
+            "std::vector::push_back");
+  EXPECT_EQ(short_function_name("ns::Widget::draw(int) const"), "ns::Widget::draw");
+  EXPECT_EQ(short_function_name("(anonymous namespace)::helper(int)"), "(anonymous namespace)::helper");
+}
+
+TEST(ShortFunctionName, KeepsOperators) {
+  EXPECT_EQ(short_function_name("ns::Fn::operator()(int) const"), "ns::Fn::operator()");
+  EXPECT_EQ(short_function_name("operator<<(std::ostream&, Foo const&)"), "operator<<");
+  EXPECT_EQ(short_function_name("operator new(unsigned long)"), "operator new");
+  EXPECT_EQ(short_function_name("bool std::operator< <char>(std::string const&, char const*)"), "std::operator<");
+}
