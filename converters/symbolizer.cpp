@@ -119,7 +119,7 @@ struct Segment {  // a PT_LOAD program header
 };
 
 struct ObjectFile {
-  bool usable = false;  // a regular ELF file with PT_LOAD segments
+  bool usable = false;  // a regular ELF executable or shared object
   std::vector<Segment> loads;
   std::string build_id;  // hex, "" if it has none
 
@@ -163,7 +163,12 @@ ObjectFile read_object_file(const std::string& path) {
     const void* id = nullptr;
     ssize_t id_size = dwelf_elf_gnu_build_id(elf, &id);
     if (id_size > 0) object.build_id = hex_bytes(id, static_cast<size_t>(id_size));
-    object.usable = !object.loads.empty();
+    // Only these are mapped by the loader; libdwfl would lay out an ET_REL
+    // object at made-up addresses.
+    GElf_Ehdr ehdr;
+    bool loadable = gelf_getehdr(elf, &ehdr) != nullptr &&
+                    (ehdr.e_type == ET_EXEC || ehdr.e_type == ET_DYN);
+    object.usable = loadable && !object.loads.empty();
   }
   if (elf != nullptr) elf_end(elf);
   close(fd);
@@ -642,9 +647,13 @@ bool Symbolizer::Impl::symbol_frame(Module& m, Dwarf_Addr address,
   }
   const Symbol* symbol = m.symbols->find(address);
   if (symbol == nullptr) return false;
-  std::string demangled = demangle(symbol->name);
+  // .symver names such as "memcpy@GLIBC_2.2.5" are shown without the version.
+  std::string name = symbol->name;
+  size_t at = name.find('@');
+  if (at != std::string::npos && at > 0) name.resize(at);
+  std::string demangled = demangle(name.c_str());
   frame->function = FunctionKey();
-  frame->function.name = demangled.empty() ? symbol->name : demangled;
+  frame->function.name = demangled.empty() ? name : demangled;
   frame->function.system_name = symbol->name;
   frame->line = 0;
   return true;

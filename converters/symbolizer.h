@@ -10,23 +10,30 @@
 //    PT_LOAD segment holding that file offset (+ p_vaddr - p_offset). This is
 //    right for non-PIE executables (ET_EXEC), PIE executables and shared
 //    objects (ET_DYN) alike.
-//  - DWARF comes first (also from separate debug files found by build id or
-//    .gnu_debuglink under /usr/lib/debug): inlined frames are expanded, lines
-//    are innermost first, each outer frame's line is the call site.
-//    Function::name is demangled, system_name is the linkage (mangled) name,
-//    filename is absolute when DWARF gives a compilation directory, and
-//    start_line is the declaration line of the function.
-//  - Without DWARF for the address, an ELF symbol (.symtab, else .dynsym, and
-//    MiniDebugInfo) names it, but only when the address lies inside
-//    [st_value, st_value + st_size): never the nearest preceding symbol.
+//  - DWARF comes first, also from separate debug files (by build id under
+//    /usr/lib/debug/.build-id, or by .gnu_debuglink next to the file, in its
+//    .debug/ or under /usr/lib/debug): inlined frames are expanded, lines are
+//    innermost first, each outer frame's line is its call site.
+//    Function::name is demangled, system_name is the linkage (mangled) name
+//    or the plain name, filename is absolute when DWARF gives an absolute
+//    compilation directory, and start_line is the function's declaration
+//    line (for assembly functions, the line of their entry).
+//  - Without DWARF for the address, an ELF symbol (.symtab, else .dynsym,
+//    plus MiniDebugInfo's .gnu_debugdata) names it, but only when the address
+//    lies inside [st_value, st_value + st_size): never the nearest preceding
+//    symbol. Of aliases, global or weak before local, then the fewest
+//    leading underscores (getpid rather than __getpid or __GI_getpid).
 //  - Otherwise the function is named "<basename of object>+0x<ELF address>"
-//    (the file offset when the file can't be read), and an address that no
-//    file-backed mapping contains is named "0x<address>".
+//    (the file offset when the file can't be read; "[vdso]+0x<offset>" for
+//    such pseudo files), and an address in no mapping or in an anonymous one
+//    is named "0x<address>".
 //  - Functions are deduplicated on (name, system_name, filename, start_line),
 //    reusing the profile's existing functions; new ones get id = index + 1.
 //  - Mapping::build_id, when empty, is filled from the file's
-//    NT_GNU_BUILD_ID note. When a mapping already has a build id and the file
-//    on disk has another one, the file is not used for that mapping.
+//    NT_GNU_BUILD_ID note (for executable mappings and those locations use).
+//    When a mapping already has a build id and the file on disk has another
+//    one, the file is not used for that mapping. A "(deleted)" mapping's
+//    path is read only when its build id is known and matches.
 //  - Missing, deleted ("(deleted)"), unreadable or non-ELF files, pseudo
 //    mappings ([vdso], [heap], anonymous) and address 0 never throw or crash;
 //    they only get fallback names.

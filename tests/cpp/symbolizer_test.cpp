@@ -1,8 +1,10 @@
 // Tests for yep::Symbolizer against real objects: the fixture library
-// (tests/cpp/fixtures/symbolizer_fixture.{c,cpp}, built -g -O2) loaded into
-// this process, its stripped copy, a copy without .debug_aranges, the same
-// code built as a non-PIE executable, libc, and mappings whose files are
-// missing, deleted, not ELF or not files at all.
+// (tests/cpp/fixtures/symbolizer_fixture.{c,cpp}, built -g -O2 and linked at
+// a non-zero base so that virtual addresses differ from file offsets) loaded
+// into this process; copies of it stripped, without .debug_aranges, with
+// separate debug info found by .gnu_debuglink and with MiniDebugInfo; the
+// same code built as a non-PIE executable; this PIE test program; libc; and
+// mappings whose files are missing, deleted, not ELF or not files at all.
 //
 // Mappings come from /proc/self/maps (or the child's maps for the non-PIE
 // executable), parsed here the way a profile reader would.
@@ -23,11 +25,12 @@
 #include <string>
 #include <vector>
 
-#ifndef YEP_SYMBOLIZER_FIXTURE
-#error "define YEP_SYMBOLIZER_FIXTURE as the path of the fixture library"
-#endif
-#ifndef YEP_SYMBOLIZER_FIXTURE_STRIPPED
-#error "define YEP_SYMBOLIZER_FIXTURE_STRIPPED as its stripped copy"
+// Paths of the fixture and of its copies, defined by the build (see
+// CMakeLists.txt); YEP_SYMBOLIZER_FIXTURE_MINIDEBUGINFO is optional.
+#if !defined(YEP_SYMBOLIZER_FIXTURE) || !defined(YEP_SYMBOLIZER_FIXTURE_STRIPPED) || \
+    !defined(YEP_SYMBOLIZER_FIXTURE_NOARANGES) ||                                \
+    !defined(YEP_SYMBOLIZER_FIXTURE_DEBUGLINK) || !defined(YEP_SYMBOLIZER_FIXTURE_EXEC)
+#error "the build must define the YEP_SYMBOLIZER_FIXTURE* paths"
 #endif
 
 namespace {
@@ -269,6 +272,9 @@ TEST(SymbolizerTest, StrippedCopyUsesOnlyContainingSymbols) {
       AddLocation(profile, Address(Symbol(lib, "yep_fixture_c_function")) + 4);
   uint64_t cpp = AddLocation(profile, Address(scaled()) + 4);
   const uint64_t local = Address(local_address()) + 2;
+  // The fixture is built with -fno-toplevel-reorder, so an exported function
+  // precedes the local one: a nearest-symbol lookup would wrongly name it.
+  ASSERT_GT(local, Address(Symbol(lib, "yep_fixture_outer")));
   uint64_t no_symbol = AddLocation(profile, local);
   yep::Symbolizer().symbolize(profile);
   ExpectModelValid(profile);
@@ -347,7 +353,7 @@ TEST(SymbolizerTest, ReadsMiniDebugInfo) {
 // The same code built as a non-PIE (ET_EXEC) executable, whose text mapping's
 // file offset differs from its virtual address.
 TEST(SymbolizerTest, NonPieExecutable) {
-  FILE* child = popen(YEP_SYMBOLIZER_FIXTURE_EXEC, "r");
+  FILE* child = popen("'" YEP_SYMBOLIZER_FIXTURE_EXEC "'", "r");
   ASSERT_NE(child, nullptr);
   std::string output;
   char buf[4096];
@@ -450,18 +456,50 @@ TEST(SymbolizerTest, AddressesWithoutUsableFilesGetFallbackNames) {
   rmdir(dir.c_str());
 }
 
-TEST(SymbolizerTest, FileWithAnotherBuildIdIsNotUsed) {
+// A file is used for a mapping only if its build id is the one the profile
+// recorded (when it recorded one); a deleted file only then.
+TEST(SymbolizerTest, BuildIdDecidesWhetherAFileIsUsed) {
   void* lib = Open(YEP_SYMBOLIZER_FIXTURE);
+  const uint64_t f = Address(Symbol(lib, "yep_fixture_c_function"));
+  std::string real_build_id;
+  {
+    Profile profile;
+    profile.mappings = SelfMaps();
+    uint64_t id = AddLocation(profile, f);
+    yep::Symbolizer().symbolize(profile);
+    real_build_id = profile.mappings[profile.location(id).mapping_id - 1].build_id;
+    ASSERT_FALSE(real_build_id.empty());
+  }
+  const std::string other = "00112233445566778899aabbccddeeff00112233";
   Profile profile;
   profile.mappings = SelfMaps();
-  const uint64_t f = Address(Symbol(lib, "yep_fixture_c_function"));
-  uint64_t id = AddLocation(profile, f);
-  Mapping& mapping = profile.mappings[profile.location(id).mapping_id - 1];
-  mapping.build_id = "00112233445566778899aabbccddeeff00112233";
+  uint64_t wrong = AddLocation(profile, f);
+  Mapping& mapping = profile.mappings[profile.location(wrong).mapping_id - 1];
+  mapping.build_id = other;
+  // The same mapping again, as if the file had been deleted, first with the
+  // right build id, then with none.
+  Mapping deleted = mapping;
+  deleted.filename += " (deleted)";
+  deleted.build_id = real_build_id;
+  deleted.id = profile.mappings.size() + 1;
+  profile.mappings.push_back(deleted);
+  deleted.build_id = "";
+  deleted.id = profile.mappings.size() + 1;
+  profile.mappings.push_back(deleted);
+  uint64_t deleted_known = AddLocation(profile, f);
+  profile.locations.back().mapping_id = profile.mappings.size() - 1;
+  uint64_t deleted_unknown = AddLocation(profile, f);
+  profile.locations.back().mapping_id = profile.mappings.size();
+
   yep::Symbolizer().symbolize(profile);
-  EXPECT_EQ(Name(profile, id).rfind(BaseName(YEP_SYMBOLIZER_FIXTURE) + "+0x", 0), 0u)
-      << Name(profile, id);
-  EXPECT_EQ(mapping.build_id, "00112233445566778899aabbccddeeff00112233");
+  const std::string label = BaseName(YEP_SYMBOLIZER_FIXTURE) + "+0x";
+  EXPECT_EQ(Name(profile, wrong).rfind(label, 0), 0u) << Name(profile, wrong);
+  EXPECT_EQ(profile.mappings[profile.location(wrong).mapping_id - 1].build_id, other);
+  EXPECT_EQ(Name(profile, deleted_known), "yep_fixture_c_function");
+  EXPECT_EQ(Name(profile, deleted_unknown).rfind(label, 0), 0u)
+      << Name(profile, deleted_unknown);
+  EXPECT_EQ(profile.mappings.back().build_id, "");
+  ExpectModelValid(profile);
 }
 
 TEST(SymbolizerTest, KeepsExistingLinesAndFunctions) {

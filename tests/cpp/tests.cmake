@@ -14,3 +14,50 @@ gtest_discover_tests(reader_test)
 add_executable(function_name_test tests/cpp/function_name_test.cpp)
 target_link_libraries(function_name_test PRIVATE yepconv GTest::gtest_main)
 gtest_discover_tests(function_name_test)
+
+# The symbolizer against a fixture library with known functions, and copies
+# of it stripped, without .debug_aranges, with separate debug info
+# (.gnu_debuglink) and with MiniDebugInfo (.gnu_debugdata).
+# -Ttext-segment puts code at an address unlike its file offset, so a missing
+# PT_LOAD adjustment fails; -fno-toplevel-reorder keeps functions in source
+# order, so "never the nearest preceding symbol" is really tested.
+set(YEP_SYMBOLIZER_FIXTURE_SOURCES tests/cpp/fixtures/symbolizer_fixture.c tests/cpp/fixtures/symbolizer_fixture.cpp)
+add_library(yep_symbolizer_fixture SHARED ${YEP_SYMBOLIZER_FIXTURE_SOURCES})
+target_compile_options(yep_symbolizer_fixture PRIVATE -g -O2 -fno-toplevel-reorder)
+target_link_options(yep_symbolizer_fixture PRIVATE -Wl,-Ttext-segment=0x10000)
+set(YEP_FIXTURE_COPY ${CMAKE_CURRENT_BINARY_DIR}/libyep_symbolizer_fixture)
+add_custom_command(TARGET yep_symbolizer_fixture POST_BUILD
+  COMMAND ${CMAKE_OBJCOPY} --strip-all $<TARGET_FILE:yep_symbolizer_fixture> ${YEP_FIXTURE_COPY}_stripped.so
+  COMMAND ${CMAKE_OBJCOPY} --remove-section=.debug_aranges $<TARGET_FILE:yep_symbolizer_fixture> ${YEP_FIXTURE_COPY}_noaranges.so
+  COMMAND ${CMAKE_OBJCOPY} --only-keep-debug $<TARGET_FILE:yep_symbolizer_fixture> ${YEP_FIXTURE_COPY}_debuglink.debug
+  COMMAND ${CMAKE_OBJCOPY} --strip-all --add-gnu-debuglink=${YEP_FIXTURE_COPY}_debuglink.debug $<TARGET_FILE:yep_symbolizer_fixture> ${YEP_FIXTURE_COPY}_debuglink.so
+  BYPRODUCTS ${YEP_FIXTURE_COPY}_stripped.so ${YEP_FIXTURE_COPY}_noaranges.so ${YEP_FIXTURE_COPY}_debuglink.debug ${YEP_FIXTURE_COPY}_debuglink.so
+  VERBATIM)
+find_program(XZ_EXECUTABLE xz)
+if(XZ_EXECUTABLE)
+  add_custom_command(TARGET yep_symbolizer_fixture POST_BUILD
+    COMMAND ${CMAKE_OBJCOPY} --only-keep-debug $<TARGET_FILE:yep_symbolizer_fixture> ${YEP_FIXTURE_COPY}_mini.symtab
+    COMMAND ${CMAKE_OBJCOPY} --strip-all --keep-symbol=yep_fixture_local ${YEP_FIXTURE_COPY}_mini.symtab
+    COMMAND ${XZ_EXECUTABLE} --force ${YEP_FIXTURE_COPY}_mini.symtab
+    COMMAND ${CMAKE_OBJCOPY} --strip-all --add-section .gnu_debugdata=${YEP_FIXTURE_COPY}_mini.symtab.xz $<TARGET_FILE:yep_symbolizer_fixture> ${YEP_FIXTURE_COPY}_minidebuginfo.so
+    BYPRODUCTS ${YEP_FIXTURE_COPY}_mini.symtab.xz ${YEP_FIXTURE_COPY}_minidebuginfo.so
+    VERBATIM)
+endif()
+add_executable(yep_symbolizer_fixture_exec ${YEP_SYMBOLIZER_FIXTURE_SOURCES})
+target_compile_definitions(yep_symbolizer_fixture_exec PRIVATE YEP_FIXTURE_MAIN)
+target_compile_options(yep_symbolizer_fixture_exec PRIVATE -g -O2 -fno-pie)
+target_link_options(yep_symbolizer_fixture_exec PRIVATE -no-pie)
+set_target_properties(yep_symbolizer_fixture_exec PROPERTIES POSITION_INDEPENDENT_CODE OFF)
+add_executable(symbolizer_test tests/cpp/symbolizer_test.cpp)
+target_link_libraries(symbolizer_test PRIVATE yepconv GTest::gtest_main ${CMAKE_DL_LIBS})
+add_dependencies(symbolizer_test yep_symbolizer_fixture yep_symbolizer_fixture_exec)
+target_compile_definitions(symbolizer_test PRIVATE
+  YEP_SYMBOLIZER_FIXTURE="$<TARGET_FILE:yep_symbolizer_fixture>"
+  YEP_SYMBOLIZER_FIXTURE_STRIPPED="${YEP_FIXTURE_COPY}_stripped.so"
+  YEP_SYMBOLIZER_FIXTURE_NOARANGES="${YEP_FIXTURE_COPY}_noaranges.so"
+  YEP_SYMBOLIZER_FIXTURE_DEBUGLINK="${YEP_FIXTURE_COPY}_debuglink.so"
+  YEP_SYMBOLIZER_FIXTURE_EXEC="$<TARGET_FILE:yep_symbolizer_fixture_exec>")
+if(XZ_EXECUTABLE)
+  target_compile_definitions(symbolizer_test PRIVATE YEP_SYMBOLIZER_FIXTURE_MINIDEBUGINFO="${YEP_FIXTURE_COPY}_minidebuginfo.so")
+endif()
+gtest_discover_tests(symbolizer_test)
