@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <gperftools/profiler.h>
 #include <signal.h>
+#include <pthread.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,7 +31,10 @@ const char* const kSignalName = kWallClock ? "SIGALRM" : "SIGPROF";
 
 struct Session {
   bool running = false;
-  std::string path;
+  std::string path;         // as the user gave it, for messages
+  std::string file;         // absolute: the program may chdir meanwhile
+  int fd = -1;              // libprofiler's descriptor of the file
+  pid_t owner = 0;          // the process that started profiling
   double requested_hz = 0;  // 0: gperftools' own, read from the header at stop
   bool timer_overridden = false;
   itimerval saved_timer{};
@@ -64,6 +69,37 @@ struct sigaction current_handler() {
   struct sigaction sa {};
   sigaction(kSignal, nullptr, &sa);
   return sa;
+}
+
+std::string absolute(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  char cwd[4096];
+  if (!::getcwd(cwd, sizeof cwd)) return path;
+  return std::string(cwd) + "/" + path;
+}
+
+// The descriptor libprofiler opened for `file`, found in /proc/self/fd.
+int find_descriptor(const std::string& file) {
+  struct stat want {};
+  if (::stat(file.c_str(), &want) != 0) return -1;
+  for (int fd = 3; fd < 1024; ++fd) {
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino) return fd;
+  }
+  return -1;
+}
+
+// In a forked child, the profile belongs to the parent: libprofiler's copy of
+// the descriptor would let the child's exit (static destructors) write a
+// stale buffer and a second trailer into the parent's file. Point the
+// child's descriptor at /dev/null instead. Async-signal-safe.
+void after_fork_in_child() {
+  if (!session.running || session.fd < 0) return;
+  int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (devnull >= 0) {
+    ::dup2(devnull, session.fd);
+    ::close(devnull);
+  }
 }
 
 void check_writable(const std::string& path) {
@@ -180,12 +216,16 @@ void cpu_profiler_start(const std::string& path, double frequency) {
                        "Stop the other profiler first");
   check_writable(path);
 
+  static const bool fork_handler = ::pthread_atfork(nullptr, nullptr, after_fork_in_child) == 0;
+  (void)fork_handler;
   session = Session{};
   session.path = path;
+  session.file = absolute(path);
+  session.owner = ::getpid();
   session.unix_start = now(CLOCK_REALTIME);
   session.wall_start = now(CLOCK_MONOTONIC);
   session.cpu_start = now(CLOCK_PROCESS_CPUTIME_ID);
-  if (!ProfilerStart(path.c_str())) {
+  if (!ProfilerStart(session.file.c_str())) {
     ::unlink(path.c_str());
     throw CaptureError("gperftools could not start profiling to '" + path + "'");
   }
@@ -211,6 +251,7 @@ void cpu_profiler_start(const std::string& path, double frequency) {
     session.timer_overridden = true;
     session.requested_hz = frequency;
   }
+  session.fd = find_descriptor(session.file);
   session.running = true;
 }
 
@@ -219,7 +260,16 @@ void cpu_profiler_flush() {
   ProfilerFlush();
 }
 
+void cpu_profiler_release_after_fork() {
+  if (!session.running || session.owner == ::getpid()) return;
+  stop_quietly();  // writes only to /dev/null: see after_fork_in_child
+  session = Session{};
+}
+
 CpuProfileSummary cpu_profiler_stop() {
+  if (session.running && session.owner != ::getpid())
+    throw CaptureError("the CPU profile belongs to the parent process (pid " + std::to_string(session.owner) +
+                       "), which writes it; a forked child is not profiled");
   if (!session.running) {
     if (cpu_profiler_running())
       throw CaptureError("the CPU profiler was started outside yep (CPUPROFILE?); stop it the way it was started");
@@ -234,7 +284,7 @@ CpuProfileSummary cpu_profiler_stop() {
   stop_quietly();
   if (session.timer_overridden) setitimer(kTimer, &session.saved_timer, nullptr);
   session.running = false;
-  finalize_profile(s.path, s);
+  finalize_profile(session.file, s);
   return s;
 }
 

@@ -40,6 +40,9 @@ struct CpuProfileSummary {
 void cpu_profiler_start(const std::string& path, double frequency);
 CpuProfileSummary cpu_profiler_stop();
 void cpu_profiler_flush();
+// In a forked child, drops the profiler state inherited from the parent
+// without touching the parent's file; the child may then profile itself.
+void cpu_profiler_release_after_fork();
 bool cpu_profiler_running();
 // True when libprofiler was loaded in wall-clock mode (CPUPROFILE_REALTIME).
 bool cpu_profiler_wall_clock();

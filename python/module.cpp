@@ -53,6 +53,8 @@ PYBIND11_MODULE(_native, m) {
         "Start gperftools' CPU profiler writing to path (frequency <= 0: its default).");
   m.def("cpu_stop", [] { return summary_to_dict(yep::cpu_profiler_stop()); },
         "Stop the CPU profiler, finish the file and return what was measured.");
+  m.def("cpu_release_after_fork", &yep::cpu_profiler_release_after_fork,
+        "In a forked child: forget the parent's profile without writing to it.");
   m.def("cpu_flush", &yep::cpu_profiler_flush, "Flush samples gathered so far to the file.");
   m.def("cpu_running", &yep::cpu_profiler_running, "Whether the CPU profiler is running.");
   m.def("cpu_wall_clock", &yep::cpu_profiler_wall_clock,

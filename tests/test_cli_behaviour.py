@@ -165,3 +165,41 @@ def test_profile_is_never_left_half_written_on_bad_report_output(tmp_path):
     assert run_yep([str(script)], cwd=tmp_path).returncode == 0
     result = run_yep(["report", "w.py.prof", "-o", "/nonexistent-dir/r.txt"], cwd=tmp_path)
     assert result.returncode == 2 and "cannot write '/nonexistent-dir/r.txt'" in result.stderr
+
+
+def test_forked_child_exiting_normally_leaves_the_parents_profile_intact(tmp_path):
+    # A child that exits through Py_Finalize runs libprofiler's static
+    # destructor; it must not write into the parent's profile.
+    script = write_script(tmp_path, "forks.py", """
+        import os, sys
+        def busy(n):
+            return sum(i * i for i in range(n))
+        busy(1_000_000)
+        pid = os.fork()
+        if pid == 0:
+            busy(3_000_000)
+            sys.exit(0)
+        _, status = os.waitpid(pid, 0)
+        print("child status", status)
+        busy(1_000_000)
+    """)
+    result = run_yep([str(script)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "child status 0" in result.stdout
+    assert "PROFILE:" not in result.stderr and "error" not in result.stderr
+    rows, total = report_of(tmp_path / "forks.py.prof", tmp_path)
+    assert total > 0
+
+
+def test_program_changing_directory_still_gets_its_profile(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    script = write_script(tmp_path, "wander.py", """
+        import os
+        os.chdir("elsewhere")
+        sum(i * i for i in range(2_000_000))
+    """)
+    result = run_yep([str(script)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "elsewhere" / "wander.py.prof").exists()
+    rows, total = report_of(tmp_path / "wander.py.prof", tmp_path)
+    assert total > 0

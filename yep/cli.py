@@ -124,10 +124,14 @@ def run_main(argv):
         del os.environ["CPUPROFILE_REALTIME"]  # not for the program's own children
 
     outcome = None
+    parent = os.getpid()
     try:
         target.run(opts["args"])
     except BaseException as exc:  # the program's own: passed through below
         outcome = exc
+    if os.getpid() != parent:  # a forked child ending: the profile is the parent's
+        runner.show_exception(outcome)
+        return runner.finish(outcome)
     try:
         summary = api.stop()
     except YepError as exc:
