@@ -203,3 +203,17 @@ def test_program_changing_directory_still_gets_its_profile(tmp_path):
     assert not (tmp_path / "elsewhere" / "wander.py.prof").exists()
     rows, total = report_of(tmp_path / "wander.py.prof", tmp_path)
     assert total > 0
+
+
+def test_os_exit_still_finishes_the_profile(tmp_path):
+    script = write_script(tmp_path, "hard_exit.py", """
+        import os
+        sum(i * i for i in range(2_000_000))
+        print("bye", flush=True)
+        os._exit(7)
+    """)
+    result = run_yep(["-v", str(script)], cwd=tmp_path)
+    assert result.returncode == 7
+    assert result.stdout.startswith("bye\n") and "Total:" in result.stdout
+    rows, total = report_of(tmp_path / "hard_exit.py.prof", tmp_path)
+    assert total > 0

@@ -123,32 +123,52 @@ def run_main(argv):
     if opts["wall"]:
         del os.environ["CPUPROFILE_REALTIME"]  # not for the program's own children
 
-    outcome = None
     parent = os.getpid()
+
+    def finish_profile(outcome):
+        """Stops the profiler, shows the program's exception, then yep's
+        line and the -v report. Returns 0, or 2 on a yep error."""
+        try:
+            summary = api.stop()
+        except YepError as exc:
+            runner.show_exception(outcome)
+            return _fail(str(exc))
+        runner.show_exception(outcome)
+        measured = "wall" if summary["wall_clock"] else "cpu"
+        print(f"yep: wrote {outfile}: {summary['samples']} samples, "
+              f"{summary[measured + '_seconds']:.2f} s {measured.replace('cpu', 'CPU')}", file=sys.stderr)
+        if opts["visualize"]:
+            sys.stdout.flush()
+            try:
+                sys.stdout.write(report(outfile, opts["sort"], nodecount))
+            except YepError as exc:
+                return _fail(str(exc))
+        return 0
+
+    # os._exit skips every clean-up: finish the profile first (in this
+    # process only; forked children often leave through os._exit).
+    real_exit = os._exit
+
+    def exit_after_profile(status):
+        if os.getpid() == parent and api.is_running():
+            finish_profile(None)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        real_exit(status)
+
+    os._exit = exit_after_profile
+    outcome = None
     try:
         target.run(opts["args"])
     except BaseException as exc:  # the program's own: passed through below
         outcome = exc
+    finally:
+        os._exit = real_exit
     if os.getpid() != parent:  # a forked child ending: the profile is the parent's
         runner.show_exception(outcome)
         return runner.finish(outcome)
-    try:
-        summary = api.stop()
-    except YepError as exc:
-        runner.show_exception(outcome)
-        return _fail(str(exc))
-    runner.show_exception(outcome)
-    seconds = "wall" if summary["wall_clock"] else "CPU"
-    print(f"yep: wrote {outfile}: {summary['samples']} samples, "
-          f"{summary['wall_seconds' if summary['wall_clock'] else 'cpu_seconds']:.2f} s {seconds}",
-          file=sys.stderr)
-    if opts["visualize"]:
-        sys.stdout.flush()
-        try:
-            sys.stdout.write(report(outfile, opts["sort"], nodecount))
-        except YepError as exc:
-            return _fail(str(exc))
-    return runner.finish(outcome)
+    status = finish_profile(outcome)
+    return status if status else runner.finish(outcome)
 
 
 def report_main(argv):
