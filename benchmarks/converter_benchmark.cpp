@@ -29,7 +29,6 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
-#include <map>
 #include <memory>
 #include <random>
 #include <set>
@@ -261,9 +260,21 @@ std::unique_ptr<Fixture> make_fixture() {
   f->symbolized = f->parsed;
   yep::Symbolizer().symbolize(f->symbolized);
 
+  // How the addresses resolved: with a source file (DWARF), by a symbol
+  // only, or to a fallback "object+0x..." name.
+  size_t with_file = 0, fallback = 0;
+  for (const yep::Location& loc : f->symbolized.locations) {
+    if (loc.lines.empty()) continue;
+    const yep::Function& fn = f->symbolized.function(loc.lines.front().function_id);
+    if (!fn.filename.empty()) ++with_file;
+    else if (fn.name.find("+0x") != std::string::npos || fn.name.rfind("0x", 0) == 0) ++fallback;
+  }
+  const size_t locations = std::max<size_t>(1, f->symbolized.locations.size());
   desc << "; " << f->records << " records, " << f->parsed.samples.size() << " distinct stacks, depth " << kMinDepth
        << "-" << kMaxDepth << ", " << f->samples << " samples, " << f->parsed.locations.size()
-       << " addresses (locations), " << f->symbolized.functions.size() << " functions after symbolizing, "
+       << " addresses (locations: " << (100 * with_file / locations) << "% resolved with DWARF, "
+       << (100 * (locations - with_file - fallback) / locations) << "% by symbol only, " << (100 * fallback / locations)
+       << "% unnamed), " << f->symbolized.functions.size() << " functions after symbolizing, "
        << f->parsed.mappings.size() << " mappings, " << (f->bytes.size() >> 10) << " KiB";
   f->description = desc.str();
   return f;
