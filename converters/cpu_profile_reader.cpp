@@ -15,6 +15,8 @@ namespace yep {
 
 namespace {
 
+constexpr bool kLittleEndianHost = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
+
 // Decodes machine words of the profile's own size and byte order.
 class WordReader {
  public:
@@ -25,6 +27,11 @@ class WordReader {
 
   uint64_t at(size_t i) const {
     const unsigned char* p = reinterpret_cast<const unsigned char*>(bytes_.data()) + i * size_;
+    if (size_ == 8 && !big_ && kLittleEndianHost) {  // this machine's own format: the common case
+      uint64_t v;
+      std::memcpy(&v, p, sizeof v);
+      return v;
+    }
     uint64_t v = 0;
     for (int b = 0; b < size_; ++b) {
       int shift = big_ ? (size_ - 1 - b) * 8 : b * 8;
@@ -114,8 +121,10 @@ Profile parse_cpu_profile(std::string_view bytes, const std::string& name) {
   // Records until the trailer 0, 1, 0.
   const size_t n = w->word_count();
   size_t i = 5;
-  std::unordered_map<std::vector<uint64_t>, int64_t, VectorHash> stacks;
-  std::vector<std::vector<uint64_t>> order;  // first-seen order, for stable output
+  // Distinct stacks in first-seen order (stable output) and their counts.
+  std::unordered_map<std::vector<uint64_t>, size_t, VectorHash> stack_index;
+  std::vector<const std::vector<uint64_t>*> stacks;
+  std::vector<int64_t> counts;
   bool trailer = false;
   std::vector<uint64_t> stack;
   while (i + 2 <= n) {
@@ -132,9 +141,12 @@ Profile parse_cpu_profile(std::string_view bytes, const std::string& name) {
                          " runs past the end of the file" + advice);
     stack.assign(depth, 0);
     for (uint64_t d = 0; d < depth; ++d) stack[d] = w->at(i + 2 + d);
-    auto [it, inserted] = stacks.try_emplace(stack, 0);
-    if (inserted) order.push_back(stack);
-    it->second += static_cast<int64_t>(count);
+    auto [it, inserted] = stack_index.try_emplace(stack, stacks.size());
+    if (inserted) {
+      stacks.push_back(&it->first);  // keys of an unordered_map never move
+      counts.push_back(0);
+    }
+    counts[it->second] += static_cast<int64_t>(count);
     i += 2 + depth;
   }
   if (!trailer) throw ProfileError(name + ": truncated CPU profile: no end-of-data marker" + advice);
@@ -161,15 +173,16 @@ Profile parse_cpu_profile(std::string_view bytes, const std::string& name) {
     }
     return it->second;
   };
-  p.samples.reserve(order.size());
-  for (const auto& pcs : order) {
+  p.samples.reserve(stacks.size());
+  for (size_t k = 0; k < stacks.size(); ++k) {
+    const std::vector<uint64_t>& pcs = *stacks[k];
     Sample s;
     s.location_ids.reserve(pcs.size());
     for (size_t d = 0; d < pcs.size(); ++d) {
       const uint64_t pc = pcs[d];
       s.location_ids.push_back(d == 0 ? location_id(pc, pc) : location_id(pc - 1, pc - 1));
     }
-    const int64_t count = stacks[pcs];
+    const int64_t count = counts[k];
     s.values = {count, count * p.period};
     p.samples.push_back(std::move(s));
   }
@@ -178,12 +191,13 @@ Profile parse_cpu_profile(std::string_view bytes, const std::string& name) {
 }
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw ProfileError(path + ": cannot open: " + std::strerror(errno));
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) throw ProfileError(path + ": read error: " + std::strerror(errno));
-  return std::move(buf).str();
+  std::string bytes(static_cast<size_t>(in.tellg()), '\0');
+  in.seekg(0);
+  if (!in.read(bytes.data(), static_cast<std::streamsize>(bytes.size())))
+    throw ProfileError(path + ": read error: " + std::strerror(errno));
+  return bytes;
 }
 
 Profile read_cpu_profile(const std::string& path) {

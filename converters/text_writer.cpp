@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
-#include <unordered_set>
+#include <cstdint>
+#include <vector>
 
 #include "function_name.h"
 
@@ -54,7 +55,9 @@ std::string write_text(const Profile& p, const TextOptions& o) {
   std::vector<Row> rows(p.functions.size());
   for (size_t i = 0; i < rows.size(); ++i) rows[i].function_id = i + 1;
   int64_t total = 0, samples = 0, unsymbolized = 0;
-  std::unordered_set<uint64_t> seen;
+  // last_sample[f] == sample number: f was already counted in this sample's cum.
+  std::vector<size_t> last_sample(p.functions.size(), SIZE_MAX);
+  size_t sample_number = 0;
   for (const Sample& s : p.samples) {
     const int64_t v = s.values[vi];
     total += v;
@@ -63,10 +66,15 @@ std::string write_text(const Profile& p, const TextOptions& o) {
     const Location& leaf = p.location(s.location_ids[0]);
     if (leaf.lines.empty()) { unsymbolized += v; continue; }
     rows[leaf.lines[0].function_id - 1].flat += v;
-    seen.clear();
+    ++sample_number;
     for (uint64_t lid : s.location_ids)
-      for (const Line& line : p.location(lid).lines)
-        if (seen.insert(line.function_id).second) rows[line.function_id - 1].cum += v;
+      for (const Line& line : p.location(lid).lines) {
+        size_t& last = last_sample[line.function_id - 1];
+        if (last != sample_number) {
+          last = sample_number;
+          rows[line.function_id - 1].cum += v;
+        }
+      }
   }
 
   rows.erase(std::remove_if(rows.begin(), rows.end(), [](const Row& r) { return r.flat == 0 && r.cum == 0; }),
