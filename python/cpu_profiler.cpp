@@ -113,10 +113,10 @@ void check_writable(const std::string& path) {
 // Machine words of the profile as written by this process (native order).
 using Word = uintptr_t;
 
-// Rewrites the header period to the achieved one and appends yep's record.
-// Returns the sample count. Leaves the file untouched if it is not as
+// Counts the samples into s, rewrites the header period to the achieved one
+// and appends yep's record. Leaves the file untouched if it is not as
 // expected (then the summary still reports what was measured).
-int64_t finalize_profile(const std::string& path, CpuProfileSummary& s) {
+void finalize_profile(const std::string& path, CpuProfileSummary& s) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream buf;
   buf << in.rdbuf();
@@ -127,7 +127,7 @@ int64_t finalize_profile(const std::string& path, CpuProfileSummary& s) {
     std::memcpy(&w, bytes.data() + i * sizeof(Word), sizeof w);
     return w;
   };
-  if (n < 5 || word(0) != 0 || word(1) != 3 || word(3) == 0) return 0;
+  if (n < 5 || word(0) != 0 || word(1) != 3 || word(3) == 0) return;
   const Word header_period_us = word(3);
   if (s.requested_hz <= 0) s.requested_hz = 1e6 / static_cast<double>(header_period_us);
 
@@ -171,7 +171,6 @@ int64_t finalize_profile(const std::string& path, CpuProfileSummary& s) {
     ::unlink(tmp.c_str());
     throw CaptureError("cannot finish the profile '" + path + "': " + std::strerror(err));
   }
-  return samples;
 }
 
 // ProfilerStop prints "PROFILE: interrupts/evictions/bytes = ..." on stderr;
