@@ -12,9 +12,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the build, the tests and the peer tools need.
 DEBIAN_PACKAGES := g++ make pkg-config libgoogle-perftools-dev google-perftools \
-	pybind11-dev zlib1g-dev libdw-dev libelf-dev libbenchmark-dev libgtest-dev golang-go
+	pybind11-dev zlib1g-dev libdw-dev libelf-dev libbenchmark-dev libgtest-dev golang-go \
+	valgrind chromium
 # Python packages for building and testing, installed into .venv.
-PIP_PACKAGES := scikit-build-core cmake ninja pytest numpy
+PIP_PACKAGES := scikit-build-core cmake ninja pytest numpy gprof2dot snakeviz
 
 SOURCES := CMakeLists.txt pyproject.toml README.md $(shell find yep python converters tests/cpp benchmarks \
 	-type f \( -name '*.py' -o -name '*.cpp' -o -name '*.h' -o -name '*.c' -o -name '*.cmake' \) 2>/dev/null)
@@ -28,7 +29,7 @@ demo: install build/examples/.built
 
 test: install
 	$(VENV)/bin/ctest --test-dir $(BUILD) --output-on-failure
-	$(PY) -m pytest -q tests
+	$(PY) -P -m pytest -q tests
 
 bench: install
 	$(PY) benchmarks/compare.py

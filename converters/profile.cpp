@@ -10,6 +10,25 @@ namespace {
 }
 }  // namespace
 
+void Profile::frames(const Sample& sample, std::vector<Line>& out) const {
+  out.clear();
+  for (uint64_t id : sample.location_ids) {
+    const Location& loc = location(id);
+    out.insert(out.end(), loc.lines.begin(), loc.lines.end());
+  }
+}
+
+size_t Profile::value_index(int requested) const {
+  const size_t index = requested >= 0 ? static_cast<size_t>(requested) : default_sample_type;
+  if (index >= sample_types.size()) {
+    std::string names;
+    for (size_t i = 0; i < sample_types.size(); ++i)
+      names += (i ? ", " : "") + std::to_string(i) + " = " + sample_types[i].type + "/" + sample_types[i].unit;
+    throw ProfileError("sample index " + std::to_string(index) + " out of range: this profile has " + names);
+  }
+  return index;
+}
+
 void Profile::check_valid() const {
   const size_t nvalues = sample_types.size();
   if (nvalues == 0 && !samples.empty()) invalid("samples but no sample types");

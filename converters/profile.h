@@ -91,6 +91,14 @@ struct Profile {
   const Location& location(uint64_t id) const { return locations[id - 1]; }
   const Function& function(uint64_t id) const { return functions[id - 1]; }
 
+  // The frames of a sample, leaf first: every location's lines in order
+  // (inlined callee before its caller). Reuses `out`.
+  void frames(const Sample& sample, std::vector<Line>& out) const;
+
+  // The sample value a report uses: `requested` if >= 0, else the default.
+  // Throws ProfileError naming the sample types when out of range.
+  size_t value_index(int requested) const;
+
   // Throws ProfileError naming the first broken invariant.
   void check_valid() const;
 };

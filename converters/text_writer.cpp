@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "function_name.h"
+#include "value_format.h"
 
 namespace yep {
 
@@ -17,15 +18,6 @@ struct Row {
   int64_t flat = 0;
   int64_t cum = 0;
 };
-
-// Formats a value of the given unit for a report column.
-std::string format_value(int64_t v, const std::string& unit) {
-  char buf[64];
-  if (unit == "nanoseconds") std::snprintf(buf, sizeof buf, "%.3fs", v / 1e9);
-  else if (unit == "bytes") std::snprintf(buf, sizeof buf, "%.2fMiB", v / 1048576.0);
-  else std::snprintf(buf, sizeof buf, "%" PRId64, v);
-  return buf;
-}
 
 std::string percent(int64_t part, int64_t total) {
   char buf[32];
@@ -46,10 +38,7 @@ std::string describe(const Function& f) {
 }  // namespace
 
 std::string write_text(const Profile& p, const TextOptions& o) {
-  const size_t vi = o.sample_index >= 0 ? static_cast<size_t>(o.sample_index) : p.default_sample_type;
-  if (vi >= p.sample_types.size())
-    throw ProfileError("sample index " + std::to_string(vi) + " out of range: the profile has " +
-                       std::to_string(p.sample_types.size()) + " sample types");
+  const size_t vi = p.value_index(o.sample_index);
   const ValueType& type = p.sample_types[vi];
 
   std::vector<Row> rows(p.functions.size());

@@ -1,6 +1,9 @@
-// yep-convert: the converter as a command line tool.
-//   yep-convert [--format text] [--sort flat|cum] [--nodecount N] [-o FILE] PROFILE
-// Exit status 2 with one line on stderr for any bad input.
+// yep-convert: the converter as a command line tool, the same formats and
+// options as `yep report` (both go through report.h).
+//   yep-convert [--format F] [-o FILE] [--sort flat|cum] [--nodecount N] [--focus RE]
+//               [--ignore RE] [-l|--lines] [--list RE] [--sample-index N] [--title T] PROFILE
+// Output goes to stdout unless -o is given. Exit status 2 with one line on
+// stderr for any bad input.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -8,23 +11,35 @@
 #include <string>
 
 #include "profile_loader.h"
-#include "text_writer.h"
+#include "report.h"
 
 namespace {
 
 const char kUsage[] =
-    "usage: yep-convert [--format text] [--sort flat|cum] [--nodecount N] [-o FILE] PROFILE\n";
+    "usage: yep-convert [--format text|pstats|source|callgrind|proto|folded|html] [-o FILE]\n"
+    "                   [--sort flat|cum] [--nodecount N] [--focus RE] [--ignore RE] [-l|--lines]\n"
+    "                   [--list RE] [--sample-index N] [--title T] PROFILE\n";
 
 [[noreturn]] void fail(const std::string& message) {
   std::fprintf(stderr, "yep-convert: error: %s\n", message.c_str());
   std::exit(2);
 }
 
+// A number >= 0 for an option, or fail.
+long parse_number(const std::string& option, const std::string& s) {
+  char* end = nullptr;
+  long n = std::strtol(s.c_str(), &end, 10);
+  if (s.empty() || *end || n < 0) fail(option + " needs a number >= 0, not '" + s + "'");
+  return n;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string input, output, format = "text";
-  yep::TextOptions options;
+  std::string input, output;
+  yep::ReportOptions options;
+  options.nodecount = 30;
+  bool nodecount_given = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -35,18 +50,27 @@ int main(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     } else if (arg == "--format") {
-      format = value();
+      options.format = value();
     } else if (arg == "--sort") {
       std::string s = value();
       if (s == "flat") options.sort = yep::TextOptions::Sort::Flat;
       else if (s == "cum") options.sort = yep::TextOptions::Sort::Cum;
       else fail("unknown sort '" + s + "': use flat or cum");
     } else if (arg == "--nodecount") {
-      std::string s = value();
-      char* end = nullptr;
-      long n = std::strtol(s.c_str(), &end, 10);
-      if (s.empty() || *end || n < 0) fail("--nodecount needs a number >= 0, not '" + s + "'");
-      options.nodecount = static_cast<size_t>(n);
+      options.nodecount = static_cast<size_t>(parse_number(arg, value()));
+      nodecount_given = true;
+    } else if (arg == "--sample-index") {
+      options.sample_index = static_cast<int>(parse_number(arg, value()));
+    } else if (arg == "--focus") {
+      options.focus = value();
+    } else if (arg == "--ignore") {
+      options.ignore = value();
+    } else if (arg == "--list") {
+      options.list = value();
+    } else if (arg == "--title") {
+      options.title = value();
+    } else if (arg == "-l" || arg == "--lines") {
+      options.lines = true;
     } else if (arg == "-o" || arg == "--output") {
       output = value();
     } else if (!arg.empty() && arg[0] == '-') {
@@ -62,10 +86,10 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stderr);
     return 2;
   }
-  if (format != "text") fail("unknown format '" + format + "': use text");
+  if (!nodecount_given && options.format != "text") options.nodecount = 0;
   std::string text;
   try {
-    text = yep::write_text(yep::load_profile(input), options);
+    text = yep::render(yep::load_profile(input), options);
   } catch (const yep::ProfileError& e) {
     fail(e.what());
   }

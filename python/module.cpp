@@ -2,10 +2,11 @@
 // reading and reporting in libyepconv (converters/). Errors of both become
 // yep.YepError with their one-line message.
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include "cpu_profiler.h"
 #include "profile_loader.h"
-#include "text_writer.h"
+#include "report.h"
 
 namespace py = pybind11;
 
@@ -23,13 +24,38 @@ py::dict summary_to_dict(const yep::CpuProfileSummary& s) {
   return d;
 }
 
-std::string report_text(const std::string& path, const std::string& sort, size_t nodecount) {
-  yep::TextOptions options;
-  if (sort == "flat") options.sort = yep::TextOptions::Sort::Flat;
-  else if (sort == "cum") options.sort = yep::TextOptions::Sort::Cum;
-  else throw yep::ProfileError("unknown sort '" + sort + "': use flat or cum");
-  options.nodecount = nodecount;
-  return yep::write_text(yep::load_profile(path), options);
+yep::TextOptions::Sort parse_sort(const std::string& sort) {
+  if (sort == "flat") return yep::TextOptions::Sort::Flat;
+  if (sort == "cum") return yep::TextOptions::Sort::Cum;
+  throw yep::ProfileError("unknown sort '" + sort + "': use flat or cum");
+}
+
+py::bytes render(const yep::Profile& profile, const std::string& format, const std::string& sort, size_t nodecount,
+                 int sample_index, const std::string& focus, const std::string& ignore, bool lines,
+                 const std::string& list, const std::string& title) {
+  yep::ReportOptions o;
+  o.format = format;
+  o.sort = parse_sort(sort);
+  o.nodecount = nodecount;
+  o.sample_index = sample_index;
+  o.focus = focus;
+  o.ignore = ignore;
+  o.lines = lines;
+  o.list = list;
+  o.title = title;
+  std::string out;
+  {
+    py::gil_scoped_release release;
+    out = yep::render(profile, o);
+  }
+  return py::bytes(out);
+}
+
+int64_t total(const yep::Profile& profile, int sample_index) {
+  const size_t vi = profile.value_index(sample_index);
+  int64_t sum = 0;
+  for (const yep::Sample& s : profile.samples) sum += s.values[vi];
+  return sum;
 }
 
 }  // namespace
@@ -59,6 +85,24 @@ PYBIND11_MODULE(_native, m) {
   m.def("cpu_running", &yep::cpu_profiler_running, "Whether the CPU profiler is running.");
   m.def("cpu_wall_clock", &yep::cpu_profiler_wall_clock,
         "Whether the profiler samples wall time (CPUPROFILE_REALTIME was set when loaded).");
-  m.def("report_text", &report_text, py::arg("path"), py::arg("sort") = "flat", py::arg("nodecount") = 0,
-        py::call_guard<py::gil_scoped_release>(), "Read and symbolize a profile and return the text report.");
+  py::class_<yep::Profile>(m, "Profile", "A loaded, symbolized profile (libyepconv's model).")
+      .def_property_readonly("sample_types",
+                             [](const yep::Profile& p) {
+                               py::list out;
+                               for (const auto& t : p.sample_types) out.append(py::make_tuple(t.type, t.unit));
+                               return out;
+                             })
+      .def_property_readonly("default_sample_index", [](const yep::Profile& p) { return p.default_sample_type; })
+      .def_property_readonly("comments", [](const yep::Profile& p) { return p.comments; })
+      .def_property_readonly("duration_nanos", [](const yep::Profile& p) { return p.duration_nanos; })
+      .def_property_readonly("period", [](const yep::Profile& p) { return p.period; })
+      .def("total", &total, py::arg("sample_index") = -1, "Sum of one sample value over all samples.")
+      .def("render", &render, py::arg("format"), py::arg("sort") = "flat", py::arg("nodecount") = 0,
+           py::arg("sample_index") = -1, py::arg("focus") = "", py::arg("ignore") = "", py::arg("lines") = false,
+           py::arg("list") = "", py::arg("title") = "", "The profile in one output format, as bytes.");
+  m.def("load", &yep::load_profile, py::arg("path"), py::call_guard<py::gil_scoped_release>(),
+        "Read and symbolize a profile file.");
+  m.def("format_names", &yep::format_names, "Output formats render() accepts.");
+  m.def("format_suffix", &yep::format_suffix, py::arg("format"), "Usual file suffix of a format.");
+  m.def("is_binary_format", &yep::is_binary_format, py::arg("format"), "Whether a format is binary.");
 }

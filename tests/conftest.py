@@ -36,9 +36,17 @@ def hotcold(tmp_path_factory):
 def definition_line(source, function):
     """Line number where a C function is defined in a fixture source."""
     for number, line in enumerate(Path(source).read_text().splitlines(), 1):
-        if re.match(rf"^static PyObject \*{function}\(", line):
+        if re.match(rf"^(__attribute__\(\(.*\)\) )?(static )?[\w ]+\*?{function}\(", line):
             return number
     raise AssertionError(f"{function} not found in {source}")
+
+
+def marked_line(source, text):
+    """Line number of the first line of a fixture source containing text."""
+    for number, line in enumerate(Path(source).read_text().splitlines(), 1):
+        if text in line:
+            return number
+    raise AssertionError(f"{text!r} not found in {source}")
 
 
 def run_yep(args, cwd, env=None, timeout=120, **kwargs):

@@ -1,5 +1,7 @@
-"""Reports built by yep's own C++ converter (libyepconv)."""
+"""Reading profiles: yep.load(path) and the conversions to every format,
+all done by yep's own C++ converter (libyepconv) in process."""
 import os
+import tempfile
 
 from ._errors import YepError
 
@@ -7,16 +9,141 @@ SORTS = ("flat", "cum")
 DEFAULT_NODECOUNT = 30
 
 
-def report(path, sort="flat", nodecount=DEFAULT_NODECOUNT):
-    """Return the text report (pprof --text columns, seconds) of a profile.
+def _native():
+    from .api import _native as native
 
-    ``nodecount`` limits the rows (0: all). Raises YepError for a missing,
-    truncated or corrupt profile.
+    return native()
+
+
+def formats():
+    """The output formats: text, pstats, source, callgrind, proto, folded, html."""
+    return list(_native().format_names())
+
+
+def format_suffix(fmt):
+    """The usual file suffix of a format: '.pstats', '.callgrind', '.pb.gz', ..."""
+    return _native().format_suffix(fmt)
+
+
+def is_binary_format(fmt):
+    return _native().is_binary_format(fmt)
+
+
+def load(path):
+    """Read and symbolize a profile file; returns a Profile.
+
+    Raises YepError for a missing, truncated or corrupt file.
     """
-    from .api import _native
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise YepError(f"profile path must be a str or os.PathLike, not {type(path).__name__}") from None
+    return Profile(_native().load(path), path)
 
-    if sort not in SORTS:
-        raise YepError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
-    if not isinstance(nodecount, int) or nodecount < 0:
-        raise YepError(f"nodecount must be an integer >= 0, not {nodecount!r}")
-    return _native().report_text(os.fspath(path), sort, nodecount)
+
+class Profile:
+    """A loaded profile. Every conversion takes the same options:
+
+    sort ('flat' or 'cum') and nodecount (text rows; source: functions),
+    focus / ignore (regexes: keep samples through a matching function, drop
+    those through one), lines (each entry is a function at file:line),
+    sample_index (which value, for profiles with several), list (source:
+    regex of the functions to annotate), title (html).
+    """
+
+    def __init__(self, native, path):
+        self._native = native
+        self.path = path
+
+    @property
+    def sample_types(self):
+        """[(type, unit), ...], e.g. [('samples', 'count'), ('cpu', 'nanoseconds')]."""
+        return list(self._native.sample_types)
+
+    @property
+    def comments(self):
+        return list(self._native.comments)
+
+    @property
+    def samples(self):
+        """Number of samples (the 'samples/count' value)."""
+        return self._native.total(0)
+
+    @property
+    def total_seconds(self):
+        """Total time in seconds of a CPU or wall-clock profile."""
+        index = self._native.default_sample_index
+        if self.sample_types[index][1] != "nanoseconds":
+            raise YepError(f"{self.path}: not a time profile ({self.sample_types[index][0]})")
+        return self._native.total(index) / 1e9
+
+    def render(self, fmt="text", sort="flat", nodecount=0, focus=None, ignore=None, lines=False,
+               sample_index=-1, list=None, title=None):
+        """The profile in format `fmt`: str for text formats, bytes for pstats and proto."""
+        if sort not in SORTS:
+            raise YepError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
+        if not isinstance(nodecount, int) or nodecount < 0:
+            raise YepError(f"nodecount must be an integer >= 0, not {nodecount!r}")
+        data = self._native.render(fmt, sort, nodecount, sample_index, focus or "", ignore or "", bool(lines),
+                                   list or "", title or os.path.basename(self.path))
+        return data if is_binary_format(fmt) else data.decode("utf-8", "replace")
+
+    def save(self, path, fmt=None, **options):
+        """Write the profile in `fmt` (default: from the suffix of `path`)."""
+        fmt = fmt or _format_from_suffix(path)
+        write_atomically(os.fspath(path), self.render(fmt, **options))
+        return path
+
+    def text(self, sort="flat", nodecount=DEFAULT_NODECOUNT, **options):
+        """pprof --text style report, in seconds."""
+        return self.render("text", sort=sort, nodecount=nodecount, **options)
+
+    def source(self, list=None, **options):
+        """Source annotated line by line (pprof --list)."""
+        return self.render("source", list=list, **options)
+
+    def folded(self, **options):
+        """Collapsed stacks, one 'root;...;leaf value' line per stack."""
+        return self.render("folded", **options)
+
+    def stats(self, **options):
+        """A pstats.Stats of the profile (print_stats, print_callers, ...)."""
+        import pstats
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "profile.pstats")
+            self.save(path, "pstats", **options)
+            return pstats.Stats(path)
+
+    def __repr__(self):
+        return f"<yep.Profile {self.path!r}: {self.sample_types}>"
+
+
+def _format_from_suffix(path):
+    name = os.fspath(path)
+    for fmt in formats():
+        if name.endswith(format_suffix(fmt)) and fmt not in ("text", "source"):
+            return fmt
+    if name.endswith(".txt"):
+        return "text"
+    raise YepError(f"cannot tell the format from the name '{name}': say which (one of {', '.join(formats())})")
+
+
+def write_atomically(path, data):
+    """Write str or bytes to path through a temporary file: never half-written."""
+    tmp = f"{path}.yep-tmp"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise YepError(f"cannot write '{path}': {exc.strerror}") from None
+
+
+def report(path, sort="flat", nodecount=DEFAULT_NODECOUNT, **options):
+    """The text report of a profile file (YEP's `pprof --text`, done by yep)."""
+    return load(path).text(sort=sort, nodecount=nodecount, **options)

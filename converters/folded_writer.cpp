@@ -1,0 +1,98 @@
+#include "folded_writer.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <map>
+#include <vector>
+
+#include "function_name.h"
+
+namespace yep {
+
+namespace {
+
+bool ends_with(const std::string& s, const char* suffix) {
+  const std::string t(suffix);
+  return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
+}
+
+// A frame's name as the folded format carries it: short, one line, no ';'.
+std::string folded_name(const Function& f) {
+  std::string name = ends_with(f.filename, ".py") ? f.name : short_function_name(f.name);
+  if (name.empty()) name = "??";
+  for (char& c : name) {
+    if (c == ';') c = ',';
+    else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return name;
+}
+
+// Name of a location the symbolizer left without lines.
+std::string unsymbolized_name(const Profile& p, const Location& loc) {
+  char buf[64];
+  const Mapping* m = p.mapping(loc.mapping_id);
+  if (m && !m->filename.empty()) {
+    size_t slash = m->filename.rfind('/');
+    std::snprintf(buf, sizeof buf, "+0x%" PRIx64, loc.address - m->memory_start + m->file_offset);
+    std::string name = m->filename.substr(slash == std::string::npos ? 0 : slash + 1) + buf;
+    for (char& c : name)
+      if (c == ';' || static_cast<unsigned char>(c) < 0x20) c = '_';
+    return name;
+  }
+  std::snprintf(buf, sizeof buf, "0x%" PRIx64, loc.address);
+  return buf;
+}
+
+}  // namespace
+
+std::string write_folded(const Profile& p, size_t value_index) {
+  const size_t vi = p.value_index(static_cast<int>(value_index));
+
+  // Names are computed once per function and per unsymbolized location.
+  std::vector<std::string> function_names(p.functions.size());
+  std::vector<bool> named(p.functions.size(), false);
+  auto function_name = [&](uint64_t id) -> const std::string& {
+    if (!named[id - 1]) {
+      function_names[id - 1] = folded_name(p.function(id));
+      named[id - 1] = true;
+    }
+    return function_names[id - 1];
+  };
+
+  std::map<std::string, int64_t> stacks;
+  std::string stack;
+  std::vector<std::string> parts;  // root first
+  for (const Sample& s : p.samples) {
+    const int64_t v = s.values[vi];
+    if (v == 0) continue;
+    parts.clear();
+    for (auto id = s.location_ids.rbegin(); id != s.location_ids.rend(); ++id) {
+      const Location& loc = p.location(*id);
+      if (loc.lines.empty()) {
+        parts.push_back(unsymbolized_name(p, loc));
+        continue;
+      }
+      for (auto line = loc.lines.rbegin(); line != loc.lines.rend(); ++line)  // outer caller first
+        parts.push_back(function_name(line->function_id));
+    }
+    stack.clear();
+    for (const std::string& part : parts) {
+      if (!stack.empty()) stack += ';';
+      stack += part;
+    }
+    if (stack.empty()) stack = "[no stack]";
+    stacks[stack] += v;
+  }
+
+  std::string out;
+  for (const auto& [frames, value] : stacks) {
+    if (value == 0) continue;
+    out += frames;
+    out += ' ';
+    out += std::to_string(value);
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace yep

@@ -1,0 +1,287 @@
+"""Every output format of one profile of the hotcold fixture, read by the
+real clients (pstats, gprof2dot, snakeviz's own code, callgrind_annotate),
+checked against known truths (3:1 split, callers, the hot loop line), and
+the totals identical across formats."""
+import gzip
+import pstats
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import yep
+from conftest import definition_line, marked_line, parse_report, run_yep, write_script
+from test_cpu_profile import WORKLOAD
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def prof(hotcold, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("outputs")
+    script = write_script(tmp, "work.py", WORKLOAD.format(rounds=100))
+    result = run_yep(["-f", "250", "-o", "work.prof", str(script)], cwd=tmp, env={"PYTHONPATH": str(hotcold)})
+    assert result.returncode == 0, result.stderr
+    return tmp / "work.prof"
+
+
+def report(prof, *args):
+    result = run_yep(["report", str(prof), *args], cwd=prof.parent)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def stats_entry(stats, name):
+    matches = [(k, v) for k, v in stats.stats.items() if k[2] == name]
+    assert len(matches) == 1, [k for k in stats.stats if name in k[2]]
+    return matches[0]
+
+
+def test_pstats_loads_with_split_callers_and_definitions(prof, hotcold):
+    out = prof.parent / "work.pstats"
+    report(prof, "--format", "pstats", "-o", str(out))
+    stats = pstats.Stats(str(out))
+    (hot_file, hot_line, _), (cc, nc, hot_tt, hot_ct, hot_callers) = stats_entry(stats, "burn_hot")
+    (_, cold_line, _), (_, _, cold_tt, _, cold_callers) = stats_entry(stats, "burn_cold")
+    assert hot_tt / (hot_tt + cold_tt) == pytest.approx(0.75, abs=0.04)
+    assert hot_ct == pytest.approx(hot_tt, rel=0.02)  # burn_hot calls nothing
+    assert hot_file.endswith("hotcold.c")
+    assert hot_line == definition_line(hotcold / "hotcold.c", "burn_hot")
+    assert cold_line == definition_line(hotcold / "hotcold.c", "burn_cold")
+    # The only caller of burn_hot is its Python wrapper, with all its time.
+    assert [k[2] for k in hot_callers] == ["py_burn_hot"]
+    assert list(hot_callers.values())[0][3] == pytest.approx(hot_ct)
+    assert [k[2] for k in cold_callers] == ["py_burn_cold"]
+    # ncalls = samples with the function on the stack; times agree with them.
+    total = yep.load(prof)
+    assert sum(v[2] for v in stats.stats.values()) == pytest.approx(total.total_seconds, rel=1e-9)
+    assert stats.total_tt == pytest.approx(total.total_seconds, rel=1e-9)
+    assert nc == cc and nc == pytest.approx(hot_ct / (total.total_seconds / total.samples), rel=0.01)
+    # The real printing functions work on it.
+    stats.sort_stats("tottime").print_stats(5)
+    stats.print_callers("burn_hot")
+    stats.print_callees("py_burn_hot")
+
+
+def test_pstats_inclusive_time_is_not_inflated_by_recursion(tmp_path):
+    script = write_script(tmp_path, "rec.py", """
+        import sys
+        sys.setrecursionlimit(10000)
+        def down(n):
+            if n == 0:
+                return sum(i * i for i in range(20_000))
+            return down(n - 1)
+        for _ in range(60):
+            down(200)
+    """)
+    assert run_yep(["-f", "250", "-o", "rec.prof", str(script)], cwd=tmp_path).returncode == 0
+    stats = yep.load(tmp_path / "rec.prof").stats()
+    total = sum(v[2] for v in stats.stats.values())
+    for key, (cc, nc, tt, ct, callers) in stats.stats.items():
+        assert ct <= total * (1 + 1e-9), key  # the eval loop recurses 200 deep
+        for caller, (_, _, ctt, cct) in callers.items():
+            assert cct <= ct * (1 + 1e-9)
+
+
+def test_gprof2dot_and_snakeviz_read_the_pstats(prof, tmp_path):
+    out = tmp_path / "w.pstats"
+    yep.load(prof).save(out)
+    dot = subprocess.run([str(BIN / "gprof2dot"), "-f", "pstats", str(out)], capture_output=True, text=True)
+    assert dot.returncode == 0, dot.stderr
+    assert dot.stdout.startswith("digraph") and "burn_hot" in dot.stdout and "py_burn_hot" in dot.stdout
+    from snakeviz.stats import json_stats, table_rows
+
+    stats = pstats.Stats(str(out))
+    rows = table_rows(stats)
+    assert any("burn_hot" in str(row) for row in rows)
+    assert any(key.endswith("(burn_hot)") for key in json_stats(stats))
+
+
+@pytest.mark.skipif(not shutil.which("callgrind_annotate"), reason="valgrind not installed (make test installs it)")
+def test_callgrind_annotate_names_both_with_lines(prof, hotcold, tmp_path):
+    out = tmp_path / "callgrind.out.work"
+    report(prof, "--format", "callgrind", "-o", str(out))
+    text = out.read_text()
+    assert text.startswith("# callgrind format\n")
+    ann = subprocess.run(["callgrind_annotate", "--inclusive=no", str(out)], capture_output=True, text=True)
+    assert ann.returncode == 0, ann.stderr
+    # "378 (75.30%) 1,509,732,000 (75.30%)  .../hotcold.c:burn_hot [.../hotcold...so]"
+    rows = {m.group(3): int(m.group(1).replace(",", "")) for m in re.finditer(
+        r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+[\d,]+\s+\(\s*[\d.]+%\)\s+(\S+?):(\S+)", ann.stdout, re.M)}
+    assert rows["burn_hot"] / (rows["burn_hot"] + rows["burn_cold"]) == pytest.approx(0.75, abs=0.04), ann.stdout
+    # Self cost sits on the hot loop lines of the source (positions: line).
+    hot_loop = marked_line(hotcold / "hotcold.c", "SPIN(3 * n, x)")
+    fn_block = text.split("fn=")[1:]
+    hot = next(b for b in fn_block if b.split("\n", 1)[0].endswith(" burn_hot"))
+    lines = {int(l.split()[0]): int(l.split()[1]) for l in hot.split("\n")[1:] if re.match(r"^\d+ \d+", l)}
+    assert max(lines, key=lines.get) == hot_loop
+    # Inclusive view: the wrapper includes its callee through the call edge.
+    inc = subprocess.run(["callgrind_annotate", "--inclusive=yes", str(out)], capture_output=True, text=True)
+    assert re.search(r"py_burn_hot", inc.stdout), inc.stdout
+
+
+def test_source_listing_puts_the_time_on_the_hot_loop_line(prof, hotcold):
+    out = report(prof, "--format", "source", "--list", "^burn_hot$").stdout
+    hot_loop = marked_line(hotcold / "hotcold.c", "SPIN(3 * n, x)")
+    assert "ROUTINE ======================== burn_hot in " in out
+    assert out.count("ROUTINE") == 1
+    rows = {int(m.group(3)): (m.group(1), m.group(2), m.group(4))
+            for m in re.finditer(r"^\s*(\S+)\s+(\S+)\s+(\d+): (.*)$", out, re.M)}
+    flat = {n: float(f[:-1]) for n, (f, _, _) in rows.items() if f != "."}
+    assert max(flat, key=flat.get) == hot_loop
+    assert flat[hot_loop] > 0.9 * sum(flat.values())
+    assert "SPIN(3 * n, x)" in rows[hot_loop][2]
+    # Default selection: the top functions by flat.
+    top = report(prof, "--format", "source").stdout
+    assert "ROUTINE ======================== burn_hot" in top and "burn_cold" in top
+
+
+def test_source_of_a_missing_file_says_so(prof, hotcold, tmp_path):
+    moved = tmp_path / "moved.c"
+    shutil.move(hotcold / "hotcold.c", moved)
+    try:
+        out = report(prof, "--format", "source", "--list", "^burn_hot$").stdout
+    finally:
+        shutil.move(moved, hotcold / "hotcold.c")
+    assert "source file not found" in out and "hotcold.c" in out
+
+
+def test_text_options_focus_ignore_cum_lines(prof, hotcold):
+    rows, total = parse_report(report(prof, "--nodecount", "0", "--focus", "burn_cold").stdout)
+    assert "burn_cold" in rows and "burn_hot" not in rows
+    rows, _ = parse_report(report(prof, "--nodecount", "0", "--ignore", "^burn_cold$").stdout)
+    assert "burn_hot" in rows and "burn_cold" not in rows
+    cum = report(prof, "--sort", "cum", "--nodecount", "5").stdout
+    cums = [float(m.group(1)) for m in re.finditer(r"^\s*[\d.]+s\s+[\d.]+%\s+[\d.]+%\s+([\d.]+)s", cum, re.M)]
+    assert cums == sorted(cums, reverse=True) and len(cums) == 5
+    lines = report(prof, "--lines", "--nodecount", "0").stdout
+    hot_loop = marked_line(hotcold / "hotcold.c", "SPIN(3 * n, x)")
+    assert re.search(rf"burn_hot\s+hotcold\.c:{hot_loop}$", lines, re.M), lines
+    bad = run_yep(["report", str(prof), "--focus", "("], cwd=prof.parent)
+    assert bad.returncode == 2 and "bad --focus regular expression" in bad.stderr
+
+
+def test_lines_in_pstats(prof, hotcold, tmp_path):
+    hot_loop = marked_line(hotcold / "hotcold.c", "SPIN(3 * n, x)")
+    stats = yep.load(prof).stats(lines=True)
+    keys = [k for k in stats.stats if k[2] == "burn_hot"]
+    assert (max(keys, key=lambda k: stats.stats[k][2]))[1] == hot_loop
+
+
+def decode_proto_totals(data):
+    """Sums Sample.value of a gzipped profile.proto with a minimal decoder."""
+    buf = gzip.decompress(data)
+
+    def varint(b, i):
+        shift = value = 0
+        while True:
+            byte = b[i]
+            i += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                return value, i
+
+    def fields(b):
+        i = 0
+        while i < len(b):
+            key, i = varint(b, i)
+            wire = key & 7
+            if wire == 0:
+                v, i = varint(b, i)
+            elif wire == 2:
+                n, i = varint(b, i)
+                v, i = b[i:i + n], i + n
+            else:
+                raise AssertionError(f"unexpected wire type {wire}")
+            yield key >> 3, wire, v
+
+    totals = None
+    for field, wire, value in fields(buf):
+        if field == 2:  # Sample
+            for f, w, v in fields(value):
+                if f == 2:
+                    vals = []
+                    if w == 2:
+                        j = 0
+                        while j < len(v):
+                            x, j = varint(v, j)
+                            vals.append(x)
+                    else:
+                        vals = [v]
+                    totals = [a + b for a, b in zip(totals, vals)] if totals else vals
+    return totals
+
+
+def test_totals_are_identical_across_formats(prof, tmp_path):
+    p = yep.load(prof)
+    samples, seconds = p.samples, p.total_seconds
+    nanos = p._native.total(1)
+    _, text_total = parse_report(p.text())
+    assert text_total == pytest.approx(seconds, abs=0.0005)
+    assert sum(v[2] for v in p.stats().stats.values()) == pytest.approx(seconds, rel=1e-12)
+    summary = re.search(r"^summary: (\d+) (\d+)$", p.render("callgrind"), re.M)
+    assert (int(summary.group(1)), int(summary.group(2))) == (samples, nanos)
+    assert sum(int(line.rsplit(" ", 1)[1]) for line in p.folded().splitlines()) == nanos
+    assert decode_proto_totals(p.render("proto")) == [samples, nanos]
+    assert f"Total: {seconds:.3f}s" in p.source()
+    html = p.render("html")
+    assert html.startswith("<!DOCTYPE html>") or html.lower().startswith("<!doctype html>")
+
+
+def test_load_api_and_errors(prof, tmp_path):
+    p = yep.load(prof)
+    assert p.sample_types == [("samples", "count"), ("cpu", "nanoseconds")]
+    assert p.samples > 0 and p.total_seconds > 0
+    assert "CPU-time timer" in p.comments[0]
+    p.save(tmp_path / "x.callgrind")
+    p.save(tmp_path / "x.pb.gz")
+    p.save(tmp_path / "x.html")
+    assert (tmp_path / "x.callgrind").read_text().startswith("# callgrind format")
+    assert (tmp_path / "x.pb.gz").read_bytes()[:2] == b"\x1f\x8b"
+    with pytest.raises(yep.YepError, match="cannot tell the format"):
+        p.save(tmp_path / "x.unknown")
+    with pytest.raises(yep.YepError, match="unknown format 'bogus'"):
+        p.render("bogus")
+    with pytest.raises(yep.YepError, match="sample index 7 out of range"):
+        p.render("text", sample_index=7)
+    with pytest.raises(yep.YepError, match="no such profile file"):
+        yep.load(tmp_path / "missing.prof")
+
+
+def test_report_cli_writes_binary_formats_to_files(prof):
+    result = report(prof, "--format", "proto")
+    assert result.stdout == "" and f"yep: wrote {prof}.pb.gz" in result.stderr
+    assert Path(f"{prof}.pb.gz").read_bytes()[:2] == b"\x1f\x8b"
+    folded = report(prof, "--format", "folded").stdout
+    assert re.search(r"^\S.*;burn_hot \d+$", folded, re.M)
+
+
+def test_yep_convert_offers_the_same_formats(prof, tmp_path):
+    for fmt in ("text", "source", "folded", "callgrind"):
+        ours = subprocess.run([str(BIN / "yep-convert"), "--format", fmt, str(prof)], capture_output=True)
+        assert ours.returncode == 0, ours.stderr
+        assert ours.stdout == yep.load(prof).render(fmt, nodecount=30 if fmt == "text" else 0).encode()
+
+
+def test_run_flags_callgrind_lines_and_formats(hotcold, tmp_path):
+    script = write_script(tmp_path, "w.py", WORKLOAD.format(rounds=20))
+    env = {"PYTHONPATH": str(hotcold)}
+    # YEP's -c: the output file is in callgrind format.
+    result = run_yep(["-c", str(script)], cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "w.py.prof").read_text().startswith("# callgrind format")
+    assert not list(tmp_path.glob("*.yep-raw"))
+    # -l with -v: entries are functions at file:line.
+    hot_loop = marked_line(hotcold / "hotcold.c", "SPIN(3 * n, x)")
+    result = run_yep(["-v", "-l", "-o", "l.prof", str(script)], cwd=tmp_path, env=env)
+    assert re.search(rf"burn_hot\s+hotcold\.c:{hot_loop}$", result.stdout, re.M), result.stdout
+    # --format: more outputs next to the profile.
+    result = run_yep(["--format", "pstats,html,folded", "-o", "f.prof", str(script)], cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    for suffix in (".pstats", ".html", ".folded"):
+        assert (tmp_path / f"f.prof{suffix}").stat().st_size > 0
+    assert pstats.Stats(str(tmp_path / "f.prof.pstats")).total_tt > 0

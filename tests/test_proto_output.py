@@ -1,0 +1,201 @@
+"""yep's pprof protobuf output (converters/proto_writer) read by the real
+client, `go tool pprof`: profile the hotcold extension, convert the .prof
+with build/py/proto_dump (load_profile + write_proto), and check that pprof
+finds burn_hot and burn_cold by name at 3:1, agrees with yep's own report on
+the total seconds, lists burn_hot's source lines from hotcold.c, shows
+inlined frames as inlined, and keeps our symbols instead of re-symbolizing."""
+import gzip
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import definition_line, parse_report, run_yep, write_script
+from test_cpu_profile import WORKLOAD
+
+PROTO_DUMP = Path(__file__).parents[1] / "build/py/proto_dump"
+
+pytestmark = [
+    pytest.mark.skipif(not PROTO_DUMP.exists(), reason=f"{PROTO_DUMP} not built (make install builds it)"),
+    pytest.mark.skipif(not shutil.which("go"), reason="go not installed (make test installs golang-go)"),
+]
+
+# Warnings pprof prints when it distrusts or cannot use a profile's symbols.
+SYMBOLIZATION_TROUBLE = re.compile(
+    r"symboliz|unknown|not available|binary|mismatch|failed|PPROF_BINARY_PATH|warning", re.I)
+
+UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "mins": 60.0, "hrs": 3600.0}
+
+
+def seconds(text):
+    """'1612ms' -> 1.612; '0' or '.' -> 0.0."""
+    if text in ("0", "."):
+        return 0.0
+    m = re.fullmatch(r"([\d.]+)(ns|us|µs|ms|s|mins|hrs)", text)
+    assert m, f"not a duration: {text!r}"
+    return float(m.group(1)) * UNITS[m.group(2)]
+
+
+# --- a tiny protobuf reader, just enough to find inlined locations ---------
+
+def _varint(data, pos):
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+def _fields(data):
+    """Yields (field number, wire type, int or bytes) of one message."""
+    pos = 0
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(data, pos)
+        elif wire == 2:
+            size, pos = _varint(data, pos)
+            value, pos = data[pos:pos + size], pos + size
+        else:
+            raise AssertionError(f"unexpected wire type {wire}")
+        yield number, wire, value
+
+
+def inlined_function_names(pb_gz):
+    """Names of functions that some location shows inlined into another
+    (every line of a multi-line location but its last, outermost one)."""
+    strings, functions, locations = [], {}, []
+    for number, _, value in _fields(gzip.decompress(pb_gz.read_bytes())):
+        if number == 6:
+            strings.append(value.decode())
+        elif number == 5:
+            f = {n: v for n, _, v in _fields(value)}
+            functions[f.get(1, 0)] = f.get(2, 0)
+        elif number == 4:
+            lines = [dict((n, v) for n, _, v in _fields(line)).get(1, 0)
+                     for n, _, line in _fields(value) if n == 4]
+            locations.append(lines)
+    assert strings and strings[0] == ""
+    return {strings[functions[fid]] for lines in locations for fid in lines[:-1]}
+
+
+# --- fixtures ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def converted(hotcold, tmp_path_factory):
+    """(out.pb.gz, yep's text report of the same .prof, the hotcold dir)."""
+    tmp = tmp_path_factory.mktemp("proto")
+    script = write_script(tmp, "work.py", WORKLOAD.format(rounds=100))
+    result = run_yep(["-f", "250", "-o", "work.prof", str(script)], cwd=tmp, env={"PYTHONPATH": str(hotcold)})
+    assert result.returncode == 0, result.stderr
+    dump = subprocess.run([str(PROTO_DUMP), str(tmp / "work.prof"), str(tmp / "out.pb.gz")], capture_output=True,
+                          text=True, timeout=120)
+    assert dump.returncode == 0, dump.stderr
+    report = run_yep(["report", "--nodecount", "0", "work.prof"], cwd=tmp)
+    assert report.returncode == 0, report.stderr
+    return tmp / "out.pb.gz", report.stdout, hotcold
+
+
+@pytest.fixture(scope="module")
+def pprof(tmp_path_factory):
+    """Runs `go tool pprof ARGS PROFILE` with a private HOME and GOCACHE."""
+    home = tmp_path_factory.mktemp("gohome")
+    env = dict(os.environ, HOME=str(home), GOCACHE=str(home / "gocache"))
+    env.pop("PPROF_BINARY_PATH", None)
+
+    def run(*args):
+        out = subprocess.run(["go", "tool", "pprof", *map(str, args)], capture_output=True, text=True,
+                             timeout=300, env=env)
+        assert out.returncode == 0, out.stderr
+        assert not SYMBOLIZATION_TROUBLE.search(out.stderr), out.stderr
+        return out.stdout
+
+    return run
+
+
+# --- tests ------------------------------------------------------------------
+
+def top_rows(text):
+    """{name: (flat s, cum s)} from `go tool pprof -top`."""
+    rows = {}
+    for m in re.finditer(r"^\s*(\S+)\s+[\d.]+%\s+[\d.]+%\s+(\S+)\s+[\d.]+%\s+(.+?)\s*$", text, re.M):
+        rows[m.group(3)] = (seconds(m.group(1)), seconds(m.group(2)))
+    return rows
+
+
+def test_top_names_hot_and_cold_at_3_to_1_and_agrees_on_total(converted, pprof):
+    path, report, _ = converted
+    out = pprof("-top", "-nodecount=1000", path)
+    assert re.search(r"^Type: cpu$", out, re.M), out  # our default_sample_type
+    rows = top_rows(out)
+    assert "burn_hot" in rows and "burn_cold" in rows, out
+    hot, cold = rows["burn_hot"][0], rows["burn_cold"][0]
+    assert 0.71 <= hot / (hot + cold) <= 0.79, out
+    # Every frame has a name: nothing pprof had to label by address or object.
+    assert not [name for name in rows if name.startswith("<unknown>") or re.fullmatch(r"\[.*\]", name)], out
+
+    total = re.search(r"of (\S+) total", out)
+    assert total, out
+    _, ours = parse_report(report)
+    assert ours and ours > 0, report
+    assert seconds(total.group(1)) == pytest.approx(ours, rel=0.005), (out, report)
+
+
+def test_list_shows_burn_hot_source_with_time_on_the_loop(converted, pprof):
+    path, _, hotcold = converted
+    out = pprof("-list", "^burn_hot$", path)
+    source = hotcold / "hotcold.c"
+    assert f"ROUTINE ======================== burn_hot in {source}" in out, out
+    lines = {}
+    for m in re.finditer(r"^\s*(\S+)\s+(\S+)\s+(\d+):(.*)$", out, re.M):
+        lines[int(m.group(3))] = (seconds(m.group(1)), m.group(4))
+    text = source.read_text().splitlines()
+    # The listed lines are hotcold.c's own.
+    for number, (_, code) in lines.items():
+        assert code.rstrip() == text[number - 1].rstrip(), (number, out)
+    definition = definition_line(source, "burn_hot")
+    loop = next(i for i, line in enumerate(text, 1) if i > definition and "SPIN(3 * n, x)" in line)
+    assert definition in lines, out
+    assert loop in lines, out
+    # The loop (the SPIN macro) is where burn_hot spends its time.
+    routine_flat = sum(flat for flat, _ in lines.values())
+    assert lines[loop][0] > 0, out
+    assert lines[loop][0] >= 0.9 * routine_flat, out
+
+
+def test_inlined_frames_are_shown_inlined(converted, pprof):
+    path, _, _ = converted
+    inlined = inlined_function_names(path)
+    traces = pprof("-traces", path)
+    assert "burn_hot" in traces and "burn_cold" in traces, traces
+    # Frames are printed "%10s   %s%s": value (first frame only), name, " (inline)".
+    shown = {line[13:-len(" (inline)")] for line in traces.splitlines() if line.endswith(" (inline)")}
+    if not inlined:
+        assert not shown, traces
+        pytest.skip("no inlined frames in this profile (no DWARF for the interpreter?)")
+    # pprof marks exactly the frames our locations carry as inlined.
+    assert shown == inlined, (sorted(shown), sorted(inlined))
+    # And -raw shows such a location with its several lines.
+    raw = pprof("-raw", path)
+    assert re.search(r"^\s+\d+: 0x[0-9a-f]+ M=\d+ \S+ .*\n {10,}\S+ ", raw, re.M), raw
+
+
+def test_pprof_trusts_our_symbols(converted, pprof):
+    path, _, _ = converted
+    raw = pprof("-raw", path)
+    mappings = raw[raw.index("Mappings"):]
+    ext = re.search(r"^\d+: \S+ \S*hotcold\S*\.so\b.*$", mappings, re.M)
+    assert ext, mappings
+    assert "[FN][FL][LN][IN]" in ext.group(0), mappings
+    # pprof re-symbolizes mappings without has_functions etc. silently when
+    # it finds the binaries (as here), with its own addr2line, and loses the
+    # inlined frames. With the flags set, what it shows must be exactly what
+    # it shows when told not to symbolize at all.
+    assert pprof("-traces", path) == pprof("-symbolize=none", "-traces", path)
