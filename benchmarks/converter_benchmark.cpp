@@ -38,6 +38,7 @@
 
 #include "cpu_profile_reader.h"
 #include "profile_loader.h"
+#include "report.h"
 #include "symbolizer.h"
 #include "text_writer.h"
 
@@ -366,6 +367,30 @@ void BM_LoadAndReport(benchmark::State& state) {
   state.SetLabel("items=stack records");
 }
 
+// Each output format from the same symbolized profile (report.h's render:
+// what `yep report --format F` does after loading).
+void BM_Render(benchmark::State& state, const char* format) {
+  const Fixture& f = fixture();
+  yep::ReportOptions options;
+  options.format = format;
+  options.nodecount = options.format == "text" ? 30 : 0;
+  size_t bytes = 0;
+  for (auto _ : state) {
+    std::string out = yep::render(f.symbolized, options);
+    bytes = out.size();
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * f.symbolized.samples.size()));
+  state.SetLabel("items=distinct stacks; output " + std::to_string(bytes / 1024) + " KiB");
+}
+
+BENCHMARK_CAPTURE(BM_Render, text, "text")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Render, pstats, "pstats")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Render, source, "source")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Render, callgrind, "callgrind")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Render, proto, "proto")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Render, folded, "folded")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Render, html, "html")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Parse)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_SymbolizeCold)->Name("BM_Symbolize/cold")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_SymbolizeWarm)->Name("BM_Symbolize/warm")->Unit(benchmark::kMillisecond)->UseRealTime();

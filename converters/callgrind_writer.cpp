@@ -1,8 +1,9 @@
 #include "callgrind_writer.h"
 
+#include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <map>
-#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -19,23 +20,46 @@ void add(Costs& into, const std::vector<int64_t>& values) {
   for (size_t i = 0; i < values.size(); ++i) into[i] += values[i];
 }
 
-std::string cost_line(int64_t line, const Costs& costs) {
-  std::string s = std::to_string(line < 0 ? 0 : line);
-  for (int64_t c : costs) s += " " + std::to_string(c);
-  return s + "\n";
+void append_number(std::string& out, int64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
 }
 
-// Name compression: "(id) name" the first time, "(id)" after.
+void append_cost_line(std::string& out, int64_t line, const Costs& costs) {
+  append_number(out, line < 0 ? 0 : line);
+  for (int64_t c : costs) {
+    out += ' ';
+    append_number(out, c);
+  }
+  out += '\n';
+}
+
+// Name compression: "(id) name" the first time an id is written, "(id)" after.
 class Names {
  public:
-  std::string operator()(const std::string& name) {
-    auto [it, inserted] = ids_.try_emplace(name, ids_.size() + 1);
-    std::string s = "(" + std::to_string(it->second) + ")";
-    return inserted ? s + " " + name : s;
+  size_t id(const std::string& name) {
+    auto [it, inserted] = ids_.try_emplace(name, names_.size() + 1);
+    if (inserted) names_.push_back(name);
+    return it->second;
+  }
+  void write(std::string& out, size_t id) {
+    if (written_.size() <= id) written_.resize(id + 1);
+    out += '(';
+    append_number(out, static_cast<int64_t>(id));
+    out += ')';
+    if (!written_[id]) {
+      written_[id] = true;
+      out += ' ';
+      out += names_[id - 1];
+    }
+    out += '\n';
   }
 
  private:
   std::unordered_map<std::string, size_t> ids_;
+  std::vector<std::string> names_;
+  std::vector<bool> written_;
 };
 
 // Event names must be identifiers.
@@ -45,16 +69,45 @@ std::string event_name(const ValueType& t) {
   return s.empty() ? "value" : s;
 }
 
+struct Call {
+  uint64_t callee;
+  int64_t line;  // calling line in the caller
+  int64_t count = 0;
+  Costs costs;
+};
+
+// (caller, calling line, callee): the identity of a call edge.
+struct EdgeKey {
+  uint64_t caller, callee;
+  int64_t line;
+  bool operator==(const EdgeKey& o) const { return caller == o.caller && callee == o.callee && line == o.line; }
+};
+struct EdgeHash {
+  size_t operator()(const EdgeKey& k) const {
+    uint64_t h = k.caller * 0x9E3779B97F4A7C15ull;
+    h ^= (k.callee + 0x632BE59BD9B4E019ull) * 0xBF58476D1CE4E5B9ull;
+    h ^= static_cast<uint64_t>(k.line) * 0x94D049BB133111EBull;
+    return static_cast<size_t>(h ^ (h >> 31));
+  }
+};
+
 struct FunctionCosts {
-  std::map<int64_t, Costs> self;                                  // line -> costs
-  std::map<std::tuple<uint64_t, int64_t>, std::pair<int64_t, Costs>> calls;  // (callee, line) -> (count, costs)
+  std::map<int64_t, Costs> self;  // line -> costs
+  std::vector<Call> calls;
+};
+
+// Where each edge's Call is, and the last sample that charged it.
+struct EdgeState {
+  size_t call;
+  size_t last_sample;
 };
 
 }  // namespace
 
 std::string write_callgrind(const Profile& p) {
+  const size_t nf = p.functions.size();
   // Object file of each function (from the first location it appears in).
-  std::vector<std::string> object_of(p.functions.size());
+  std::vector<std::string> object_of(nf);
   for (const Location& loc : p.locations) {
     const Mapping* m = p.mapping(loc.mapping_id);
     for (const Line& line : loc.lines)
@@ -62,11 +115,10 @@ std::string write_callgrind(const Profile& p) {
   }
   const bool counted = !p.sample_types.empty() && p.sample_types[0].unit == "count";
 
-  std::vector<FunctionCosts> costs(p.functions.size());
+  std::vector<FunctionCosts> costs(nf);
   Costs total;
   std::vector<Line> frames;
-  // (caller, line, callee) -> last sample that charged it
-  std::map<std::tuple<uint64_t, int64_t, uint64_t>, size_t> charged;
+  std::unordered_map<EdgeKey, EdgeState, EdgeHash> edges;
   for (size_t si = 0; si < p.samples.size(); ++si) {
     const Sample& s = p.samples[si];
     add(total, s.values);
@@ -76,13 +128,16 @@ std::string write_callgrind(const Profile& p) {
     for (size_t i = 0; i + 1 < frames.size(); ++i) {
       const Line& callee = frames[i];
       const Line& caller = frames[i + 1];
-      auto key = std::make_tuple(caller.function_id, caller.line, callee.function_id);
-      auto [it, inserted] = charged.try_emplace(key, si);
-      if (!inserted && it->second == si) continue;
-      it->second = si;
-      auto& call = costs[caller.function_id - 1].calls[{callee.function_id, caller.line}];
-      call.first += counted ? s.values[0] : 1;
-      add(call.second, s.values);
+      FunctionCosts& fc = costs[caller.function_id - 1];
+      auto [it, inserted] = edges.try_emplace(EdgeKey{caller.function_id, callee.function_id, caller.line},
+                                              EdgeState{fc.calls.size(), SIZE_MAX});
+      if (inserted) fc.calls.push_back({callee.function_id, caller.line, 0, {}});
+      // Once per sample for each edge: no recursion inflation.
+      if (it->second.last_sample == si) continue;
+      it->second.last_sample = si;
+      Call& call = fc.calls[it->second.call];
+      call.count += counted ? s.values[0] : 1;
+      add(call.costs, s.values);
     }
   }
 
@@ -97,26 +152,44 @@ std::string write_callgrind(const Profile& p) {
   for (int64_t c : total) out += " " + std::to_string(c);
   out += "\n\n";
 
+  // Compressed name ids of each function's object, file and name.
   Names objects, files, functions;
-  auto file_of = [&](const Function& f) {
-    return !f.filename.empty() ? f.filename : !object_of[f.id - 1].empty() ? object_of[f.id - 1] : "???";
-  };
+  std::vector<size_t> ob(nf), fl(nf), fn(nf);
   for (const Function& f : p.functions) {
-    const FunctionCosts& fc = costs[f.id - 1];
+    const std::string& object = object_of[f.id - 1];
+    ob[f.id - 1] = objects.id(object.empty() ? "???" : object);
+    fl[f.id - 1] = files.id(!f.filename.empty() ? f.filename : !object.empty() ? object : "???");
+    fn[f.id - 1] = functions.id(short_function_name(f.name));
+  }
+  for (const Function& f : p.functions) {
+    FunctionCosts& fc = costs[f.id - 1];
     if (fc.self.empty() && fc.calls.empty()) continue;
-    out += "ob=" + objects(object_of[f.id - 1].empty() ? "???" : object_of[f.id - 1]) + "\n";
-    out += "fl=" + files(file_of(f)) + "\n";
-    out += "fn=" + functions(short_function_name(f.name)) + "\n";
-    for (const auto& [line, c] : fc.self) out += cost_line(line, c);
-    for (const auto& [where, call] : fc.calls) {
-      const Function& callee = p.function(std::get<0>(where));
-      out += "cob=" + objects(object_of[callee.id - 1].empty() ? "???" : object_of[callee.id - 1]) + "\n";
-      out += "cfi=" + files(file_of(callee)) + "\n";
-      out += "cfn=" + functions(short_function_name(callee.name)) + "\n";
-      out += "calls=" + std::to_string(call.first) + " " + std::to_string(callee.start_line) + "\n";
-      out += cost_line(std::get<1>(where), call.second);
+    out += "ob=";
+    objects.write(out, ob[f.id - 1]);
+    out += "fl=";
+    files.write(out, fl[f.id - 1]);
+    out += "fn=";
+    functions.write(out, fn[f.id - 1]);
+    for (const auto& [line, c] : fc.self) append_cost_line(out, line, c);
+    std::sort(fc.calls.begin(), fc.calls.end(),
+              [](const Call& a, const Call& b) { return a.callee != b.callee ? a.callee < b.callee : a.line < b.line; });
+    for (const Call& call : fc.calls) {
+      if (call.costs.empty()) continue;
+      const uint64_t c = call.callee - 1;
+      out += "cob=";
+      objects.write(out, ob[c]);
+      out += "cfi=";
+      files.write(out, fl[c]);
+      out += "cfn=";
+      functions.write(out, fn[c]);
+      out += "calls=";
+      append_number(out, call.count);
+      out += ' ';
+      append_number(out, p.functions[c].start_line);
+      out += '\n';
+      append_cost_line(out, call.line, call.costs);
     }
-    out += "\n";
+    out += '\n';
   }
   return out;
 }

@@ -450,7 +450,7 @@ const char kScript[] = R"YEP(<script>
   }
 
   // ---- header ----
-  document.getElementById("title").textContent = data.title;
+  document.getElementById("title").textContent = data.title || "Flame graph";
   const typeName = data.type === "cpu" ? "CPU" : data.type;
   document.getElementById("summary").textContent =
     data.type === "samples" && data.unit === "count" ? fmt(total) + " samples"
@@ -538,27 +538,31 @@ const char kScript[] = R"YEP(<script>
     status.textContent = [t.name, t.where, t.value, t.self].filter(Boolean).join("  \u2014  ");
   }
 
+  let shown = -1;  // the node the tooltip describes
   function showTooltip(i, x, y) {
-    const t = describe(i);
-    tooltip.textContent = "";
-    for (const key of ["name", "where", "value", "self", "kind"]) {
-      if (!t[key]) continue;
-      const div = document.createElement("div");
-      div.className = key;
-      div.textContent = t[key];
-      tooltip.appendChild(div);
+    if (i !== shown) {
+      const t = describe(i);
+      tooltip.textContent = "";
+      for (const key of ["name", "where", "value", "self", "kind"]) {
+        if (!t[key]) continue;
+        const div = document.createElement("div");
+        div.className = key;
+        div.textContent = t[key];
+        tooltip.appendChild(div);
+      }
+      tooltip.hidden = false;
+      shown = i;
+      showStatus(i);
     }
-    tooltip.hidden = false;
     const r = tooltip.getBoundingClientRect();
     let left = x + 14, top = y + 16;
     if (left + r.width > window.innerWidth - 4) left = Math.max(4, x - r.width - 14);
     if (top + r.height > window.innerHeight - 4) top = Math.max(4, y - r.height - 12);
     tooltip.style.left = left + "px";
     tooltip.style.top = top + "px";
-    showStatus(i);
   }
 
-  function hideTooltip() { tooltip.hidden = true; showStatus(-1); }
+  function hideTooltip() { tooltip.hidden = true; shown = -1; showStatus(-1); }
 
   function zoomTo(i, focus) {
     zoom = i;
@@ -724,7 +728,7 @@ std::string write_flamegraph_html(const Profile& p, size_t value_index, const st
   json += "\"nodes\": [\n" + nodes + "\n]\n}";
 
   std::string html = kHead;
-  html += "<title>" + html_escape(title) + "</title>\n";
+  html += "<title>" + html_escape(title.empty() ? "Flame graph" : title) + "</title>\n";
   html += kStyle;
   html += kBody;
   html += "<script type=\"application/json\" id=\"yep-data\">\n" + json + "\n</script>\n";

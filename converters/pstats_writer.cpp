@@ -2,8 +2,10 @@
 
 #include <cstdint>
 #include <cstring>
+#include <algorithm>
 #include <map>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "function_name.h"
@@ -46,6 +48,7 @@ class Marshal {
     u32(static_cast<uint32_t>(utf8.size()));
     out_ += utf8;
   }
+  void raw(const std::string& marshalled) { out_ += marshalled; }
   std::string take() { return std::move(out_); }
 
  private:
@@ -87,7 +90,7 @@ using Key = std::tuple<std::string, int64_t, std::string>;  // (file, line, name
 
 struct Entry {
   Figures own;
-  std::map<size_t, Figures> callers;  // by entry index
+  std::unordered_map<size_t, Figures> callers;  // by entry index
 };
 
 void write_figures(Marshal& m, const Figures& f) {
@@ -125,7 +128,7 @@ std::string write_pstats(const Profile& p, size_t vi) {
 
   std::vector<Entry> entries(keys.size());
   std::vector<size_t> seen_in(entries.size(), SIZE_MAX);           // entry counted in sample
-  std::map<std::pair<size_t, size_t>, size_t> edge_seen;          // (callee, caller) -> sample
+  std::unordered_map<uint64_t, size_t> edge_seen;                 // callee << 32 | caller -> sample
   std::vector<Line> frames;
   for (size_t si = 0; si < p.samples.size(); ++si) {
     const Sample& s = p.samples[si];
@@ -142,7 +145,7 @@ std::string write_pstats(const Profile& p, size_t vi) {
       if (leaf) entries[e].own.self += v;
       if (i + 1 < frames.size()) {
         const size_t caller = entry_of[frames[i + 1].function_id - 1];
-        auto [it, inserted] = edge_seen.try_emplace({e, caller}, si);
+        auto [it, inserted] = edge_seen.try_emplace(static_cast<uint64_t>(e) << 32 | caller, si);
         if (inserted || it->second != si) {
           it->second = si;
           entries[e].callers[caller].add(n, leaf ? v : 0, v);
@@ -153,22 +156,29 @@ std::string write_pstats(const Profile& p, size_t vi) {
     }
   }
 
+  // Each key is marshalled once, then copied wherever it appears.
+  std::vector<std::string> key_bytes(keys.size());
+  for (size_t k = 0; k < keys.size(); ++k) {
+    Marshal km;
+    km.tuple(3);
+    km.text(std::get<0>(keys[k]));
+    km.integer(std::get<1>(keys[k]));
+    km.text(std::get<2>(keys[k]));
+    key_bytes[k] = km.take();
+  }
   Marshal m;
   m.dict_begin();
+  std::vector<std::pair<size_t, Figures>> callers;
   for (size_t e = 0; e < entries.size(); ++e) {
     if (entries[e].own.samples == 0) continue;
-    auto key = [&](size_t k) {
-      m.tuple(3);
-      m.text(std::get<0>(keys[k]));
-      m.integer(std::get<1>(keys[k]));
-      m.text(std::get<2>(keys[k]));
-    };
-    key(e);
+    m.raw(key_bytes[e]);
     m.tuple(5);
     write_figures(m, entries[e].own);
     m.dict_begin();
-    for (const auto& [caller, figures] : entries[e].callers) {
-      key(caller);
+    callers.assign(entries[e].callers.begin(), entries[e].callers.end());
+    std::sort(callers.begin(), callers.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [caller, figures] : callers) {
+      m.raw(key_bytes[caller]);
       m.tuple(4);
       write_figures(m, figures);
     }

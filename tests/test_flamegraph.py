@@ -2,13 +2,15 @@
 extension, written by the C++ writers (through build/py/convert_dump until the
 CLI offers these formats): the folded values add up to the text report's
 total and keep the 3:1 split; the page renders in headless Chromium, from
-file://, with burn_hot and burn_cold drawn as frames."""
-import os
+file://, with burn_hot and burn_cold drawn as frames, a screenshot that is not
+blank, and zoom, search and keyboard that work."""
+import json
 import re
 import shutil
 import struct
 import subprocess
 import zlib
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -182,3 +184,68 @@ def test_flame_graph_renders_in_chromium(profile, tmp_path):
     assert len(set(pixels)) > 50, "the screenshot is (nearly) blank"
     warm = sum(1 for r, g, b in pixels if r > 200 and r > g + 20 and g > b + 20)
     assert warm > 0.05 * len(pixels), "too few warm (native frame) pixels"
+
+
+# Drives the page like a person with a keyboard, in the browser, and leaves
+# what it saw as JSON in <pre id="result">.
+INTERACTION = r"""
+<script>
+(function () {
+  const seen = {};
+  const frame = (name) => [...document.querySelectorAll(".f")]
+    .find((e) => e.getAttribute("aria-label").startsWith(name + ","));
+  const key = (el, k, extra) => el.dispatchEvent(new KeyboardEvent("keydown", Object.assign({key: k, bubbles: true}, extra)));
+  const frames = () => document.querySelectorAll(".f").length;
+  seen.before = frames();
+  const hot = frame("burn_hot");
+  hot.focus();
+  seen.tooltip = document.getElementById("tooltip").hidden ? "" : document.getElementById("tooltip").textContent;
+  seen.status = document.getElementById("status").textContent;
+  key(hot, "Enter");
+  seen.zoomed = frames();
+  seen.focused = document.activeElement.getAttribute("aria-label");
+  seen.cold_while_zoomed = frame("burn_cold") !== undefined;
+  key(document.activeElement, "Escape");
+  seen.reset = frames();
+  key(document.body, "f", {ctrlKey: true});
+  seen.search_focused = document.activeElement.id === "search";
+  const search = document.getElementById("search");
+  search.value = "burn_";
+  search.dispatchEvent(new Event("input"));
+  seen.match = document.getElementById("match").textContent;
+  seen.highlighted = [...document.querySelectorAll(".f.m")].map((e) => e.textContent);
+  document.getElementById("icicle").click();
+  seen.icicle_root_top = frame("all").style.top;
+  const pre = document.createElement("pre");
+  pre.id = "result";
+  pre.textContent = JSON.stringify(seen);
+  document.body.appendChild(pre);
+})();
+</script>
+"""
+
+
+def test_flame_graph_zoom_search_and_keyboard_in_chromium(profile, tmp_path):
+    if shutil.which("chromium") is None:
+        pytest.skip("chromium is not installed")
+    html = convert("html", profile, tmp_path / "work.html")
+    page = tmp_path / "driven.html"
+    page.write_text(html.replace("</body>", INTERACTION + "</body>"), encoding="utf-8")
+    dom = chromium("--window-size=1400,900", "--dump-dom", page.as_uri(), profile_dir=tmp_path / "chrome")
+    assert dom.returncode == 0, dom.stderr
+    found = re.search(r'<pre id="result">(.*?)</pre>', dom.stdout, re.S)
+    assert found, dom.stdout[-2000:]
+    seen = json.loads(unescape(found.group(1)))
+    # Focus shows the details: full name, file:line, seconds and percent.
+    assert re.search(r"hotcold\.c:\d+", seen["tooltip"]) and re.search(r"\d+\.\d{3} s, \d+\.\d\d% of total",
+                                                                      seen["tooltip"]), seen
+    assert seen["status"].startswith("burn_hot") and "% of total" in seen["status"], seen
+    # Enter zooms into burn_hot (its ancestors stay, burn_cold goes), Escape comes back.
+    assert seen["zoomed"] < seen["before"] and not seen["cold_while_zoomed"], seen
+    assert seen["focused"].startswith("burn_hot,"), seen
+    assert seen["reset"] == seen["before"], seen
+    # Ctrl-F goes to the search box; matches are highlighted and their share shown.
+    assert seen["search_focused"], seen
+    assert re.fullmatch(r"Matched \d+\.\d{3} s, \d+\.\d\d% of total, \d+ frames?", seen["match"]), seen
+    assert "burn_hot" in seen["highlighted"] and "burn_cold" in seen["highlighted"], seen
+    assert seen["icicle_root_top"] == "0px", seen
