@@ -281,6 +281,41 @@ def compare_reports(script, env, workdir, args):
             print(f"  ratio: {name} takes {median(times[name]) / base:.2f}x the time of yep report")
 
 
+def compare_callgrind(profile, env, workdir, args):
+    """`yep report --format callgrind` vs `google-pprof --callgrind` on the same file."""
+    print()
+    print(f"a2. Writing callgrind from the same profile (wall time of the whole command, median of "
+          f"{args.report_reps} runs, interleaved)")
+    if not shutil.which("google-pprof"):
+        note("google-pprof is not installed (Debian: google-perftools): skipped")
+        return
+    yep_script = Path(PYTHON).with_name("yep")
+    yep_report = [str(yep_script)] if os.access(yep_script, os.X_OK) else [PYTHON, "-m", "yep"]
+    ours = workdir / "yep.callgrind"
+    theirs = workdir / "pprof.callgrind"
+    commands = {
+        "yep report --format callgrind": yep_report + ["report", str(profile), "--format", "callgrind",
+                                                       "-o", str(ours)],
+        "google-pprof --callgrind": ["sh", "-c", f'google-pprof --callgrind "{os.path.realpath(PYTHON)}" '
+                                                 f'"{profile}" > "{theirs}"'],
+    }
+    times = {name: [] for name in commands}
+    for name, cmd in commands.items():  # warm-up, not counted
+        check(timed(cmd, env=env, cwd=workdir)[1], name)
+    for _ in range(args.report_reps):
+        for name, cmd in commands.items():
+            times[name].append(timed(cmd, env=env, cwd=workdir)[0])
+    base = median(times["yep report --format callgrind"])
+    rows = []
+    for name, path in zip(commands, (ours, theirs)):
+        t = median(times[name])
+        rows.append((name, fmt_s(t), f"{min(times[name]):.3f} s", f"{t / base:.2f}x",
+                     f"{path.stat().st_size / 1024:.0f} KiB"))
+    table(("command", "median", "min", "time / yep", "output"), rows)
+    print(f"  ratio: google-pprof --callgrind takes {median(times['google-pprof --callgrind']) / base:.2f}x "
+          "the time of yep report --format callgrind")
+
+
 # ---------------------------------------------------------------------------
 # b. Overhead of profiling.
 
@@ -411,6 +446,7 @@ def main():
                   f"one unit of work = {1000 * args.per_unit:.1f} ms here")
             if "a" not in args.skip:
                 compare_reports(script, env, workdir, args)
+                compare_callgrind(workdir / "workload.prof", env, workdir, args)
             if "b" not in args.skip:
                 overhead(script, env, workdir, args)
         if "c" not in args.skip:

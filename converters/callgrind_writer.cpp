@@ -158,7 +158,7 @@ std::string write_callgrind(const Profile& p) {
   for (const Function& f : p.functions) {
     const std::string& object = object_of[f.id - 1];
     ob[f.id - 1] = objects.id(object.empty() ? "???" : object);
-    fl[f.id - 1] = files.id(!f.filename.empty() ? f.filename : !object.empty() ? object : "???");
+    fl[f.id - 1] = files.id(!f.filename.empty() ? f.filename : "???");  // valgrind's "unknown file"
     fn[f.id - 1] = functions.id(short_function_name(f.name));
   }
   for (const Function& f : p.functions) {

@@ -1,8 +1,9 @@
 // Writes the callgrind format that callgrind_annotate and KCachegrind read
 // (YEP's -c): one event per sample type (e.g. "samples" and "cpu", the
 // latter in the unit of the profile, nanoseconds for CPU time), costs at
-// source lines ("positions: line"), object (ob=), file (fl=) and function
-// (fn=) of every function, and call edges (cfi=/cfn=/calls=) with the
+// source lines ("positions: line"), object (ob=), file (fl=, "???" when the
+// debug info names none, as valgrind writes) and function (fn=) of every
+// function, and call edges (cfi=/cfn=/calls=) with the
 // inclusive cost at the calling line.
 //
 // Self cost goes to the line of a sample's leaf frame. A call edge's cost is
