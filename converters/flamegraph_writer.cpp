@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cinttypes>
+#include <climits>
 #include <cstdio>
 #include <map>
 #include <unordered_map>
@@ -464,7 +465,7 @@ const char kScript[] = R"YEP(<script>
 
   // ---- state and drawing ----
   let zoom = 0, icicle = false, matched = null;
-  let elements = new Map(), rows = [];
+  let elements = new Map(), rows = [], drawnWidth = 0;
   const status = document.getElementById("status"), tooltip = document.getElementById("tooltip");
   const resetButton = document.getElementById("reset"), searchBox = document.getElementById("search");
   const matchText = document.getElementById("match");
@@ -481,7 +482,7 @@ const char kScript[] = R"YEP(<script>
       chart.appendChild(p);
       return;
     }
-    const W = chart.clientWidth, scale = value[zoom] > 0 ? W / value[zoom] : 0;
+    const W = drawnWidth = chart.clientWidth, scale = value[zoom] > 0 ? W / value[zoom] : 0;
     const items = [];
     for (let a = parent[zoom]; a >= 0; a = parent[a]) items.unshift([a, 0, W, true]);
     let deepest = depth[zoom];
@@ -675,7 +676,10 @@ const char kScript[] = R"YEP(<script>
   window.addEventListener("resize", function () {
     if (pending) return;
     pending = true;
-    requestAnimationFrame(function () { pending = false; render(true); });
+    requestAnimationFrame(function () {
+      pending = false;
+      if (chart.clientWidth !== drawnWidth) render(true);
+    });
   });
 
   render(false);
@@ -688,7 +692,8 @@ const char kScript[] = R"YEP(<script>
 }  // namespace
 
 std::string write_flamegraph_html(const Profile& p, size_t value_index, const std::string& title) {
-  const size_t vi = p.value_index(static_cast<int>(value_index));
+  // Profile::value_index throws the one-line error naming the sample types.
+  const size_t vi = p.value_index(static_cast<int>(std::min<size_t>(value_index, INT_MAX)));
   const ValueType& type = p.sample_types[vi];
 
   TreeBuilder tree(p);

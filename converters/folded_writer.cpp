@@ -1,6 +1,8 @@
 #include "folded_writer.h"
 
+#include <algorithm>
 #include <cinttypes>
+#include <climits>
 #include <cstdio>
 #include <map>
 #include <vector>
@@ -16,15 +18,20 @@ bool ends_with(const std::string& s, const char* suffix) {
   return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
 }
 
-// A frame's name as the folded format carries it: short, one line, no ';'.
-std::string folded_name(const Function& f) {
-  std::string name = ends_with(f.filename, ".py") ? f.name : short_function_name(f.name);
+// One line, no ';': every line of the output splits unambiguously.
+std::string sanitized(std::string name) {
   if (name.empty()) name = "??";
   for (char& c : name) {
     if (c == ';') c = ',';
     else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
   }
   return name;
+}
+
+// A frame's name as the folded format carries it: short for C/C++, as is for
+// Python ("<module>" is not a template).
+std::string folded_name(const Function& f) {
+  return sanitized(ends_with(f.filename, ".py") ? f.name : short_function_name(f.name));
 }
 
 // Name of a location the symbolizer left without lines.
@@ -34,10 +41,7 @@ std::string unsymbolized_name(const Profile& p, const Location& loc) {
   if (m && !m->filename.empty()) {
     size_t slash = m->filename.rfind('/');
     std::snprintf(buf, sizeof buf, "+0x%" PRIx64, loc.address - m->memory_start + m->file_offset);
-    std::string name = m->filename.substr(slash == std::string::npos ? 0 : slash + 1) + buf;
-    for (char& c : name)
-      if (c == ';' || static_cast<unsigned char>(c) < 0x20) c = '_';
-    return name;
+    return sanitized(m->filename.substr(slash == std::string::npos ? 0 : slash + 1) + buf);
   }
   std::snprintf(buf, sizeof buf, "0x%" PRIx64, loc.address);
   return buf;
@@ -46,7 +50,8 @@ std::string unsymbolized_name(const Profile& p, const Location& loc) {
 }  // namespace
 
 std::string write_folded(const Profile& p, size_t value_index) {
-  const size_t vi = p.value_index(static_cast<int>(value_index));
+  // Profile::value_index throws the one-line error naming the sample types.
+  const size_t vi = p.value_index(static_cast<int>(std::min<size_t>(value_index, INT_MAX)));
 
   // Names are computed once per function and per unsymbolized location.
   std::vector<std::string> function_names(p.functions.size());

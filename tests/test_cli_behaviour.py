@@ -2,7 +2,6 @@
 untouched (argv, __main__, output, exit status, exceptions, Ctrl-C), the
 profile is complete whatever way the program ends, and user mistakes get
 one clear line and exit status 2."""
-import os
 import signal
 import subprocess
 import sys

@@ -1,6 +1,5 @@
 """Folded stacks and the HTML flame graph of a real profile of the hotcold
-extension, written by the C++ writers (through build/py/convert_dump until the
-CLI offers these formats): the folded values add up to the text report's
+extension, written by `yep report --format folded|html`: the folded values add up to the text report's
 total and keep the 3:1 split; the page renders in headless Chromium, from
 file://, with burn_hot and burn_cold drawn as frames, a screenshot that is not
 blank, and zoom, search and keyboard that work."""
@@ -19,10 +18,6 @@ import pytest
 from conftest import parse_report, run_yep, write_script
 from test_cpu_profile import WORKLOAD
 
-CONVERT_DUMP = Path(__file__).parents[1] / "build/py/convert_dump"
-
-pytestmark = pytest.mark.skipif(not CONVERT_DUMP.exists(), reason=f"{CONVERT_DUMP} not built (make install)")
-
 
 @pytest.fixture(scope="module")
 def profile(hotcold, tmp_path_factory):
@@ -36,8 +31,8 @@ def profile(hotcold, tmp_path_factory):
 
 
 def convert(kind, profile, out):
-    result = subprocess.run([str(CONVERT_DUMP), kind, str(profile), str(out)], capture_output=True, text=True,
-                            timeout=120)
+    """The real CLI: yep report PROFILE --format folded|html -o OUT."""
+    result = run_yep(["report", str(profile), "--format", kind, "-o", str(out)], cwd=profile.parent)
     assert result.returncode == 0, result.stderr
     return out.read_text(encoding="utf-8")
 

@@ -2,7 +2,6 @@
 real clients (pstats, gprof2dot, snakeviz's own code, callgrind_annotate),
 checked against known truths (3:1 split, callers, the hot loop line), and
 the totals identical across formats."""
-import gzip
 import pstats
 import re
 import shutil
@@ -14,6 +13,7 @@ import pytest
 
 import yep
 from conftest import definition_line, marked_line, parse_report, run_yep, write_script
+from proto_reader import sample_totals
 from test_cpu_profile import WORKLOAD
 
 BIN = Path(sys.executable).parent
@@ -171,51 +171,6 @@ def test_lines_in_pstats(prof, hotcold, tmp_path):
     assert (max(keys, key=lambda k: stats.stats[k][2]))[1] == hot_loop
 
 
-def decode_proto_totals(data):
-    """Sums Sample.value of a gzipped profile.proto with a minimal decoder."""
-    buf = gzip.decompress(data)
-
-    def varint(b, i):
-        shift = value = 0
-        while True:
-            byte = b[i]
-            i += 1
-            value |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                return value, i
-
-    def fields(b):
-        i = 0
-        while i < len(b):
-            key, i = varint(b, i)
-            wire = key & 7
-            if wire == 0:
-                v, i = varint(b, i)
-            elif wire == 2:
-                n, i = varint(b, i)
-                v, i = b[i:i + n], i + n
-            else:
-                raise AssertionError(f"unexpected wire type {wire}")
-            yield key >> 3, wire, v
-
-    totals = None
-    for field, wire, value in fields(buf):
-        if field == 2:  # Sample
-            for f, w, v in fields(value):
-                if f == 2:
-                    vals = []
-                    if w == 2:
-                        j = 0
-                        while j < len(v):
-                            x, j = varint(v, j)
-                            vals.append(x)
-                    else:
-                        vals = [v]
-                    totals = [a + b for a, b in zip(totals, vals)] if totals else vals
-    return totals
-
-
 def test_totals_are_identical_across_formats(prof, tmp_path):
     p = yep.load(prof)
     samples, seconds = p.samples, p.total_seconds
@@ -226,7 +181,7 @@ def test_totals_are_identical_across_formats(prof, tmp_path):
     summary = re.search(r"^summary: (\d+) (\d+)$", p.render("callgrind"), re.M)
     assert (int(summary.group(1)), int(summary.group(2))) == (samples, nanos)
     assert sum(int(line.rsplit(" ", 1)[1]) for line in p.folded().splitlines()) == nanos
-    assert decode_proto_totals(p.render("proto")) == [samples, nanos]
+    assert sample_totals(p.render("proto")) == [samples, nanos]
     assert f"Total: {seconds:.3f}s" in p.source()
     html = p.render("html")
     assert html.startswith("<!DOCTYPE html>") or html.lower().startswith("<!doctype html>")

@@ -1,27 +1,21 @@
 """yep's pprof protobuf output (converters/proto_writer) read by the real
 client, `go tool pprof`: profile the hotcold extension, convert the .prof
-with build/py/proto_dump (load_profile + write_proto), and check that pprof
+with `yep report --format proto`, and check that pprof
 finds burn_hot and burn_cold by name at 3:1, agrees with yep's own report on
 the total seconds, lists burn_hot's source lines from hotcold.c, shows
 inlined frames as inlined, and keeps our symbols instead of re-symbolizing."""
-import gzip
 import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from conftest import definition_line, parse_report, run_yep, write_script
+from proto_reader import fields, profile_messages
 from test_cpu_profile import WORKLOAD
 
-PROTO_DUMP = Path(__file__).parents[1] / "build/py/proto_dump"
-
-pytestmark = [
-    pytest.mark.skipif(not PROTO_DUMP.exists(), reason=f"{PROTO_DUMP} not built (make install builds it)"),
-    pytest.mark.skipif(not shutil.which("go"), reason="go not installed (make test installs golang-go)"),
-]
+pytestmark = pytest.mark.skipif(not shutil.which("go"), reason="go not installed (make test installs golang-go)")
 
 # Warnings pprof prints when it distrusts or cannot use a profile's symbols.
 SYMBOLIZATION_TROUBLE = re.compile(
@@ -39,48 +33,19 @@ def seconds(text):
     return float(m.group(1)) * UNITS[m.group(2)]
 
 
-# --- a tiny protobuf reader, just enough to find inlined locations ---------
-
-def _varint(data, pos):
-    value = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, pos
-        shift += 7
-
-
-def _fields(data):
-    """Yields (field number, wire type, int or bytes) of one message."""
-    pos = 0
-    while pos < len(data):
-        key, pos = _varint(data, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(data, pos)
-        elif wire == 2:
-            size, pos = _varint(data, pos)
-            value, pos = data[pos:pos + size], pos + size
-        else:
-            raise AssertionError(f"unexpected wire type {wire}")
-        yield number, wire, value
-
-
 def inlined_function_names(pb_gz):
     """Names of functions that some location shows inlined into another
     (every line of a multi-line location but its last, outermost one)."""
     strings, functions, locations = [], {}, []
-    for number, _, value in _fields(gzip.decompress(pb_gz.read_bytes())):
+    for number, _, value in profile_messages(pb_gz.read_bytes()):
         if number == 6:
             strings.append(value.decode())
         elif number == 5:
-            f = {n: v for n, _, v in _fields(value)}
+            f = {n: v for n, _, v in fields(value)}
             functions[f.get(1, 0)] = f.get(2, 0)
         elif number == 4:
-            lines = [dict((n, v) for n, _, v in _fields(line)).get(1, 0)
-                     for n, _, line in _fields(value) if n == 4]
+            lines = [dict((n, v) for n, _, v in fields(line)).get(1, 0)
+                     for n, _, line in fields(value) if n == 4]
             locations.append(lines)
     assert strings and strings[0] == ""
     return {strings[functions[fid]] for lines in locations for fid in lines[:-1]}
@@ -95,8 +60,7 @@ def converted(hotcold, tmp_path_factory):
     script = write_script(tmp, "work.py", WORKLOAD.format(rounds=100))
     result = run_yep(["-f", "250", "-o", "work.prof", str(script)], cwd=tmp, env={"PYTHONPATH": str(hotcold)})
     assert result.returncode == 0, result.stderr
-    dump = subprocess.run([str(PROTO_DUMP), str(tmp / "work.prof"), str(tmp / "out.pb.gz")], capture_output=True,
-                          text=True, timeout=120)
+    dump = run_yep(["report", "work.prof", "--format", "proto", "-o", "out.pb.gz"], cwd=tmp)
     assert dump.returncode == 0, dump.stderr
     report = run_yep(["report", "--nodecount", "0", "work.prof"], cwd=tmp)
     assert report.returncode == 0, report.stderr

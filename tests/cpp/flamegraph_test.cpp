@@ -4,6 +4,7 @@
 // unsymbolized addresses and a sample with no stack.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -122,6 +123,7 @@ TEST(FoldedWriter, OtherValueIndexAndTotals) {
 
 TEST(FoldedWriter, ValueIndexOutOfRange) {
   EXPECT_THROW(yep::write_folded(make_profile(), 2), yep::ProfileError);
+  EXPECT_THROW(yep::write_folded(make_profile(), SIZE_MAX), yep::ProfileError);
   EXPECT_THROW(yep::write_flamegraph_html(make_profile(), 5, "t"), yep::ProfileError);
 }
 

@@ -66,15 +66,6 @@ add_executable(proto_writer_test tests/cpp/proto_writer_test.cpp)
 target_link_libraries(proto_writer_test PRIVATE yepconv GTest::gtest_main)
 gtest_discover_tests(proto_writer_test)
 
-# proto_dump IN.prof OUT.pb.gz, for tests/test_proto_output.py (go tool pprof).
-add_executable(proto_dump tests/cpp/proto_dump.cpp)
-target_link_libraries(proto_dump PRIVATE yepconv)
-
 add_executable(flamegraph_test tests/cpp/flamegraph_test.cpp)
 target_link_libraries(flamegraph_test PRIVATE yepconv GTest::gtest_main)
 gtest_discover_tests(flamegraph_test)
-
-# Not a test: writes folded stacks or the flame graph page of a profile file,
-# for tests/test_flamegraph.py (until the CLI offers these formats).
-add_executable(convert_dump tests/cpp/convert_dump.cpp)
-target_link_libraries(convert_dump PRIVATE yepconv)
