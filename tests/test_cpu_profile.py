@@ -132,7 +132,7 @@ def test_threads_started_by_the_script_are_sampled(hotcold, tmp_path):
 
 
 def test_frequency_is_applied_and_the_achieved_rate_recorded(hotcold, tmp_path):
-    script = write_script(tmp_path, "freq.py", WORKLOAD.format(rounds=40))
+    script = write_script(tmp_path, "freq.py", WORKLOAD.format(rounds=80))
     result = run_yep(["-f", "50", "-v", str(script)], cwd=tmp_path, env={"PYTHONPATH": str(hotcold)})
     assert result.returncode == 0, result.stderr
     achieved = float(re.search(r"timer: asked 50 Hz, got ([\d.]+) Hz", result.stdout).group(1))
