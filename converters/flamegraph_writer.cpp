@@ -171,6 +171,13 @@ class TreeBuilder {
 
   const std::vector<Frame>& frames() const { return frames_; }
 
+  // Room for up to `frames` tree nodes (the frames of all samples: an upper
+  // bound), so building the tree never rehashes.
+  void reserve(size_t frames) {
+    children_.reserve(frames);
+    nodes_.reserve(frames + 1);
+  }
+
   // Nodes as [depth, frame, value] in depth-first order, heaviest child first.
   std::string nodes_json() {
     std::string out;
@@ -706,6 +713,10 @@ std::string write_flamegraph_html(const Profile& p, size_t value_index, const st
       samples_index = i;
       break;
     }
+  size_t frames_in_samples = 0;
+  for (const Sample& s : p.samples)
+    for (uint64_t id : s.location_ids) frames_in_samples += std::max<size_t>(1, p.location(id).lines.size());
+  tree.reserve(frames_in_samples);
   for (const Sample& s : p.samples) {
     if (has_samples) samples += s.values[samples_index];
     if (s.values[vi] != 0) tree.add(s, s.values[vi]);
