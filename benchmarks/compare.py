@@ -361,6 +361,71 @@ def overhead(script, env, workdir, args):
 
 
 # ---------------------------------------------------------------------------
+# d. Heap profiling: an allocation-heavy workload under --heap vs memray.
+
+HEAP_WORKLOAD = """
+import sys, time
+import numpy as np
+t0 = time.perf_counter()
+for _ in range(int(sys.argv[1])):
+    rows = [{"id": i, "name": str(i), "tags": [i, i + 1]} for i in range(20_000)]   # many small objects
+    blocks = [bytearray(4096) for _ in range(2_000)]                                # native-size blocks
+    arrays = [np.ones(50_000) for _ in range(20)]                                   # numpy buffers
+    del rows, blocks, arrays
+print(f"work_seconds={time.perf_counter() - t0:.6f}")
+"""
+
+
+def heap_overhead(env, workdir, args):
+    print()
+    script = workdir / "heap_workload.py"
+    script.write_text(HEAP_WORKLOAD)
+    t, proc = timed([PYTHON, str(script), "1"], env=env, cwd=workdir)
+    check(proc, "the heap workload")
+    units = max(1, round(args.overhead_seconds / max(work_seconds(proc), 1e-3)))
+    print(f"d. Heap profiling an allocation-heavy workload (Python objects, 4 KiB blocks, numpy buffers; "
+          f"{units} rounds, about {args.overhead_seconds:g} s plain; median of {args.heap_reps} interleaved runs)")
+    configs = [("no profiler", [PYTHON, str(script), str(units)])]
+    configs.append(("python -m yep --heap", [PYTHON, "-m", "yep", "--heap", "-o", str(workdir / "h"), str(script),
+                                             str(units)]))
+    configs.append(("python -m yep --heap --pymalloc", [PYTHON, "-m", "yep", "--heap", "--pymalloc", "-o",
+                                                        str(workdir / "hp"), str(script), str(units)]))
+    try:
+        import memray  # noqa: F401
+        configs.append(("memray run", [PYTHON, "-m", "memray", "run", "-f", "-o", str(workdir / "m.bin"),
+                                       str(script), str(units)]))
+        configs.append(("memray run --native", [PYTHON, "-m", "memray", "run", "--native", "-f", "-o",
+                                                str(workdir / "mn.bin"), str(script), str(units)]))
+        configs.append(("memray run --trace-python-allocators",
+                        [PYTHON, "-m", "memray", "run", "--trace-python-allocators", "-f", "-o",
+                         str(workdir / "mt.bin"), str(script), str(units)]))
+    except ImportError:
+        note("memray is not installed (pip install memray): skipped")
+    wall = {name: [] for name, _ in configs}
+    work = {name: [] for name, _ in configs}
+    for rep in range(args.heap_reps):
+        order = configs[rep % len(configs):] + configs[:rep % len(configs)]
+        for name, cmd in order:
+            t, proc = timed(cmd, env=env, cwd=workdir)
+            check(proc, f"the heap workload ({name})")
+            wall[name].append(t)
+            work[name].append(work_seconds(proc))
+    base_wall, base_work = median(wall["no profiler"]), median(work["no profiler"])
+    rows = [(name, fmt_s(median(wall[name])), fmt_s(median(work[name])), f"{median(wall[name]) / base_wall:.2f}x",
+             f"{median(work[name]) / base_work:.2f}x") for name, _ in configs]
+    table(("run", "process wall", "work loop", "wall / plain", "work / plain"), rows)
+    print("  (yep --heap: every malloc with its native stack, Python objects included through PYTHONMALLOC=malloc; "
+          "--pymalloc leaves Python's small objects to pymalloc. memray: Python stacks; --native adds native "
+          "stacks; --trace-python-allocators adds pymalloc's objects)")
+    for name, _ in configs[1:]:
+        print(f"  ratio: {name} / no profiler = {median(work[name]) / base_work:.2f}x work-loop time")
+    yep_work = median(work["python -m yep --heap"])
+    for name, _ in configs:
+        if name.startswith("memray"):
+            print(f"  ratio: {name} / python -m yep --heap = {median(work[name]) / yep_work:.2f}x work-loop time")
+
+
+# ---------------------------------------------------------------------------
 # c. The C++ converter benchmark.
 
 def cpp_benchmark(workdir, args):
@@ -423,6 +488,7 @@ def main():
     parser.add_argument("--overhead-seconds", type=float, default=1.5,
                         help="work time of each run of part b (default 1.5)")
     parser.add_argument("--overhead-reps", type=int, default=6, help="runs of each configuration (default 6)")
+    parser.add_argument("--heap-reps", type=int, default=3, help="runs of each heap configuration (default 3)")
     parser.add_argument("--min-time", default="0.5", help="--benchmark_min_time of part c, seconds (default 0.5)")
     parser.add_argument("--benchmark-binary", default=str(Path("build", "py", "converter_benchmark")),
                         help="the C++ benchmark to run in part c (default build/py/converter_benchmark)")
@@ -449,6 +515,8 @@ def main():
                 compare_callgrind(workdir / "workload.prof", env, workdir, args)
             if "b" not in args.skip:
                 overhead(script, env, workdir, args)
+        if "d" not in args.skip:
+            heap_overhead(env, workdir, args)
         if "c" not in args.skip:
             cpp_benchmark(workdir, args)
     print()

@@ -3,16 +3,33 @@
 #include <sys/stat.h>
 
 #include "cpu_profile_reader.h"
+#include "heap_profile_reader.h"
+#include "profile_diff.h"
 #include "symbolizer.h"
 
 namespace yep {
 
-Profile load_profile(const std::string& path) {
+Profile read_profile(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0)
     throw ProfileError(path + ": no such profile file");
   if (!S_ISREG(st.st_mode)) throw ProfileError(path + ": not a regular file");
-  Profile p = read_cpu_profile(path);
+  const std::string bytes = read_file(path);
+  if (is_heap_profile(bytes)) return parse_heap_profile(bytes, path);
+  return parse_cpu_profile(bytes, path);
+}
+
+Profile load_profile(const std::string& path, const std::string& base_path) {
+  Profile p = read_profile(path);
+  if (!base_path.empty()) {
+    const Profile base = read_profile(base_path);
+    try {
+      p = subtract(p, base);
+    } catch (const ProfileError& e) {
+      throw ProfileError(base_path + ": cannot be the base of " + path + ": " + e.what());
+    }
+    p.comments.push_back("base: " + base_path + " subtracted");
+  }
   Symbolizer().symbolize(p);
   p.check_valid();
   return p;

@@ -8,8 +8,17 @@
 
 namespace yep {
 
-// Detects the format (today: gperftools CPU profile), reads and symbolizes.
+// Detects the format from the first bytes ("heap profile:", or "heap_v2/",
+// after any "%warn" lines: a gperftools heap profile; anything else: a
+// gperftools CPU profile) and reads it, without symbolizing.
 // Throws ProfileError with a one-line message for any unreadable input.
-Profile load_profile(const std::string& path);
+Profile read_profile(const std::string& path);
+
+// read_profile, then, when base_path is not empty, subtracts the profile at
+// base_path (pprof's -base: what grew; see profile_diff.h) and adds the
+// comment "base: <base_path> subtracted"; then symbolizes, once.
+// Throws ProfileError with a one-line message for any unreadable input, and
+// when the two profiles are of different kinds (e.g. CPU and heap).
+Profile load_profile(const std::string& path, const std::string& base_path = "");
 
 }  // namespace yep

@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include "cpu_profiler.h"
+#include "heap_profiler.h"
 #include "profile_loader.h"
 #include "report.h"
 
@@ -85,6 +86,22 @@ PYBIND11_MODULE(_native, m) {
   m.def("cpu_running", &yep::cpu_profiler_running, "Whether the CPU profiler is running.");
   m.def("cpu_wall_clock", &yep::cpu_profiler_wall_clock,
         "Whether the profiler samples wall time (CPUPROFILE_REALTIME was set when loaded).");
+  m.def("tcmalloc_is_allocator", &yep::tcmalloc_is_allocator, "Whether tcmalloc is this process's allocator.");
+  m.def("tcmalloc_library", &yep::tcmalloc_library, "The libtcmalloc to LD_PRELOAD.");
+  m.def("heap_start", &yep::heap_profiler_start, py::arg("prefix"), "Start gperftools' heap profiler.");
+  m.def("heap_dump", &yep::heap_profiler_dump, py::arg("reason"), "Write a heap profile now; returns its path.");
+  m.def("heap_stop", &yep::heap_profiler_stop, "Dump, stop, and return the files of the session.");
+  m.def("heap_running", &yep::heap_profiler_running, "Whether the heap profiler is running.");
+  m.def("heap_stats", [](bool reset_peak) {
+          const yep::HeapStats s = yep::heap_stats(reset_peak);
+          py::dict d;
+          d["live_bytes"] = s.live_bytes;
+          d["peak_bytes"] = s.peak_bytes;
+          d["allocations"] = s.allocations;
+          d["frees"] = s.frees;
+          return d;
+        }, py::arg("reset_peak") = false, "Live and peak heap bytes from the malloc hooks.");
+
   py::class_<yep::Profile>(m, "Profile", "A loaded, symbolized profile (libyepconv's model).")
       .def_property_readonly("sample_types",
                              [](const yep::Profile& p) {
@@ -100,7 +117,9 @@ PYBIND11_MODULE(_native, m) {
       .def("render", &render, py::arg("format"), py::arg("sort") = "flat", py::arg("nodecount") = 0,
            py::arg("sample_index") = -1, py::arg("focus") = "", py::arg("ignore") = "", py::arg("lines") = false,
            py::arg("list") = "", py::arg("title") = "", "The profile in one output format, as bytes.");
-  m.def("load", &yep::load_profile, py::arg("path"), py::call_guard<py::gil_scoped_release>(),
+  m.def("load", [](const std::string& path, const std::string& base) { return yep::load_profile(path, base); },
+        py::arg("path"), py::arg("base") = "",
+        py::call_guard<py::gil_scoped_release>(),
         "Read and symbolize a profile file.");
   m.def("format_names", &yep::format_names, "Output formats render() accepts.");
   m.def("format_suffix", &yep::format_suffix, py::arg("format"), "Usual file suffix of a format.");

@@ -33,6 +33,15 @@ def hotcold(tmp_path_factory):
     return outdir
 
 
+@pytest.fixture(scope="session")
+def allocs(tmp_path_factory):
+    """Directory holding the compiled `allocs` extension (known allocations)."""
+    outdir = tmp_path_factory.mktemp("allocs")
+    shutil.copy(FIXTURES / "allocs.c", outdir / "allocs.c")
+    build_extension(outdir / "allocs.c", outdir)
+    return outdir
+
+
 def definition_line(source, function):
     """Line number where a C function is defined in a fixture source."""
     for number, line in enumerate(Path(source).read_text().splitlines(), 1):

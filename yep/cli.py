@@ -17,6 +17,8 @@ from ._errors import YepError
 USAGE = """\
 usage: python -m yep [-v] [-o OUTFILE] [-f HZ] [--wall] [-c] [-l] [--format F[,F...]]
                      [--sort flat|cum] [--nodecount N] [--] script.py [args ...]
+       python -m yep --heap [-v] [-o PREFIX] [--pymalloc] [--heap-interval SIZE]
+                     [--heap-inuse-interval SIZE] [--heap-time-interval S] script.py [args ...]
        python -m yep [options] -m module [args ...]
        python -m yep report PROFILE [--format F] [-o FILE] [options]   (yep report -h)
 
@@ -39,6 +41,17 @@ options:
   --sort flat|cum       report order for -v (default flat)
   --nodecount N         rows in the -v report (default 30, 0 for all)
   -m module             run a library module as a script (like python -m)
+
+heap profiling (gperftools' heap profiler; the program restarts with tcmalloc):
+  --heap                profile the native heap: PREFIX.0001.heap, ... (default
+                        PREFIX: the script's basename), one at exit; -v reports
+                        the last one (in-use bytes)
+  --pymalloc            keep Python's small-object allocator (default: it is
+                        off, PYTHONMALLOC=malloc, so Python objects show too)
+  --heap-interval SIZE  also dump every SIZE allocated (e.g. 256M; gperftools'
+                        default 1G)
+  --heap-inuse-interval SIZE   dump when in-use memory grows by SIZE (100M)
+  --heap-time-interval S       dump every S seconds
 """
 
 
@@ -59,11 +72,15 @@ def _parse_run_args(argv):
     """Options stop at the script (or -m module): the rest is the program's."""
     opts = {"outfile": None, "visualize": False, "frequency": None, "wall": False, "callgrind": False,
             "lines": False, "formats": "", "sort": "flat", "nodecount": 30, "script": None, "module": None,
-            "args": []}
+            "args": [], "heap": False, "pymalloc": False, "heap_interval": None, "heap_inuse_interval": None,
+            "heap_time_interval": None}
     flags = {"-v": "visualize", "--visualize": "visualize", "--wall": "wall", "-c": "callgrind",
-             "--callgrind": "callgrind", "-l": "lines", "--lines": "lines"}
+             "--callgrind": "callgrind", "-l": "lines", "--lines": "lines", "--heap": "heap",
+             "--pymalloc": "pymalloc"}
     with_value = {"-o": "outfile", "--outfile": "outfile", "-f": "frequency", "--frequency": "frequency",
-                  "--sort": "sort", "--nodecount": "nodecount", "--format": "formats", "-m": "module"}
+                  "--sort": "sort", "--nodecount": "nodecount", "--format": "formats", "-m": "module",
+                  "--heap-interval": "heap_interval", "--heap-inuse-interval": "heap_inuse_interval",
+                  "--heap-time-interval": "heap_time_interval"}
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -114,8 +131,12 @@ def run_main(argv):
         try:
             nodecount = int(opts["nodecount"])
             frequency = None if opts["frequency"] is None else float(opts["frequency"])
+            if opts["heap_time_interval"] is not None:
+                opts["heap_time_interval"] = int(opts["heap_time_interval"])
         except ValueError as exc:
             raise _UsageError(str(exc)) from None
+        if opts["heap"] and (opts["callgrind"] or opts["wall"] or frequency):
+            raise _UsageError("--heap profiles memory: -c, --wall and -f are for CPU profiles")
         formats = [f for f in opts["formats"].split(",") if f]
         for fmt in formats:
             if fmt not in FORMATS:
@@ -124,47 +145,123 @@ def run_main(argv):
         sys.stderr.write(USAGE)
         return _fail(str(exc))
 
-    from . import api, runner
-    from .report import format_suffix, load
+    from . import heap_run, runner
 
     try:
         target = runner.Target(script=opts["script"], module=opts["module"])
-        outfile = opts["outfile"] or target.name + ".prof"
-        # YEP's -c: OUTFILE is the callgrind file; the raw profile is temporary.
-        profile_path = outfile + ".yep-raw" if opts["callgrind"] else outfile
-        if opts["wall"]:
-            os.environ["CPUPROFILE_REALTIME"] = "1"  # read by libprofiler when it loads
-        api.start(profile_path, frequency)
+        if opts["heap"]:
+            for option in ("heap_interval", "heap_inuse_interval"):
+                if opts[option] is not None:
+                    opts[option] = heap_run.parse_size(opts[option], "--" + option.replace("_", "-"))
+            if not heap_run.in_restarted_process():
+                _check_prefix(opts["outfile"] or target.name)
+                heap_run.restart_under_tcmalloc(argv, opts)  # does not return
+            heap_run.restore_environment()
+            session = _HeapSession(opts["outfile"] or target.name)
+        else:
+            session = _CpuSession(opts, target, frequency)
+        session.start()
     except YepError as exc:
         return _fail(str(exc))
-    if opts["wall"]:
-        del os.environ["CPUPROFILE_REALTIME"]  # not for the program's own children
+    return _run_profiled(session, target, opts, nodecount, formats)
+
+
+def _check_prefix(prefix):
+    directory = os.path.dirname(os.path.abspath(prefix))
+    if not os.access(directory, os.W_OK):
+        raise YepError(f"cannot write heap profiles to '{prefix}': the directory {directory} "
+                       f"{'is not writable' if os.path.isdir(directory) else 'does not exist'}")
+
+
+class _CpuSession:
+    """gperftools' CPU profiler, writing OUTFILE."""
+
+    def __init__(self, opts, target, frequency):
+        self.outfile = opts["outfile"] or target.name + ".prof"
+        # YEP's -c: OUTFILE is the callgrind file; the raw profile is temporary.
+        self.callgrind = opts["callgrind"]
+        self.path = self.outfile + ".yep-raw" if self.callgrind else self.outfile
+        self.wall, self.frequency, self.lines = opts["wall"], frequency, opts["lines"]
+
+    def start(self):
+        from . import api
+
+        if self.wall:
+            os.environ["CPUPROFILE_REALTIME"] = "1"  # read by libprofiler when it loads
+        api.start(self.path, self.frequency)
+        if self.wall:
+            del os.environ["CPUPROFILE_REALTIME"]  # not for the program's own children
+
+    def running(self):
+        from . import api
+
+        return api.is_running()
+
+    def stop(self):
+        """Stops; returns (profile to report, files written, what was measured)."""
+        from . import api
+        from .report import load
+
+        summary = api.stop()
+        written = [self.outfile]
+        if self.callgrind:
+            load(self.path).save(self.outfile, "callgrind", lines=self.lines)
+            os.unlink(self.path)
+        measured = "wall" if summary["wall_clock"] else "cpu"
+        return self.path, self.outfile, written, (f"{summary['samples']} samples, "
+                                                  f"{summary[measured + '_seconds']:.2f} s {measured.replace('cpu', 'CPU')}")
+
+
+class _HeapSession:
+    """gperftools' heap profiler, writing PREFIX.NNNN.heap."""
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+
+    def start(self):
+        from . import heap
+
+        heap.heap_start(self.prefix)
+
+    def running(self):
+        from . import heap
+
+        return heap.heap_is_running()
+
+    def stop(self):
+        from . import heap
+
+        files = [os.path.relpath(f) if not os.path.isabs(self.prefix) else f for f in heap.heap_stop()]
+        stats = heap.heap_stats()
+        return files[-1], files[-1], files, (f"{len(files)} heap profile{'s' if len(files) > 1 else ''}, "
+                                             f"peak {stats['peak_bytes'] / 2**20:.1f} MiB of native heap")
+
+
+def _run_profiled(session, target, opts, nodecount, formats):
+    """Runs the program under a started session and ends as the program would."""
+    from . import runner
+    from .report import format_suffix, load
 
     parent = os.getpid()
 
     def finish_profile(outcome):
-        """Stops the profiler, shows the program's exception, then yep's
+        """Stops the session, shows the program's exception, then yep's
         line and the -v report. Returns 0, or 2 on a yep error."""
         try:
-            summary = api.stop()
+            report_path, stem, written, measured = session.stop()
         except YepError as exc:
             runner.show_exception(outcome)
             return _fail(str(exc))
         runner.show_exception(outcome)
-        measured = "wall" if summary["wall_clock"] else "cpu"
-        written = [outfile]
         try:
-            if opts["callgrind"] or formats or opts["visualize"]:
-                profile = load(profile_path)
-            if opts["callgrind"]:
-                profile.save(outfile, "callgrind", lines=opts["lines"])
-                os.unlink(profile_path)
+            if formats or opts["visualize"]:
+                profile = load(report_path)
             for fmt in formats:
-                written.append(profile.save(outfile + format_suffix(fmt), fmt, lines=opts["lines"]))
+                written.append(profile.save(stem + format_suffix(fmt), fmt, lines=opts["lines"]))
         except YepError as exc:
             return _fail(str(exc))
-        print(f"yep: wrote {', '.join(written)}: {summary['samples']} samples, "
-              f"{summary[measured + '_seconds']:.2f} s {measured.replace('cpu', 'CPU')}", file=sys.stderr)
+        shown = written if len(written) <= 3 else [written[0], "...", *written[-2:]]
+        print(f"yep: wrote {', '.join(shown)}: {measured}", file=sys.stderr)
         if opts["visualize"]:
             sys.stdout.flush()
             try:
@@ -178,7 +275,7 @@ def run_main(argv):
     real_exit = os._exit
 
     def exit_after_profile(status):
-        if os.getpid() == parent and api.is_running():
+        if os.getpid() == parent and session.running():
             finish_profile(None)
             sys.stdout.flush()
             sys.stderr.flush()
@@ -206,7 +303,7 @@ def report_main(argv):
         prog="yep report", description="Print or write a profile in one of yep's output formats.",
         epilog="text, source and folded go to stdout unless -o is given; the others go to "
                "PROFILE.pstats, .callgrind, .pb.gz or .html unless -o is given.")
-    parser.add_argument("profile", help="profile file (gperftools CPU profile)")
+    parser.add_argument("profile", help="profile file (gperftools CPU or heap profile)")
     parser.add_argument("--format", default="text", choices=FORMATS, help="output format (default text)")
     parser.add_argument("-o", "--output", help="file to write")
     parser.add_argument("--sort", choices=("flat", "cum"), default="flat", help="text: order rows by flat or cum")
@@ -216,14 +313,17 @@ def report_main(argv):
     parser.add_argument("--ignore", metavar="REGEX", help="drop samples through a matching function")
     parser.add_argument("-l", "--lines", action="store_true", help="entries are functions at file:line")
     parser.add_argument("--list", metavar="REGEX", help="source: the functions to annotate (default: top by flat)")
-    parser.add_argument("--sample-index", type=int, default=-1, help="which value to report (default: the profile's)")
+    parser.add_argument("--sample-index", default=None, metavar="N|NAME",
+                        help="which value to report, by index or name: for heap profiles inuse_space (default), "
+                             "inuse_objects, alloc_space, alloc_objects")
+    parser.add_argument("--base", metavar="OLD", help="subtract this earlier profile (what grew since)")
     parser.add_argument("--title", help="html: the page title")
     args = parser.parse_args(argv)
     nodecount = args.nodecount if args.nodecount is not None else (30 if args.format == "text" else 0)
     if nodecount < 0:
         return _fail(f"--nodecount must be >= 0, not {nodecount}")
     try:
-        data = load(args.profile).render(args.format, sort=args.sort, nodecount=nodecount, focus=args.focus,
+        data = load(args.profile, base=args.base).render(args.format, sort=args.sort, nodecount=nodecount, focus=args.focus,
                                          ignore=args.ignore, lines=args.lines, sample_index=args.sample_index,
                                          list=args.list, title=args.title)
         output = args.output

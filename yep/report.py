@@ -29,16 +29,19 @@ def is_binary_format(fmt):
     return _native().is_binary_format(fmt)
 
 
-def load(path):
-    """Read and symbolize a profile file; returns a Profile.
+def load(path, base=None):
+    """Read and symbolize a profile file (CPU or heap); returns a Profile.
 
+    With `base`, the result is the profile minus the base profile, stack by
+    stack (pprof's -base: what grew between two heap dumps).
     Raises YepError for a missing, truncated or corrupt file.
     """
     try:
         path = os.fspath(path)
+        base = "" if base is None else os.fspath(base)
     except TypeError:
-        raise YepError(f"profile path must be a str or os.PathLike, not {type(path).__name__}") from None
-    return Profile(_native().load(path), path)
+        raise YepError("profile paths must be str or os.PathLike") from None
+    return Profile(_native().load(path, base), path)
 
 
 class Profile:
@@ -77,9 +80,25 @@ class Profile:
             raise YepError(f"{self.path}: not a time profile ({self.sample_types[index][0]})")
         return self._native.total(index) / 1e9
 
+    def sample_index(self, which):
+        """The index of a sample type given by index or name ('inuse_space');
+        None or -1: the profile's default."""
+        if which is None or which == -1:
+            return -1
+        names = [t for t, _ in self.sample_types]
+        if isinstance(which, str) and not which.isdigit():
+            if which not in names:
+                raise YepError(f"{self.path} has no sample type {which!r}: it has {', '.join(names)}")
+            return names.index(which)
+        return int(which)
+
     def render(self, fmt="text", sort="flat", nodecount=0, focus=None, ignore=None, lines=False,
                sample_index=-1, list=None, title=None):
-        """The profile in format `fmt`: str for text formats, bytes for pstats and proto."""
+        """The profile in format `fmt`: str for text formats, bytes for pstats and proto.
+
+        sample_index picks the value by index or name (e.g. 'alloc_space').
+        """
+        sample_index = self.sample_index(sample_index)
         if sort not in SORTS:
             raise YepError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
         if not isinstance(nodecount, int) or nodecount < 0:

@@ -69,3 +69,20 @@ gtest_discover_tests(proto_writer_test)
 add_executable(flamegraph_test tests/cpp/flamegraph_test.cpp)
 target_link_libraries(flamegraph_test PRIVATE yepconv GTest::gtest_main)
 gtest_discover_tests(flamegraph_test)
+
+# The heap profile reader, format detection and base subtraction on crafted
+# files; and a real gperftools dump cut at 1 MiB, written by a program linked
+# to tcmalloc (the test skips when libtcmalloc is missing).
+add_executable(heap_reader_test tests/cpp/heap_reader_test.cpp)
+target_link_libraries(heap_reader_test PRIVATE yepconv GTest::gtest_main)
+pkg_check_modules(YEP_TEST_TCMALLOC IMPORTED_TARGET libtcmalloc)
+if(YEP_TEST_TCMALLOC_FOUND)
+  add_executable(heap_truncation_program tests/cpp/heap_truncation_program.cpp)
+  target_link_libraries(heap_truncation_program PRIVATE PkgConfig::YEP_TEST_TCMALLOC)
+  add_dependencies(heap_reader_test heap_truncation_program)
+  target_compile_definitions(heap_reader_test PRIVATE
+    YEP_HEAP_TRUNCATION_PROGRAM="$<TARGET_FILE:heap_truncation_program>")
+else()
+  message(STATUS "libtcmalloc not found: the real heap dump test will be skipped")
+endif()
+gtest_discover_tests(heap_reader_test)

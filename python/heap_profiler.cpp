@@ -1,0 +1,196 @@
+#include "heap_profiler.h"
+
+#include <dlfcn.h>
+#include <glob.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#ifndef YEP_TCMALLOC_LIBRARY
+#define YEP_TCMALLOC_LIBRARY "libtcmalloc.so.4"
+#endif
+
+namespace yep {
+
+namespace {
+
+// gperftools' C entry points, found at run time (see the header).
+struct Tcmalloc {
+  void (*start)(const char*) = nullptr;
+  void (*stop)() = nullptr;
+  void (*dump)(const char*) = nullptr;
+  int (*running)() = nullptr;
+  int (*add_new_hook)(void (*)(const void*, size_t)) = nullptr;
+  int (*add_delete_hook)(void (*)(const void*)) = nullptr;
+  size_t (*allocated_size)(const void*) = nullptr;
+  int (*numeric_property)(const char*, size_t*) = nullptr;
+};
+
+template <typename F>
+void find(F& f, const char* name) {
+  f = reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
+}
+
+const Tcmalloc& tcmalloc() {
+  static const Tcmalloc t = [] {
+    Tcmalloc t;
+    find(t.start, "HeapProfilerStart");
+    find(t.stop, "HeapProfilerStop");
+    find(t.dump, "HeapProfilerDump");
+    find(t.running, "IsHeapProfilerRunning");
+    find(t.add_new_hook, "MallocHook_AddNewHook");
+    find(t.add_delete_hook, "MallocHook_AddDeleteHook");
+    find(t.allocated_size, "MallocExtension_GetAllocatedSize");
+    find(t.numeric_property, "MallocExtension_GetNumericProperty");
+    return t;
+  }();
+  return t;
+}
+
+// Throws unless tcmalloc is the allocator and has everything we call.
+const Tcmalloc& require_tcmalloc() {
+  const Tcmalloc& t = tcmalloc();
+  if (!tcmalloc_is_allocator() || !t.start || !t.stop || !t.dump || !t.running || !t.add_new_hook ||
+      !t.add_delete_hook || !t.allocated_size || !t.numeric_property)
+    throw CaptureError(
+        "tcmalloc is not this process's allocator, so gperftools' heap profiler would record nothing; "
+        "run the program with `python -m yep --heap script.py`, or start Python with LD_PRELOAD=" +
+        tcmalloc_library());
+  return t;
+}
+
+std::string session_prefix;
+std::vector<std::string> session_files;
+
+// The newest "<prefix>.NNNN.heap" on disk.
+std::string newest_dump(const std::string& prefix) {
+  glob_t g{};
+  std::string newest;
+  if (glob((prefix + ".[0-9][0-9][0-9][0-9]*.heap").c_str(), 0, nullptr, &g) == 0) {
+    for (size_t i = 0; i < g.gl_pathc; ++i) {
+      std::string path = g.gl_pathv[i];
+      // Longer numbers sort after shorter ones (10000 after 9999).
+      if (newest.empty() || path.size() > newest.size() || (path.size() == newest.size() && path > newest))
+        newest = path;
+    }
+  }
+  globfree(&g);
+  return newest;
+}
+
+std::string absolute(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  char cwd[4096];
+  return ::getcwd(cwd, sizeof cwd) ? std::string(cwd) + "/" + path : path;
+}
+
+// Heap statistics kept by the malloc hooks.
+std::atomic<int64_t> live{0}, peak{0}, allocations{0}, frees{0};
+std::atomic<bool> hooks_installed{false};
+
+void raise_peak(int64_t now) {
+  int64_t seen = peak.load(std::memory_order_relaxed);
+  while (now > seen && !peak.compare_exchange_weak(seen, now, std::memory_order_relaxed)) {
+  }
+}
+
+void on_new(const void* ptr, size_t) {
+  if (!ptr) return;
+  const int64_t size = static_cast<int64_t>(tcmalloc().allocated_size(ptr));
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  raise_peak(live.fetch_add(size, std::memory_order_relaxed) + size);
+}
+
+void on_delete(const void* ptr) {
+  if (!ptr) return;
+  const int64_t size = static_cast<int64_t>(tcmalloc().allocated_size(ptr));
+  frees.fetch_add(1, std::memory_order_relaxed);
+  live.fetch_sub(size, std::memory_order_relaxed);
+}
+
+void install_hooks(const Tcmalloc& t) {
+  if (hooks_installed.exchange(true)) return;
+  size_t current = 0;
+  t.numeric_property("generic.current_allocated_bytes", &current);
+  live.store(static_cast<int64_t>(current));
+  peak.store(static_cast<int64_t>(current));
+  t.add_new_hook(on_new);
+  t.add_delete_hook(on_delete);
+}
+
+}  // namespace
+
+bool tcmalloc_is_allocator() {
+  void* tc = dlsym(RTLD_DEFAULT, "tc_malloc");
+  return tc && dlsym(RTLD_DEFAULT, "malloc") == tc;
+}
+
+std::string tcmalloc_library() { return YEP_TCMALLOC_LIBRARY; }
+
+bool heap_profiler_running() {
+  const Tcmalloc& t = tcmalloc();
+  return tcmalloc_is_allocator() && t.running && t.running();
+}
+
+void heap_profiler_start(const std::string& prefix) {
+  const Tcmalloc& t = require_tcmalloc();
+  if (t.running())
+    throw CaptureError("the heap profiler is already running (prefix '" + session_prefix +
+                       "'); call yep.heap_stop() first");
+  if (prefix.empty()) throw CaptureError("no heap profile prefix given");
+  const std::string full = absolute(prefix);
+  const std::string dir = full.substr(0, full.rfind('/') + 1);
+  if (::access(dir.c_str(), W_OK) != 0)
+    throw CaptureError("cannot write heap profiles to '" + prefix + "': " + std::strerror(errno) +
+                       "; choose a prefix in a writable directory");
+  install_hooks(t);
+  session_prefix = full;
+  session_files.clear();
+  t.start(full.c_str());
+  if (!t.running()) throw CaptureError("gperftools' heap profiler did not start (prefix '" + prefix + "')");
+}
+
+std::string heap_profiler_dump(const std::string& reason) {
+  const Tcmalloc& t = require_tcmalloc();
+  if (!t.running()) throw CaptureError("the heap profiler is not running; call yep.heap_start() first");
+  t.dump(reason.c_str());
+  std::string path = newest_dump(session_prefix);
+  if (path.empty()) throw CaptureError("gperftools wrote no heap profile for prefix '" + session_prefix + "'");
+  if (std::find(session_files.begin(), session_files.end(), path) == session_files.end())
+    session_files.push_back(path);
+  return path;
+}
+
+std::vector<std::string> heap_profiler_stop() {
+  const Tcmalloc& t = require_tcmalloc();
+  if (!t.running()) throw CaptureError("the heap profiler is not running; call yep.heap_start() first");
+  heap_profiler_dump("stop");
+  t.stop();
+  // Dumps gperftools made by itself (intervals) belong to the session too.
+  glob_t g{};
+  if (glob((session_prefix + ".[0-9][0-9][0-9][0-9]*.heap").c_str(), 0, nullptr, &g) == 0)
+    for (size_t i = 0; i < g.gl_pathc; ++i)
+      if (std::find(session_files.begin(), session_files.end(), g.gl_pathv[i]) == session_files.end())
+        session_files.push_back(g.gl_pathv[i]);
+  globfree(&g);
+  std::sort(session_files.begin(), session_files.end(), [](const std::string& a, const std::string& b) {
+    return a.size() != b.size() ? a.size() < b.size() : a < b;
+  });
+  return session_files;
+}
+
+HeapStats heap_stats(bool reset_peak) {
+  install_hooks(require_tcmalloc());
+  HeapStats s;
+  s.live_bytes = live.load();
+  s.peak_bytes = std::max(peak.load(), s.live_bytes);
+  s.allocations = allocations.load();
+  s.frees = frees.load();
+  if (reset_peak) peak.store(s.live_bytes);
+  return s;
+}
+
+}  // namespace yep

@@ -1,0 +1,49 @@
+// yep's wrapper around gperftools' heap profiler and malloc hooks.
+//
+// Both live in libtcmalloc, which only works when it is the process's
+// allocator (LD_PRELOAD'ed or linked into the executable): loaded later it
+// installs hooks that never fire. So nothing here links libtcmalloc: every
+// entry point is looked up with dlsym at run time, and every call first
+// checks that tcmalloc really is the allocator (malloc resolves to
+// tc_malloc), else it throws CaptureError saying how to run under tcmalloc.
+//
+// Profiles are gperftools' heap profile text files "<prefix>.NNNN.heap",
+// written by HeapProfilerDump (and by gperftools itself every
+// HEAP_PROFILE_ALLOCATION_INTERVAL / _INUSE_INTERVAL / _TIME_INTERVAL);
+// heap_profiler_stop dumps once more before stopping, so a session always
+// ends with a profile of what was still in use.
+//
+// heap_stats counts through MallocHook new/delete hooks installed on first
+// use: bytes live (allocated sizes, as tcmalloc rounds them) and the peak
+// since the hooks were installed or the peak was last reset.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cpu_profiler.h"  // CaptureError
+
+namespace yep {
+
+// Whether tcmalloc is this process's allocator.
+bool tcmalloc_is_allocator();
+// The libtcmalloc to LD_PRELOAD (found when yep was built).
+std::string tcmalloc_library();
+
+void heap_profiler_start(const std::string& prefix);
+// Writes a profile now; returns its path.
+std::string heap_profiler_dump(const std::string& reason);
+// Dumps a last profile, stops, and returns every file this session wrote.
+std::vector<std::string> heap_profiler_stop();
+bool heap_profiler_running();
+
+struct HeapStats {
+  int64_t live_bytes = 0;
+  int64_t peak_bytes = 0;
+  int64_t allocations = 0;
+  int64_t frees = 0;
+};
+HeapStats heap_stats(bool reset_peak);
+
+}  // namespace yep

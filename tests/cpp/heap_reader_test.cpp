@@ -1,0 +1,605 @@
+// The gperftools heap profile reader on crafted files (values, summing,
+// return-address adjustment, mappings, the 1 MiB truncation, heap_v2, clear
+// errors), format detection in the loader, subtraction of a base profile,
+// and a real dump cut by gperftools itself.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "cpu_profile_reader.h"
+#include "heap_profile_reader.h"
+#include "profile_diff.h"
+#include "profile_loader.h"
+
+namespace {
+
+// As gperftools writes them: device 00:00, padded inode.
+const char kMaps[] =
+    "00400000-00401000 r--p 00000000 00:00 42          /usr/bin/prog\n"
+    "00401000-00500000 r-xp 00001000 00:00 42          /usr/bin/prog\n"
+    "7f0000000000-7f0000100000 r-xp 00002000 00:00 43          /lib/libfoo.so\n"
+    "7ffd00000000-7ffd00001000 rw-p 00000000 00:00 0           [stack]\n";
+
+// Buckets 1 and 3 have the same stack; header totals = sums of the buckets.
+const char kNormal[] =
+    "heap profile:      4:     1600 [    10:     4000] @ heapprofile\n"
+    "     1:      100 [     2:      200] @ 0x00401105 0x7f0000000021\n"
+    "     2:     1000 [     5:     2800] @ 0x00401200 0x00401301\n"
+    "     1:      500 [     3:     1000] @ 0x00401105 0x7f0000000021\n"
+    "\n"
+    "MAPPED_LIBRARIES:\n";
+
+std::string error_of(const std::string& text) {
+  try {
+    yep::parse_heap_profile(text, "bad.heap");
+  } catch (const yep::ProfileError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool has_comment(const yep::Profile& p, const std::string& part) {
+  for (const std::string& c : p.comments)
+    if (c.find(part) != std::string::npos) return true;
+  return false;
+}
+
+std::string all_comments(const yep::Profile& p) {
+  std::string out;
+  for (const std::string& c : p.comments) out += c + "\n";
+  return out;
+}
+
+TEST(HeapProfileReader, ReadsValuesSumsStacksAndAdjustsEveryAddress) {
+  yep::Profile p = yep::parse_heap_profile(std::string(kNormal) + kMaps, "t.heap");
+  ASSERT_EQ(p.sample_types.size(), 4u);
+  EXPECT_EQ(p.sample_types[0].type, "alloc_objects");
+  EXPECT_EQ(p.sample_types[0].unit, "count");
+  EXPECT_EQ(p.sample_types[1].type, "alloc_space");
+  EXPECT_EQ(p.sample_types[1].unit, "bytes");
+  EXPECT_EQ(p.sample_types[2].type, "inuse_objects");
+  EXPECT_EQ(p.sample_types[2].unit, "count");
+  EXPECT_EQ(p.sample_types[3].type, "inuse_space");
+  EXPECT_EQ(p.sample_types[3].unit, "bytes");
+  EXPECT_EQ(p.default_sample_type, 3u);
+  EXPECT_EQ(p.period_type.type, "space");
+  EXPECT_EQ(p.period_type.unit, "bytes");
+  EXPECT_EQ(p.period, 1);
+  EXPECT_TRUE(p.comments.empty()) << all_comments(p);
+
+  ASSERT_EQ(p.samples.size(), 2u);  // buckets 1 and 3 summed
+  EXPECT_EQ(p.samples[0].values, (std::vector<int64_t>{5, 1200, 2, 600}));
+  EXPECT_EQ(p.samples[1].values, (std::vector<int64_t>{5, 2800, 2, 1000}));
+  // Every frame, the leaf included, is a return address: address - 1.
+  ASSERT_EQ(p.samples[0].location_ids.size(), 2u);
+  EXPECT_EQ(p.location(p.samples[0].location_ids[0]).address, 0x401104u);
+  EXPECT_EQ(p.location(p.samples[0].location_ids[1]).address, 0x7f0000000020u);
+  EXPECT_EQ(p.location(p.samples[1].location_ids[0]).address, 0x4011ffu);
+  EXPECT_EQ(p.location(p.samples[1].location_ids[1]).address, 0x401300u);
+  EXPECT_EQ(p.locations.size(), 4u);  // one location per distinct address
+
+  // Every maps line becomes a mapping; locations point into them.
+  ASSERT_EQ(p.mappings.size(), 4u);
+  EXPECT_EQ(p.mappings[1].memory_start, 0x401000u);
+  EXPECT_EQ(p.mappings[1].file_offset, 0x1000u);
+  EXPECT_EQ(p.mappings[3].filename, "[stack]");
+  const yep::Mapping* lib = p.mapping(p.location(p.samples[0].location_ids[1]).mapping_id);
+  ASSERT_NE(lib, nullptr);
+  EXPECT_EQ(lib->filename, "/lib/libfoo.so");
+  EXPECT_TRUE(lib->executable);
+  EXPECT_EQ(p.mapping(p.location(p.samples[1].location_ids[0]).mapping_id)->filename, "/usr/bin/prog");
+}
+
+TEST(HeapProfileReader, AcceptsNegativeInUseAndEmptyProfiles) {
+  yep::Profile p = yep::parse_heap_profile(
+      "heap profile:      0:        0 [     0:        0] @ heapprofile\n\nMAPPED_LIBRARIES:\n" + std::string(kMaps),
+      "t.heap");
+  EXPECT_TRUE(p.samples.empty());
+  EXPECT_EQ(p.mappings.size(), 4u);
+  EXPECT_TRUE(p.comments.empty());
+  p = yep::parse_heap_profile(
+      "heap profile: -1: -64 [ 1: 64] @ heapprofile\n  -1:  -64 [  1:  64] @ 0x00401105\n\nMAPPED_LIBRARIES:\n",
+      "t.heap");
+  ASSERT_EQ(p.samples.size(), 1u);
+  EXPECT_EQ(p.samples[0].values, (std::vector<int64_t>{1, 64, -1, -64}));
+}
+
+// What gperftools (up to 2.15) does when a dump outgrows its buffer
+// (HeapProfileTable::FillOrderedProfile): the maps go to the end of the
+// buffer first; the header and then bucket lines are written into what is
+// left, each piece (the four numbers, each " 0x%08x" frame, the newline) only
+// if it fits whole with its terminating NUL; once one does not fit, the line
+// stops there and the next buckets don't fit either; then the maps follow.
+struct Bucket {
+  int64_t inuse_objects, inuse_bytes, alloc_objects, alloc_bytes;
+  std::vector<uint64_t> stack;
+};
+
+std::string gperftools_dump(const std::vector<Bucket>& buckets, const std::string& maps, size_t buffer_size) {
+  const std::string maps_part = "\nMAPPED_LIBRARIES:\n" + maps;
+  const size_t room = buffer_size - maps_part.size();
+  std::string out;
+  bool full = false;
+  auto put = [&](const std::string& piece) {
+    if (full || out.size() + piece.size() >= room) {
+      full = true;
+      return false;
+    }
+    out += piece;
+    return true;
+  };
+  Bucket total{0, 0, 0, 0, {}};
+  for (const Bucket& b : buckets) {
+    total.inuse_objects += b.inuse_objects;
+    total.inuse_bytes += b.inuse_bytes;
+    total.alloc_objects += b.alloc_objects;
+    total.alloc_bytes += b.alloc_bytes;
+  }
+  char line[128];
+  auto counts = [&](const Bucket& b, const char* extra) {
+    std::snprintf(line, sizeof line, "%6lld: %8lld [%6lld: %8lld] @%s", static_cast<long long>(b.inuse_objects),
+                  static_cast<long long>(b.inuse_bytes), static_cast<long long>(b.alloc_objects),
+                  static_cast<long long>(b.alloc_bytes), extra);
+    return std::string(line);
+  };
+  put("heap profile: " + counts(total, " heapprofile") + "\n");
+  for (const Bucket& b : buckets) {
+    full = false;  // each line starts afresh, as gperftools tries every bucket
+    if (!put(counts(b, ""))) continue;
+    for (uint64_t pc : b.stack) {
+      std::snprintf(line, sizeof line, " 0x%08llx", static_cast<unsigned long long>(pc));
+      if (!put(line)) break;
+    }
+    put("\n");
+  }
+  return out + maps_part;
+}
+
+std::vector<Bucket> many_buckets(int n) {
+  std::vector<Bucket> out;
+  for (int i = 0; i < n; ++i) {
+    Bucket b{1, 100 + i, 2, 300 + i, {}};
+    for (int d = 0; d < 20; ++d) b.stack.push_back(0x401000 + 16 * ((i >> (d % 12)) & 0xff) + d + 1);
+    b.stack.push_back(0x7f0000001000 + i);  // distinct
+    out.push_back(b);
+  }
+  return out;
+}
+
+TEST(HeapProfileReader, ReadsAProfileCutByThe1MiBLimitAndSaysSo) {
+  const std::vector<Bucket> buckets = many_buckets(10000);  // ~2.5 MiB of lines
+  // The 1 MiB buffer, or the first size below it that cuts the last line
+  // between two frames, as seen in real dumps.
+  std::string text;
+  for (size_t size = 1 << 20; size > (1 << 20) - 64; --size) {
+    text = gperftools_dump(buckets, kMaps, size);
+    ASSERT_LE(text.size(), size);
+    if (text[text.find("\nMAPPED_LIBRARIES:") - 1] != '\n') break;
+  }
+  ASSERT_NE(text[text.find("\nMAPPED_LIBRARIES:") - 1], '\n') << "the last bucket line should be cut";
+
+  yep::Profile p = yep::parse_heap_profile(text, "cut.heap");
+  ASSERT_GT(p.samples.size(), 100u);
+  ASSERT_LT(p.samples.size(), buckets.size());
+  // Whole buckets are read right.
+  for (size_t i = 0; i + 1 < p.samples.size(); ++i) {
+    ASSERT_EQ(p.samples[i].values, (std::vector<int64_t>{2, 300 + static_cast<int64_t>(i), 1, 100 + static_cast<int64_t>(i)}));
+    ASSERT_EQ(p.samples[i].location_ids.size(), 21u);
+  }
+  // The cut one keeps its values and the whole frames before the cut.
+  const yep::Sample& last = p.samples.back();
+  const size_t k = p.samples.size() - 1;
+  EXPECT_EQ(last.values[3], 100 + static_cast<int64_t>(k));
+  EXPECT_LT(last.location_ids.size(), 21u);
+  for (size_t d = 0; d < last.location_ids.size(); ++d)
+    EXPECT_EQ(p.location(last.location_ids[d]).address, buckets[k].stack[d] - 1);
+  // The maps were kept.
+  EXPECT_EQ(p.mappings.size(), 4u);
+  // And the profile says it is truncated, with how much it holds.
+  int64_t inuse = 0, total_inuse = 0;
+  for (const yep::Sample& s : p.samples) inuse += s.values[3];
+  for (const Bucket& b : buckets) total_inuse += b.inuse_bytes;
+  EXPECT_TRUE(has_comment(p, "truncated by gperftools' 1 MiB heap profile limit: the buckets shown hold " +
+                                 std::to_string(inuse) + " of " + std::to_string(total_inuse) + " in-use bytes"))
+      << all_comments(p);
+  EXPECT_TRUE(has_comment(p, "the last stack read was cut short")) << all_comments(p);
+}
+
+TEST(HeapProfileReader, TruncationCasesOfTheLastLine) {
+  const std::string header = "heap profile:     10:    99999 [    20:   199999] @ heapprofile\n";
+  const std::string whole = "     1:      100 [     2:      200] @ 0x00401105 0x7f0000000021\n";
+  // Buckets missing, last line whole: truncated, nothing cut.
+  yep::Profile p = yep::parse_heap_profile(header + whole + "\nMAPPED_LIBRARIES:\n" + kMaps, "t.heap");
+  ASSERT_EQ(p.samples.size(), 1u);
+  EXPECT_TRUE(has_comment(p, "hold 100 of 99999 in-use bytes (0.1%) and 200 of 199999 allocated bytes"))
+      << all_comments(p);
+  EXPECT_FALSE(has_comment(p, "cut short"));
+  // Cut after a whole frame.
+  p = yep::parse_heap_profile(header + whole + "     2:     1000 [     5:     2800] @ 0x00401200\nMAPPED_LIBRARIES:\n" + kMaps,
+                              "t.heap");
+  ASSERT_EQ(p.samples.size(), 2u);
+  ASSERT_EQ(p.samples[1].location_ids.size(), 1u);
+  EXPECT_EQ(p.location(p.samples[1].location_ids[0]).address, 0x4011ffu);
+  EXPECT_TRUE(has_comment(p, "cut short"));
+  // Cut inside a frame (not gperftools' way, but a cut token is no address).
+  p = yep::parse_heap_profile(header + whole + "     2:     1000 [     5:     2800] @ 0x00401200 0x7f00\nMAPPED_LIBRARIES:\n" + kMaps,
+                              "t.heap");
+  ASSERT_EQ(p.samples.size(), 2u);
+  EXPECT_EQ(p.samples[1].location_ids.size(), 1u);
+  p = yep::parse_heap_profile(header + whole + "     2:     1000 [     5:     2800] @ 0x00401200 0x\nMAPPED_LIBRARIES:\n" + kMaps,
+                              "t.heap");
+  EXPECT_EQ(p.samples[1].location_ids.size(), 1u);
+  // Cut before the first frame: the values stand, with no stack.
+  p = yep::parse_heap_profile(header + whole + "     2:     1000 [     5:     2800] @\nMAPPED_LIBRARIES:\n" + kMaps,
+                              "t.heap");
+  ASSERT_EQ(p.samples.size(), 2u);
+  EXPECT_TRUE(p.samples[1].location_ids.empty());
+  EXPECT_EQ(p.samples[1].values, (std::vector<int64_t>{5, 2800, 2, 1000}));
+  // A cut line with all its buckets' totals: still flagged (its stack is partial).
+  p = yep::parse_heap_profile("heap profile: 1: 100 [ 2: 200] @ heapprofile\n" +
+                                  std::string("     1:      100 [     2:      200] @ 0x00401105\nMAPPED_LIBRARIES:\n"),
+                              "t.heap");
+  EXPECT_TRUE(has_comment(p, "the last stack read was cut short")) << all_comments(p);
+  EXPECT_FALSE(has_comment(p, "hold"));
+  // A bad token anywhere else is an error, not a cut.
+  EXPECT_NE(error_of(header + "     1:      100 [     2:      200] @ 0x0040 0xzz 0x00401105\n\nMAPPED_LIBRARIES:\n")
+                .find("line 2: bad address '0xzz'"),
+            std::string::npos);
+}
+
+TEST(HeapProfileReader, ReadsTcmallocHeapSamplesUnsampled) {
+  // As MallocExtension::GetHeapSample writes it: one line per sampled object,
+  // "%p" frames, header totals = sums.
+  const std::string text =
+      "heap profile:      3:  1050000 [     3:  1050000] @ heap_v2/524288\n"
+      "     1:     1000 [     1:     1000] @ 0x7f0000000a70 0x401105 0x401200\n"
+      "     1:  1048000 [     1:  1048000] @ 0x7f0000000a70 0x401300\n"
+      "     1:     1000 [     1:     1000] @ 0x7f0000000a70 0x401105 0x401200\n"
+      "\nMAPPED_LIBRARIES:\n" + std::string(kMaps);
+  yep::Profile p = yep::parse_heap_profile(text, "sample.heap");
+  EXPECT_EQ(p.period, 524288);
+  EXPECT_EQ(p.period_type.type, "space");
+  ASSERT_EQ(p.samples.size(), 2u);
+  // Each line / (1 - exp(-size / period)): 1000-byte objects are sampled
+  // with probability 1/524.79, so each line stands for 524 objects, 524788 bytes.
+  EXPECT_EQ(p.samples[0].values, (std::vector<int64_t>{2 * 524, 2 * 524788, 2 * 524, 2 * 524788}));
+  const double scale = 1 / (1 - std::exp(-1048000.0 / 524288));  // a big object: likely sampled
+  EXPECT_EQ(p.samples[1].values[2], static_cast<int64_t>(scale));
+  EXPECT_EQ(p.samples[1].values[3], static_cast<int64_t>(1048000 * scale));
+  EXPECT_EQ(p.location(p.samples[0].location_ids[0]).address, 0x7f0000000a6fu);
+  EXPECT_EQ(p.location(p.samples[0].location_ids[1]).address, 0x401104u);
+  EXPECT_TRUE(has_comment(p, "heap_v2")) << all_comments(p);
+  EXPECT_FALSE(has_comment(p, "truncated"));
+}
+
+TEST(HeapProfileReader, ReadsJemallocHeapProfiles) {
+  // As jemalloc's prof_dump writes it: "heap_v2/<period>", totals, one line
+  // per thread, then per stack "@ frames", its totals, its threads.
+  const std::string text =
+      "heap_v2/524288\n"
+      "  t*: 3: 3072 [0: 0]\n"
+      "  t0: 2: 2048 [0: 0]\n"
+      "  t1: 1: 1024 [0: 0] worker\n"
+      "@ 0x7f0000000a70 0x401105 0x401200\n"
+      "  t*: 2: 2048 [0: 0]\n"
+      "  t0: 2: 2048 [0: 0]\n"
+      "@\n"
+      "  t*: 1: 1024 [0: 0]\n"
+      "  t1: 1: 1024 [0: 0] worker\n"
+      "\nMAPPED_LIBRARIES:\n" + std::string(kMaps);
+  EXPECT_TRUE(yep::is_heap_profile(text));
+  yep::Profile p = yep::parse_heap_profile(text, "jeprof.heap");
+  EXPECT_EQ(p.period, 524288);
+  ASSERT_EQ(p.samples.size(), 2u);
+  // 1024-byte objects: each sampled one stands for 512.5.
+  EXPECT_EQ(p.samples[0].values, (std::vector<int64_t>{0, 0, 1025, 1049600}));
+  ASSERT_EQ(p.samples[0].location_ids.size(), 3u);
+  EXPECT_EQ(p.location(p.samples[0].location_ids[0]).address, 0x7f0000000a6fu);
+  EXPECT_EQ(p.location(p.samples[0].location_ids[2]).address, 0x4011ffu);
+  EXPECT_TRUE(p.samples[1].location_ids.empty());  // jemalloc could not unwind it
+  EXPECT_EQ(p.samples[1].values, (std::vector<int64_t>{0, 0, 512, 524800}));
+  EXPECT_EQ(p.mappings.size(), 4u);
+  EXPECT_TRUE(has_comment(p, "jemalloc heap profile")) << all_comments(p);
+  EXPECT_FALSE(has_comment(p, "incomplete")) << all_comments(p);
+
+  EXPECT_NE(error_of("heap_v2/524288\n  t*: 1: 1 [0: 0]\n@ 0x1\n@ 0x2\n  t*: 1: 1 [0: 0]\n\nMAPPED_LIBRARIES:\n")
+                .find("line 4: jemalloc heap profile stack without a 't*:' line"),
+            std::string::npos);
+  EXPECT_NE(error_of("heap_v2/524288\n  t*: 1: 1 [0: 0]\n@ 0x1\n\nMAPPED_LIBRARIES:\n").find("the last stack has no 't*:' line"),
+            std::string::npos);
+  EXPECT_NE(error_of("heap_v2/524288\n  x: 1\n\nMAPPED_LIBRARIES:\n").find("line 2: bad jemalloc heap profile totals"),
+            std::string::npos);
+  EXPECT_NE(error_of("heap_v2/524288\n  t*: 1: 1 [0: 0]\nfoo\n\nMAPPED_LIBRARIES:\n").find("line 3: bad jemalloc heap profile line 'foo'"),
+            std::string::npos);
+  EXPECT_NE(error_of("heap_v2/524288\n  t*: 1: 1 [0: 0]\n@ 0x1\n  t*: 1: 1 [0: 0]\n").find("no MAPPED_LIBRARIES"),
+            std::string::npos);
+}
+
+TEST(HeapProfileReader, KeepsTcmallocWarningsOfAnEmptySample) {
+  // What GetHeapSample writes when TCMALLOC_SAMPLE_PARAMETER is unset.
+  const std::string text =
+      "%warn\n"
+      "%warn This heap profile does not have any data in it, because\n"
+      "%warn the application was run with heap sampling turned off.\n"
+      "%warn\n"
+      "heap profile:      0:        0 [     0:        0] @ heap_v2/0\n"
+      "\nMAPPED_LIBRARIES:\n" + std::string(kMaps);
+  EXPECT_TRUE(yep::is_heap_profile(text));
+  yep::Profile p = yep::parse_heap_profile(text, "sample.heap");
+  EXPECT_TRUE(p.samples.empty());
+  EXPECT_EQ(p.mappings.size(), 4u);
+  EXPECT_TRUE(has_comment(p, "tcmalloc: This heap profile does not have any data in it, because the application was "
+                             "run with heap sampling turned off."))
+      << all_comments(p);
+}
+
+TEST(HeapProfileReader, RefusesBrokenFilesWithClearErrors) {
+  EXPECT_NE(error_of("").find("empty"), std::string::npos);
+  EXPECT_NE(error_of("hello world\n").find("not a heap profile"), std::string::npos);
+  EXPECT_NE(error_of(std::string("\0\0\0\0\3\0\0\0", 8)).find("not a heap profile"), std::string::npos);
+  // A profile whose end is missing.
+  const std::string no_maps =
+      "heap profile:      4:     1600 [    10:     4000] @ heapprofile\n"
+      "     1:      100 [     2:      200] @ 0x00401105 0x7f0000000021\n"
+      "     2:     1000 [     5:  ";
+  EXPECT_NE(error_of(no_maps).find("incomplete heap profile: no MAPPED_LIBRARIES section"), std::string::npos)
+      << error_of(no_maps);
+  EXPECT_NE(error_of("heap profile:      4:     1600 [    10:     4000] @ heapprofile").find("no MAPPED_LIBRARIES"),
+            std::string::npos);
+  // Bad numbers.
+  EXPECT_NE(error_of("heap profile: x: 1 [ 1: 1] @ heapprofile\n\nMAPPED_LIBRARIES:\n").find("line 1: bad heap profile header"),
+            std::string::npos);
+  EXPECT_NE(error_of("heap profile: 1: 1 [ 1: 1] @ heapprofile\n 1: 1 [ 1: 99999999999999999999] @ 0x00401000\n\nMAPPED_LIBRARIES:\n")
+                .find("line 2: bad heap profile bucket"),
+            std::string::npos);
+  EXPECT_NE(error_of("heap profile: 1: 1 [ 1: 1] @ heapprofile\n 1: 1 [ -1: 1] @ 0x00401000\n\nMAPPED_LIBRARIES:\n")
+                .find("line 2: bad heap profile bucket"),
+            std::string::npos);
+  EXPECT_NE(error_of("heap profile: 1: 1 [ 1: 1] @ heapprofile\n 1: abc\n\nMAPPED_LIBRARIES:\n").find("bad heap profile bucket"),
+            std::string::npos);
+  EXPECT_NE(error_of("heap profile: 1: 1 [ 1: 1] @ heap_v2/x\n\nMAPPED_LIBRARIES:\n").find("bad sampling period"),
+            std::string::npos);
+  // Kinds yep does not read.
+  EXPECT_NE(error_of("heap profile: 1: 1 [ 1: 1] @ growthz\n\nMAPPED_LIBRARIES:\n").find("kind 'growthz' is not supported"),
+            std::string::npos);
+  // Every message names the file and is one line.
+  for (const std::string& bad : {std::string(), no_maps, std::string("junk")}) {
+    const std::string e = error_of(bad);
+    EXPECT_EQ(e.rfind("bad.heap: ", 0), 0u) << e;
+    EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  }
+}
+
+TEST(HeapProfileReader, DetectsHeapProfiles) {
+  EXPECT_TRUE(yep::is_heap_profile("heap profile:      4:     1600 [ ..."));
+  EXPECT_TRUE(yep::is_heap_profile("heap_v2/524288"));
+  EXPECT_TRUE(yep::is_heap_profile("%warn\n%warn text\nheap profile: 0: 0 [ 0: 0] @ heap_v2/0\n"));
+  EXPECT_FALSE(yep::is_heap_profile(std::string("\0\0\0\0\0\0\0\0\3\0\0\0\0\0\0\0", 16)));
+  EXPECT_FALSE(yep::is_heap_profile("%warn only"));
+  EXPECT_FALSE(yep::is_heap_profile(""));
+}
+
+// --- The loader: detection and base profiles, through real files.
+
+std::string encode64(const std::vector<uint64_t>& words) {
+  std::string out;
+  for (uint64_t w : words)
+    for (int b = 0; b < 8; ++b) out.push_back(static_cast<char>((w >> (8 * b)) & 0xff));
+  return out;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/yep_heap_test_XXXXXX";
+    const char* d = ::mkdtemp(tmpl);
+    if (d) path_ = d;
+  }
+  ~TempDir() {
+    if (!path_.empty()) std::system(("rm -rf '" + path_ + "'").c_str());
+  }
+  std::string write(const std::string& name, const std::string& bytes) const {
+    const std::string p = path_ + "/" + name;
+    std::ofstream(p, std::ios::binary) << bytes;
+    return p;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+const std::vector<uint64_t> kCpuWords = {0, 3, 0, 10000, 0, 5, 2, 0x401100, 0x401200, 0, 1, 0};
+
+TEST(ProfileLoader, DetectsTheFormatFromTheFirstBytes) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  yep::Profile heap = yep::read_profile(dir.write("a.heap", std::string(kNormal) + kMaps));
+  EXPECT_EQ(heap.sample_types.size(), 4u);
+  EXPECT_EQ(heap.sample_types[3].type, "inuse_space");
+  yep::Profile cpu = yep::read_profile(dir.write("a.prof", encode64(kCpuWords) + kMaps));
+  EXPECT_EQ(cpu.sample_types.size(), 2u);
+  EXPECT_EQ(cpu.sample_types[1].type, "cpu");
+  // A sampled heap with warnings first is a heap profile too.
+  yep::Profile sample = yep::read_profile(
+      dir.write("s.heap", "%warn x\nheap profile: 0: 0 [ 0: 0] @ heap_v2/0\n\nMAPPED_LIBRARIES:\n" + std::string(kMaps)));
+  EXPECT_EQ(sample.sample_types.size(), 4u);
+  // Loading symbolizes (the crafted files' objects don't exist: fallback names).
+  yep::Profile loaded = yep::load_profile(dir.write("b.heap", std::string(kNormal) + kMaps));
+  EXPECT_FALSE(loaded.functions.empty());
+  for (const yep::Location& loc : loaded.locations) EXPECT_FALSE(loc.lines.empty());
+  // Errors still name the file.
+  try {
+    yep::read_profile(dir.write("garbage.heap", "heap profile: junk\n"));
+    FAIL() << "no error";
+  } catch (const yep::ProfileError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind(dir.path() + "/garbage.heap: ", 0), 0u) << e.what();
+  }
+}
+
+TEST(ProfileLoader, SubtractsABaseAndRefusesAnotherKind) {
+  TempDir dir;
+  const std::string now = dir.write("now.heap", std::string(kNormal) + kMaps);
+  const std::string before = dir.write(
+      "before.heap",
+      "heap profile:      1:      100 [     2:      200] @ heapprofile\n"
+      "     1:      100 [     2:      200] @ 0x00401105 0x7f0000000021\n\nMAPPED_LIBRARIES:\n" + std::string(kMaps));
+  yep::Profile p = yep::load_profile(now, before);
+  ASSERT_EQ(p.samples.size(), 2u);
+  EXPECT_EQ(p.samples[0].values, (std::vector<int64_t>{3, 1000, 1, 500}));
+  EXPECT_EQ(p.samples[1].values, (std::vector<int64_t>{5, 2800, 2, 1000}));
+  EXPECT_TRUE(has_comment(p, "base: " + before + " subtracted")) << all_comments(p);
+  for (const yep::Location& loc : p.locations) EXPECT_FALSE(loc.lines.empty());  // symbolized after subtracting
+
+  const std::string cpu = dir.write("cpu.prof", encode64(kCpuWords) + kMaps);
+  try {
+    yep::load_profile(now, cpu);
+    FAIL() << "no error";
+  } catch (const yep::ProfileError& e) {
+    const std::string m = e.what();
+    EXPECT_EQ(m.rfind(cpu + ": cannot be the base of " + now + ": different kinds of profile", 0), 0u) << m;
+    EXPECT_NE(m.find("samples/count, cpu/nanoseconds"), std::string::npos) << m;
+    EXPECT_EQ(m.find('\n'), std::string::npos);
+  }
+  EXPECT_THROW(yep::load_profile(now, dir.path() + "/missing.heap"), yep::ProfileError);
+}
+
+// --- subtract() on crafted profiles.
+
+std::string heap_text(const std::vector<Bucket>& buckets, const std::string& maps) {
+  return gperftools_dump(buckets, maps, 1 << 20);
+}
+
+const std::vector<uint64_t> kS1 = {0x401105, 0x7f0000000021}, kS2 = {0x401200, 0x401301},
+                            kS3 = {0x401400}, kS4 = {0x7f0000000500, 0x401301};
+
+TEST(Subtract, KnownValuesNegativeBaseOnlyStacksAndVanishingEqualStacks) {
+  const yep::Profile now = yep::parse_heap_profile(
+      heap_text({{3, 300, 10, 1000, kS1}, {2, 200, 2, 200, kS2}, {1, 50, 1, 50, kS3}}, kMaps), "now.heap");
+  const yep::Profile base = yep::parse_heap_profile(
+      heap_text({{1, 100, 4, 400, kS1}, {2, 200, 2, 200, kS2}, {7, 700, 9, 900, kS4}}, kMaps), "base.heap");
+  const yep::Profile d = yep::subtract(now, base);
+  ASSERT_EQ(d.samples.size(), 3u);  // S2 is equal in both: gone
+  auto stack_of = [&](const yep::Sample& s) {
+    std::vector<uint64_t> out;
+    for (uint64_t id : s.location_ids) out.push_back(d.location(id).address + 1);
+    return out;
+  };
+  EXPECT_EQ(stack_of(d.samples[0]), kS1);
+  EXPECT_EQ(d.samples[0].values, (std::vector<int64_t>{6, 600, 2, 200}));
+  EXPECT_EQ(stack_of(d.samples[1]), kS3);
+  EXPECT_EQ(d.samples[1].values, (std::vector<int64_t>{1, 50, 1, 50}));
+  EXPECT_EQ(stack_of(d.samples[2]), kS4);  // only in the base: negative
+  EXPECT_EQ(d.samples[2].values, (std::vector<int64_t>{-9, -900, -7, -700}));
+  // The base-only stack got locations, in the profile's mappings, reusing
+  // the existing location of 0x401301 - 1.
+  EXPECT_EQ(d.location(d.samples[2].location_ids[1]).id, now.location(now.samples[1].location_ids[1]).id);
+  EXPECT_EQ(d.mapping(d.location(d.samples[2].location_ids[0]).mapping_id)->filename, "/lib/libfoo.so");
+  EXPECT_EQ(d.mappings.size(), now.mappings.size());
+  EXPECT_EQ(d.sample_types[3].type, "inuse_space");
+  EXPECT_EQ(d.default_sample_type, 3u);
+
+  // A profile minus itself is empty.
+  EXPECT_TRUE(yep::subtract(now, now).samples.empty());
+}
+
+TEST(Subtract, MatchesStacksAcrossAddressSpaceRandomization) {
+  // The base ran with libfoo.so loaded elsewhere.
+  const std::string moved_maps =
+      "00400000-00401000 r--p 00000000 00:00 42          /usr/bin/prog\n"
+      "00401000-00500000 r-xp 00001000 00:00 42          /usr/bin/prog\n"
+      "7f5500000000-7f5500100000 r-xp 00002000 00:00 43          /lib/libfoo.so\n"
+      "7e0000000000-7e0000001000 r-xp 00000000 00:00 44          /lib/libonlybase.so\n";
+  const yep::Profile now = yep::parse_heap_profile(heap_text({{3, 300, 3, 300, kS1}}, kMaps), "now.heap");
+  const yep::Profile base = yep::parse_heap_profile(
+      heap_text({{1, 100, 1, 100, {0x401105, 0x7f5500000021}},
+                 {1, 8, 1, 8, {0x7f5500000501}},
+                 {1, 16, 1, 16, {0x7e0000000101}}},
+                moved_maps),
+      "base.heap");
+  const yep::Profile d = yep::subtract(now, base);
+  ASSERT_EQ(d.samples.size(), 3u);
+  EXPECT_EQ(d.samples[0].values, (std::vector<int64_t>{2, 200, 2, 200}));  // matched by file offset
+  // libfoo.so's base-only frame is moved to where the profile has libfoo.so.
+  EXPECT_EQ(d.location(d.samples[1].location_ids[0]).address, 0x7f0000000500u);
+  EXPECT_EQ(d.samples[1].values[3], -8);
+  // A file the profile does not map: its mapping is copied from the base.
+  const yep::Location& only = d.location(d.samples[2].location_ids[0]);
+  EXPECT_EQ(only.address, 0x7e0000000100u);
+  EXPECT_EQ(d.mapping(only.mapping_id)->filename, "/lib/libonlybase.so");
+  EXPECT_EQ(d.mappings.size(), now.mappings.size() + 1);
+}
+
+TEST(Subtract, WorksForCpuProfilesAndRefusesMismatchedSampleTypes) {
+  const yep::Profile now = yep::parse_cpu_profile(
+      encode64({0, 3, 0, 10000, 0, 5, 2, 0x401100, 0x401200, 3, 1, 0x401300, 0, 1, 0}) + kMaps, "now.prof");
+  const yep::Profile base = yep::parse_cpu_profile(
+      encode64({0, 3, 0, 10000, 0, 2, 2, 0x401100, 0x401200, 3, 1, 0x401300, 0, 1, 0}) + kMaps, "base.prof");
+  yep::Profile d = yep::subtract(now, base);
+  ASSERT_EQ(d.samples.size(), 1u);
+  EXPECT_EQ(d.samples[0].values, (std::vector<int64_t>{3, 3 * 10000 * 1000LL}));
+  EXPECT_EQ(d.location(d.samples[0].location_ids[0]).address, 0x401100u);  // CPU leaf: not adjusted
+
+  const yep::Profile heap = yep::parse_heap_profile(std::string(kNormal) + kMaps, "t.heap");
+  try {
+    yep::subtract(heap, now);
+    FAIL() << "no error";
+  } catch (const yep::ProfileError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "different kinds of profile: the profile has alloc_objects/count, alloc_space/bytes, "
+              "inuse_objects/count, inuse_space/bytes but the base has samples/count, cpu/nanoseconds; "
+              "subtract CPU from CPU and heap from heap profiles");
+  }
+  // Same number of types but another unit is another kind too.
+  yep::Profile wall = base;
+  wall.sample_types[1] = {"cpu", "microseconds"};
+  EXPECT_THROW(yep::subtract(now, wall), yep::ProfileError);
+}
+
+// --- A real dump: gperftools cutting a profile of 65,536 stacks at 1 MiB.
+
+TEST(RealHeapDump, GperftoolsCutsABigProfileAndTheReaderSaysSo) {
+#ifndef YEP_HEAP_TRUNCATION_PROGRAM
+  GTEST_SKIP() << "libtcmalloc (gperftools' heap profiler) was not found at build time";
+#else
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::string prefix = dir.path() + "/big";
+  const std::string command = std::string("'") + YEP_HEAP_TRUNCATION_PROGRAM + "' '" + prefix + "' >/dev/null 2>&1";
+  const int status = std::system(command.c_str());
+  ASSERT_TRUE(WIFEXITED(status)) << command;
+  if (WEXITSTATUS(status) == 77) GTEST_SKIP() << "tcmalloc's heap profiler did not start";
+  ASSERT_EQ(WEXITSTATUS(status), 0) << command;
+  const std::string path = prefix + ".0001.heap";
+  const std::string text = yep::read_file(path);
+  ASSERT_LE(text.size(), 1u << 20) << "gperftools >= 2.16 no longer caps heap profiles; this test needs <= 2.15";
+
+  yep::Profile p = yep::read_profile(path);
+  EXPECT_TRUE(has_comment(p, "truncated by gperftools' 1 MiB heap profile limit: the buckets shown hold"))
+      << all_comments(p);
+  EXPECT_GT(p.samples.size(), 1000u);
+  EXPECT_LT(p.samples.size(), 65536u);
+  // The maps, written first, were kept: the program's own mapping is there.
+  bool program_mapped = false;
+  const std::string program = "/heap_truncation_program";
+  for (const yep::Mapping& m : p.mappings)
+    program_mapped = program_mapped || (m.executable && m.filename.size() > program.size() &&
+                                        m.filename.compare(m.filename.size() - program.size(), program.size(), program) == 0);
+  EXPECT_TRUE(program_mapped);
+  // Symbolized, the stacks go through the program's functions.
+  p = yep::load_profile(path);
+  bool dispatch_seen = false;
+  for (const yep::Function& f : p.functions) dispatch_seen = dispatch_seen || f.name.find("dispatch") != std::string::npos;
+  EXPECT_TRUE(dispatch_seen);
+#endif
+}
+
+}  // namespace

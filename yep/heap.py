@@ -1,0 +1,88 @@
+"""Native heap profiling: gperftools' heap profiler and malloc hooks.
+
+These work only when tcmalloc is the process's allocator: run the program
+with ``python -m yep --heap script.py`` (which restarts it with tcmalloc
+preloaded), or start Python with ``LD_PRELOAD=<libtcmalloc.so.4>``.
+Elsewhere they raise YepError saying so; they never record a silently
+empty profile.
+
+    yep.heap_start("run")          # profiles run.0001.heap, run.0002.heap, ...
+    ...
+    path = yep.heap_dump("after load")
+    files = yep.heap_stop()        # dumps once more, then stops
+
+    with yep.heap_profile("block") as h:
+        ...
+    h.files                        # the profiles written
+
+    yep.heap_stats()               # {'live_bytes', 'peak_bytes', 'allocations', 'frees'}
+"""
+import functools
+import os
+
+from ._errors import YepError
+from .api import _fspath, _native
+
+
+def heap_start(prefix="yep"):
+    """Start the heap profiler; profiles are written to PREFIX.NNNN.heap."""
+    _native().heap_start(_fspath(prefix))
+
+
+def heap_dump(reason="yep.heap_dump"):
+    """Write a heap profile now and return its path."""
+    if not isinstance(reason, str):
+        raise YepError(f"reason must be a str, not {type(reason).__name__}")
+    return _native().heap_dump(reason)
+
+
+def heap_stop():
+    """Dump a last profile, stop, and return the paths of the session's profiles."""
+    return list(_native().heap_stop())
+
+
+def heap_is_running():
+    return _native().heap_running()
+
+
+def heap_stats(reset_peak=False):
+    """Live and peak native heap bytes, counted by malloc hooks (cheap).
+
+    The peak is the highest live figure since the hooks were installed (on
+    first use) or since the last call with reset_peak=True.
+    """
+    return dict(_native().heap_stats(bool(reset_peak)))
+
+
+def tcmalloc_library():
+    """The libtcmalloc yep preloads for --heap."""
+    return _native().tcmalloc_library()
+
+
+class heap_profile:
+    """Heap-profile a block or a function into PREFIX.NNNN.heap files.
+
+        with yep.heap_profile("load") as h:
+            data = load()
+        print(h.files[-1])
+    """
+
+    def __init__(self, prefix="yep"):
+        self.prefix = os.fspath(prefix)
+        self.files = []
+
+    def __enter__(self):
+        heap_start(self.prefix)
+        return self
+
+    def __exit__(self, *exc):
+        self.files = heap_stop()
+        return False
+
+    def __call__(self, func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with heap_profile(self.prefix):
+                return func(*args, **kwargs)
+
+        return wrapper

@@ -1,0 +1,70 @@
+"""`python -m yep --heap`: run a program under gperftools' heap profiler.
+
+tcmalloc must be the allocator from the first malloc on, so yep restarts
+itself (os.execve, same pid, same stdin/stdout/stderr) with tcmalloc in
+LD_PRELOAD, and by default PYTHONMALLOC=malloc so that Python's small
+objects go through malloc and show up too. In the restarted process the
+environment is put back as the program would have seen it, the profiler
+starts, the program runs, and a last profile is dumped at exit.
+"""
+import json
+import os
+import sys
+
+from ._errors import YepError
+
+CHILD = "YEP_HEAP_CHILD"  # set in the restarted process: the saved environment
+
+
+def restart_under_tcmalloc(argv, opts):
+    """Replaces this process with `python -m yep run ARGV` under tcmalloc."""
+    from .api import _native
+
+    library = _native().tcmalloc_library()
+    if not os.path.exists(library):
+        raise YepError(f"tcmalloc not found at {library}: apt-get install libgoogle-perftools4")
+    saved = {name: os.environ.get(name) for name in
+             ("LD_PRELOAD", "PYTHONMALLOC", "HEAP_PROFILE_ALLOCATION_INTERVAL", "HEAP_PROFILE_INUSE_INTERVAL",
+              "HEAP_PROFILE_TIME_INTERVAL")}
+    env = dict(os.environ)
+    env["LD_PRELOAD"] = library + (" " + saved["LD_PRELOAD"] if saved["LD_PRELOAD"] else "")
+    if not opts["pymalloc"]:
+        env["PYTHONMALLOC"] = "malloc"
+    # gperftools reads its dump intervals once, when tcmalloc loads.
+    for option, name in (("heap_interval", "HEAP_PROFILE_ALLOCATION_INTERVAL"),
+                         ("heap_inuse_interval", "HEAP_PROFILE_INUSE_INTERVAL"),
+                         ("heap_time_interval", "HEAP_PROFILE_TIME_INTERVAL")):
+        if opts[option] is not None:
+            env[name] = str(opts[option])
+    env[CHILD] = json.dumps(saved)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "yep", "run", *argv], env)
+
+
+def in_restarted_process():
+    return CHILD in os.environ
+
+
+def restore_environment():
+    """Gives the program the environment it was started with."""
+    saved = json.loads(os.environ.pop(CHILD))
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def parse_size(text, option):
+    """'64M', '1G', '4096' -> bytes."""
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    text = str(text).strip().upper().removesuffix("B").removesuffix("I")
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "")
+    try:
+        value = int(float(number) * units[unit])
+    except ValueError:
+        raise YepError(f"{option} needs a size like 64M or 1G, not {text!r}") from None
+    if value <= 0:
+        raise YepError(f"{option} must be positive")
+    return value
