@@ -1,5 +1,7 @@
 #include "heap_profiler.h"
 
+#include "heap_recorder.h"
+
 #include <dlfcn.h>
 #include <glob.h>
 #include <unistd.h>
@@ -7,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #ifndef YEP_TCMALLOC_LIBRARY
@@ -19,10 +22,7 @@ namespace {
 
 // gperftools' C entry points, found at run time (see the header).
 struct Tcmalloc {
-  void (*start)(const char*) = nullptr;
-  void (*stop)() = nullptr;
-  void (*dump)(const char*) = nullptr;
-  int (*running)() = nullptr;
+  int (*caller_stack)(void**, int, int) = nullptr;
   int (*add_new_hook)(void (*)(const void*, size_t)) = nullptr;
   int (*add_delete_hook)(void (*)(const void*)) = nullptr;
   size_t (*allocated_size)(const void*) = nullptr;
@@ -37,10 +37,7 @@ void find(F& f, const char* name) {
 const Tcmalloc& tcmalloc() {
   static const Tcmalloc t = [] {
     Tcmalloc t;
-    find(t.start, "HeapProfilerStart");
-    find(t.stop, "HeapProfilerStop");
-    find(t.dump, "HeapProfilerDump");
-    find(t.running, "IsHeapProfilerRunning");
+    find(t.caller_stack, "MallocHook_GetCallerStackTrace");
     find(t.add_new_hook, "MallocHook_AddNewHook");
     find(t.add_delete_hook, "MallocHook_AddDeleteHook");
     find(t.allocated_size, "MallocExtension_GetAllocatedSize");
@@ -53,7 +50,7 @@ const Tcmalloc& tcmalloc() {
 // Throws unless tcmalloc is the allocator and has everything we call.
 const Tcmalloc& require_tcmalloc() {
   const Tcmalloc& t = tcmalloc();
-  if (!tcmalloc_is_allocator() || !t.start || !t.stop || !t.dump || !t.running || !t.add_new_hook ||
+  if (!tcmalloc_is_allocator() || !t.caller_stack || !t.add_new_hook ||
       !t.add_delete_hook || !t.allocated_size || !t.numeric_property)
     throw CaptureError(
         "tcmalloc is not this process's allocator, so gperftools' heap profiler would record nothing; "
@@ -63,23 +60,6 @@ const Tcmalloc& require_tcmalloc() {
 }
 
 std::string session_prefix;
-std::vector<std::string> session_files;
-
-// The newest "<prefix>.NNNN.heap" on disk.
-std::string newest_dump(const std::string& prefix) {
-  glob_t g{};
-  std::string newest;
-  if (glob((prefix + ".[0-9][0-9][0-9][0-9]*.heap").c_str(), 0, nullptr, &g) == 0) {
-    for (size_t i = 0; i < g.gl_pathc; ++i) {
-      std::string path = g.gl_pathv[i];
-      // Longer numbers sort after shorter ones (10000 after 9999).
-      if (newest.empty() || path.size() > newest.size() || (path.size() == newest.size() && path > newest))
-        newest = path;
-    }
-  }
-  globfree(&g);
-  return newest;
-}
 
 std::string absolute(const std::string& path) {
   if (!path.empty() && path[0] == '/') return path;
@@ -130,14 +110,37 @@ bool tcmalloc_is_allocator() {
 
 std::string tcmalloc_library() { return YEP_TCMALLOC_LIBRARY; }
 
-bool heap_profiler_running() {
-  const Tcmalloc& t = tcmalloc();
-  return tcmalloc_is_allocator() && t.running && t.running();
+bool heap_profiler_running() { return heap_recorder_running(); }
+
+namespace {
+
+// gperftools' environment variables for periodic dumps, read at start.
+int64_t env_number(const char* name, int64_t fallback) {
+  const char* value = std::getenv(name);
+  if (!value || !*value) return fallback;
+  char* end = nullptr;
+  long long n = std::strtoll(value, &end, 10);
+  return end && *end == '\0' && n >= 0 ? n : fallback;
 }
+
+std::vector<std::string> dumps_on_disk(const std::string& prefix) {
+  std::vector<std::string> out;
+  glob_t g{};
+  if (glob((prefix + ".[0-9][0-9][0-9][0-9]*.heap").c_str(), 0, nullptr, &g) == 0)
+    for (size_t i = 0; i < g.gl_pathc; ++i) out.push_back(g.gl_pathv[i]);
+  globfree(&g);
+  // Numbered order (10000 after 9999).
+  std::sort(out.begin(), out.end(), [](const std::string& a, const std::string& b) {
+    return a.size() != b.size() ? a.size() < b.size() : a < b;
+  });
+  return out;
+}
+
+}  // namespace
 
 void heap_profiler_start(const std::string& prefix) {
   const Tcmalloc& t = require_tcmalloc();
-  if (t.running())
+  if (heap_recorder_running())
     throw CaptureError("the heap profiler is already running (prefix '" + session_prefix +
                        "'); call yep.heap_stop() first");
   if (prefix.empty()) throw CaptureError("no heap profile prefix given");
@@ -147,39 +150,28 @@ void heap_profiler_start(const std::string& prefix) {
     throw CaptureError("cannot write heap profiles to '" + prefix + "': " + std::strerror(errno) +
                        "; choose a prefix in a writable directory");
   install_hooks(t);
+  // Like gperftools: a new session replaces the old one's numbered files.
+  for (const std::string& old : dumps_on_disk(full)) ::unlink(old.c_str());
+  HeapDumpIntervals intervals;
+  intervals.allocated_bytes = env_number("HEAP_PROFILE_ALLOCATION_INTERVAL", intervals.allocated_bytes);
+  intervals.inuse_bytes = env_number("HEAP_PROFILE_INUSE_INTERVAL", intervals.inuse_bytes);
+  intervals.seconds = env_number("HEAP_PROFILE_TIME_INTERVAL", intervals.seconds);
   session_prefix = full;
-  session_files.clear();
-  t.start(full.c_str());
-  if (!t.running()) throw CaptureError("gperftools' heap profiler did not start (prefix '" + prefix + "')");
+  heap_recorder_start(HeapHooks{t.add_new_hook, t.add_delete_hook, t.caller_stack}, full, intervals);
 }
 
 std::string heap_profiler_dump(const std::string& reason) {
-  const Tcmalloc& t = require_tcmalloc();
-  if (!t.running()) throw CaptureError("the heap profiler is not running; call yep.heap_start() first");
-  t.dump(reason.c_str());
-  std::string path = newest_dump(session_prefix);
-  if (path.empty()) throw CaptureError("gperftools wrote no heap profile for prefix '" + session_prefix + "'");
-  if (std::find(session_files.begin(), session_files.end(), path) == session_files.end())
-    session_files.push_back(path);
-  return path;
+  require_tcmalloc();
+  return heap_recorder_dump(reason);
 }
 
 std::vector<std::string> heap_profiler_stop() {
-  const Tcmalloc& t = require_tcmalloc();
-  if (!t.running()) throw CaptureError("the heap profiler is not running; call yep.heap_start() first");
-  heap_profiler_dump("stop");
-  t.stop();
-  // Dumps gperftools made by itself (intervals) belong to the session too.
-  glob_t g{};
-  if (glob((session_prefix + ".[0-9][0-9][0-9][0-9]*.heap").c_str(), 0, nullptr, &g) == 0)
-    for (size_t i = 0; i < g.gl_pathc; ++i)
-      if (std::find(session_files.begin(), session_files.end(), g.gl_pathv[i]) == session_files.end())
-        session_files.push_back(g.gl_pathv[i]);
-  globfree(&g);
-  std::sort(session_files.begin(), session_files.end(), [](const std::string& a, const std::string& b) {
-    return a.size() != b.size() ? a.size() < b.size() : a < b;
-  });
-  return session_files;
+  require_tcmalloc();
+  if (!heap_recorder_running())
+    throw CaptureError("the heap profiler is not running; call yep.heap_start() first");
+  heap_recorder_dump("stop");
+  heap_recorder_stop();
+  return dumps_on_disk(session_prefix);
 }
 
 HeapStats heap_stats(bool reset_peak) {

@@ -89,22 +89,29 @@ def test_alloc_report_shows_the_churn(heap_run):
 
 
 def test_google_pprof_and_go_pprof_read_the_heap_profiles(heap_run, tmp_path):
-    tmp, _, files = heap_run
+    tmp, result, files = heap_run
     if not shutil.which("google-pprof") or not shutil.which("go"):
         pytest.skip("google-pprof or go not installed (make test installs them)")
+    ours = list(mib_rows(result.stdout).items())[:2]  # numpy's 76.3 MiB array, then alloc_big_impl's 64 MiB
     out = subprocess.run(["google-pprof", "--text", "--inuse_space", os.path.realpath(sys.executable),
                           str(files[-1])], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    top = re.search(r"^\s*([\d.]+)\s+[\d.]+%\s+[\d.]+%\s+[\d.]+\s+[\d.]+%\s+(\S+)", out.stdout, re.M)
-    assert top.group(2) == "alloc_big_impl" and float(top.group(1)) == pytest.approx(64, rel=0.01), out.stdout
+    theirs = re.findall(r"^\s*([\d.]+)\s+[\d.]+%\s+[\d.]+%\s+[\d.]+\s+[\d.]+%\s+(\S+)", out.stdout, re.M)[:2]
     proto = tmp_path / "heap.pb.gz"
     assert run_yep(["report", str(files[-1]), "--format", "proto", "-o", str(proto)], cwd=tmp).returncode == 0
     env = dict(os.environ, HOME=str(tmp_path), GOCACHE=str(tmp_path / "gocache"))
     go = subprocess.run(["go", "tool", "pprof", "-top", "-sample_index=inuse_space", str(proto)],
                         capture_output=True, text=True, timeout=300, env=env)
     assert go.returncode == 0, go.stderr
-    first = re.search(r"^\s*([\d.]+)MB\s+[\d.]+%\s+[\d.]+%\s+[\d.]+MB\s+[\d.]+%\s+(\S+)", go.stdout, re.M)
-    assert first.group(2) == "alloc_big_impl" and float(first.group(1)) == pytest.approx(64, rel=0.01), go.stdout
+    scale = {"B": 1 / MiB, "kB": 1 / 1024, "MB": 1, "GB": 1024}  # go pprof's units are powers of 1024
+    go_top = [(float(size) * scale[unit], name) for size, unit, name in re.findall(
+        r"^\s*([\d.]+)(B|kB|MB|GB)\s+[\d.]+%\s+[\d.]+%\s+[\d.]+[kMG]?B\s+[\d.]+%\s+(\S+)", go.stdout, re.M)[:2]]
+    # Same two top entries, same sizes (google-pprof and go pprof print MiB as "MB").
+    assert [name for name, _ in ours] == [name for _, name in theirs] == [name for _, name in go_top], \
+        (ours, out.stdout, go.stdout)
+    for (_, (flat, _, _)), (size, _), (go_size, _) in zip(ours, theirs, go_top):
+        assert float(size) == pytest.approx(flat, abs=0.1) and float(go_size) == pytest.approx(flat, abs=0.1)
+    assert ours[1][0] == "alloc_big_impl" and ours[1][1][0] == pytest.approx(64, rel=0.01)
 
 
 def test_base_shows_exactly_the_leak(allocs, tmp_path):

@@ -156,11 +156,12 @@ def run_main(argv):
             if not heap_run.in_restarted_process():
                 _check_prefix(opts["outfile"] or target.name)
                 heap_run.restart_under_tcmalloc(argv, opts)  # does not return
-            heap_run.restore_environment()
             session = _HeapSession(opts["outfile"] or target.name)
+            session.start()  # reads gperftools' interval variables
+            heap_run.restore_environment()
         else:
             session = _CpuSession(opts, target, frequency)
-        session.start()
+            session.start()
     except YepError as exc:
         return _fail(str(exc))
     return _run_profiled(session, target, opts, nodecount, formats)

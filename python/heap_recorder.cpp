@@ -1,0 +1,431 @@
+#include "heap_recorder.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <climits>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "cpu_profiler.h"  // CaptureError
+
+namespace yep {
+
+namespace {
+
+constexpr int kMaxDepth = 64;
+constexpr uint32_t kMaxBuckets = 1u << 20;        // distinct stacks; more go to bucket 0
+constexpr size_t kBucketSlots = 1u << 21;         // open addressing over bucket indices
+constexpr size_t kInitialLiveSlots = 1u << 20;    // live allocations; doubles when half full
+
+// Memory for the tables: mmap'ed, never malloc'ed (the hooks run in malloc).
+void* map_memory(size_t bytes) {
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+struct Bucket {
+  uint64_t hash;
+  uint32_t depth;
+  uint32_t unused;
+  int64_t allocs, frees, alloc_bytes, free_bytes;
+  uintptr_t stack[kMaxDepth];
+};
+
+struct Live {
+  uintptr_t ptr;  // 0: empty slot
+  uint64_t size : 40;
+  uint64_t bucket : 24;
+};
+static_assert(kMaxBuckets <= (1u << 24), "bucket index must fit in Live::bucket");
+
+class SpinLock {
+ public:
+  void lock() {
+    while (flag_.test_and_set(std::memory_order_acquire)) __builtin_ia32_pause();
+  }
+  void unlock() { flag_.clear(std::memory_order_release); }
+
+ private:
+  std::atomic_flag flag_ = ATOMIC_FLAG_INIT;
+};
+
+struct Tables {
+  Bucket* buckets = nullptr;  // [0] collects stacks beyond kMaxBuckets
+  uint32_t nbuckets = 0;
+  uint32_t* bucket_slots = nullptr;  // bucket index + 1, 0: empty
+  Live* live = nullptr;
+  size_t live_capacity = 0, live_count = 0;
+  int64_t dropped_stacks = 0;
+};
+
+SpinLock table_lock;
+Tables tables;
+// Set on a thread while it writes a dump: its own allocations are yep's, not
+// the program's, and are not recorded. initial-exec: reading it never
+// allocates (general-dynamic TLS may, on a thread's first access).
+__attribute__((tls_model("initial-exec"))) thread_local bool in_dump = false;
+HeapHooks hooks{};
+std::atomic<bool> recording{false};
+std::atomic<bool> hooks_added{false};
+// Totals for the interval dumps, read without the lock.
+std::atomic<int64_t> total_allocated{0}, total_inuse{0};
+
+uint64_t hash_stack(const uintptr_t* stack, int depth) {
+  uint64_t h = 0x84222325cbf29ce4ull;
+  for (int i = 0; i < depth; ++i) {
+    h ^= stack[i];
+    h *= 0x100000001b3ull;
+    h ^= h >> 32;
+  }
+  return h;
+}
+
+size_t live_slot(uintptr_t ptr, size_t capacity) {
+  return static_cast<size_t>(((ptr >> 4) * 0x9E3779B97F4A7C15ull) >> 20) & (capacity - 1);
+}
+
+// Under the lock. Index of the bucket of this stack, created if new.
+uint32_t find_bucket(const uintptr_t* stack, int depth) {
+  const uint64_t h = hash_stack(stack, depth);
+  size_t slot = h & (kBucketSlots - 1);
+  while (uint32_t index = tables.bucket_slots[slot]) {
+    const Bucket& b = tables.buckets[index - 1];
+    if (b.hash == h && b.depth == static_cast<uint32_t>(depth) &&
+        std::equal(stack, stack + depth, b.stack))
+      return index - 1;
+    slot = (slot + 1) & (kBucketSlots - 1);
+  }
+  if (tables.nbuckets >= kMaxBuckets) {
+    ++tables.dropped_stacks;
+    return 0;
+  }
+  const uint32_t index = tables.nbuckets++;
+  Bucket& b = tables.buckets[index];
+  b.hash = h;
+  b.depth = static_cast<uint32_t>(depth);
+  std::copy(stack, stack + depth, b.stack);
+  tables.bucket_slots[slot] = index + 1;
+  return index;
+}
+
+// Under the lock: doubles the live map (mmap, rehash, munmap).
+bool grow_live() {
+  const size_t capacity = tables.live_capacity * 2;
+  Live* fresh = static_cast<Live*>(map_memory(capacity * sizeof(Live)));
+  if (!fresh) return false;
+  for (size_t i = 0; i < tables.live_capacity; ++i) {
+    const Live& e = tables.live[i];
+    if (!e.ptr) continue;
+    size_t slot = live_slot(e.ptr, capacity);
+    while (fresh[slot].ptr) slot = (slot + 1) & (capacity - 1);
+    fresh[slot] = e;
+  }
+  munmap(tables.live, tables.live_capacity * sizeof(Live));
+  tables.live = fresh;
+  tables.live_capacity = capacity;
+  return true;
+}
+
+void dump_at_threshold(int64_t allocated, int64_t inuse);
+
+void on_new(const void* ptr, size_t size) {
+  if (!ptr || in_dump || !recording.load(std::memory_order_relaxed)) return;
+  void* frames[kMaxDepth];
+  const int depth = std::max(0, hooks.caller_stack(frames, kMaxDepth, 0));
+  uintptr_t stack[kMaxDepth];
+  for (int i = 0; i < depth; ++i) stack[i] = reinterpret_cast<uintptr_t>(frames[i]);
+  table_lock.lock();
+  if (tables.live_count * 2 >= tables.live_capacity && !grow_live()) {
+    table_lock.unlock();
+    return;  // out of address space: this allocation goes unrecorded
+  }
+  const uint32_t index = find_bucket(stack, depth);
+  Bucket& b = tables.buckets[index];
+  b.allocs += 1;
+  b.alloc_bytes += static_cast<int64_t>(size);
+  const uintptr_t key = reinterpret_cast<uintptr_t>(ptr);
+  size_t slot = live_slot(key, tables.live_capacity);
+  while (tables.live[slot].ptr && tables.live[slot].ptr != key) slot = (slot + 1) & (tables.live_capacity - 1);
+  if (!tables.live[slot].ptr) ++tables.live_count;
+  tables.live[slot] = Live{key, size, index};
+  table_lock.unlock();
+  const int64_t allocated = total_allocated.fetch_add(static_cast<int64_t>(size), std::memory_order_relaxed);
+  const int64_t inuse = total_inuse.fetch_add(static_cast<int64_t>(size), std::memory_order_relaxed);
+  dump_at_threshold(allocated + static_cast<int64_t>(size), inuse + static_cast<int64_t>(size));
+}
+
+void on_delete(const void* ptr) {
+  if (!ptr || in_dump || !recording.load(std::memory_order_relaxed)) return;
+  const uintptr_t key = reinterpret_cast<uintptr_t>(ptr);
+  table_lock.lock();
+  const size_t mask = tables.live_capacity - 1;
+  size_t slot = live_slot(key, tables.live_capacity);
+  while (tables.live[slot].ptr && tables.live[slot].ptr != key) slot = (slot + 1) & mask;
+  if (!tables.live[slot].ptr) {  // allocated before recording started
+    table_lock.unlock();
+    return;
+  }
+  const Live found = tables.live[slot];
+  Bucket& b = tables.buckets[found.bucket];
+  b.frees += 1;
+  b.free_bytes += static_cast<int64_t>(found.size);
+  // Linear probing deletion: shift later entries of the cluster back.
+  size_t hole = slot;
+  for (size_t next = (hole + 1) & mask; tables.live[next].ptr; next = (next + 1) & mask) {
+    const size_t home = live_slot(tables.live[next].ptr, tables.live_capacity);
+    // Move the entry if its home is not in the cyclic range (hole, next].
+    if ((next > hole && (home <= hole || home > next)) || (next < hole && home <= hole && home > next)) {
+      tables.live[hole] = tables.live[next];
+      hole = next;
+    }
+  }
+  tables.live[hole] = Live{0, 0, 0};
+  --tables.live_count;
+  table_lock.unlock();
+  total_inuse.fetch_sub(static_cast<int64_t>(found.size), std::memory_order_relaxed);
+}
+
+// ---- dumps ---------------------------------------------------------------
+
+std::mutex dump_mutex;  // one dump at a time (API and interval thread)
+std::string session_prefix;
+int dump_count = 0;
+
+struct Copy {
+  int64_t allocs, frees, alloc_bytes, free_bytes;
+  uint32_t index;
+};
+
+void append_counts(std::string& out, int64_t allocs, int64_t frees, int64_t alloc_bytes, int64_t free_bytes) {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%6lld: %8lld [%6lld: %8lld] @", static_cast<long long>(allocs - frees),
+                static_cast<long long>(alloc_bytes - free_bytes), static_cast<long long>(allocs),
+                static_cast<long long>(alloc_bytes));
+  out += buf;
+}
+
+std::string read_self_maps() {
+  std::string maps;
+  int fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return maps;
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) maps.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return maps;
+}
+
+std::string write_dump(const std::string& reason) {
+  // Snapshot the counts under the lock (no allocation while holding it: the
+  // vector is sized first). Stacks never change once written: read after.
+  std::vector<Copy> copy;
+  for (;;) {
+    uint32_t n;
+    {
+      table_lock.lock();
+      n = tables.nbuckets;
+      table_lock.unlock();
+    }
+    copy.resize(n + 1024);
+    table_lock.lock();
+    if (tables.nbuckets <= copy.size()) {
+      copy.resize(0);
+      for (uint32_t i = 0; i < tables.nbuckets; ++i) {
+        const Bucket& b = tables.buckets[i];
+        copy.push_back({b.allocs, b.frees, b.alloc_bytes, b.free_bytes, i});  // within capacity: no allocation
+      }
+      table_lock.unlock();
+      break;
+    }
+    table_lock.unlock();
+  }
+  int64_t allocs = 0, frees = 0, alloc_bytes = 0, free_bytes = 0;
+  for (const Copy& c : copy) {
+    allocs += c.allocs;
+    frees += c.frees;
+    alloc_bytes += c.alloc_bytes;
+    free_bytes += c.free_bytes;
+  }
+  // Like gperftools: the most bytes in use first.
+  std::sort(copy.begin(), copy.end(), [](const Copy& a, const Copy& b) {
+    const int64_t x = a.alloc_bytes - a.free_bytes, y = b.alloc_bytes - b.free_bytes;
+    return x != y ? x > y : a.alloc_bytes > b.alloc_bytes;
+  });
+
+  std::string out = "heap profile: ";
+  append_counts(out, allocs, frees, alloc_bytes, free_bytes);
+  out += " heapprofile\n";
+  char addr[32];
+  for (const Copy& c : copy) {
+    if (c.allocs == 0) continue;
+    append_counts(out, c.allocs, c.frees, c.alloc_bytes, c.free_bytes);
+    const Bucket& b = tables.buckets[c.index];
+    for (uint32_t d = 0; d < b.depth; ++d) {
+      std::snprintf(addr, sizeof addr, " 0x%08lx", static_cast<unsigned long>(b.stack[d]));
+      out += addr;
+    }
+    out += '\n';
+  }
+  out += "\nMAPPED_LIBRARIES:\n";
+  out += read_self_maps();
+
+  char name[32];
+  std::snprintf(name, sizeof name, ".%04d.heap", ++dump_count);
+  const std::string path = session_prefix + name;
+  const std::string tmp = path + ".yep-tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  bool ok = fd >= 0;
+  for (size_t done = 0; ok && done < out.size();) {
+    ssize_t n = ::write(fd, out.data() + done, out.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    done += ok ? static_cast<size_t>(n) : 0;
+  }
+  const int err = errno;
+  if (fd >= 0) ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    throw CaptureError("cannot write the heap profile '" + path + "': " + std::strerror(ok ? errno : err));
+  }
+  (void)reason;  // gperftools logs it; the file format has no place for it
+  return path;
+}
+
+// ---- interval dumps --------------------------------------------------------
+// As gperftools does, a dump happens when the allocation crossing a
+// threshold returns: that thread asks the dump thread and waits for it (the
+// hooks themselves must not allocate). The dump thread also keeps time.
+
+HeapDumpIntervals intervals_now;
+std::atomic<int64_t> next_allocated_dump{INT64_MAX}, next_inuse_dump{INT64_MAX};
+std::atomic<int64_t> dumps_requested{0}, dumps_done{0};
+std::thread interval_thread;
+std::mutex interval_mutex;
+std::condition_variable interval_wake;
+bool interval_stop = false;
+
+// Claims a threshold crossing (one thread wins), moving the threshold on.
+bool claim(std::atomic<int64_t>& threshold, int64_t value, int64_t step) {
+  int64_t at = threshold.load(std::memory_order_relaxed);
+  while (value >= at) {
+    if (threshold.compare_exchange_weak(at, value + step, std::memory_order_relaxed)) return true;
+  }
+  return false;
+}
+
+void dump_at_threshold(int64_t allocated, int64_t inuse) {
+  const bool by_volume = intervals_now.allocated_bytes > 0 &&
+                         claim(next_allocated_dump, allocated, intervals_now.allocated_bytes);
+  const bool by_inuse = intervals_now.inuse_bytes > 0 && claim(next_inuse_dump, inuse, intervals_now.inuse_bytes);
+  if (!by_volume && !by_inuse) return;
+  const int64_t ticket = dumps_requested.fetch_add(1) + 1;
+  interval_wake.notify_one();  // no allocation, no mutex needed to notify
+  while (dumps_done.load() < ticket && recording.load(std::memory_order_relaxed)) {
+    struct timespec pause = {0, 200000};
+    nanosleep(&pause, nullptr);
+  }
+}
+
+void interval_loop() {
+  in_dump = true;  // everything this thread allocates is yep's
+  using clock = std::chrono::steady_clock;
+  auto next_time = clock::now() + std::chrono::seconds(intervals_now.seconds);
+  int64_t served = 0;
+  std::unique_lock<std::mutex> lock(interval_mutex);
+  while (!interval_stop) {
+    interval_wake.wait_for(lock, std::chrono::milliseconds(50));
+    const int64_t requested = dumps_requested.load();
+    const bool timed = intervals_now.seconds > 0 && clock::now() >= next_time;
+    if (requested == served && !timed) continue;
+    if (timed) next_time = clock::now() + std::chrono::seconds(intervals_now.seconds);
+    try {
+      std::lock_guard<std::mutex> guard(dump_mutex);
+      write_dump("interval");
+    } catch (const CaptureError&) {
+      // An explicit dump or the last one at stop reports the problem.
+    }
+    served = requested;
+    dumps_done.store(requested);
+  }
+}
+
+}  // namespace
+
+void heap_recorder_start(const HeapHooks& h, const std::string& prefix, const HeapDumpIntervals& intervals) {
+  if (recording.load()) throw CaptureError("the heap profiler is already running");
+  if (!tables.buckets) {
+    tables.buckets = static_cast<Bucket*>(map_memory(kMaxBuckets * sizeof(Bucket)));
+    tables.bucket_slots = static_cast<uint32_t*>(map_memory(kBucketSlots * sizeof(uint32_t)));
+    tables.live = static_cast<Live*>(map_memory(kInitialLiveSlots * sizeof(Live)));
+    tables.live_capacity = kInitialLiveSlots;
+    if (!tables.buckets || !tables.bucket_slots || !tables.live)
+      throw CaptureError("cannot reserve memory for the heap profiler's tables");
+  } else {  // a new session: empty tables (madvise gives the pages back as zeros)
+    table_lock.lock();
+    madvise(tables.buckets, kMaxBuckets * sizeof(Bucket), MADV_DONTNEED);
+    madvise(tables.bucket_slots, kBucketSlots * sizeof(uint32_t), MADV_DONTNEED);
+    madvise(tables.live, tables.live_capacity * sizeof(Live), MADV_DONTNEED);
+    tables.live_count = 0;
+    tables.dropped_stacks = 0;
+    table_lock.unlock();
+  }
+  tables.nbuckets = 1;  // bucket 0: stacks beyond kMaxBuckets (empty stack)
+  total_allocated = 0;
+  total_inuse = 0;
+  session_prefix = prefix;
+  dump_count = 0;
+  hooks = h;
+  if (!hooks_added.exchange(true)) {
+    hooks.add_new_hook(on_new);
+    hooks.add_delete_hook(on_delete);
+  }
+  intervals_now = intervals;
+  next_allocated_dump = intervals.allocated_bytes > 0 ? intervals.allocated_bytes : INT64_MAX;
+  next_inuse_dump = intervals.inuse_bytes > 0 ? intervals.inuse_bytes : INT64_MAX;
+  dumps_requested = 0;
+  dumps_done = 0;
+  interval_stop = false;
+  interval_thread = std::thread(interval_loop);
+  recording = true;
+}
+
+std::string heap_recorder_dump(const std::string& reason) {
+  if (!recording.load()) throw CaptureError("the heap profiler is not running; call yep.heap_start() first");
+  std::lock_guard<std::mutex> guard(dump_mutex);
+  in_dump = true;
+  try {
+    std::string path = write_dump(reason);
+    in_dump = false;
+    return path;
+  } catch (...) {
+    in_dump = false;
+    throw;
+  }
+}
+
+void heap_recorder_stop() {
+  recording = false;  // also releases threads waiting for an interval dump
+  if (interval_thread.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(interval_mutex);
+      interval_stop = true;
+    }
+    interval_wake.notify_all();
+    interval_thread.join();
+  }
+}
+
+bool heap_recorder_running() { return recording.load(); }
+
+}  // namespace yep

@@ -1,0 +1,46 @@
+// yep's heap recorder: what gperftools' heap profiler records (every
+// allocation's stack, allocated and in-use objects and bytes per stack),
+// kept by yep's own malloc hooks and written in gperftools' heap profile
+// text format, so google-pprof and go tool pprof read it too.
+//
+// Why not gperftools' own dumps: up to gperftools 2.15 a dump is cut at
+// 1 MiB, keeping the stacks with the most bytes in use. A Python program
+// has thousands of stacks of 32 frames, so on these machines every dump is
+// cut, and fully freed stacks (the churn) are the first to go: allocation
+// reports from those files are wrong. Here dumps have no size limit and
+// stacks have up to 64 frames.
+//
+// The hooks run inside malloc and free of every thread: they never call
+// malloc (tables live in mmap'ed memory), take one spin lock, and get the
+// caller's stack from MallocHook_GetCallerStackTrace, which skips the
+// allocator's own frames. They need tcmalloc as the process's allocator
+// (see heap_profiler.h, which checks it and finds the entry points).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace yep {
+
+struct HeapHooks {
+  int (*add_new_hook)(void (*)(const void*, size_t));
+  int (*add_delete_hook)(void (*)(const void*));
+  int (*caller_stack)(void** result, int max_depth, int skip_count);
+};
+
+struct HeapDumpIntervals {
+  int64_t allocated_bytes = 1LL << 30;  // dump every time this much more was allocated (0: never)
+  int64_t inuse_bytes = 100LL << 20;    // dump when in-use bytes grow by this much past the last high (0: never)
+  int64_t seconds = 0;                  // dump every this many seconds (0: never)
+};
+
+// Starts recording from now on into empty tables. `prefix` is absolute.
+void heap_recorder_start(const HeapHooks& hooks, const std::string& prefix, const HeapDumpIntervals& intervals);
+// Writes PREFIX.NNNN.heap (numbered from 0001 per session); returns its path.
+std::string heap_recorder_dump(const std::string& reason);
+// Stops recording (and the interval dumps); the tables are kept until the next start.
+void heap_recorder_stop();
+bool heap_recorder_running();
+
+}  // namespace yep
