@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the build, the tests and the peer tools need.
 DEBIAN_PACKAGES := g++ make pkg-config libgoogle-perftools-dev google-perftools \
-	pybind11-dev zlib1g-dev libdw-dev libelf-dev libbenchmark-dev libgtest-dev golang-go \
+	pybind11-dev zlib1g-dev libdw-dev libelf-dev libunwind-dev libbenchmark-dev libgtest-dev golang-go \
 	valgrind chromium
 # Python packages for building and testing, installed into .venv.
 PIP_PACKAGES := scikit-build-core cmake ninja pytest numpy gprof2dot snakeviz memray

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <cstdint>
 #include <vector>
 
@@ -68,7 +69,12 @@ std::string write_text(const Profile& p, const TextOptions& o) {
 
   rows.erase(std::remove_if(rows.begin(), rows.end(), [](const Row& r) { return r.flat == 0 && r.cum == 0; }),
              rows.end());
-  auto key = [&](const Row& r) { return o.sort == TextOptions::Sort::Cum ? std::make_pair(r.cum, r.flat) : std::make_pair(r.flat, r.cum); };
+  // By magnitude: a difference of two profiles (--base) has negative rows
+  // too, and what shrank most matters as much as what grew most.
+  auto key = [&](const Row& r) {
+    const int64_t flat = std::llabs(r.flat), cum = std::llabs(r.cum);
+    return o.sort == TextOptions::Sort::Cum ? std::make_pair(cum, flat) : std::make_pair(flat, cum);
+  };
   std::stable_sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
     if (key(a) != key(b)) return key(a) > key(b);
     return p.function(a.function_id).name < p.function(b.function_id).name;

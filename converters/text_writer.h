@@ -4,7 +4,9 @@
 //
 // flat = value of samples whose leaf (innermost inlined frame) is in the
 // function; cum = value of samples with the function anywhere on the stack,
-// counted once per sample even under recursion.
+// counted once per sample even under recursion. Rows are sorted by the
+// magnitude of flat (or cum), so the difference of two profiles (--base)
+// shows what shrank most as well as what grew most.
 #pragma once
 
 #include <string>

@@ -1,7 +1,8 @@
 // yep-convert: the converter as a command line tool, the same formats and
 // options as `yep report` (both go through report.h).
 //   yep-convert [--format F] [-o FILE] [--sort flat|cum] [--nodecount N] [--focus RE]
-//               [--ignore RE] [-l|--lines] [--list RE] [--sample-index N] [--title T] PROFILE
+//               [--ignore RE] [-l|--lines] [--list RE] [--sample-index N] [--title T]
+//               [--base OLD] PROFILE
 // Output goes to stdout unless -o is given. Exit status 2 with one line on
 // stderr for any bad input.
 #include <cstdio>
@@ -18,7 +19,7 @@ namespace {
 const char kUsage[] =
     "usage: yep-convert [--format text|pstats|source|callgrind|proto|folded|html] [-o FILE]\n"
     "                   [--sort flat|cum] [--nodecount N] [--focus RE] [--ignore RE] [-l|--lines]\n"
-    "                   [--list RE] [--sample-index N] [--title T] PROFILE\n";
+    "                   [--list RE] [--sample-index N] [--title T] [--base OLD] PROFILE\n";
 
 [[noreturn]] void fail(const std::string& message) {
   std::fprintf(stderr, "yep-convert: error: %s\n", message.c_str());
@@ -36,7 +37,7 @@ long parse_number(const std::string& option, const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string input, output;
+  std::string input, output, base;
   yep::ReportOptions options;
   options.nodecount = 30;
   bool nodecount_given = false;
@@ -67,6 +68,8 @@ int main(int argc, char** argv) {
       options.ignore = value();
     } else if (arg == "--list") {
       options.list = value();
+    } else if (arg == "--base") {
+      base = value();
     } else if (arg == "--title") {
       options.title = value();
     } else if (arg == "-l" || arg == "--lines") {
@@ -89,7 +92,7 @@ int main(int argc, char** argv) {
   if (!nodecount_given && options.format != "text") options.nodecount = 0;
   std::string text;
   try {
-    text = yep::render(yep::load_profile(input), options);
+    text = yep::render(yep::load_profile(input, base), options);
   } catch (const yep::ProfileError& e) {
     fail(e.what());
   }

@@ -22,7 +22,6 @@ namespace {
 
 // gperftools' C entry points, found at run time (see the header).
 struct Tcmalloc {
-  int (*caller_stack)(void**, int, int) = nullptr;
   int (*add_new_hook)(void (*)(const void*, size_t)) = nullptr;
   int (*add_delete_hook)(void (*)(const void*)) = nullptr;
   size_t (*allocated_size)(const void*) = nullptr;
@@ -37,7 +36,6 @@ void find(F& f, const char* name) {
 const Tcmalloc& tcmalloc() {
   static const Tcmalloc t = [] {
     Tcmalloc t;
-    find(t.caller_stack, "MallocHook_GetCallerStackTrace");
     find(t.add_new_hook, "MallocHook_AddNewHook");
     find(t.add_delete_hook, "MallocHook_AddDeleteHook");
     find(t.allocated_size, "MallocExtension_GetAllocatedSize");
@@ -50,7 +48,7 @@ const Tcmalloc& tcmalloc() {
 // Throws unless tcmalloc is the allocator and has everything we call.
 const Tcmalloc& require_tcmalloc() {
   const Tcmalloc& t = tcmalloc();
-  if (!tcmalloc_is_allocator() || !t.caller_stack || !t.add_new_hook ||
+  if (!tcmalloc_is_allocator() || !t.add_new_hook ||
       !t.add_delete_hook || !t.allocated_size || !t.numeric_property)
     throw CaptureError(
         "tcmalloc is not this process's allocator, so gperftools' heap profiler would record nothing; "
@@ -157,7 +155,7 @@ void heap_profiler_start(const std::string& prefix) {
   intervals.inuse_bytes = env_number("HEAP_PROFILE_INUSE_INTERVAL", intervals.inuse_bytes);
   intervals.seconds = env_number("HEAP_PROFILE_TIME_INTERVAL", intervals.seconds);
   session_prefix = full;
-  heap_recorder_start(HeapHooks{t.add_new_hook, t.add_delete_hook, t.caller_stack}, full, intervals);
+  heap_recorder_start(HeapHooks{t.add_new_hook, t.add_delete_hook}, full, intervals);
 }
 
 std::string heap_profiler_dump(const std::string& reason) {

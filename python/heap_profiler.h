@@ -8,10 +8,11 @@
 // tc_malloc), else it throws CaptureError saying how to run under tcmalloc.
 //
 // Profiles are gperftools' heap profile text files "<prefix>.NNNN.heap",
-// written by HeapProfilerDump (and by gperftools itself every
-// HEAP_PROFILE_ALLOCATION_INTERVAL / _INUSE_INTERVAL / _TIME_INTERVAL);
-// heap_profiler_stop dumps once more before stopping, so a session always
-// ends with a profile of what was still in use.
+// recorded by yep's own hooks (heap_recorder.h says why) and written on
+// demand, when gperftools' HEAP_PROFILE_ALLOCATION_INTERVAL /
+// _INUSE_INTERVAL / _TIME_INTERVAL thresholds are crossed (read at start),
+// and once more by heap_profiler_stop, so a session always ends with a
+// profile of what was still in use.
 //
 // heap_stats counts through MallocHook new/delete hooks installed on first
 // use: bytes live (allocated sizes, as tcmalloc rounds them) and the peak

@@ -11,8 +11,8 @@
 // stacks have up to 64 frames.
 //
 // The hooks run inside malloc and free of every thread: they never call
-// malloc (tables live in mmap'ed memory), take one spin lock, and get the
-// caller's stack from MallocHook_GetCallerStackTrace, which skips the
+// malloc (tables live in mmap'ed memory), take one spin lock, and walk the
+// caller's stack with libunwind's cached unw_backtrace, skipping the
 // allocator's own frames. They need tcmalloc as the process's allocator
 // (see heap_profiler.h, which checks it and finds the entry points).
 #pragma once
@@ -26,7 +26,6 @@ namespace yep {
 struct HeapHooks {
   int (*add_new_hook)(void (*)(const void*, size_t));
   int (*add_delete_hook)(void (*)(const void*));
-  int (*caller_stack)(void** result, int max_depth, int skip_count);
 };
 
 struct HeapDumpIntervals {
