@@ -1,6 +1,7 @@
 #include "heap_profiler.h"
 
 #include "heap_recorder.h"
+#include "tcmalloc.h"
 
 #include <dlfcn.h>
 #include <glob.h>
@@ -12,50 +13,15 @@
 #include <cstdlib>
 #include <cstring>
 
-#ifndef YEP_TCMALLOC_LIBRARY
-#define YEP_TCMALLOC_LIBRARY "libtcmalloc.so.4"
-#endif
-
 namespace yep {
 
 namespace {
 
-// gperftools' C entry points, found at run time (see the header).
-struct Tcmalloc {
-  int (*add_new_hook)(void (*)(const void*, size_t)) = nullptr;
-  int (*add_delete_hook)(void (*)(const void*)) = nullptr;
-  size_t (*allocated_size)(const void*) = nullptr;
-  int (*numeric_property)(const char*, size_t*) = nullptr;
-};
-
-template <typename F>
-void find(F& f, const char* name) {
-  f = reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
+const Tcmalloc& heap_tcmalloc() {
+  return require_tcmalloc("gperftools' heap profiler would record nothing", "--heap");
 }
 
-const Tcmalloc& tcmalloc() {
-  static const Tcmalloc t = [] {
-    Tcmalloc t;
-    find(t.add_new_hook, "MallocHook_AddNewHook");
-    find(t.add_delete_hook, "MallocHook_AddDeleteHook");
-    find(t.allocated_size, "MallocExtension_GetAllocatedSize");
-    find(t.numeric_property, "MallocExtension_GetNumericProperty");
-    return t;
-  }();
-  return t;
-}
-
-// Throws unless tcmalloc is the allocator and has everything we call.
-const Tcmalloc& require_tcmalloc() {
-  const Tcmalloc& t = tcmalloc();
-  if (!tcmalloc_is_allocator() || !t.add_new_hook ||
-      !t.add_delete_hook || !t.allocated_size || !t.numeric_property)
-    throw CaptureError(
-        "tcmalloc is not this process's allocator, so gperftools' heap profiler would record nothing; "
-        "run the program with `python -m yep --heap script.py`, or start Python with LD_PRELOAD=" +
-        tcmalloc_library());
-  return t;
-}
+const Tcmalloc* hooked = nullptr;  // set before the stats hooks are added
 
 std::string session_prefix;
 
@@ -77,20 +43,21 @@ void raise_peak(int64_t now) {
 
 void on_new(const void* ptr, size_t) {
   if (!ptr) return;
-  const int64_t size = static_cast<int64_t>(tcmalloc().allocated_size(ptr));
+  const int64_t size = static_cast<int64_t>(hooked->allocated_size(ptr));
   allocations.fetch_add(1, std::memory_order_relaxed);
   raise_peak(live.fetch_add(size, std::memory_order_relaxed) + size);
 }
 
 void on_delete(const void* ptr) {
   if (!ptr) return;
-  const int64_t size = static_cast<int64_t>(tcmalloc().allocated_size(ptr));
+  const int64_t size = static_cast<int64_t>(hooked->allocated_size(ptr));
   frees.fetch_add(1, std::memory_order_relaxed);
   live.fetch_sub(size, std::memory_order_relaxed);
 }
 
 void install_hooks(const Tcmalloc& t) {
   if (hooks_installed.exchange(true)) return;
+  hooked = &t;
   size_t current = 0;
   t.numeric_property("generic.current_allocated_bytes", &current);
   live.store(static_cast<int64_t>(current));
@@ -100,13 +67,6 @@ void install_hooks(const Tcmalloc& t) {
 }
 
 }  // namespace
-
-bool tcmalloc_is_allocator() {
-  void* tc = dlsym(RTLD_DEFAULT, "tc_malloc");
-  return tc && dlsym(RTLD_DEFAULT, "malloc") == tc;
-}
-
-std::string tcmalloc_library() { return YEP_TCMALLOC_LIBRARY; }
 
 bool heap_profiler_running() { return heap_recorder_running(); }
 
@@ -137,7 +97,7 @@ std::vector<std::string> dumps_on_disk(const std::string& prefix) {
 }  // namespace
 
 void heap_profiler_start(const std::string& prefix) {
-  const Tcmalloc& t = require_tcmalloc();
+  const Tcmalloc& t = heap_tcmalloc();
   if (heap_recorder_running())
     throw CaptureError("the heap profiler is already running (prefix '" + session_prefix +
                        "'); call yep.heap_stop() first");
@@ -159,12 +119,12 @@ void heap_profiler_start(const std::string& prefix) {
 }
 
 std::string heap_profiler_dump(const std::string& reason) {
-  require_tcmalloc();
+  heap_tcmalloc();
   return heap_recorder_dump(reason);
 }
 
 std::vector<std::string> heap_profiler_stop() {
-  require_tcmalloc();
+  heap_tcmalloc();
   if (!heap_recorder_running())
     throw CaptureError("the heap profiler is not running; call yep.heap_start() first");
   heap_recorder_dump("stop");
@@ -173,7 +133,7 @@ std::vector<std::string> heap_profiler_stop() {
 }
 
 HeapStats heap_stats(bool reset_peak) {
-  install_hooks(require_tcmalloc());
+  install_hooks(heap_tcmalloc());
   HeapStats s;
   s.live_bytes = live.load();
   s.peak_bytes = std::max(peak.load(), s.live_bytes);

@@ -24,13 +24,9 @@
 #include <vector>
 
 #include "cpu_profiler.h"  // CaptureError
+#include "tcmalloc.h"
 
 namespace yep {
-
-// Whether tcmalloc is this process's allocator.
-bool tcmalloc_is_allocator();
-// The libtcmalloc to LD_PRELOAD (found when yep was built).
-std::string tcmalloc_library();
 
 void heap_profiler_start(const std::string& prefix);
 // Writes a profile now; returns its path.

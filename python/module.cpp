@@ -11,6 +11,9 @@
 
 namespace py = pybind11;
 
+void bind_rss_sampler(py::module_& m);   // rss_sampler_bindings.cpp
+void bind_line_tracer(py::module_& m);   // line_tracer_bindings.cpp
+
 namespace {
 
 py::dict summary_to_dict(const yep::CpuProfileSummary& s) {
@@ -75,6 +78,9 @@ PYBIND11_MODULE(_native, m) {
       PyErr_SetString(yep_error.ptr(), e.what());
     }
   });
+
+  bind_rss_sampler(m);
+  bind_line_tracer(m);
 
   m.def("cpu_start", &yep::cpu_profiler_start, py::arg("path"), py::arg("frequency") = 0.0,
         "Start gperftools' CPU profiler writing to path (frequency <= 0: its default).");

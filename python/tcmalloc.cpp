@@ -1,0 +1,51 @@
+#include "tcmalloc.h"
+
+#include <dlfcn.h>
+
+#include "cpu_profiler.h"  // CaptureError
+
+#ifndef YEP_TCMALLOC_LIBRARY
+#define YEP_TCMALLOC_LIBRARY "libtcmalloc.so.4"
+#endif
+
+namespace yep {
+
+namespace {
+
+template <typename F>
+void find(F& f, const char* name) {
+  f = reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
+}
+
+const Tcmalloc& entry_points() {
+  static const Tcmalloc t = [] {
+    Tcmalloc t;
+    find(t.add_new_hook, "MallocHook_AddNewHook");
+    find(t.add_delete_hook, "MallocHook_AddDeleteHook");
+    find(t.allocated_size, "MallocExtension_GetAllocatedSize");
+    find(t.numeric_property, "MallocExtension_GetNumericProperty");
+    return t;
+  }();
+  return t;
+}
+
+}  // namespace
+
+bool tcmalloc_is_allocator() {
+  void* tc = dlsym(RTLD_DEFAULT, "tc_malloc");
+  return tc && dlsym(RTLD_DEFAULT, "malloc") == tc;
+}
+
+std::string tcmalloc_library() { return YEP_TCMALLOC_LIBRARY; }
+
+const Tcmalloc& require_tcmalloc(const std::string& what, const std::string& command) {
+  const Tcmalloc& t = entry_points();
+  if (!tcmalloc_is_allocator() || !t.add_new_hook || !t.add_delete_hook || !t.allocated_size ||
+      !t.numeric_property)
+    throw CaptureError("tcmalloc is not this process's allocator, so " + what +
+                       "; run the program with `python -m yep " + command +
+                       " script.py`, or start Python with LD_PRELOAD=" + tcmalloc_library());
+  return t;
+}
+
+}  // namespace yep
