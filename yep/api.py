@@ -96,15 +96,30 @@ def _warn_if_rate_capped(summary):
     )
 
 
-class profile:
-    """Profile a block or a function into ``path``.
+def profile(*args, **kwargs):
+    """Two profilers under one name, told apart by the arguments:
+
+    CPU (YEP): ``yep.profile("out.prof", frequency=None)`` is a context
+    manager and decorator that CPU-profiles into the file::
 
         with yep.profile("out.prof"):
             work()
 
-        @yep.profile("work.prof")
-        def work(): ...
+    Line memory (memory_profiler): ``@profile`` or ``@profile(precision=4,
+    stream=f)`` on a function profiles it line by line in a ``yep memory``
+    run and does nothing outside one (see yep.line_memory).
     """
+    from . import line_memory
+
+    if len(args) == 1 and not kwargs and callable(args[0]) and not isinstance(args[0], (str, bytes, os.PathLike)):
+        return line_memory.register(args[0])
+    if not args and kwargs and set(kwargs) <= {"precision", "stream"}:
+        return functools.partial(line_memory.register, **kwargs)
+    return CpuProfile(*args, **kwargs)
+
+
+class CpuProfile:
+    """CPU-profile a block or a function into ``path`` (see yep.profile)."""
 
     def __init__(self, path="out.prof", frequency=None):
         self.path = _fspath(path)
@@ -122,7 +137,7 @@ class profile:
     def __call__(self, func):
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            with profile(self.path, self.frequency):
+            with CpuProfile(self.path, self.frequency):
                 return func(*args, **kwargs)
 
         return wrapper

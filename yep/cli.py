@@ -4,6 +4,7 @@
     python -m yep [options] -m module [args]        profile a module
     yep run [options] script.py [args]              the same, spelled out
     yep report PROFILE [--format F] [-o FILE] ...   a profile in any output format
+    yep memory script.py [args]                     line-by-line memory of @profile functions
 
 A first word that is one of yep's sub-commands dispatches to it; anything
 else is a script to run.
@@ -21,6 +22,7 @@ usage: python -m yep [-v] [-o OUTFILE] [-f HZ] [--wall] [-c] [-l] [--format F[,F
                      [--heap-inuse-interval SIZE] [--heap-time-interval S] script.py [args ...]
        python -m yep [options] -m module [args ...]
        python -m yep report PROFILE [--format F] [-o FILE] [options]   (yep report -h)
+       python -m yep memory [-o FILE] [--json FILE] [--precision N] script.py [args ...]
 
 Profile a Python program and the native code under it with gperftools.
 
@@ -155,7 +157,7 @@ def run_main(argv):
                     opts[option] = heap_run.parse_size(opts[option], "--" + option.replace("_", "-"))
             if not heap_run.in_restarted_process():
                 _check_prefix(opts["outfile"] or target.name)
-                heap_run.restart_under_tcmalloc(argv, opts)  # does not return
+                heap_run.restart_under_tcmalloc(["run", *argv], opts)  # does not return
             session = _HeapSession(opts["outfile"] or target.name)
             session.start()  # reads gperftools' interval variables
             heap_run.restore_environment()
@@ -167,10 +169,10 @@ def run_main(argv):
     return _run_profiled(session, target, opts, nodecount, formats)
 
 
-def _check_prefix(prefix):
+def _check_prefix(prefix, what="heap profiles"):
     directory = os.path.dirname(os.path.abspath(prefix))
     if not os.access(directory, os.W_OK):
-        raise YepError(f"cannot write heap profiles to '{prefix}': the directory {directory} "
+        raise YepError(f"cannot write {what} to '{prefix}': the directory {directory} "
                        f"{'is not writable' if os.path.isdir(directory) else 'does not exist'}")
 
 
@@ -343,7 +345,65 @@ def report_main(argv):
     return 0
 
 
-SUBCOMMANDS = {"run": run_main, "report": report_main}
+def memory_main(argv):
+    """yep memory: line-by-line memory and time of @profile functions."""
+    parser = argparse.ArgumentParser(
+        prog="yep memory", description="Run a script with @profile available and print, for each line of "
+        "the profiled functions, memory (RSS, and the bytes it allocated minus freed, and its peak) and time.")
+    parser.add_argument("-o", "--output", help="write the report to this file (memory_profiler's -T)")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--precision", type=int, default=3, help="decimals of MiB figures (default 3)")
+    parser.add_argument("-m", dest="module", help="run a library module as a script")
+    parser.add_argument("script", nargs="?", help="the script to run")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
+    args = parser.parse_args(argv)
+    from . import heap_run, line_memory, runner
+
+    if args.module and args.script:
+        args.args.insert(0, args.script)
+        args.script = None
+    if not args.module and not args.script:
+        parser.print_usage(sys.stderr)
+        return _fail("no script or -m module to run")
+    try:
+        target = runner.Target(script=args.script, module=args.module)
+        for path in (args.output, args.json):
+            if path:
+                _check_prefix(path, "the report")
+        if not heap_run.in_restarted_process():
+            heap_run.restart_under_tcmalloc(["memory", *argv], {})  # does not return
+        heap_run.restore_environment()
+        import builtins
+
+        from .api import profile
+
+        builtins.profile = profile
+        line_memory.enable()
+    except YepError as exc:
+        return _fail(str(exc))
+    outcome = None
+    try:
+        target.run(args.args)
+    except BaseException as exc:  # the program's own: passed through below
+        outcome = exc
+    line_memory.finish()
+    runner.show_exception(outcome)
+    try:
+        if args.output:
+            with open(args.output + ".yep-tmp", "w") as out:
+                line_memory.write_report(out, args.precision)
+            os.replace(args.output + ".yep-tmp", args.output)
+        else:
+            sys.stdout.flush()
+            line_memory.write_report(sys.stdout, args.precision)
+        if args.json:
+            line_memory.write_json(args.json)
+    except OSError as exc:
+        return _fail(f"cannot write the report: {exc}")
+    return runner.finish(outcome)
+
+
+SUBCOMMANDS = {"run": run_main, "report": report_main, "memory": memory_main}
 
 
 def main(argv=None):

@@ -17,7 +17,8 @@ CHILD = "YEP_HEAP_CHILD"  # set in the restarted process: the saved environment
 
 
 def restart_under_tcmalloc(argv, opts):
-    """Replaces this process with `python -m yep run ARGV` under tcmalloc."""
+    """Replaces this process with `python -m yep ARGV` under tcmalloc
+    (ARGV starts with the sub-command: run, memory)."""
     from .api import _native
 
     library = _native().tcmalloc_library()
@@ -28,18 +29,18 @@ def restart_under_tcmalloc(argv, opts):
               "HEAP_PROFILE_TIME_INTERVAL")}
     env = dict(os.environ)
     env["LD_PRELOAD"] = library + (" " + saved["LD_PRELOAD"] if saved["LD_PRELOAD"] else "")
-    if not opts["pymalloc"]:
+    if not opts.get("pymalloc"):
         env["PYTHONMALLOC"] = "malloc"
     # gperftools reads its dump intervals once, when tcmalloc loads.
     for option, name in (("heap_interval", "HEAP_PROFILE_ALLOCATION_INTERVAL"),
                          ("heap_inuse_interval", "HEAP_PROFILE_INUSE_INTERVAL"),
                          ("heap_time_interval", "HEAP_PROFILE_TIME_INTERVAL")):
-        if opts[option] is not None:
+        if opts.get(option) is not None:
             env[name] = str(opts[option])
     env[CHILD] = json.dumps(saved)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, [sys.executable, "-m", "yep", "run", *argv], env)
+    os.execve(sys.executable, [sys.executable, "-m", "yep", *argv], env)
 
 
 def in_restarted_process():

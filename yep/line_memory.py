@@ -1,0 +1,144 @@
+"""Line-by-line memory (and time) of @profile functions: `yep memory`.
+
+Inside a `yep memory` run, `@profile` (a builtin there, or `from yep import
+profile`) registers the function's code object with the C++ line tracer and
+returns the function itself, unchanged: methods, generators, coroutines and
+recursive functions need nothing special. At exit the report is printed.
+
+Outside a `yep memory` run, `@profile` returns the function unchanged and
+does nothing else: decorated code runs at full speed and unit tests that
+import it keep working.
+"""
+import json
+import linecache
+import os
+import threading
+
+MiB = 1 << 20
+
+_active = False
+_functions = {}  # code object -> {"precision": int or None, "stream": file or None}
+
+
+def _native():
+    from .api import _native as native
+
+    return native()
+
+
+def _code_of(func):
+    func = getattr(func, "__func__", func)  # staticmethod, classmethod, bound method
+    code = getattr(func, "__code__", None)
+    if code is None:
+        from ._errors import YepError
+
+        raise YepError(f"@profile needs a Python function, not {type(func).__name__}")
+    return code
+
+
+def register(func, precision=None, stream=None):
+    """Profile func line by line in a `yep memory` run; returns func unchanged."""
+    if _active:
+        code = _code_of(func)
+        _native().line_tracer_add(code)
+        _functions.setdefault(code, {"precision": precision, "stream": stream})
+    return func
+
+
+def _trace_new_thread(frame, event, arg):
+    _native().line_tracer_install_thread()
+    return None
+
+
+def enable():
+    """Start tracing this thread and every thread started from now on."""
+    global _active
+    _native().line_tracer_install_thread()
+    threading.settrace(_trace_new_thread)
+    _active = True
+
+
+def finish():
+    """Stop tracing; count the lines still running in this thread."""
+    global _active
+    _native().line_tracer_finish_thread()
+    _native().line_tracer_uninstall_thread()
+    threading.settrace(None)
+    _active = False
+
+
+def results():
+    """One dict per profiled function, in registration order."""
+    out = []
+    for code, lines in _native().line_tracer_results():
+        options = _functions.get(code, {})
+        last = max((line for *_, line in code.co_lines() if line), default=code.co_firstlineno)
+        out.append({
+            "filename": os.path.abspath(code.co_filename),
+            "function": code.co_qualname,
+            "first_line": code.co_firstlineno,
+            "last_line": max(last, max(lines, default=0)),
+            "precision": options.get("precision"),
+            "stream": options.get("stream"),
+            "lines": {line: dict(zip(("hits", "time_ns", "allocated_bytes", "peak_bytes", "rss_bytes",
+                                      "rss_increment_bytes"), figures)) for line, figures in lines.items()},
+        })
+    return out
+
+
+def _duration(ns):
+    if ns >= 1e9:
+        return f"{ns / 1e9:.3f} s"
+    if ns >= 1e6:
+        return f"{ns / 1e6:.2f} ms"
+    return f"{ns / 1e3:.1f} us"
+
+
+TEMPLATE = "{0:>6} {1:>12} {2:>12}  {3:>10} {4:>13} {5:>12} {6:>10}   {7:<}"
+
+
+def format_function(f, precision):
+    """memory_profiler's table, with Allocated, Peak and Time added before
+    Line Contents. Memory in MiB (2^20 bytes)."""
+    p = f["precision"] if f["precision"] is not None else precision
+    rows = [f"Filename: {f['filename']}", "",
+            TEMPLATE.format("Line #", "Mem usage", "Increment", "Occurrences", "Allocated", "Peak", "Time",
+                            "Line Contents")]
+    rows.append("=" * len(rows[-1]))
+    for number in range(f["first_line"], f["last_line"] + 1):
+        source = linecache.getline(f["filename"], number).rstrip("\n")
+        r = f["lines"].get(number)
+        if r is None:
+            rows.append(TEMPLATE.format(number, "", "", "", "", "", "", source))
+            continue
+        rows.append(TEMPLATE.format(
+            number, f"{r['rss_bytes'] / MiB:.{p}f} MiB", f"{r['rss_increment_bytes'] / MiB:.{p}f} MiB", r["hits"],
+            f"{r['allocated_bytes'] / MiB:+.{p}f} MiB", f"{r['peak_bytes'] / MiB:.{p}f} MiB",
+            _duration(r["time_ns"]), source))
+    return "\n".join(rows) + "\n\n"
+
+
+def write_report(stream, precision=3):
+    """Prints every function's table, each to its own stream= if it had one."""
+    for f in results():
+        (f["stream"] or stream).write(format_function(f, precision))
+    stream.flush()
+
+
+def write_json(path):
+    """The same figures for tools: a list of functions with their lines."""
+    data = []
+    for f in results():
+        lines = []
+        for number in range(f["first_line"], f["last_line"] + 1):
+            r = f["lines"].get(number)
+            entry = {"line": number, "source": linecache.getline(f["filename"], number).rstrip("\n")}
+            if r:
+                entry.update({"occurrences": r["hits"], "time_seconds": r["time_ns"] / 1e9,
+                              "allocated_bytes": r["allocated_bytes"], "peak_bytes": r["peak_bytes"],
+                              "rss_bytes": r["rss_bytes"], "rss_increment_bytes": r["rss_increment_bytes"]})
+            lines.append(entry)
+        data.append({"filename": f["filename"], "function": f["function"], "first_line": f["first_line"],
+                     "lines": lines})
+    with open(path, "w") as out:
+        json.dump(data, out, indent=1)
