@@ -1,0 +1,257 @@
+"""`yep memory`: line-by-line memory and time of @profile functions, run
+through the real CLI on real programs, checked against the bytes the lines
+are known to allocate."""
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import run_yep, write_script
+
+MiB = 1 << 20
+HEADER = ("Line #    Mem usage    Increment  Occurrences     Allocated         Peak       Time   Line Contents")
+
+
+def tables(output):
+    """{function's first source line text: {line number: row dict}} from the report."""
+    out = {}
+    for block in output.split("Filename: ")[1:]:
+        rows = {}
+        for line in block.splitlines():
+            m = re.match(r"^\s*(\d+)\s+([\d.]+) MiB\s+(-?[\d.]+) MiB\s+(\d+)\s+([+-][\d.]+) MiB\s+([\d.]+) MiB"
+                         r"\s+([\d.]+ (?:s|ms|us))\s{3}(.*)$", line)
+            if m:
+                rows[int(m.group(1))] = {"rss": float(m.group(2)), "increment": float(m.group(3)),
+                                         "hits": int(m.group(4)), "allocated": float(m.group(5)),
+                                         "peak": float(m.group(6)), "source": m.group(8).strip()}
+            elif re.match(r"^\s*\d+\s{20,}", line):
+                number = int(line.split()[0])
+                rows[number] = {"source": line[line.rfind("   ") + 3:].strip(), "hits": 0}
+        name = next((r["source"] for r in rows.values() if r["source"].startswith("def ")), "?")
+        out[name] = rows
+    return out
+
+
+def row(table, source):
+    matches = [r for r in table.values() if r["source"] == source]
+    assert len(matches) == 1, (source, table)
+    return matches[0]
+
+
+def memory(tmp_path, body, *args, env=None):
+    script = write_script(tmp_path, "prog.py", body)
+    return run_yep(["memory", *args, str(script)], cwd=tmp_path, env=env, timeout=300)
+
+
+def test_known_allocations_frees_and_peaks(tmp_path):
+    result = memory(tmp_path, """
+        import numpy as np
+
+        @profile
+        def f():
+            a = [1] * 10**6
+            b = [2] * (2 * 10**7)
+            del b
+            c = np.zeros((1000, 1000))
+            d = np.ones((1000, 1000))
+            t = len(bytearray(100 * 2**20))
+            return a, c, d
+
+        f()
+    """)
+    assert result.returncode == 0, result.stderr
+    assert HEADER in result.stdout
+    t = tables(result.stdout)["def f():"]
+    expect = {"a = [1] * 10**6": 8_000_056 / MiB, "b = [2] * (2 * 10**7)": 160_000_056 / MiB,
+              "del b": -160_000_056 / MiB, "c = np.zeros((1000, 1000))": 8_000_000 / MiB,
+              "d = np.ones((1000, 1000))": 8_000_000 / MiB}
+    for source, mib in expect.items():
+        assert row(t, source)["allocated"] == pytest.approx(mib, rel=0.01), source
+        assert row(t, source)["hits"] == 1
+    # A temporary freed within its line still shows in the line's peak.
+    temp = row(t, "t = len(bytearray(100 * 2**20))")
+    assert temp["allocated"] == pytest.approx(0, abs=0.01) and temp["peak"] == pytest.approx(100, rel=0.01)
+    # RSS columns are there and plausible: the 152 MiB list raised RSS by about its size.
+    big = row(t, "b = [2] * (2 * 10**7)")
+    assert big["increment"] == pytest.approx(152.6, rel=0.1)
+    assert big["rss"] > row(t, "a = [1] * 10**6")["rss"] + 100
+    assert row(t, "@profile")["hits"] == 0  # lines never run have blank figures
+
+
+def test_loop_nested_calls_generators_and_methods(tmp_path):
+    result = memory(tmp_path, """
+        @profile
+        def loop():
+            kept = []
+            for _ in range(5):
+                temp = bytearray(16 * 10**6)
+                kept.append(bytearray(8 * 10**6))
+                del temp
+            del kept
+
+        @profile
+        def callee():
+            return bytearray(30 * 2**20)
+
+        @profile
+        def caller():
+            x = bytearray(10 * 2**20)
+            y = callee()
+            return x, y
+
+        @profile
+        def gen(n):
+            for i in range(n):
+                yield bytearray(2**20)
+
+        class Box:
+            @profile
+            def fill(self):
+                self.data = bytearray(5 * 2**20)
+
+        loop()
+        kept = caller()
+        items = list(gen(3))
+        Box().fill()
+    """)
+    assert result.returncode == 0, result.stderr
+    t = tables(result.stdout)
+    loop = t["def loop():"]
+    assert row(loop, "temp = bytearray(16 * 10**6)")["allocated"] == pytest.approx(80e6 / MiB, rel=0.01)
+    assert row(loop, "temp = bytearray(16 * 10**6)")["peak"] == pytest.approx(16e6 / MiB, rel=0.01)
+    assert row(loop, "kept.append(bytearray(8 * 10**6))")["allocated"] == pytest.approx(40e6 / MiB, rel=0.01)
+    assert row(loop, "del temp")["allocated"] == pytest.approx(-80e6 / MiB, rel=0.01)
+    assert row(loop, "temp = bytearray(16 * 10**6)")["hits"] == 5
+    # The caller's line shows the callee's real allocation, not the process size.
+    assert row(t["def caller():"], "y = callee()")["allocated"] == pytest.approx(30, rel=0.01)
+    assert row(t["def caller():"], "x = bytearray(10 * 2**20)")["allocated"] == pytest.approx(10, rel=0.01)
+    assert row(t["def callee():"], "return bytearray(30 * 2**20)")["allocated"] == pytest.approx(30, rel=0.01)
+    # A generator: its lines between yields, every time it resumes.
+    g = row(t["def gen(n):"], "yield bytearray(2**20)")
+    assert g["hits"] == 3 and g["allocated"] == pytest.approx(3, rel=0.01)
+    assert row(t["def fill(self):"], "self.data = bytearray(5 * 2**20)")["allocated"] == pytest.approx(5, rel=0.01)
+
+
+def test_threads_recursion_and_exceptions(tmp_path):
+    result = memory(tmp_path, """
+        import threading
+
+        @profile
+        def work(mib):
+            block = bytearray(mib * 2**20)
+            return len(block)
+
+        @profile
+        def rec(n):
+            if n == 0:
+                return bytearray(2**20)
+            return rec(n - 1)
+
+        @profile
+        def fails():
+            x = bytearray(3 * 2**20)
+            raise ValueError("inside")
+
+        threads = [threading.Thread(target=work, args=(4,)) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        rec(5)
+        try:
+            fails()
+        except ValueError:
+            pass
+    """)
+    assert result.returncode == 0, result.stderr
+    t = tables(result.stdout)
+    block = row(t["def work(mib):"], "block = bytearray(mib * 2**20)")
+    assert block["hits"] == 3 and block["allocated"] == pytest.approx(12, rel=0.01)  # each thread its own 4
+    assert row(t["def rec(n):"], "return bytearray(2**20)")["hits"] == 1
+    assert row(t["def rec(n):"], "if n == 0:")["hits"] == 6
+    assert row(t["def fails():"], "x = bytearray(3 * 2**20)")["allocated"] == pytest.approx(3, rel=0.01)
+    assert row(t["def fails():"], 'raise ValueError("inside")')["hits"] == 1
+
+
+def test_program_that_exits_or_fails_still_gets_its_report(tmp_path):
+    result = memory(tmp_path, """
+        import sys
+
+        @profile
+        def never_returns():
+            data = bytearray(6 * 2**20)
+            sys.exit(4)
+
+        never_returns()
+    """)
+    assert result.returncode == 4
+    assert row(tables(result.stdout)["def never_returns():"], "data = bytearray(6 * 2**20)")["allocated"] == \
+        pytest.approx(6, rel=0.01)
+    failing = memory(tmp_path, """
+        @profile
+        def broken():
+            x = bytearray(2**20)
+            return 1 / 0
+
+        broken()
+    """)
+    assert failing.returncode == 1
+    assert "ZeroDivisionError" in failing.stderr and "Traceback" in failing.stderr
+    assert "def broken():" in failing.stdout
+
+
+def test_imported_decorator_options_output_files_and_json(tmp_path):
+    stream_file = tmp_path / "own.txt"
+    result = memory(tmp_path, f"""
+        from yep import profile
+
+        @profile(precision=1)
+        def one():
+            return bytearray(2**20)
+
+        @profile(stream=open({str(stream_file)!r}, "w"))
+        def two():
+            return bytearray(2 * 2**20)
+
+        one()
+        two()
+    """, "-o", "report.txt", "--json", "report.json")
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "report.txt").read_text()
+    assert re.search(r"^\s+\d+\s+[\d]+\.\d MiB\s+[\d.]+ MiB\s+1\s+\+1\.0 MiB", text, re.M), text  # precision=1
+    assert "def two():" in stream_file.read_text() and "def two():" not in text
+    data = json.loads((tmp_path / "report.json").read_text())
+    lines = {l["source"].strip(): l for f in data for l in f["lines"]}
+    assert lines["return bytearray(2 * 2**20)"]["allocated_bytes"] == pytest.approx(2 * MiB, rel=0.01)
+    assert {f["function"] for f in data} == {"one", "two"}
+
+
+def test_profile_outside_yep_memory_is_free_and_harmless(tmp_path):
+    script = write_script(tmp_path, "plain.py", """
+        import time
+        from yep import profile
+
+        def f(n):
+            return sum(range(n))
+
+        g = profile(f)
+        assert g is f            # the very same function: no wrapper, no cost
+        @profile(precision=4)
+        def h():
+            return 42
+        assert h() == 42
+        print("ok")
+    """)
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "ok\n"
+
+
+def test_errors(tmp_path):
+    result = run_yep(["memory", "missing.py"], cwd=tmp_path)
+    assert result.returncode == 2 and "cannot run 'missing.py'" in result.stderr
+    script = write_script(tmp_path, "s.py", "print('ran')\n")
+    result = run_yep(["memory", "-o", "/nonexistent-dir/r.txt", str(script)], cwd=tmp_path)
+    assert result.returncode == 2 and "ran" not in result.stdout and "/nonexistent-dir" in result.stderr
