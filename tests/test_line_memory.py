@@ -29,7 +29,7 @@ def tables(output):
             elif re.match(r"^\s*\d+\s{20,}", line):
                 number = int(line.split()[0])
                 rows[number] = {"source": line[line.rfind("   ") + 3:].strip(), "hits": 0}
-        name = next((r["source"] for r in rows.values() if r["source"].startswith("def ")), "?")
+        name = next((r["source"] for r in rows.values() if r["source"].startswith(("def ", "async def "))), "?")
         out[name] = rows
     return out
 
@@ -132,6 +132,28 @@ def test_loop_nested_calls_generators_and_methods(tmp_path):
     g = row(t["def gen(n):"], "yield bytearray(2**20)")
     assert g["hits"] == 3 and g["allocated"] == pytest.approx(3, rel=0.01)
     assert row(t["def fill(self):"], "self.data = bytearray(5 * 2**20)")["allocated"] == pytest.approx(5, rel=0.01)
+
+
+def test_coroutines(tmp_path):
+    result = memory(tmp_path, """
+        import asyncio
+
+        @profile
+        async def fetch(n):
+            await asyncio.sleep(0)
+            data = bytearray(n * 2**20)
+            await asyncio.sleep(0)
+            return len(data)
+
+        async def main():
+            return await asyncio.gather(fetch(1), fetch(2))
+
+        asyncio.run(main())
+    """)
+    assert result.returncode == 0, result.stderr
+    t = tables(result.stdout)["async def fetch(n):"]
+    line = row(t, "data = bytearray(n * 2**20)")
+    assert line["hits"] == 2 and line["allocated"] == pytest.approx(3, rel=0.01)
 
 
 def test_threads_recursion_and_exceptions(tmp_path):
