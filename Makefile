@@ -33,6 +33,7 @@ test: install
 
 bench: install
 	$(PY) benchmarks/compare.py
+	$(PY) benchmarks/line_memory.py
 
 install: $(VENV)/.yep-installed
 

@@ -29,7 +29,6 @@ struct Activation {
   int64_t rss_before = 0;
   int64_t activation_peak = 0;  // highest net over the whole activation
 };
-thread_local std::vector<Activation> stack;
 
 constexpr int64_t kRssBytesTrigger = 256 << 10;
 constexpr int64_t kRssTimeTrigger = 20'000'000;  // ns
@@ -40,11 +39,12 @@ int64_t now_ns() {
   return t.tv_sec * 1'000'000'000LL + t.tv_nsec;
 }
 
+const long page_size = sysconf(_SC_PAGESIZE);
+
 // RSS, re-read only when it can have changed (see the header).
 struct Rss {
   int fd = -1;
   int64_t value = 0, at_net = 0, at_ns = 0;
-  long page = sysconf(_SC_PAGESIZE);
 
   int64_t read_now() {
     if (fd < 0) fd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
@@ -54,7 +54,7 @@ struct Rss {
     buf[n] = '\0';
     char* p = buf;
     std::strtoll(p, &p, 10);  // total program size
-    return std::strtoll(p, nullptr, 10) * page;
+    return std::strtoll(p, nullptr, 10) * page_size;
   }
   int64_t get(int64_t net, int64_t ns) {
     if (at_ns == 0 || std::llabs(net - at_net) >= kRssBytesTrigger || ns - at_ns >= kRssTimeTrigger) {
@@ -65,7 +65,28 @@ struct Rss {
     return value;
   }
 };
-thread_local Rss rss;
+// This thread's activations and RSS reader. Events reach them through an
+// initial-exec thread_local pointer: one %fs-relative load (the module's TLS
+// is static anyway, for the allocation counters), where general-dynamic
+// thread_locals, and the init guard of one with a destructor, each cost a
+// __tls_get_addr call, several per line event. The state is owned by an
+// ordinary thread_local and destroyed at thread exit, as before.
+struct ThreadState {
+  std::vector<Activation> stack;
+  Rss rss;
+};
+__attribute__((tls_model("initial-exec"))) thread_local ThreadState* current_thread = nullptr;
+struct ThreadStateOwner {
+  ThreadState state;
+  ~ThreadStateOwner() { current_thread = nullptr; }
+};
+thread_local ThreadStateOwner thread_state_owner;
+
+ThreadState& this_thread() {
+  ThreadState* s = current_thread;
+  if (__builtin_expect(s == nullptr, 0)) s = current_thread = &thread_state_owner.state;
+  return *s;
+}
 
 LineRecord& record_of(size_t function, int line) {
   FunctionRecord& f = functions[function];
@@ -74,7 +95,7 @@ LineRecord& record_of(size_t function, int line) {
   return f.lines[at];
 }
 
-void start_line(Activation& a, int line) {
+void start_line(Rss& rss, Activation& a, int line) {
   const ThreadAllocations now = thread_allocations();
   a.line = line;
   a.start_net = now.net;
@@ -85,7 +106,7 @@ void start_line(Activation& a, int line) {
 }
 
 // Ends a's current line.
-void finish_line(Activation& a) {
+void finish_line(Rss& rss, Activation& a) {
   if (a.line < 0) return;
   const int64_t end = now_ns();
   const ThreadAllocations now = thread_allocations();
@@ -104,14 +125,20 @@ void finish_line(Activation& a) {
 }
 
 int trace(PyObject*, PyFrameObject* frame, int what, PyObject*) {
+  ThreadState& t = this_thread();
+  std::vector<Activation>& stack = t.stack;
   switch (what) {
     case PyTrace_CALL: {
       PyCodeObject* code = PyFrame_GetCode(frame);
       auto it = index_of.find(reinterpret_cast<PyObject*>(code));
       Py_DECREF(code);
       if (it == index_of.end()) {
-        // Not profiled: no line events for this frame.
-        if (PyObject_SetAttrString(reinterpret_cast<PyObject*>(frame), "f_trace_lines", Py_False) < 0)
+        // Not profiled: no line events for this frame. (The attribute name
+        // is made once: PyObject_SetAttrString would build and intern it on
+        // every call of every unprofiled function.)
+        static PyObject* const f_trace_lines = PyUnicode_InternFromString("f_trace_lines");
+        if (f_trace_lines == nullptr ||
+            PyObject_SetAttr(reinterpret_cast<PyObject*>(frame), f_trace_lines, Py_False) < 0)
           PyErr_Clear();
         return 0;
       }
@@ -125,13 +152,13 @@ int trace(PyObject*, PyFrameObject* frame, int what, PyObject*) {
     case PyTrace_LINE: {
       if (stack.empty() || stack.back().frame != frame) return 0;
       Activation& a = stack.back();
-      finish_line(a);
-      start_line(a, PyFrame_GetLineNumber(frame));
+      finish_line(t.rss, a);
+      start_line(t.rss, a, PyFrame_GetLineNumber(frame));
       return 0;
     }
     case PyTrace_RETURN: {  // also on yield, and when an exception leaves
       if (stack.empty() || stack.back().frame != frame) return 0;
-      finish_line(stack.back());
+      finish_line(t.rss, stack.back());
       const int64_t call_peak = stack.back().activation_peak;
       stack.pop_back();
       if (!stack.empty() && stack.back().line >= 0) {
@@ -168,8 +195,10 @@ void line_tracer_install_thread() {
 void line_tracer_uninstall_thread() { PyEval_SetTrace(nullptr, nullptr); }
 
 void line_tracer_finish_thread() {
+  ThreadState& t = this_thread();
+  std::vector<Activation>& stack = t.stack;
   while (!stack.empty()) {
-    finish_line(stack.back());
+    finish_line(t.rss, stack.back());
     stack.pop_back();
   }
 }
