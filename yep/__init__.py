@@ -17,9 +17,10 @@ from ._errors import YepError
 from .api import flush, is_running, profile, start, stop
 from .heap import heap_dump, heap_is_running, heap_profile, heap_start, heap_stats, heap_stop
 from .memory_usage import memory_usage
+from .timestamps import label
 from .report import Profile, load, report
 
 __version__ = "1.0.0.dev0"
 __all__ = ["YepError", "start", "stop", "flush", "is_running", "profile", "load", "Profile", "report",
-           "heap_start", "heap_dump", "heap_stop", "heap_is_running", "heap_profile", "heap_stats", "memory_usage",
+           "label", "heap_start", "heap_dump", "heap_stop", "heap_is_running", "heap_profile", "heap_stats", "memory_usage",
            "__version__"]

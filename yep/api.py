@@ -109,13 +109,28 @@ def profile(*args, **kwargs):
     stream=f)`` on a function profiles it line by line in a ``yep memory``
     run and does nothing outside one (see yep.line_memory).
     """
-    from . import line_memory
+    from . import line_memory, timestamps
+
+    def decorate(func, **options):
+        if timestamps.active:  # yep mprof run: a bracket per call
+            return timestamps.wrap(func)
+        return line_memory.register(func, **options)
 
     if len(args) == 1 and not kwargs and callable(args[0]) and not isinstance(args[0], (str, bytes, os.PathLike)):
-        return line_memory.register(args[0])
+        return decorate(args[0])
     if not args and kwargs and set(kwargs) <= {"precision", "stream"}:
-        return functools.partial(line_memory.register, **kwargs)
+        return functools.partial(decorate, **kwargs)
     return CpuProfile(*args, **kwargs)
+
+
+def _timestamp(name):
+    """memory_profiler's `with profile.timestamp("name"):` (see yep.label)."""
+    from .timestamps import label
+
+    return label(name)
+
+
+profile.timestamp = _timestamp
 
 
 class CpuProfile:

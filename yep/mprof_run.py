@@ -1,0 +1,112 @@
+"""`yep mprof run`: memory over time of a program, into memory_profiler's
+.dat format.
+
+The program runs as a child process; yep samples its RSS from a C++ thread
+(yep.memory_usage on the Popen, so 1 ms intervals are cheap) and streams
+MEM (and CHLD) records into the file. A Python program runs under
+`python -m yep mprof _child`, which makes `profile` a builtin that records
+a bracket for each call of a @profile function, and `profile.timestamp` /
+`yep.label` spans; those FUNC records are appended when it ends.
+"""
+import argparse
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+from ._errors import YepError
+
+
+def _fail(message):
+    print(f"yep: error: {message}", file=sys.stderr)
+    return 2
+
+
+def run_main(argv):
+    parser = argparse.ArgumentParser(
+        prog="yep mprof run", description="Sample the memory of a program over time into an mprof .dat file.")
+    parser.add_argument("--interval", "-T", type=float, default=0.1, help="seconds between samples (default 0.1)")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--include-children", "-C", action="store_true", help="add the children's memory to MEM")
+    group.add_argument("--multiprocess", "-M", action="store_true", help="record each child as its own line (CHLD)")
+    parser.add_argument("--python", action="store_true",
+                        help="run PROGRAM with this Python (implied for a .py file): enables @profile brackets")
+    parser.add_argument("-o", "--output", help="the .dat file (default: mprofile_<date>.dat here)")
+    parser.add_argument("--exit-code", "-E", action="store_true", help="exit with the program's exit status")
+    parser.add_argument("program", help="a Python script or any command")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
+    args = parser.parse_args(argv)
+    from . import mprof_file
+    from .memory_usage import memory_usage
+
+    if args.interval <= 0:
+        return _fail(f"--interval must be positive, not {args.interval:g}")
+    output = args.output or mprof_file.default_name()
+    directory = os.path.dirname(os.path.abspath(output))
+    if not os.access(directory, os.W_OK):
+        return _fail(f"cannot write '{output}': the directory {directory} is not writable or does not exist")
+    python = args.python or args.program.endswith(".py")
+    funcs = None
+    if python:
+        if not os.path.exists(args.program):
+            return _fail(f"cannot run '{args.program}': no such file")
+        fd, funcs = tempfile.mkstemp(prefix="yep-mprof-", suffix=".func")
+        os.close(fd)
+        command = [sys.executable, "-m", "yep", "mprof", "_child", funcs, args.program, *args.args]
+    else:
+        if not shutil.which(args.program):
+            return _fail(f"cannot run '{args.program}': no such command")
+        command = [args.program, *args.args]
+
+    print(f"yep: sampling memory every {args.interval:g} s into {output}", file=sys.stderr)
+    try:
+        with open(output, "w") as dat:
+            dat.write("CMDLINE " + " ".join(shlex.quote(a) for a in [args.program, *args.args]) + "\n")
+            dat.flush()
+            child = subprocess.Popen(command)
+            try:
+                memory_usage(child, interval=args.interval, include_children=args.include_children,
+                             multiprocess=args.multiprocess, stream=dat)
+            except KeyboardInterrupt:  # Ctrl-C reached the program too: let it end, keep the file
+                pass
+            status = child.wait()
+    except (OSError, YepError) as exc:
+        return _fail(f"cannot sample '{args.program}': {exc}")
+    finally:
+        if funcs:
+            with open(funcs) as records, open(output, "a") as dat:
+                dat.write(records.read())
+            os.unlink(funcs)
+    if not args.exit_code:
+        return 0
+    if status < 0:  # killed by a signal: end the same way
+        signal.signal(-status, signal.SIG_DFL)
+        os.kill(os.getpid(), -status)
+    return status
+
+
+def child_main(argv):
+    """Runs a Python program with @profile brackets and labels recorded."""
+    funcs, script, *args = argv
+    import builtins
+
+    from . import runner, timestamps
+    from .api import profile
+
+    timestamps.enable()
+    builtins.profile = profile
+    try:
+        target = runner.Target(script=script)
+    except YepError as exc:
+        return _fail(str(exc))
+    outcome = None
+    try:
+        target.run(args)
+    except BaseException as exc:  # the program's own: passed through below
+        outcome = exc
+    timestamps.write(funcs)
+    runner.show_exception(outcome)
+    return runner.finish(outcome)
