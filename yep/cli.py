@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 
+from . import mprof_cli
 from ._errors import YepError
 
 USAGE = """\
@@ -403,7 +404,7 @@ def memory_main(argv):
     return runner.finish(outcome)
 
 
-SUBCOMMANDS = {"run": run_main, "report": report_main, "memory": memory_main}
+SUBCOMMANDS = {"run": run_main, "report": report_main, "memory": memory_main, "mprof": mprof_cli.main}
 
 
 def main(argv=None):
