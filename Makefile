@@ -34,6 +34,7 @@ test: install
 bench: install
 	$(PY) benchmarks/compare.py
 	$(PY) benchmarks/line_memory.py
+	$(PY) benchmarks/mprof_overhead.py
 
 install: $(VENV)/.yep-installed
 

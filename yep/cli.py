@@ -5,6 +5,7 @@
     yep run [options] script.py [args]              the same, spelled out
     yep report PROFILE [--format F] [-o FILE] ...   a profile in any output format
     yep memory script.py [args]                     line-by-line memory of @profile functions
+    yep mprof run|plot|list|peak|rm|clean ...       memory over time (memory_profiler's mprof)
 
 A first word that is one of yep's sub-commands dispatches to it; anything
 else is a script to run.
@@ -24,6 +25,7 @@ usage: python -m yep [-v] [-o OUTFILE] [-f HZ] [--wall] [-c] [-l] [--format F[,F
        python -m yep [options] -m module [args ...]
        python -m yep report PROFILE [--format F] [-o FILE] [options]   (yep report -h)
        python -m yep memory [-o FILE] [--json FILE] [--precision N] script.py [args ...]
+       python -m yep mprof run|plot|list|peak|rm|clean ...              (yep mprof -h)
 
 Profile a Python program and the native code under it with gperftools.
 
