@@ -177,14 +177,15 @@ def test_include_children_sums_them(child):
 
 def test_multiprocess_lists_each_child(child):
     first, second = child(), child()
+    own = baseline()  # this process (the test runner: its size depends on what ran before)
     samples = yep.memory_usage(-1, interval=0.05, timeout=0.3, multiprocess=True)
     assert len(samples) == 6
     for sample in samples:
         assert len(sample) == 3  # this process, then each child
-        assert sample[0] < 100 and all(size >= 100 for size in sample[1:])
+        assert abs(sample[0] - own) < 20 and all(size >= 100 for size in sample[1:])
     stamped = yep.memory_usage(-1, interval=0.05, timeout=0.1, multiprocess=True, timestamps=True)
     size, when = stamped[0][0]
-    assert size < 100 and abs(when - time.time()) < 5 and stamped[0][1] >= 100
+    assert abs(size - own) < 20 and abs(when - time.time()) < 5 and stamped[0][1] >= 100
     del first, second
 
 
