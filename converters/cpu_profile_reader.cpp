@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "location_table.h"
 #include "proc_maps.h"
 
 namespace yep {
@@ -158,21 +159,8 @@ Profile parse_cpu_profile(std::string_view bytes, const std::string& name) {
     throw ProfileError(name + ": truncated CPU profile: the memory maps at its end are cut off" + advice);
   p.mappings = parse_proc_maps(maps_text);
   apply_yep_record(maps_text, p);  // after sample types: it may rename "cpu" to "wall"
-  const MappingIndex index(p.mappings);
-
   // One location per distinct address to symbolize (leaf pc, or return pc - 1).
-  std::unordered_map<uint64_t, uint64_t> location_of;
-  auto location_id = [&](uint64_t address, uint64_t mapping_pc) {
-    auto [it, inserted] = location_of.try_emplace(address, p.locations.size() + 1);
-    if (inserted) {
-      Location loc;
-      loc.id = it->second;
-      loc.address = address;
-      loc.mapping_id = index.find(mapping_pc);
-      p.locations.push_back(std::move(loc));
-    }
-    return it->second;
-  };
+  LocationTable locations(p);
   p.samples.reserve(stacks.size());
   for (size_t k = 0; k < stacks.size(); ++k) {
     const std::vector<uint64_t>& pcs = *stacks[k];
@@ -180,7 +168,7 @@ Profile parse_cpu_profile(std::string_view bytes, const std::string& name) {
     s.location_ids.reserve(pcs.size());
     for (size_t d = 0; d < pcs.size(); ++d) {
       const uint64_t pc = pcs[d];
-      s.location_ids.push_back(d == 0 ? location_id(pc, pc) : location_id(pc - 1, pc - 1));
+      s.location_ids.push_back(locations.id(d == 0 ? pc : pc - 1));
     }
     const int64_t count = counts[k];
     s.values = {count, count * p.period};

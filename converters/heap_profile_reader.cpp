@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cpu_profile_reader.h"  // read_file
+#include "location_table.h"
 #include "proc_maps.h"
 
 namespace yep {
@@ -316,26 +317,15 @@ Profile parse_heap_profile(std::string_view text, const std::string& name) {
     maps_cut = true;
   }
   p.mappings = parse_proc_maps(maps_text);
-  const MappingIndex index(p.mappings);
-
   // Every frame is a return address into a caller: its location is the
   // address - 1 (inside the call instruction).
-  std::unordered_map<uint64_t, uint64_t> location_of;
+  LocationTable locations(p);
   p.samples.reserve(stacks.size());
   for (size_t k = 0; k < stacks.size(); ++k) {
     Sample sample;
     sample.location_ids.reserve(stacks[k]->size());
     for (uint64_t pc : *stacks[k]) {
-      const uint64_t address = pc ? pc - 1 : 0;
-      auto [it, inserted] = location_of.try_emplace(address, p.locations.size() + 1);
-      if (inserted) {
-        Location loc;
-        loc.id = it->second;
-        loc.address = address;
-        loc.mapping_id = index.find(address);
-        p.locations.push_back(std::move(loc));
-      }
-      sample.location_ids.push_back(it->second);
+      sample.location_ids.push_back(locations.id(pc ? pc - 1 : 0));
     }
     sample.values.assign(values[k].begin(), values[k].end());
     p.samples.push_back(std::move(sample));
