@@ -303,7 +303,8 @@ def _run_profiled(session, target, opts, nodecount, formats):
 
 
 def report_main(argv):
-    from .report import format_suffix, is_binary_format, load, write_atomically
+    from .atomic_file import write_atomically
+    from .report import format_suffix, is_binary_format, load
 
     parser = argparse.ArgumentParser(
         prog="yep report", description="Print or write a profile in one of yep's output formats.",
@@ -393,15 +394,16 @@ def memory_main(argv):
     runner.show_exception(outcome)
     try:
         if args.output:
-            with open(args.output + ".yep-tmp", "w") as out:
+            from .atomic_file import atomic_path
+
+            with atomic_path(args.output) as tmp, open(tmp, "w") as out:
                 line_memory.write_report(out, args.precision)
-            os.replace(args.output + ".yep-tmp", args.output)
         else:
             sys.stdout.flush()
             line_memory.write_report(sys.stdout, args.precision)
         if args.json:
             line_memory.write_json(args.json)
-    except OSError as exc:
+    except (OSError, YepError) as exc:
         return _fail(f"cannot write the report: {exc}")
     return runner.finish(outcome)
 

@@ -140,5 +140,6 @@ def write_json(path):
             lines.append(entry)
         data.append({"filename": f["filename"], "function": f["function"], "first_line": f["first_line"],
                      "lines": lines})
-    with open(path, "w") as out:
-        json.dump(data, out, indent=1)
+    from .atomic_file import write_atomically
+
+    write_atomically(path, json.dumps(data, indent=1))

@@ -648,18 +648,10 @@ def _output_format(output):
 
 
 def save(fig, output):
-    fmt = _output_format(output)
-    directory = os.path.dirname(os.path.abspath(output))
-    tmp = os.path.join(directory, f".{os.path.basename(output)}.yep-tmp")
-    try:
-        fig.savefig(tmp, format=fmt, dpi=DPI, facecolor="white")
-        os.replace(tmp, output)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise YepError(f"cannot write '{output}': {exc.strerror or exc}") from None
+    from .atomic_file import atomic_path
+
+    with atomic_path(output) as tmp:
+        fig.savefig(tmp, format=_output_format(output), dpi=DPI, facecolor="white")
     return output
 
 

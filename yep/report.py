@@ -4,6 +4,7 @@ import os
 import tempfile
 
 from ._errors import YepError
+from .atomic_file import write_atomically
 
 SORTS = ("flat", "cum")
 DEFAULT_NODECOUNT = 30
@@ -146,21 +147,6 @@ def _format_from_suffix(path):
     if name.endswith(".txt"):
         return "text"
     raise YepError(f"cannot tell the format from the name '{name}': say which (one of {', '.join(formats())})")
-
-
-def write_atomically(path, data):
-    """Write str or bytes to path through a temporary file: never half-written."""
-    tmp = f"{path}.yep-tmp"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise YepError(f"cannot write '{path}': {exc.strerror}") from None
 
 
 def report(path, sort="flat", nodecount=DEFAULT_NODECOUNT, **options):
