@@ -33,24 +33,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from compare import cpu_model, table  # the shared helpers of benchmarks/
+
 HERE = Path(__file__).resolve().parent
 JULIA = HERE / "julia.py"
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
-
-
-def note(text):
-    print(f"  note: {text}")
-
-
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def ensure_peer_tools():
@@ -96,15 +84,6 @@ def work_seconds(proc):
 
 def iterations_sum(proc):
     return int(re.search(r"iterations_sum=(\d+)", proc.stdout).group(1))
-
-
-def table(headers, rows):
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
-    line = "  " + "  ".join("{:<%d}" % w for w in widths)
-    print(line.format(*headers).rstrip())
-    print("  " + "  ".join("-" * w for w in widths))
-    for row in rows:
-        print(line.format(*row).rstrip())
 
 
 def main():
