@@ -53,6 +53,13 @@ def test_cli_finds_hot_and_cold_with_lines_and_true_seconds(hotcold, tmp_path):
     assert "PROFILE:" not in result.stderr  # gperftools' own chatter is not the program's
     report_start = result.stdout.index("Type: cpu")
     check_split(result.stdout[report_start:], hotcold, script_cpu(result.stdout))
+    # yep's own summary line: the samples in the file and the measured CPU seconds.
+    line = re.search(r"^yep: wrote work\.py\.prof: (\d+) samples, ([\d.]+) s CPU$", result.stderr, re.M)
+    assert line, result.stderr
+    import yep
+
+    assert int(line.group(1)) == yep.load(tmp_path / "work.py.prof").samples
+    assert float(line.group(2)) == pytest.approx(script_cpu(result.stdout), rel=0.10)
     # The same file through `yep report` and the yep-convert binary.
     again = run_yep(["report", "--nodecount", "0", "work.py.prof"], cwd=tmp_path)
     assert again.returncode == 0, again.stderr

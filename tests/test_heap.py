@@ -61,7 +61,11 @@ def test_heap_run_passes_the_program_through(heap_run):
     assert result.returncode == 5, result.stderr
     # The program sees the environment it was started with, not yep's.
     assert result.stdout.startswith("LD_PRELOAD  PYTHONMALLOC \n"), result.stdout
-    assert files and re.search(r"^yep: wrote mem\.py\.0001\.heap.*heap profile", result.stderr, re.M), result.stderr
+    line = re.search(r"^yep: wrote mem\.py\.0001\.heap.*heap profiles?, peak ([\d.]+) MiB of native heap$",
+                     result.stderr, re.M)
+    assert files and line, result.stderr
+    # Peak: at least the 64 MiB of alloc_big and the 76.3 MiB array, both kept to the end.
+    assert 64 + 76.3 <= float(line.group(1)) <= 64 + 76.3 + 60
 
 
 def test_inuse_report_puts_64_mib_on_alloc_big_with_its_line(heap_run, allocs):

@@ -181,6 +181,19 @@ def test_text_options_focus_ignore_cum_lines(prof, hotcold):
     cum = report(prof, "--sort", "cum", "--nodecount", "5").stdout
     cums = [float(m.group(1)) for m in re.finditer(r"^\s*[\d.]+s\s+[\d.]+%\s+[\d.]+%\s+([\d.]+)s", cum, re.M)]
     assert cums == sorted(cums, reverse=True) and len(cums) == 5
+    # sum% runs over flat%, and the "dropped" line holds exactly the flat time not shown.
+    full_rows, total = parse_report(report(prof, "--nodecount", "0").stdout)
+    top3 = report(prof, "--nodecount", "3").stdout
+    pcts = [(float(m.group(1)), float(m.group(2))) for m in
+            re.finditer(r"^\s*[\d.]+s\s+([\d.]+)%\s+([\d.]+)%", top3, re.M)]
+    running = 0.0
+    for flat_pct, sum_pct in pcts:
+        running += flat_pct
+        assert sum_pct == pytest.approx(running, abs=0.02)
+    shown = sum(flat for flat, _, _ in list(parse_report(top3)[0].values()))
+    dropped = float(re.search(r"dropped \d+ \(([\d.]+)s flat\)", top3).group(1))
+    assert shown + dropped == pytest.approx(total, abs=0.005)
+    assert len(full_rows) > 3
     lines = report(prof, "--lines", "--nodecount", "0").stdout
     hot_loop = marked_line(hotcold / "hotcold.c", "SPIN(3 * n, x)")
     assert re.search(rf"burn_hot\s+hotcold\.c:{hot_loop}$", lines, re.M), lines

@@ -9,6 +9,7 @@ a bracket for each call of a @profile function, and `profile.timestamp` /
 `yep.label` spans; those FUNC records are appended when it ends.
 """
 import argparse
+import contextlib
 import os
 import shlex
 import shutil
@@ -74,11 +75,14 @@ def run_main(argv):
                 pass
             status = child.wait()
     except (OSError, YepError) as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(output)  # no half-written .dat passed off as a profile
         return _fail(f"cannot sample '{args.program}': {exc}")
     finally:
         if funcs:
-            with open(funcs) as records, open(output, "a") as dat:
-                dat.write(records.read())
+            if os.path.exists(output):
+                with open(funcs) as records, open(output, "a") as dat:
+                    dat.write(records.read())
             os.unlink(funcs)
     if not args.exit_code:
         return 0
