@@ -11,6 +11,7 @@
 
 #include "location_table.h"
 #include "proc_maps.h"
+#include "python_stand_ins.h"
 
 namespace yep {
 
@@ -159,7 +160,9 @@ Profile parse_cpu_profile(std::string_view bytes, const std::string& name) {
     throw ProfileError(name + ": truncated CPU profile: the memory maps at its end are cut off" + advice);
   p.mappings = parse_proc_maps(maps_text);
   apply_yep_record(maps_text, p);  // after sample types: it may rename "cpu" to "wall"
-  // One location per distinct address to symbolize (leaf pc, or return pc - 1).
+  // One location per distinct address to symbolize (leaf pc, or return pc - 1);
+  // stand-ins of mixed profiles become Python frames and thread labels.
+  PythonStandIns stand_ins(maps_text);
   LocationTable locations(p);
   p.samples.reserve(stacks.size());
   for (size_t k = 0; k < stacks.size(); ++k) {
@@ -168,6 +171,16 @@ Profile parse_cpu_profile(std::string_view bytes, const std::string& name) {
     s.location_ids.reserve(pcs.size());
     for (size_t d = 0; d < pcs.size(); ++d) {
       const uint64_t pc = pcs[d];
+      if (!stand_ins.empty()) {
+        if (const std::string* thread = stand_ins.thread(pc)) {
+          s.labels.push_back({"thread", *thread});
+          continue;
+        }
+        if (const uint64_t id = stand_ins.location(p, pc)) {
+          s.location_ids.push_back(id);
+          continue;
+        }
+      }
       s.location_ids.push_back(locations.id(d == 0 ? pc : pc - 1));
     }
     const int64_t count = counts[k];

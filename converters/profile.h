@@ -64,9 +64,14 @@ struct Function {
   int64_t start_line = 0;   // line of the definition, 0 when unknown
 };
 
+struct Label {
+  std::string key, value;  // e.g. "thread", "MainThread (12345)"
+};
+
 struct Sample {
   std::vector<uint64_t> location_ids;  // leaf first
   std::vector<int64_t> values;         // one per Profile::sample_types
+  std::vector<Label> labels;           // e.g. the thread (mixed stacks)
 };
 
 struct Profile {
@@ -81,6 +86,10 @@ struct Profile {
   int64_t time_nanos = 0;      // when the profile started (Unix), 0 if unknown
   int64_t duration_nanos = 0;  // wall time profiled, 0 if unknown
   std::vector<std::string> comments;  // free text shown by reports
+
+  // Stacks hold Python frames between native ones (yep --mixed): Python
+  // frames are locations with no mapping whose lines name .py files.
+  bool python_frames = false;
 
   // Index of the sample type reports use by default.
   size_t default_sample_type = 0;

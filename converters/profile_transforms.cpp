@@ -72,4 +72,57 @@ Profile by_lines(const Profile& p) {
   return out;
 }
 
+namespace {
+
+// The python executable or libpython: python3, python3.11, python3.11d,
+// libpython3.11.so.1.0, ...
+bool is_interpreter_file(const std::string& path) {
+  static const std::regex pattern(R"((^|/)(lib)?python[0-9][0-9.]*[a-z]*(\.so[0-9.]*)?$)");
+  return std::regex_search(path, pattern);
+}
+
+}  // namespace
+
+Profile hide_interpreter_frames(const Profile& p) {
+  if (!p.python_frames) return p;
+  std::vector<bool> hidden(p.locations.size());
+  std::vector<bool> interpreter_mapping(p.mappings.size());
+  for (const Mapping& m : p.mappings) interpreter_mapping[m.id - 1] = is_interpreter_file(m.filename);
+  for (const Location& loc : p.locations)
+    hidden[loc.id - 1] = loc.mapping_id != 0 && interpreter_mapping[loc.mapping_id - 1];
+  Profile out = p;
+  for (Sample& s : out.samples) {
+    std::vector<uint64_t> kept;
+    kept.reserve(s.location_ids.size());
+    for (uint64_t id : s.location_ids)
+      if (!hidden[id - 1]) kept.push_back(id);
+    if (!kept.empty()) s.location_ids = std::move(kept);
+  }
+  return out;
+}
+
+Profile split_by_thread(const Profile& p) {
+  Profile out = p;
+  std::map<std::string, uint64_t> location_of;  // thread -> its root location
+  for (Sample& s : out.samples) {
+    const Label* thread = nullptr;
+    for (const Label& l : s.labels)
+      if (l.key == "thread") thread = &l;
+    if (!thread) continue;
+    auto [it, inserted] = location_of.try_emplace(thread->value, out.locations.size() + 1);
+    if (inserted) {
+      Function f;
+      f.id = out.functions.size() + 1;
+      f.name = f.system_name = "thread " + thread->value;
+      out.functions.push_back(f);
+      Location loc;
+      loc.id = it->second;
+      loc.lines.push_back({f.id, 0});
+      out.locations.push_back(std::move(loc));
+    }
+    s.location_ids.push_back(it->second);
+  }
+  return out;
+}
+
 }  // namespace yep

@@ -7,6 +7,8 @@
 //  - line granularity (pprof's and YEP's --lines): every (function, line)
 //    becomes its own function, named as the function, with start_line = the
 //    line, so each report entry is a function at file:line.
+//  - mixed Python + native stacks (yep --mixed): the interpreter's own native
+//    frames are hidden unless asked for, and samples can be split by thread.
 #pragma once
 
 #include <string>
@@ -18,5 +20,15 @@ namespace yep {
 Profile filter_samples(const Profile& profile, const std::string& focus, const std::string& ignore);
 
 Profile by_lines(const Profile& profile);
+
+// Drops native frames of the interpreter itself (the python executable or
+// libpython), so each Python frame sits on the native code it called. A
+// sample made only of interpreter frames keeps them. Only for profiles with
+// Python frames; others are returned unchanged.
+Profile hide_interpreter_frames(const Profile& profile);
+
+// Adds a root frame per thread, named by the sample's "thread" label, so
+// every output format splits the profile by thread.
+Profile split_by_thread(const Profile& profile);
 
 }  // namespace yep

@@ -32,7 +32,9 @@ std::string render(const Profile& original, const ReportOptions& o) {
     for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
     throw ProfileError("unknown format '" + o.format + "': use one of " + list);
   }
-  Profile filtered = filter_samples(original, o.focus, o.ignore);
+  Profile shown = o.interpreter ? original : hide_interpreter_frames(original);
+  if (o.threads) shown = split_by_thread(shown);
+  Profile filtered = filter_samples(shown, o.focus, o.ignore);
   const Profile p = o.lines ? by_lines(filtered) : std::move(filtered);
   const size_t vi = p.value_index(o.sample_index);
   if (o.format == "text") {

@@ -21,6 +21,8 @@ struct ReportOptions {
   bool lines = false;            // entries are functions at file:line
   std::string list;              // source: regex selecting functions
   std::string title;             // html: page title
+  bool interpreter = false;      // mixed stacks: show the interpreter's own frames
+  bool threads = false;          // one root frame per thread
 };
 
 // The names accepted as ReportOptions::format.

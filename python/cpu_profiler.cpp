@@ -148,14 +148,7 @@ void finalize_profile(const std::string& path, CpuProfileSummary& s) {
     std::memcpy(&bytes[3 * sizeof(Word)], &period_us, sizeof period_us);
   }
   if (!bytes.empty() && bytes.back() != '\n') bytes += '\n';
-  char record[512];
-  std::snprintf(record, sizeof record,
-                "# yep: timer=%s requested_hz=%.6g achieved_hz=%.6g samples=%lld cpu_seconds=%.6f "
-                "wall_seconds=%.6f start_unix=%.6f\n",
-                s.wall_clock ? "wall" : "cpu", s.requested_hz, s.achieved_hz, static_cast<long long>(samples),
-                s.cpu_seconds, s.wall_seconds,
-                session.unix_start.tv_sec + session.unix_start.tv_nsec / 1e9);
-  bytes += record;
+  bytes += cpu_profile_record(s, session.unix_start.tv_sec + session.unix_start.tv_nsec / 1e9, "");
 
   const std::string tmp = path + ".yep-tmp";
   {
@@ -187,6 +180,21 @@ void stop_quietly() {
 }
 
 }  // namespace
+
+std::string cpu_profile_record(const CpuProfileSummary& s, double start_unix, const std::string& extra) {
+  char record[512];
+  std::snprintf(record, sizeof record,
+                "# yep: timer=%s requested_hz=%.6g achieved_hz=%.6g samples=%lld cpu_seconds=%.6f "
+                "wall_seconds=%.6f start_unix=%.6f",
+                s.wall_clock ? "wall" : "cpu", s.requested_hz, s.achieved_hz, static_cast<long long>(s.samples),
+                s.cpu_seconds, s.wall_seconds, start_unix);
+  return record + extra + "\n";
+}
+
+bool sigprof_is_free() {
+  const struct sigaction sa = current_handler();
+  return !cpu_profiler_running() && (handler_is_default(sa) || handler_is_libprofiler(sa));
+}
 
 bool cpu_profiler_wall_clock() { return kWallClock; }
 

@@ -36,6 +36,10 @@ struct CpuProfileSummary {
   double wall_seconds = 0;
 };
 
+// yep's "# yep: key=value ..." record that follows the maps of a CPU
+// profile (see cpu_profile_reader.h); `extra` is appended as is (" key=value").
+std::string cpu_profile_record(const CpuProfileSummary& s, double start_unix, const std::string& extra);
+
 // frequency <= 0 keeps gperftools' own (CPUPROFILE_FREQUENCY or 100 Hz).
 void cpu_profiler_start(const std::string& path, double frequency);
 CpuProfileSummary cpu_profiler_stop();
@@ -44,6 +48,9 @@ void cpu_profiler_flush();
 // without touching the parent's file; the child may then profile itself.
 void cpu_profiler_release_after_fork();
 bool cpu_profiler_running();
+// True when no profiler samples and SIGPROF has its default handler or
+// libprofiler's idle one (which another sampler may borrow and give back).
+bool sigprof_is_free();
 // True when libprofiler was loaded in wall-clock mode (CPUPROFILE_REALTIME).
 bool cpu_profiler_wall_clock();
 

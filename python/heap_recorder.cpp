@@ -1,9 +1,7 @@
 #include "heap_recorder.h"
 
-#define UNW_LOCAL_ONLY
 #include <dlfcn.h>
 #include <fcntl.h>
-#include <libunwind.h>
 #include <link.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -22,6 +20,7 @@
 #include <vector>
 
 #include "cpu_profiler.h"  // CaptureError
+#include "native_unwinder.h"
 
 namespace yep {
 
@@ -142,38 +141,8 @@ bool grow_live() {
 }
 
 // ---- stacks ----------------------------------------------------------------
-// libunwind's unw_backtrace with per-thread caching: no lock, no signal mask
-// system calls, no malloc (gperftools' MallocHook_GetCallerStackTrace makes
-// two sigprocmask calls per frame, 80x slower on small-object workloads).
 // The allocator's own frames and yep's hook are skipped: the first frame
 // kept is the return address into malloc's caller, as in gperftools.
-//
-// libunwind is opened with dlopen(RTLD_LOCAL), never linked: linked, its
-// _Unwind_* functions can take the place of libgcc's for yep's own C++
-// exceptions, and an exception thrown by one unwinder and resumed by the
-// other aborts the process.
-
-struct Libunwind {
-  int (*backtrace)(void**, int) = nullptr;
-  int (*set_caching_policy)(unw_addr_space_t, unw_caching_policy_t) = nullptr;
-  unw_addr_space_t* local_addr_space = nullptr;
-};
-Libunwind libunwind;
-
-#define YEP_SYMBOL_NAME(x) YEP_SYMBOL_NAME2(x)
-#define YEP_SYMBOL_NAME2(x) #x
-
-bool load_libunwind() {
-  if (libunwind.backtrace) return true;
-  void* handle = dlopen(YEP_LIBUNWIND_LIBRARY, RTLD_NOW | RTLD_LOCAL);
-  if (!handle) return false;
-  libunwind.backtrace = reinterpret_cast<int (*)(void**, int)>(dlsym(handle, "unw_backtrace"));
-  libunwind.set_caching_policy = reinterpret_cast<int (*)(unw_addr_space_t, unw_caching_policy_t)>(
-      dlsym(handle, YEP_SYMBOL_NAME(unw_set_caching_policy)));
-  libunwind.local_addr_space =
-      reinterpret_cast<unw_addr_space_t*>(dlsym(handle, YEP_SYMBOL_NAME(unw_local_addr_space)));
-  return libunwind.backtrace && libunwind.set_caching_policy && libunwind.local_addr_space;
-}
 
 struct CodeRange {
   uintptr_t start, end;
@@ -217,7 +186,7 @@ bool in_skipped(uintptr_t pc) {
 int caller_stack(uintptr_t* stack) {
   constexpr int kSlack = 16;  // frames of the hook and the allocator
   void* frames[kMaxDepth + kSlack];
-  const int n = libunwind.backtrace(frames, kMaxDepth + kSlack);
+  const int n = native_backtrace(frames, kMaxDepth + kSlack);
   int first = 0;
   while (first < n && in_skipped(reinterpret_cast<uintptr_t>(frames[first]))) ++first;
   const int depth = std::min(n - first, kMaxDepth);
@@ -472,11 +441,10 @@ void heap_recorder_start(const HeapHooks& h, const std::string& prefix, const He
   session_prefix = prefix;
   dump_count = 0;
   hooks = h;
-  if (!load_libunwind())
-    throw CaptureError(std::string("cannot load ") + YEP_LIBUNWIND_LIBRARY +
+  if (!native_unwinder_load())
+    throw CaptureError(std::string("cannot load ") + native_unwinder_library() +
                        " to walk allocation stacks: apt-get install libunwind8");
   if (nskipped == 0) {
-    libunwind.set_caching_policy(*libunwind.local_addr_space, UNW_CACHE_PER_THREAD);
     skip_object_of(reinterpret_cast<const void*>(h.add_new_hook));  // libtcmalloc
     skip_object_of(reinterpret_cast<const void*>(&on_new));         // yep's module
     // Warm libunwind's caches here, not inside the first hooks.

@@ -6,6 +6,7 @@
 
 #include "cpu_profiler.h"
 #include "heap_profiler.h"
+#include "mixed_sampler.h"
 #include "profile_loader.h"
 #include "report.h"
 
@@ -36,7 +37,7 @@ yep::TextOptions::Sort parse_sort(const std::string& sort) {
 
 py::bytes render(const yep::Profile& profile, const std::string& format, const std::string& sort, size_t nodecount,
                  int sample_index, const std::string& focus, const std::string& ignore, bool lines,
-                 const std::string& list, const std::string& title) {
+                 const std::string& list, const std::string& title, bool interpreter, bool threads) {
   yep::ReportOptions o;
   o.format = format;
   o.sort = parse_sort(sort);
@@ -47,6 +48,8 @@ py::bytes render(const yep::Profile& profile, const std::string& format, const s
   o.lines = lines;
   o.list = list;
   o.title = title;
+  o.interpreter = interpreter;
+  o.threads = threads;
   std::string out;
   {
     py::gil_scoped_release release;
@@ -90,6 +93,14 @@ PYBIND11_MODULE(_native, m) {
         "In a forked child: forget the parent's profile without writing to it.");
   m.def("cpu_flush", &yep::cpu_profiler_flush, "Flush samples gathered so far to the file.");
   m.def("cpu_running", &yep::cpu_profiler_running, "Whether the CPU profiler is running.");
+  m.def("mixed_start", &yep::mixed_sampler_start, py::arg("path"), py::arg("frequency") = 0.0,
+        "Start the mixed Python + native stack sampler writing to path (frequency <= 0: 100 Hz).");
+  m.def("mixed_stop", [](const std::map<uint64_t, std::string>& names) {
+          return summary_to_dict(yep::mixed_sampler_stop(names));
+        }, py::arg("thread_names"), "Stop the mixed sampler, write the file and return what was measured.");
+  m.def("mixed_running", &yep::mixed_sampler_running, "Whether the mixed sampler is running.");
+  m.def("mixed_prepare_thread", &yep::mixed_sampler_prepare_thread,
+        "Let the calling thread's samples hold native stacks (call it in each new thread).");
   m.def("cpu_wall_clock", &yep::cpu_profiler_wall_clock,
         "Whether the profiler samples wall time (CPUPROFILE_REALTIME was set when loaded).");
   m.def("tcmalloc_is_allocator", &yep::tcmalloc_is_allocator, "Whether tcmalloc is this process's allocator.");
@@ -122,7 +133,8 @@ PYBIND11_MODULE(_native, m) {
       .def("total", &total, py::arg("sample_index") = -1, "Sum of one sample value over all samples.")
       .def("render", &render, py::arg("format"), py::arg("sort") = "flat", py::arg("nodecount") = 0,
            py::arg("sample_index") = -1, py::arg("focus") = "", py::arg("ignore") = "", py::arg("lines") = false,
-           py::arg("list") = "", py::arg("title") = "", "The profile in one output format, as bytes.");
+           py::arg("list") = "", py::arg("title") = "", py::arg("interpreter") = false, py::arg("threads") = false,
+           "The profile in one output format, as bytes.");
   m.def("load", [](const std::string& path, const std::string& base) { return yep::load_profile(path, base); },
         py::arg("path"), py::arg("base") = "",
         py::call_guard<py::gil_scoped_release>(),

@@ -38,12 +38,14 @@ def _fspath(path):
     return path
 
 
-def start(path="out.prof", frequency=None):
+def start(path="out.prof", frequency=None, mixed=False):
     """Start the CPU profiler, writing to ``path`` (str or os.PathLike).
 
     ``frequency`` is the sampling rate in Hz (default: gperftools' 100 Hz, or
     CPUPROFILE_FREQUENCY). CPU-time sampling is capped by the kernel tick
     (typically 250 Hz); the profile records the rate really achieved.
+    With ``mixed=True`` each sample holds the Python frames and the native
+    frames of the sampled thread, merged into one stack (see yep.mixed).
     Raises YepError if the profiler is already running, the path cannot be
     written, or another profiler owns the timer signal.
     """
@@ -55,7 +57,14 @@ def start(path="out.prof", frequency=None):
             raise YepError(f"frequency must be a number of Hz, not {frequency!r}") from None
         if not 1 <= frequency <= 4000:
             raise YepError(f"frequency must be between 1 and 4000 Hz, not {frequency:g}")
-    _native().cpu_start(path, frequency or 0.0)
+    from . import mixed as mixed_sampler
+
+    if mixed_sampler.running() or (mixed and is_running()):
+        raise YepError("the CPU profiler is already running; call yep.stop() before starting it again")
+    if mixed:
+        mixed_sampler.start(path, frequency)
+    else:
+        _native().cpu_start(path, frequency or 0.0)
 
 
 def stop():
@@ -65,13 +74,19 @@ def stop():
     achieved_hz, wall_clock. Warns on stderr when the achieved sampling rate
     is far below the requested one.
     """
-    summary = _native().cpu_stop()
+    from . import mixed
+
+    summary = mixed.stop() if mixed.running() else _native().cpu_stop()
     _warn_if_rate_capped(summary)
     return summary
 
 
 def flush():
     """Write the samples gathered so far to the profile file."""
+    from . import mixed
+
+    if mixed.running():
+        raise YepError("a mixed-stack profile is written when it stops; flush works for plain CPU profiles")
     _native().cpu_flush()
 
 
@@ -79,7 +94,7 @@ def is_running():
     """Whether the CPU profiler is running."""
     if "yep._native" not in sys.modules:
         return False
-    return _native().cpu_running()
+    return _native().cpu_running() or _native().mixed_running()
 
 
 def _warn_if_rate_capped(summary):
@@ -99,7 +114,7 @@ def _warn_if_rate_capped(summary):
 def profile(*args, **kwargs):
     """Two profilers under one name, told apart by the arguments:
 
-    CPU (YEP): ``yep.profile("out.prof", frequency=None)`` is a context
+    CPU (YEP): ``yep.profile("out.prof", frequency=None, mixed=False)`` is a context
     manager and decorator that CPU-profiles into the file::
 
         with yep.profile("out.prof"):
@@ -136,13 +151,14 @@ profile.timestamp = _timestamp
 class CpuProfile:
     """CPU-profile a block or a function into ``path`` (see yep.profile)."""
 
-    def __init__(self, path="out.prof", frequency=None):
+    def __init__(self, path="out.prof", frequency=None, mixed=False):
         self.path = _fspath(path)
         self.frequency = frequency
+        self.mixed = mixed
         self.summary = None
 
     def __enter__(self):
-        start(self.path, self.frequency)
+        start(self.path, self.frequency, self.mixed)
         return self
 
     def __exit__(self, *exc):
@@ -152,7 +168,7 @@ class CpuProfile:
     def __call__(self, func):
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            with CpuProfile(self.path, self.frequency):
+            with CpuProfile(self.path, self.frequency, self.mixed):
                 return func(*args, **kwargs)
 
         return wrapper

@@ -18,8 +18,9 @@ from . import mprof_cli
 from ._errors import YepError
 
 USAGE = """\
-usage: python -m yep [-v] [-o OUTFILE] [-f HZ] [--wall] [-c] [-l] [--format F[,F...]]
-                     [--sort flat|cum] [--nodecount N] [--] script.py [args ...]
+usage: python -m yep [-v] [-o OUTFILE] [-f HZ] [--wall] [--mixed [--threads] [--interpreter]]
+                     [-c] [-l] [--format F[,F...]] [--sort flat|cum] [--nodecount N]
+                     [--] script.py [args ...]
        python -m yep --heap [-v] [-o PREFIX] [--pymalloc] [--heap-interval SIZE]
                      [--heap-inuse-interval SIZE] [--heap-time-interval S] script.py [args ...]
        python -m yep [options] -m module [args ...]
@@ -37,6 +38,11 @@ options:
   -f, --frequency HZ    sampling rate in Hz (default 100; CPU-time sampling is
                         capped by the kernel tick, see README)
   --wall                sample wall-clock time instead of CPU time
+  --mixed               mixed stacks: Python functions and lines in place of the
+                        interpreter's frames, between the native ones (CPU time)
+  --threads             reports: one root per thread (thread name and id)
+  --interpreter         reports of --mixed profiles: also show the interpreter's
+                        own native frames (hidden by default)
   -c, --callgrind       write OUTFILE in callgrind format (as YEP did)
   -l, --lines           report functions at file:line instead of whole functions
   --format F[,F...]     after the run, also write the profile in these formats
@@ -78,10 +84,10 @@ def _parse_run_args(argv):
     opts = {"outfile": None, "visualize": False, "frequency": None, "wall": False, "callgrind": False,
             "lines": False, "formats": "", "sort": "flat", "nodecount": 30, "script": None, "module": None,
             "args": [], "heap": False, "pymalloc": False, "heap_interval": None, "heap_inuse_interval": None,
-            "heap_time_interval": None}
+            "heap_time_interval": None, "mixed": False, "threads": False, "interpreter": False}
     flags = {"-v": "visualize", "--visualize": "visualize", "--wall": "wall", "-c": "callgrind",
              "--callgrind": "callgrind", "-l": "lines", "--lines": "lines", "--heap": "heap",
-             "--pymalloc": "pymalloc"}
+             "--pymalloc": "pymalloc", "--mixed": "mixed", "--threads": "threads", "--interpreter": "interpreter"}
     with_value = {"-o": "outfile", "--outfile": "outfile", "-f": "frequency", "--frequency": "frequency",
                   "--sort": "sort", "--nodecount": "nodecount", "--format": "formats", "-m": "module",
                   "--heap-interval": "heap_interval", "--heap-inuse-interval": "heap_inuse_interval",
@@ -140,6 +146,8 @@ def run_main(argv):
                 opts["heap_time_interval"] = int(opts["heap_time_interval"])
         except ValueError as exc:
             raise _UsageError(str(exc)) from None
+        if opts["mixed"] and opts["wall"]:
+            raise _UsageError("--mixed samples CPU time: leave out --wall")
         if opts["heap"] and (opts["callgrind"] or opts["wall"] or frequency):
             raise _UsageError("--heap profiles memory: -c, --wall and -f are for CPU profiles")
         formats = [f for f in opts["formats"].split(",") if f]
@@ -187,14 +195,15 @@ class _CpuSession:
         # YEP's -c: OUTFILE is the callgrind file; the raw profile is temporary.
         self.callgrind = opts["callgrind"]
         self.path = self.outfile + ".yep-raw" if self.callgrind else self.outfile
-        self.wall, self.frequency, self.lines = opts["wall"], frequency, opts["lines"]
+        self.wall, self.frequency, self.mixed = opts["wall"], frequency, opts["mixed"]
+        self.view = {"lines": opts["lines"], "threads": opts["threads"], "interpreter": opts["interpreter"]}
 
     def start(self):
         from . import api
 
         if self.wall:
             os.environ["CPUPROFILE_REALTIME"] = "1"  # read by libprofiler when it loads
-        api.start(self.path, self.frequency)
+        api.start(self.path, self.frequency, self.mixed)
         if self.wall:
             del os.environ["CPUPROFILE_REALTIME"]  # not for the program's own children
 
@@ -211,7 +220,7 @@ class _CpuSession:
         summary = api.stop()
         written = [self.outfile]
         if self.callgrind:
-            load(self.path).save(self.outfile, "callgrind", lines=self.lines)
+            load(self.path).save(self.outfile, "callgrind", **self.view)
             os.unlink(self.path)
         measured = "wall" if summary["wall_clock"] else "cpu"
         return self.path, self.outfile, written, (f"{summary['samples']} samples, "
@@ -262,8 +271,9 @@ def _run_profiled(session, target, opts, nodecount, formats):
         try:
             if formats or opts["visualize"]:
                 profile = load(report_path)
+            view = {"lines": opts["lines"], "threads": opts["threads"], "interpreter": opts["interpreter"]}
             for fmt in formats:
-                written.append(profile.save(stem + format_suffix(fmt), fmt, lines=opts["lines"]))
+                written.append(profile.save(stem + format_suffix(fmt), fmt, **view))
         except YepError as exc:
             return _fail(str(exc))
         shown = written if len(written) <= 3 else [written[0], "...", *written[-2:]]
@@ -271,7 +281,7 @@ def _run_profiled(session, target, opts, nodecount, formats):
         if opts["visualize"]:
             sys.stdout.flush()
             try:
-                sys.stdout.write(profile.text(opts["sort"], nodecount, lines=opts["lines"]))
+                sys.stdout.write(profile.text(opts["sort"], nodecount, **view))
             except YepError as exc:
                 return _fail(str(exc))
         return 0
@@ -325,6 +335,9 @@ def report_main(argv):
                              "inuse_objects, alloc_space, alloc_objects")
     parser.add_argument("--base", metavar="OLD", help="subtract this earlier profile (what grew since)")
     parser.add_argument("--title", help="html: the page title")
+    parser.add_argument("--threads", action="store_true", help="one root per thread (thread name and id)")
+    parser.add_argument("--interpreter", action="store_true",
+                        help="mixed profiles: also show the interpreter's own native frames (hidden by default)")
     args = parser.parse_args(argv)
     nodecount = args.nodecount if args.nodecount is not None else (30 if args.format == "text" else 0)
     if nodecount < 0:
@@ -332,7 +345,8 @@ def report_main(argv):
     try:
         data = load(args.profile, base=args.base).render(args.format, sort=args.sort, nodecount=nodecount, focus=args.focus,
                                          ignore=args.ignore, lines=args.lines, sample_index=args.sample_index,
-                                         list=args.list, title=args.title)
+                                         list=args.list, title=args.title, threads=args.threads,
+                                         interpreter=args.interpreter)
         output = args.output
         if output is None and (is_binary_format(args.format) or args.format in ("callgrind", "html")):
             output = args.profile + format_suffix(args.format)

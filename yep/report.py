@@ -52,7 +52,9 @@ class Profile:
     focus / ignore (regexes: keep samples through a matching function, drop
     those through one), lines (each entry is a function at file:line),
     sample_index (which value, for profiles with several), list (source:
-    regex of the functions to annotate), title (html).
+    regex of the functions to annotate), title (html); for mixed Python +
+    native profiles (yep --mixed), interpreter (show the interpreter's own
+    native frames, hidden by default) and threads (one root per thread).
     """
 
     def __init__(self, native, path):
@@ -94,7 +96,7 @@ class Profile:
         return int(which)
 
     def render(self, fmt="text", sort="flat", nodecount=0, focus=None, ignore=None, lines=False,
-               sample_index=-1, list=None, title=None):
+               sample_index=-1, list=None, title=None, interpreter=False, threads=False):
         """The profile in format `fmt`: str for text formats, bytes for pstats and proto.
 
         sample_index picks the value by index or name (e.g. 'alloc_space').
@@ -105,7 +107,7 @@ class Profile:
         if not isinstance(nodecount, int) or nodecount < 0:
             raise YepError(f"nodecount must be an integer >= 0, not {nodecount!r}")
         data = self._native.render(fmt, sort, nodecount, sample_index, focus or "", ignore or "", bool(lines),
-                                   list or "", title or os.path.basename(self.path))
+                                   list or "", title or os.path.basename(self.path), bool(interpreter), bool(threads))
         return data if is_binary_format(fmt) else data.decode("utf-8", "replace")
 
     def save(self, path, fmt=None, **options):

@@ -1,0 +1,371 @@
+#include "mixed_sampler.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "native_unwinder.h"
+#include "python_frames.h"
+#include "safe_reader.h"
+
+namespace yep {
+
+namespace {
+
+constexpr int kMaxNative = 128;
+constexpr int kMaxPython = 256;
+constexpr int kMaxMerged = 254;  // the deepest record gperftools' format allows
+constexpr size_t kSlots = 2048;
+// Stand-in addresses: far outside any canonical x86-64 user address.
+constexpr uint64_t kPythonBase = 0x1000000000000000ull;
+constexpr uint64_t kThreadBase = 0x2000000000000000ull;
+
+struct Slot {
+  std::atomic<uint32_t> state;  // 0 free, 1 being written, 2 ready
+  uint32_t native_depth, python_depth;
+  uint64_t thread_id;
+  uint64_t pcs[kMaxNative];
+  PyFrameRecord python[kMaxPython];
+};
+
+__attribute__((tls_model("initial-exec"))) thread_local bool thread_prepared = false;
+
+struct Session {
+  bool running = false;
+  std::string path, file;
+  pid_t owner = 0;
+  double requested_hz = 0;
+  timespec cpu_start{}, wall_start{}, unix_start{};
+  struct sigaction saved_action {};
+  itimerval saved_timer{};
+  AddressRange eval;
+  std::thread drain;
+};
+Session session;
+
+Slot* slots = nullptr;
+std::atomic<bool> sampling{false};
+std::atomic<int> in_handler{0};
+std::atomic<uint64_t> next_slot{0}, dropped{0};
+std::atomic<bool> drain_stop{false};
+
+// Drained data (drain thread and stop only).
+struct VectorHash {
+  size_t operator()(const std::vector<uint64_t>& v) const {
+    uint64_t h = 1469598103934665603ull;
+    for (uint64_t x : v) { h ^= x; h *= 1099511628211ull; h ^= h >> 29; }
+    return static_cast<size_t>(h);
+  }
+};
+std::unordered_map<std::vector<uint64_t>, int64_t, VectorHash> stacks;
+std::vector<std::vector<uint64_t>> stack_order;
+std::map<std::pair<uint32_t, int>, uint64_t> python_ids;  // (code, line) -> stand-in
+std::vector<std::pair<uint32_t, int>> python_frames_seen;
+std::map<uint64_t, uint64_t> thread_ids;  // native id -> stand-in
+std::vector<uint64_t> threads_seen;
+std::unordered_map<uint32_t, CodeInfo> code_infos;
+
+double seconds_between(const timespec& a, const timespec& b) {
+  return static_cast<double>(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
+timespec now(clockid_t clock) {
+  timespec t{};
+  clock_gettime(clock, &t);
+  return t;
+}
+
+uintptr_t interrupted_pc(void* context) {
+#if defined(__x86_64__)
+  return static_cast<uintptr_t>(static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_RIP]);
+#elif defined(__aarch64__)
+  return static_cast<uintptr_t>(static_cast<ucontext_t*>(context)->uc_mcontext.pc);
+#else
+  (void)context;
+  return 0;
+#endif
+}
+
+void on_signal(int, siginfo_t*, void* context) {
+  const int saved_errno = errno;
+  in_handler.fetch_add(1, std::memory_order_acq_rel);
+  if (sampling.load(std::memory_order_acquire)) {
+    Slot& slot = slots[next_slot.fetch_add(1, std::memory_order_relaxed) % kSlots];
+    uint32_t expected = 0;
+    if (!slot.state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
+      dropped.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      const uintptr_t pc = interrupted_pc(context);
+      int depth = 0;
+      if (thread_prepared) {
+        void* raw[kMaxNative + 8];
+        const int n = native_backtrace(raw, kMaxNative + 8);
+        // Drop the handler's own frames: the stack starts at the interrupted pc.
+        int first = 0;
+        while (first < n && reinterpret_cast<uintptr_t>(raw[first]) != pc) ++first;
+        if (first == n) first = n;  // not found: keep the pc alone
+        for (int i = first; i < n && depth < kMaxNative; ++i) slot.pcs[depth++] = reinterpret_cast<uintptr_t>(raw[i]);
+      }
+      if (depth == 0) slot.pcs[depth++] = pc;
+      slot.native_depth = static_cast<uint32_t>(depth);
+      SafeReader reader;
+      uint64_t thread_id = 0;
+      slot.python_depth = static_cast<uint32_t>(read_python_frames(reader, slot.python, kMaxPython, &thread_id));
+      slot.thread_id = thread_id ? thread_id : static_cast<uint64_t>(syscall(SYS_gettid));
+      slot.state.store(2, std::memory_order_release);
+    }
+  }
+  in_handler.fetch_sub(1, std::memory_order_acq_rel);
+  errno = saved_errno;
+}
+
+uint64_t python_stand_in(uint32_t code, int lasti) {
+  auto info = code_infos.find(code);
+  if (info == code_infos.end()) info = code_infos.emplace(code, code_table().info(code)).first;
+  const int line = python_line(info->second, lasti);
+  auto [it, inserted] = python_ids.try_emplace({code, line}, kPythonBase + 2 * python_frames_seen.size());
+  if (inserted) python_frames_seen.push_back({code, line});
+  return it->second;
+}
+
+uint64_t thread_stand_in(uint64_t native_id) {
+  auto [it, inserted] = thread_ids.try_emplace(native_id, kThreadBase + 2 * threads_seen.size());
+  if (inserted) threads_seen.push_back(native_id);
+  return it->second;
+}
+
+// One slot -> one merged stack, leaf first, thread at the root.
+void merge(const Slot& slot, std::vector<uint64_t>& out) {
+  out.clear();
+  uint32_t next_python = 0;
+  auto push_run = [&] {  // the Python frames of one native eval call
+    while (next_python < slot.python_depth) {
+      const PyFrameRecord& f = slot.python[next_python++];
+      if (f.code != kNoCode) out.push_back(python_stand_in(f.code, f.lasti));
+      if (f.is_entry) break;
+    }
+  };
+  for (uint32_t i = 0; i < slot.native_depth; ++i) {
+    const uint64_t pc = slot.pcs[i];
+    if (session.eval.contains(i == 0 ? pc : pc - 1) && next_python < slot.python_depth) push_run();
+    out.push_back(pc);
+  }
+  while (next_python < slot.python_depth) push_run();
+  if (out.size() > kMaxMerged - 1) out.resize(kMaxMerged - 1);
+  out.push_back(thread_stand_in(slot.thread_id));
+}
+
+void drain_once() {
+  std::vector<uint64_t> merged;
+  for (size_t i = 0; i < kSlots; ++i) {
+    Slot& slot = slots[i];
+    if (slot.state.load(std::memory_order_acquire) != 2) continue;
+    merge(slot, merged);
+    slot.state.store(0, std::memory_order_release);
+    auto [it, inserted] = stacks.try_emplace(merged, 0);
+    if (inserted) stack_order.push_back(merged);
+    ++it->second;
+  }
+}
+
+void drain_loop() {
+  while (!drain_stop.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    drain_once();
+  }
+}
+
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n' || c == '\t' || c == '\r') c = ' ';
+  return s;
+}
+
+std::string read_maps() {
+  std::ifstream in("/proc/self/maps");
+  std::ostringstream out;
+  out << in.rdbuf();
+  return std::move(out).str();
+}
+
+void write_profile(const std::string& path, const CpuProfileSummary& s,
+                   const std::map<uint64_t, std::string>& thread_names) {
+  std::string bytes;
+  auto word = [&](uint64_t w) {
+    uintptr_t v = static_cast<uintptr_t>(w);
+    bytes.append(reinterpret_cast<const char*>(&v), sizeof v);
+  };
+  const double measured = s.cpu_seconds;
+  uint64_t period_us = s.requested_hz > 0 ? static_cast<uint64_t>(std::llround(1e6 / s.requested_hz)) : 10000;
+  if (s.samples > 0 && measured > 0) period_us = static_cast<uint64_t>(std::llround(measured * 1e6 / s.samples));
+  if (period_us == 0) period_us = 1;
+  for (uint64_t w : {uint64_t(0), uint64_t(3), uint64_t(0), period_us, uint64_t(0)}) word(w);
+  for (const std::vector<uint64_t>& stack : stack_order) {
+    word(static_cast<uint64_t>(stacks[stack]));
+    word(stack.size());
+    for (uint64_t pc : stack) word(pc);
+  }
+  for (uint64_t w : {uint64_t(0), uint64_t(1), uint64_t(0)}) word(w);
+  bytes += read_maps();
+  if (!bytes.empty() && bytes.back() != '\n') bytes += '\n';
+  char extra[128];
+  std::snprintf(extra, sizeof extra, " mixed=1 dropped=%llu", static_cast<unsigned long long>(dropped.load()));
+  bytes += cpu_profile_record(s, session.unix_start.tv_sec + session.unix_start.tv_nsec / 1e9, extra);
+  char address[32];
+  for (size_t i = 0; i < python_frames_seen.size(); ++i) {
+    const auto& [code, line] = python_frames_seen[i];
+    const CodeInfo& info = code_infos[code];
+    std::snprintf(address, sizeof address, "%#llx", static_cast<unsigned long long>(kPythonBase + 2 * i));
+    bytes += "# yep-python:\t" + std::string(address) + "\t" + std::to_string(line) + "\t" +
+             std::to_string(info.firstlineno) + "\t" + one_line(info.filename) + "\t" + one_line(info.qualname) + "\n";
+  }
+  for (size_t i = 0; i < threads_seen.size(); ++i) {
+    auto name = thread_names.find(threads_seen[i]);
+    std::snprintf(address, sizeof address, "%#llx", static_cast<unsigned long long>(kThreadBase + 2 * i));
+    bytes += "# yep-thread:\t" + std::string(address) + "\t" + std::to_string(threads_seen[i]) + "\t" +
+             (name == thread_names.end() ? "" : one_line(name->second)) + "\n";
+  }
+  const std::string tmp = path + ".yep-tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) {
+      ::unlink(tmp.c_str());
+      throw CaptureError("cannot write the profile '" + path + "': " + std::strerror(errno));
+    }
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    throw CaptureError("cannot write the profile '" + path + "': " + std::strerror(err));
+  }
+}
+
+std::string absolute(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  char cwd[4096];
+  if (!::getcwd(cwd, sizeof cwd)) return path;
+  return std::string(cwd) + "/" + path;
+}
+
+}  // namespace
+
+bool mixed_sampler_running() { return session.running; }
+
+void mixed_sampler_prepare_thread() {
+  if (thread_prepared || !native_unwinder_load()) return;
+  void* warm[kMaxNative];
+  native_backtrace(warm, kMaxNative);  // sets up libunwind's per-thread caches
+  thread_prepared = true;
+}
+
+void mixed_sampler_start(const std::string& path, double frequency) {
+  if (session.running)
+    throw CaptureError("the CPU profiler is already running (writing '" + session.path +
+                       "'); call yep.stop() before starting it again");
+  if (cpu_profiler_running())
+    throw CaptureError("the CPU profiler is already running; call yep.stop() before starting it again");
+  if (!python_frames_supported()) throw CaptureError(python_frames_unsupported_reason());
+  if (path.empty()) throw CaptureError("no profile path given");
+  if (frequency <= 0) frequency = 100;
+  if (frequency < 1 || frequency > 4000)
+    throw CaptureError("frequency must be between 1 and 4000 Hz, not " + std::to_string(frequency));
+  if (!sigprof_is_free())
+    throw CaptureError("another SIGPROF handler is installed (another profiler?); stop it first");
+  {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0)
+      throw CaptureError("cannot write the profile to '" + path + "': " + std::strerror(errno) +
+                         "; choose a writable path");
+    ::close(fd);
+  }
+  if (!native_unwinder_load())
+    throw CaptureError(std::string("cannot load ") + native_unwinder_library() +
+                       " to walk native stacks: apt-get install libunwind8");
+  if (!code_table().init()) throw CaptureError("cannot map memory for the mixed-stack sampler");
+  if (!slots) {
+    void* p = mmap(nullptr, kSlots * sizeof(Slot), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw CaptureError("cannot map memory for the mixed-stack sampler");
+    slots = static_cast<Slot*>(p);
+  }
+  SafeReader::init();
+  mixed_sampler_prepare_thread();
+  session.path = path;
+  session.file = absolute(path);
+  session.owner = ::getpid();
+  session.requested_hz = frequency;
+  session.eval = python_eval_function();
+  stacks.clear();
+  stack_order.clear();
+  python_ids.clear();
+  python_frames_seen.clear();
+  thread_ids.clear();
+  threads_seen.clear();
+  code_infos.clear();
+  dropped = 0;
+  drain_stop = false;
+  session.drain = std::thread(drain_loop);
+
+  struct sigaction action {};
+  action.sa_sigaction = on_signal;
+  action.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGPROF, &action, &session.saved_action);
+  sampling = true;
+  itimerval timer{};
+  const long period_us = std::lround(1e6 / frequency);
+  timer.it_interval.tv_sec = period_us / 1000000;
+  timer.it_interval.tv_usec = period_us % 1000000;
+  timer.it_value = timer.it_interval;
+  setitimer(ITIMER_PROF, &timer, &session.saved_timer);
+  session.unix_start = now(CLOCK_REALTIME);
+  session.wall_start = now(CLOCK_MONOTONIC);
+  session.cpu_start = now(CLOCK_PROCESS_CPUTIME_ID);
+  session.running = true;
+}
+
+CpuProfileSummary mixed_sampler_stop(const std::map<uint64_t, std::string>& thread_names) {
+  if (!session.running) throw CaptureError("the CPU profiler is not running; call yep.start() first");
+  if (session.owner != ::getpid())
+    throw CaptureError("the CPU profile belongs to the parent process (pid " + std::to_string(session.owner) +
+                       "), which writes it; a forked child is not profiled");
+  CpuProfileSummary s;
+  s.path = session.path;
+  s.requested_hz = session.requested_hz;
+  s.cpu_seconds = seconds_between(session.cpu_start, now(CLOCK_PROCESS_CPUTIME_ID));
+  s.wall_seconds = seconds_between(session.wall_start, now(CLOCK_MONOTONIC));
+  setitimer(ITIMER_PROF, &session.saved_timer, nullptr);
+  sampling = false;
+  while (in_handler.load() != 0) std::this_thread::yield();
+  // A SIGPROF still in flight must not meet SIG_DFL, which ends the process.
+  struct sigaction restored = session.saved_action;
+  if (!(restored.sa_flags & SA_SIGINFO) && restored.sa_handler == SIG_DFL) restored.sa_handler = SIG_IGN;
+  sigaction(SIGPROF, &restored, nullptr);
+  drain_stop = true;
+  session.drain.join();
+  drain_once();
+  session.running = false;
+  for (const auto& [stack, count] : stacks) s.samples += count;
+  if (s.samples > 0 && s.cpu_seconds > 0) s.achieved_hz = s.samples / s.cpu_seconds;
+  write_profile(session.file, s, thread_names);
+  return s;
+}
+
+}  // namespace yep

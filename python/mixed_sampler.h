@@ -1,0 +1,41 @@
+// The mixed Python + native stack sampler (python -m yep --mixed,
+// yep.start(path, mixed=True)).
+//
+// A CPU-time timer (ITIMER_PROF) sends SIGPROF to the thread that is using
+// the CPU. The handler, async-signal-safe (no allocation, no locks, no
+// Python API), copies raw facts into a preallocated slot: the native stack
+// (libunwind, see native_unwinder.h) and the thread's Python frames as code
+// table indexes and instruction offsets (python_frames.h). A drain thread
+// turns slots into merged stacks: every native _PyEval_EvalFrameDefault
+// frame gets the run of Python frames it was running just above it, leaf
+// first; Python frames without a native eval frame left go at the root.
+//
+// The profile is a gperftools CPU profile whose stacks mix real pcs with
+// stand-in addresses for Python frames and for the thread (at the root),
+// explained by "# yep-python:" and "# yep-thread:" lines after the maps
+// (cpu_profile_reader.h reads them). Like cpu_profiler.h, the header's
+// period is the measured CPU time per sample and a "# yep:" record follows
+// the maps.
+//
+// Native stacks need libunwind's per-thread state, which must not be set up
+// inside a signal handler (its first use in a thread may call malloc): a
+// thread gets native stacks once it has called mixed_sampler_prepare_thread
+// (the starting thread does; yep calls it at the start of every new Python
+// thread). Until then its samples hold the interrupted pc only.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "cpu_profiler.h"  // CaptureError, CpuProfileSummary
+
+namespace yep {
+
+void mixed_sampler_start(const std::string& path, double frequency);
+// thread_names: native thread id -> name, for the labels.
+CpuProfileSummary mixed_sampler_stop(const std::map<uint64_t, std::string>& thread_names);
+bool mixed_sampler_running();
+void mixed_sampler_prepare_thread();
+
+}  // namespace yep

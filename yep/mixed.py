@@ -1,0 +1,49 @@
+"""The mixed Python + native stack sampler (``yep.start(path, mixed=True)``,
+``python -m yep --mixed``): the C++ sampler in python/mixed_sampler.*, plus
+what only Python knows: the names of threads.
+
+Every thread started while it runs calls into the sampler once (through
+``threading.setprofile``, a hook that removes itself at once) so that its
+samples hold native stacks, and leaves its name for the labels.
+"""
+import sys
+import threading
+
+_names = {}  # native thread id -> name
+_previous_hook = None
+
+
+def _native():
+    from .api import _native as native
+
+    return native()
+
+
+def _thread_started(frame, event, arg):
+    sys.setprofile(_previous_hook)
+    _native().mixed_prepare_thread()
+    thread = threading.current_thread()
+    _names[thread.native_id] = thread.name
+    if _previous_hook is not None:
+        return _previous_hook(frame, event, arg)
+    return None
+
+
+def start(path, frequency):
+    global _previous_hook
+    _names.clear()
+    _native().mixed_start(path, frequency or 0.0)
+    _previous_hook = threading.getprofile()
+    threading.setprofile(_thread_started)
+
+
+def stop():
+    threading.setprofile(_previous_hook)
+    for thread in threading.enumerate():
+        if thread.native_id is not None:
+            _names[thread.native_id] = thread.name
+    return _native().mixed_stop(_names)
+
+
+def running():
+    return "yep._native" in sys.modules and _native().mixed_running()
