@@ -91,6 +91,7 @@ CodeInfo CodeTable::info(uint32_t index) const {
   if (e.state.load(std::memory_order_acquire) != 2) return out;
   if (e.filename) out.filename.assign(reinterpret_cast<const char*>(e.filename), e.filename_size);
   if (e.qualname) out.qualname.assign(reinterpret_cast<const char*>(e.qualname), e.qualname_size);
+  out.address = e.key.code;
   out.firstlineno = e.key.firstlineno;
   out.linetable = e.linetable;
   out.linetable_size = e.linetable_size;

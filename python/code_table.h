@@ -35,6 +35,7 @@ struct CodeKey {
 
 // Read side, outside signal handlers.
 struct CodeInfo {
+  uintptr_t address = 0;  // of the code object when it was seen
   std::string filename, qualname;
   int firstlineno = 0;
   const unsigned char* linetable = nullptr;  // into the table's arena

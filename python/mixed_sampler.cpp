@@ -9,6 +9,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -56,6 +57,7 @@ struct Session {
   struct sigaction saved_action {};
   itimerval saved_timer{};
   AddressRange eval;
+  uintptr_t root_code = 0;
   std::thread drain;
 };
 Session session;
@@ -136,10 +138,14 @@ void on_signal(int, siginfo_t*, void* context) {
   errno = saved_errno;
 }
 
-uint64_t python_stand_in(uint32_t code, int lasti) {
+const CodeInfo& code_info(uint32_t code) {
   auto info = code_infos.find(code);
   if (info == code_infos.end()) info = code_infos.emplace(code, code_table().info(code)).first;
-  const int line = python_line(info->second, lasti);
+  return info->second;
+}
+
+uint64_t python_stand_in(uint32_t code, int lasti) {
+  const int line = python_line(code_info(code), lasti);
   auto [it, inserted] = python_ids.try_emplace({code, line}, kPythonBase + 2 * python_frames_seen.size());
   if (inserted) python_frames_seen.push_back({code, line});
   return it->second;
@@ -151,43 +157,76 @@ uint64_t thread_stand_in(uint64_t native_id) {
   return it->second;
 }
 
+bool is_runpy(const CodeInfo& code) {
+  const std::string& f = code.filename;
+  return f == "<frozen runpy>" || (f.size() >= 9 && f.compare(f.size() - 9, 9, "/runpy.py") == 0);
+}
+
 // One slot -> one merged stack, leaf first, thread at the root.
 void merge(const Slot& slot, std::vector<uint64_t>& out) {
   out.clear();
+  // Frames from the root-most frame of root_code down are left out, with
+  // the runpy frames just above it (they run the script for the runner).
+  uint32_t python_depth = slot.python_depth;
+  bool cut = false;
+  if (session.root_code)
+    for (uint32_t i = python_depth; i-- > 0;)
+      if (slot.python[i].code != kNoCode && code_info(slot.python[i].code).address == session.root_code) {
+        while (i > 0 && slot.python[i - 1].code != kNoCode && is_runpy(code_info(slot.python[i - 1].code))) --i;
+        python_depth = i;
+        cut = true;
+        break;
+      }
   uint32_t next_python = 0;
+  bool done = false;  // reached the cut: nothing below it is kept
   auto push_run = [&] {  // the Python frames of one native eval call
-    while (next_python < slot.python_depth) {
+    while (next_python < python_depth) {
       const PyFrameRecord& f = slot.python[next_python++];
       if (f.code != kNoCode) out.push_back(python_stand_in(f.code, f.lasti));
-      if (f.is_entry) break;
+      if (f.is_entry) return;
     }
+    done = cut;
   };
   for (uint32_t i = 0; i < slot.native_depth; ++i) {
     const uint64_t pc = slot.pcs[i];
-    if (session.eval.contains(i == 0 ? pc : pc - 1) && next_python < slot.python_depth) push_run();
+    if (session.eval.contains(i == 0 ? pc : pc - 1)) {
+      if (next_python < python_depth) push_run();
+      else done = cut;
+      if (done) break;
+    }
     out.push_back(pc);
   }
-  while (next_python < slot.python_depth) push_run();
+  while (!done && next_python < python_depth) push_run();
   if (out.size() > kMaxMerged - 1) out.resize(kMaxMerged - 1);
   out.push_back(thread_stand_in(slot.thread_id));
 }
 
+// Slots are claimed in order (next_slot): the drain reads the ones claimed
+// since its last pass. A slot still being written stops the pass there; a
+// claimed slot that is free again was given up by its handler (dropped).
+uint64_t drained_to = 0;
+
 void drain_once() {
+  const uint64_t end = next_slot.load(std::memory_order_acquire);
+  uint64_t k = std::max(drained_to, end > kSlots ? end - kSlots : 0);
   std::vector<uint64_t> merged;
-  for (size_t i = 0; i < kSlots; ++i) {
-    Slot& slot = slots[i];
-    if (slot.state.load(std::memory_order_acquire) != 2) continue;
+  for (; k < end; ++k) {
+    Slot& slot = slots[k % kSlots];
+    const uint32_t state = slot.state.load(std::memory_order_acquire);
+    if (state == 1) break;
+    if (state != 2) continue;
     merge(slot, merged);
     slot.state.store(0, std::memory_order_release);
     auto [it, inserted] = stacks.try_emplace(merged, 0);
     if (inserted) stack_order.push_back(merged);
     ++it->second;
   }
+  drained_to = k;
 }
 
 void drain_loop() {
   while (!drain_stop.load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
     drain_once();
   }
 }
@@ -276,7 +315,7 @@ void mixed_sampler_prepare_thread() {
   thread_prepared = true;
 }
 
-void mixed_sampler_start(const std::string& path, double frequency) {
+void mixed_sampler_start(const std::string& path, double frequency, uintptr_t root_code) {
   if (session.running)
     throw CaptureError("the CPU profiler is already running (writing '" + session.path +
                        "'); call yep.stop() before starting it again");
@@ -312,6 +351,7 @@ void mixed_sampler_start(const std::string& path, double frequency) {
   session.owner = ::getpid();
   session.requested_hz = frequency;
   session.eval = python_eval_function();
+  session.root_code = root_code;
   stacks.clear();
   stack_order.clear();
   python_ids.clear();
@@ -320,6 +360,8 @@ void mixed_sampler_start(const std::string& path, double frequency) {
   threads_seen.clear();
   code_infos.clear();
   dropped = 0;
+  next_slot = 0;
+  drained_to = 0;
   drain_stop = false;
   session.drain = std::thread(drain_loop);
 

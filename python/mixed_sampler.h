@@ -32,7 +32,10 @@
 
 namespace yep {
 
-void mixed_sampler_start(const std::string& path, double frequency);
+// root_code: if not 0, the address of a code object whose root-most frame,
+// and everything below it, is left out of stacks (the runner that executes
+// the profiled script, so stacks start at the script's <module>).
+void mixed_sampler_start(const std::string& path, double frequency, uintptr_t root_code);
 // thread_names: native thread id -> name, for the labels.
 CpuProfileSummary mixed_sampler_stop(const std::map<uint64_t, std::string>& thread_names);
 bool mixed_sampler_running();

@@ -93,8 +93,11 @@ PYBIND11_MODULE(_native, m) {
         "In a forked child: forget the parent's profile without writing to it.");
   m.def("cpu_flush", &yep::cpu_profiler_flush, "Flush samples gathered so far to the file.");
   m.def("cpu_running", &yep::cpu_profiler_running, "Whether the CPU profiler is running.");
-  m.def("mixed_start", &yep::mixed_sampler_start, py::arg("path"), py::arg("frequency") = 0.0,
-        "Start the mixed Python + native stack sampler writing to path (frequency <= 0: 100 Hz).");
+  m.def("mixed_start", [](const std::string& path, double frequency, py::object root_code) {
+          yep::mixed_sampler_start(path, frequency, root_code.is_none() ? 0 : reinterpret_cast<uintptr_t>(root_code.ptr()));
+        }, py::arg("path"), py::arg("frequency") = 0.0, py::arg("root_code") = py::none(),
+        "Start the mixed Python + native stack sampler writing to path (frequency <= 0: 100 Hz); stacks "
+        "start above the root-most frame of root_code (a code object kept alive by the caller).");
   m.def("mixed_stop", [](const std::map<uint64_t, std::string>& names) {
           return summary_to_dict(yep::mixed_sampler_stop(names));
         }, py::arg("thread_names"), "Stop the mixed sampler, write the file and return what was measured.");

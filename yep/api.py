@@ -38,7 +38,7 @@ def _fspath(path):
     return path
 
 
-def start(path="out.prof", frequency=None, mixed=False):
+def start(path="out.prof", frequency=None, mixed=False, _root_code=None):
     """Start the CPU profiler, writing to ``path`` (str or os.PathLike).
 
     ``frequency`` is the sampling rate in Hz (default: gperftools' 100 Hz, or
@@ -62,7 +62,7 @@ def start(path="out.prof", frequency=None, mixed=False):
     if mixed_sampler.running() or (mixed and is_running()):
         raise YepError("the CPU profiler is already running; call yep.stop() before starting it again")
     if mixed:
-        mixed_sampler.start(path, frequency)
+        mixed_sampler.start(path, frequency, _root_code)
     else:
         _native().cpu_start(path, frequency or 0.0)
 

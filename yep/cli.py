@@ -203,7 +203,10 @@ class _CpuSession:
 
         if self.wall:
             os.environ["CPUPROFILE_REALTIME"] = "1"  # read by libprofiler when it loads
-        api.start(self.path, self.frequency, self.mixed)
+        # Mixed stacks start at the program: yep's runner and runpy are left out.
+        from .runner import Target
+
+        api.start(self.path, self.frequency, self.mixed, _root_code=Target.run.__code__ if self.mixed else None)
         if self.wall:
             del os.environ["CPUPROFILE_REALTIME"]  # not for the program's own children
 

@@ -29,10 +29,12 @@ def _thread_started(frame, event, arg):
     return None
 
 
-def start(path, frequency):
+def start(path, frequency, root_code=None):
+    """root_code: stacks start above its root-most frame and the runpy frames
+    above that (the CLI passes its runner's, so yep's frames are left out)."""
     global _previous_hook
     _names.clear()
-    _native().mixed_start(path, frequency or 0.0)
+    _native().mixed_start(path, frequency or 0.0, root_code)
     _previous_hook = threading.getprofile()
     threading.setprofile(_thread_started)
 
