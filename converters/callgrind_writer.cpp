@@ -159,7 +159,7 @@ std::string write_callgrind(const Profile& p) {
     const std::string& object = object_of[f.id - 1];
     ob[f.id - 1] = objects.id(object.empty() ? "???" : object);
     fl[f.id - 1] = files.id(!f.filename.empty() ? f.filename : "???");  // valgrind's "unknown file"
-    fn[f.id - 1] = functions.id(short_function_name(f.name));
+    fn[f.id - 1] = functions.id(display_name(f));
   }
   for (const Function& f : p.functions) {
     FunctionCosts& fc = costs[f.id - 1];

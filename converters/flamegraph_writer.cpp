@@ -223,13 +223,11 @@ class TreeBuilder {
     frame.full = f.name.empty() ? "??" : f.name;
     frame.file = f.filename;
     frame.line = f.start_line;
-    if (ends_with(f.filename, ".py")) {
+    if (ends_with(f.filename, ".py") || f.system_name.rfind("py:", 0) == 0)
       frame.kind = "python";
-      frame.name = frame.full;  // "<module>", "<listcomp>": not C++ templates
-    } else {
+    else
       frame.kind = f.filename.empty() && is_unsymbolized_name(f.name) ? "unsymbolized" : "native";
-      frame.name = short_function_name(frame.full);
-    }
+    frame.name = frame.kind == "python" ? frame.full : display_name(f);  // "<module>" is not a C++ template
     index = static_cast<uint32_t>(frames_.size());
     frames_.push_back(frame);
     return index;

@@ -13,11 +13,6 @@ namespace yep {
 
 namespace {
 
-bool ends_with(const std::string& s, const char* suffix) {
-  const std::string t(suffix);
-  return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
-}
-
 // One line, no ';': every line of the output splits unambiguously.
 std::string sanitized(std::string name) {
   if (name.empty()) name = "??";
@@ -31,7 +26,7 @@ std::string sanitized(std::string name) {
 // A frame's name as the folded format carries it: short for C/C++, as is for
 // Python ("<module>" is not a template).
 std::string folded_name(const Function& f) {
-  return sanitized(ends_with(f.filename, ".py") ? f.name : short_function_name(f.name));
+  return sanitized(display_name(f));
 }
 
 // Name of a location the symbolizer left without lines.

@@ -63,4 +63,9 @@ std::string short_function_name(const std::string& name) {
   return out.empty() ? name : out;
 }
 
+std::string display_name(const Function& f) {
+  if (f.system_name.rfind("py:", 0) == 0 || f.system_name.rfind("thread:", 0) == 0) return f.name;
+  return short_function_name(f.name);
+}
+
 }  // namespace yep

@@ -22,7 +22,7 @@ std::regex compile(const std::string& pattern, const char* option) {
 std::vector<bool> matching(const Profile& p, const std::regex& re) {
   std::vector<bool> out(p.functions.size());
   for (const Function& f : p.functions)
-    out[f.id - 1] = std::regex_search(short_function_name(f.name), re) || std::regex_search(f.name, re);
+    out[f.id - 1] = std::regex_search(display_name(f), re) || std::regex_search(f.name, re);
   return out;
 }
 
@@ -113,7 +113,8 @@ Profile split_by_thread(const Profile& p) {
     if (inserted) {
       Function f;
       f.id = out.functions.size() + 1;
-      f.name = f.system_name = "thread " + thread->value;
+      f.name = "thread " + thread->value;
+      f.system_name = "thread:" + thread->value;  // see display_name
       out.functions.push_back(f);
       Location loc;
       loc.id = it->second;

@@ -120,7 +120,7 @@ std::string write_pstats(const Profile& p, size_t vi) {
   std::vector<size_t> entry_of(p.functions.size());
   for (const Function& f : p.functions) {
     std::string file = !f.filename.empty() ? f.filename : !object_of[f.id - 1].empty() ? object_of[f.id - 1] : "~";
-    Key key{file, f.start_line, short_function_name(f.name)};
+    Key key{file, f.start_line, display_name(f)};
     auto [it, inserted] = index_of.try_emplace(key, keys.size());
     if (inserted) keys.push_back(key);
     entry_of[f.id - 1] = it->second;

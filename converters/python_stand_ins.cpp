@@ -55,7 +55,7 @@ uint64_t PythonStandIns::location(Profile& p, uint64_t address) {
     Function f;
     f.id = fn->second;
     f.name = frame.name;
-    f.system_name = frame.name;
+    f.system_name = "py:" + frame.file + ":" + frame.name;  // see display_name
     f.filename = frame.file;
     f.start_line = frame.first_line;
     p.functions.push_back(std::move(f));

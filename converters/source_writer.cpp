@@ -76,7 +76,7 @@ std::string write_source(const Profile& p, size_t vi, const SourceOptions& o) {
     }
     for (const Function& f : p.functions)
       if (listings[f.id - 1].cum > 0 &&
-          (std::regex_search(short_function_name(f.name), re) || std::regex_search(f.name, re)))
+          (std::regex_search(display_name(f), re) || std::regex_search(f.name, re)))
         chosen.push_back(f.id);
     if (chosen.empty()) throw ProfileError("no function with samples matches --list '" + o.list + "'");
   } else {
@@ -96,7 +96,7 @@ std::string write_source(const Profile& p, size_t vi, const SourceOptions& o) {
   for (uint64_t id : chosen) {
     const Function& f = p.function(id);
     const Listing& l = listings[id - 1];
-    out += "ROUTINE ======================== " + short_function_name(f.name) + " in " +
+    out += "ROUTINE ======================== " + display_name(f) + " in " +
            (f.filename.empty() ? "(no source file in the debug info)" : f.filename) + "\n";
     std::snprintf(buf, sizeof buf, "%10s %10s (flat, cum) %.2f%% of Total\n", format_value(l.flat, unit).c_str(),
                   format_value(l.cum, unit).c_str(), total ? 100.0 * l.cum / total : 0.0);

@@ -27,7 +27,7 @@ std::string percent(int64_t part, int64_t total) {
 }
 
 std::string describe(const Function& f) {
-  std::string s = short_function_name(f.name);
+  std::string s = display_name(f);
   if (!f.filename.empty()) {
     size_t slash = f.filename.rfind('/');
     s += "  " + f.filename.substr(slash == std::string::npos ? 0 : slash + 1);

@@ -1,0 +1,232 @@
+"""Mixed Python + native stacks (python -m yep --mixed, yep.start(mixed=True)):
+Python functions and lines take the place of the interpreter's frames, in
+every output format, per thread, checked against known truths: a 3:1 split
+of the C fixture's hot function between two Python callers, the line of
+each call, a pure-Python loop, CPU time from getrusage, and go tool pprof."""
+import gzip
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import marked_line, parse_report, run_yep, write_script
+
+# caller_a calls burn_hot three times for each call from caller_b, in the
+# same rounds, so both see the same conditions.
+SPLIT = """
+import resource
+import hotcold
+
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+def caller_a():
+    for _ in range(3):
+        hotcold.burn_hot(1_000_000)  # call-a
+
+def caller_b():
+    hotcold.burn_hot(1_000_000)  # call-b
+
+start = cpu()
+for _ in range({rounds}):
+    caller_a()
+    caller_b()
+print(f"CPU {{cpu() - start:.4f}}")
+"""
+
+SPIN = """
+def spin(n):
+    total = 0
+    for i in range(n):
+        total += i * i  # hot-line
+    return total
+
+spin({n})
+"""
+
+
+def profiled(tmp_path, hotcold, body, *options, name="work.py"):
+    script = write_script(tmp_path, name, body)
+    result = run_yep(["--mixed", "-f", "250", *options, str(script)], cwd=tmp_path,
+                     env={"PYTHONPATH": str(hotcold)})
+    assert result.returncode == 0, result.stderr
+    return script, result
+
+
+def load(path):
+    import yep
+
+    return yep.load(path)
+
+
+def py_callers(stats, callee, filename):
+    """{(line, function): seconds} of the Python frames calling `callee` directly."""
+    out = {}
+    for (file, line, func), (cc, nc, tt, ct, callers) in stats.stats.items():
+        if func != callee:
+            continue
+        for (cfile, cline, cfunc), (_, _, _, cct) in callers.items():
+            if cfile.endswith(filename):
+                out[(cline, cfunc)] = out.get((cline, cfunc), 0) + cct
+    return out
+
+
+def test_native_time_splits_3_to_1_between_python_callers_at_their_lines(hotcold, tmp_path):
+    script, result = profiled(tmp_path, hotcold, SPLIT.format(rounds=120))
+    stats = load(tmp_path / "work.py.prof").stats(lines=True)
+    # Between burn_hot's C wrapper and the Python caller there is nothing
+    # but the caller's line: the interpreter's own frames are hidden.
+    callers = py_callers(stats, "py_burn_hot", "work.py")
+    line_a, line_b = marked_line(script, "# call-a"), marked_line(script, "# call-b")
+    assert set(callers) == {(line_a, "caller_a"), (line_b, "caller_b")}, callers
+    a, b = callers[(line_a, "caller_a")], callers[(line_b, "caller_b")]
+    assert a / (a + b) == pytest.approx(0.75, abs=0.04), callers
+    # Each caller is called from the module at its own line.
+    assert set(py_callers(stats, "caller_a", "work.py")) == {(marked_line(script, "    caller_a()"), "<module>")}
+
+
+def test_total_cpu_matches_getrusage_and_stacks_start_at_the_program(hotcold, tmp_path):
+    script, result = profiled(tmp_path, hotcold, SPLIT.format(rounds=120), "-v", "--nodecount", "0")
+    cpu = float(re.search(r"^CPU ([\d.]+)$", result.stdout, re.M).group(1))
+    rows, total = parse_report(result.stdout)
+    assert total == pytest.approx(cpu, rel=0.10), result.stdout
+    module_row = next(line for line in result.stdout.splitlines() if "<module>  work.py:1" in line)
+    cum = float(module_row.split()[3].rstrip("s"))
+    assert cum == pytest.approx(total, rel=0.05), result.stdout  # the program runs under its <module>
+    # yep's runner and runpy are not part of the program's stacks.
+    for name in ("run_path", "Target.run", "_run_code", "_PyEval_EvalFrameDefault"):
+        assert name not in rows, result.stdout
+    folded = load(tmp_path / "work.py.prof").folded()
+    main_stacks = [line for line in folded.splitlines() if "caller_" in line]
+    assert main_stacks and all(line.startswith("<module>;caller_") for line in main_stacks), folded
+
+
+def test_pure_python_loop_shows_the_function_and_line_not_the_interpreter(hotcold, tmp_path):
+    script, result = profiled(tmp_path, hotcold, SPIN.format(n=4_000_000), "-v", "--lines", "--nodecount", "3")
+    rows, total = parse_report(result.stdout)
+    top = result.stdout.splitlines()[result.stdout.splitlines().index(next(
+        line for line in result.stdout.splitlines() if line.lstrip().startswith("flat"))) + 1]
+    assert " spin " in top and f"work.py:{marked_line(script, '# hot-line')}" in top, result.stdout
+    spin_flat = sum(float(line.split()[0].rstrip("s")) for line in result.stdout.splitlines() if " spin " in line)
+    assert spin_flat > 0.9 * total, result.stdout  # the loop's lines (the for and its body)
+    assert "_PyEval_EvalFrameDefault" not in result.stdout
+    # --interpreter shows what was hidden: the eval loop under spin.
+    shown = run_yep(["report", "work.py.prof", "--interpreter", "--nodecount", "0"], cwd=tmp_path)
+    assert "_PyEval_EvalFrameDefault" in shown.stdout, shown.stdout
+
+
+THREADS = """
+import threading
+import hotcold
+
+def work_alpha():
+    for _ in range(40):
+        hotcold.burn_hot(1_000_000)
+
+def work_beta():
+    for _ in range(40):
+        hotcold.burn_cold(1_000_000)
+
+threads = [threading.Thread(target=work_alpha, name="alpha"), threading.Thread(target=work_beta, name="beta")]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+"""
+
+
+def test_threads_are_sampled_labelled_and_split(hotcold, tmp_path):
+    profiled(tmp_path, hotcold, THREADS)
+    profile = load(tmp_path / "work.py.prof")
+    split = profile.folded(threads=True).splitlines()
+    by_thread = {}
+    for line in split:
+        stack, value = line.rsplit(" ", 1)
+        root = stack.split(";")[0]
+        by_thread.setdefault(root, []).append(stack)
+    alpha = [r for r in by_thread if re.fullmatch(r"thread alpha \(\d+\)", r)]
+    beta = [r for r in by_thread if re.fullmatch(r"thread beta \(\d+\)", r)]
+    assert alpha and beta, list(by_thread)
+    # Each thread's samples are its own work, never the other's.
+    assert all("work_alpha" in s and "work_beta" not in s for s in by_thread[alpha[0]])
+    assert all("work_beta" in s and "work_alpha" not in s for s in by_thread[beta[0]])
+    assert any(s.endswith("work_alpha;py_burn_hot;burn_hot") for s in by_thread[alpha[0]]), by_thread[alpha[0]]
+    # Merged (the default), no thread roots.
+    assert not any(line.startswith("thread ") for line in profile.folded().splitlines())
+
+
+def test_every_output_format_shows_python_and_native_frames(hotcold, tmp_path):
+    script, _ = profiled(tmp_path, hotcold, SPLIT.format(rounds=40),
+                         "--format", "pstats,callgrind,proto,folded,html,source")
+    stats = load(tmp_path / "work.py.prof").stats()
+    keys = {(os.path.basename(f), func) for f, _, func in stats.stats}
+    assert ("work.py", "caller_a") in keys and ("hotcold.c", "burn_hot") in keys, keys
+    callgrind = (tmp_path / "work.py.prof.callgrind").read_text()
+    assert "fn=" in callgrind and "caller_a" in callgrind and "burn_hot" in callgrind
+    html = (tmp_path / "work.py.prof.html").read_text()
+    assert "caller_a" in html and "burn_hot" in html
+    # The source listing of a Python function: its own lines, with time on the call.
+    source = run_yep(["report", "work.py.prof", "--format", "source", "--list", "^caller_a$"], cwd=tmp_path).stdout
+    call_row = next(line for line in source.splitlines() if "# call-a" in line)
+    assert re.search(r"[1-9][\d.]*s", call_row), source
+
+
+@pytest.mark.skipif(not shutil.which("go"), reason="go not installed (make test installs golang-go)")
+def test_go_tool_pprof_shows_python_and_native_frames_together(hotcold, tmp_path):
+    script, _ = profiled(tmp_path, hotcold, SPLIT.format(rounds=60), "--format", "proto")
+    env = dict(os.environ, HOME=str(tmp_path), GOCACHE=str(tmp_path / "gocache"), PPROF_TMPDIR=str(tmp_path))
+    out = subprocess.run(["go", "tool", "pprof", "-traces", str(tmp_path / "work.py.prof.pb.gz")],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    traces = out.stdout.split("-----------+-------------------------------------------------------")
+    # One trace, leaf first: burn_hot, its wrapper, the Python caller, the module.
+    wanted = re.compile(r"burn_hot\s*\n\s*py_burn_hot\s*\n\s*caller_a\s*\n\s*<module>")
+    assert any(wanted.search(t) for t in traces), out.stdout
+
+
+def test_api_mixed_profile_and_errors(hotcold, tmp_path):
+    body = """
+    import sys
+    import yep, hotcold
+
+    def caller():
+        hotcold.burn_hot(20_000_000)
+
+    with yep.profile("api.prof", mixed=True):
+        caller()
+    yep.start("again.prof", mixed=True)
+    try:
+        yep.start("twice.prof")
+    except yep.YepError as exc:
+        print("error:", exc)
+    try:
+        yep.flush()
+    except yep.YepError as exc:
+        print("error:", exc)
+    print(yep.is_running())
+    yep.stop()
+    print(yep.is_running())
+    """
+    script = write_script(tmp_path, "api.py", body)
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(hotcold)), timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "error: the CPU profiler is already running; call yep.stop() before starting it again"
+    assert lines[1].startswith("error: a mixed-stack profile is written when it stops")
+    assert lines[2:] == ["True", "False"]
+    folded = load(tmp_path / "api.prof").folded()
+    assert any(line.startswith("caller;py_burn_hot;burn_hot ") or ";caller;py_burn_hot;burn_hot " in line
+               for line in folded.splitlines()), folded
+
+
+def test_mixed_with_wall_is_a_usage_error(tmp_path):
+    script = write_script(tmp_path, "w.py", "print('ran')\n")
+    result = run_yep(["--mixed", "--wall", str(script)], cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == "yep: error: --mixed samples CPU time: leave out --wall"
+    assert "ran" not in result.stdout
