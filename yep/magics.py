@@ -151,6 +151,15 @@ def _native():
         raise UsageError(str(exc)) from None
 
 
+def tcmalloc_environment():
+    """The environment a kernel needs for %mprun: tcmalloc as its allocator,
+    Python's objects allocated through it, and freed memory given back to the
+    system at once (so that %memit's RSS increments read as they do with
+    glibc's malloc)."""
+    return {"LD_PRELOAD": _native().tcmalloc_library(), "PYTHONMALLOC": "malloc",
+            "TCMALLOC_AGGRESSIVE_DECOMMIT": "true"}
+
+
 class _FlameGraph:
     """yep's flame graph page, shown inline in an iframe of its own (its
     styles and script stay out of the notebook's page)."""
@@ -245,11 +254,13 @@ class YepMagics(Magics):
         functions = [self._function(name) for name in args.functions]
         native = _native()
         if not native.tcmalloc_is_allocator():
-            raise UsageError(f"%mprun counts the bytes each line allocates through tcmalloc, which is not this "
-                             f"kernel's allocator: start IPython with LD_PRELOAD={native.tcmalloc_library()} "
-                             f"PYTHONMALLOC=malloc, or install a Jupyter kernel that does: python -m ipykernel "
-                             f"install --user --name yep --env LD_PRELOAD {native.tcmalloc_library()} "
-                             f"--env PYTHONMALLOC malloc")
+            env = tcmalloc_environment()
+            raise UsageError("%mprun counts the bytes each line allocates through tcmalloc, which is not this "
+                             "kernel's allocator: start IPython with " +
+                             " ".join(f"{name}={value}" for name, value in env.items()) +
+                             ", or install a Jupyter kernel that runs so: python -m ipykernel install --user "
+                             "--name yep --display-name 'Python 3 (yep)' " +
+                             " ".join(f"--env {name} {value}" for name, value in env.items()))
         if args.children:
             print("(%mprun -c: yep's line tracer measures this process only; child processes are not included)")
         code = self._compile(stmt, "%mprun")
