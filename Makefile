@@ -35,6 +35,7 @@ bench: install
 	$(PY) benchmarks/compare.py
 	$(PY) benchmarks/line_memory.py
 	$(PY) benchmarks/mprof_overhead.py
+	$(PY) benchmarks/memit.py
 
 install: $(VENV)/.yep-installed
 
