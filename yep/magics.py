@@ -26,6 +26,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from . import line_memory, memit as memit_measure
 from ._errors import YepError
 from .atomic_file import write_atomically
+from .cli import FORMATS
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -39,13 +40,16 @@ class _Options:
     The statement after them is returned verbatim (a shell-like split would
     change the spaces inside its string literals)."""
 
-    def __init__(self, prog, *groups):
+    def __init__(self, prog, **groups):
         self.parser = _ArgumentParser(prog=prog, add_help=False, allow_abbrev=False)
         self.takes_value = {}
-        for group in groups:
+        self.dests = {}  # group name -> the dests of its options
+        for name, group in groups.items():
+            self.dests[name] = []
             for flags, kwargs in group:
                 action = self.parser.add_argument(*flags, **kwargs)
                 self.takes_value.update((flag, action.nargs != 0) for flag in action.option_strings)
+                self.dests[name].append(action.dest)
         self.parser.add_argument("statement", nargs="?", help="the statement (the rest of the line)")
 
     def help(self):
@@ -124,7 +128,6 @@ YEP_REPORT_OPTIONS = [
     (("--sample-index",), dict(default=None, metavar="N|NAME", help="which value to report")),
     (("--title",), dict(metavar="T", help="html: the page title")),
 ]
-FORMATS = ("text", "pstats", "source", "callgrind", "proto", "folded", "html")
 SHOWN_FORMATS = ("text", "source", "folded")  # printed; the others are written next to the profile
 YEP_OUTPUT_OPTIONS = [
     (("-o", "--outfile"), dict(metavar="FILE", help="keep the profile in FILE (default: a temporary file)")),
@@ -133,13 +136,9 @@ YEP_OUTPUT_OPTIONS = [
                               "proto or html: also written to FILE.pstats, .callgrind, .pb.gz or .html (needs -o)")),
 ]
 
-_memit_options = _Options("%memit", MEMIT_OPTIONS)
-_mprun_options = _Options("%mprun", MPRUN_OPTIONS)
-_yep_options = _Options("%yep", YEP_OUTPUT_OPTIONS, YEP_CAPTURE_OPTIONS, YEP_REPORT_OPTIONS)
-
-
-def _dests(rows):
-    return [kwargs.get("dest") or flags[-1].lstrip("-").replace("-", "_") for flags, kwargs in rows]
+_memit_options = _Options("%memit", options=MEMIT_OPTIONS)
+_mprun_options = _Options("%mprun", options=MPRUN_OPTIONS)
+_yep_options = _Options("%yep", output=YEP_OUTPUT_OPTIONS, capture=YEP_CAPTURE_OPTIONS, report=YEP_REPORT_OPTIONS)
 
 
 def _native():
@@ -337,19 +336,20 @@ class YepMagics(Magics):
         if args.nodecount is not None and args.nodecount < 0:
             raise UsageError(f"%yep: --nodecount must be 0 or more, not {args.nodecount}")
         code = self._compile(stmt, "%yep")
-        import yep
+        from .api import start, stop
 
         if args.outfile:
             path = args.outfile
         else:
             handle, path = tempfile.mkstemp(prefix="yep-", suffix=".prof")
             os.close(handle)
-        capture = {name: getattr(args, name) for name in _dests(YEP_CAPTURE_OPTIONS)}
-        report = {name: getattr(args, name) for name in _dests(YEP_REPORT_OPTIONS)}
+        capture = {name: getattr(args, name) for name in _yep_options.dests["capture"]}
+        report = {name: getattr(args, name) for name in _yep_options.dests["report"]}
+        report["title"] = report["title"] or os.path.basename(args.outfile or "%yep")
         outcome = None
         try:
             try:
-                yep.start(path, **capture)
+                start(path, **capture)
             except YepError as exc:
                 raise UsageError(f"%yep: {exc}") from None
             try:
@@ -357,7 +357,7 @@ class YepMagics(Magics):
             except BaseException as exc:  # the statement's own: raised again after the report
                 outcome = exc
             finally:
-                yep.stop()
+                stop()
             self._show_profile(path, args, report)
         finally:
             if not args.outfile:
@@ -370,11 +370,12 @@ class YepMagics(Magics):
 
         try:
             profile = load(path)
+            nodecount = report.pop("nodecount")
             if args.format not in SHOWN_FORMATS:
-                written = profile.save(path + format_suffix(args.format), args.format, **report)
+                written = profile.save(path + format_suffix(args.format), args.format, nodecount=nodecount or 0,
+                                       **report)
                 print(f"yep: wrote {written}")
             shown = args.format if args.format in SHOWN_FORMATS else "text"
-            nodecount = report.pop("nodecount")
             if nodecount is None:
                 nodecount = 30 if shown == "text" else 0
             print(profile.render(shown, nodecount=nodecount, **report), end="")
