@@ -1,0 +1,51 @@
+// Bindings of the object census (census.h) for yep.census and the live view,
+// and of gperftools' profiler state, which the live view reads to show the
+// running CPU profile.
+#include <gperftools/profiler.h>
+#include <pybind11/pybind11.h>
+
+#include "census.h"
+
+namespace py = pybind11;
+
+namespace {
+
+py::list steal_all(std::vector<PyObject*>&& objects) {
+  py::list out(objects.size());
+  for (size_t i = 0; i < objects.size(); ++i) out[i] = py::reinterpret_steal<py::object>(objects[i]);
+  return out;
+}
+
+}  // namespace
+
+void bind_census(py::module_& m) {
+  m.def("census",
+        [] {
+          yep::CensusResult result = yep::take_census();
+          py::list rows(result.rows.size());
+          for (size_t i = 0; i < result.rows.size(); ++i) {
+            const yep::CensusRow& row = result.rows[i];
+            rows[i] = py::make_tuple(py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(row.type)),
+                                     row.count, row.bytes);
+          }
+          return py::make_tuple(rows, result.objects, result.bytes);
+        },
+        "Count and size every reachable object by exact type: ([(type, count, bytes)], objects, bytes).");
+  m.def("census_objects",
+        [](py::object type, size_t limit) {
+          if (!type.is_none() && !PyType_Check(type.ptr())) throw py::type_error("type must be a type or None");
+          PyTypeObject* t = type.is_none() ? nullptr : reinterpret_cast<PyTypeObject*>(type.ptr());
+          return steal_all(yep::census_objects(t, limit));
+        },
+        py::arg("type") = py::none(), py::arg("limit") = 0,
+        "Reachable objects of exactly this type (None: all), at most limit (0: no limit).");
+  m.def("census_sizeof", [](py::handle o) { return yep::shallow_size(o.ptr()); }, py::arg("obj"),
+        "sys.getsizeof(obj), computed as the census computes it.");
+  m.def("cpu_profile_path",
+        [] {
+          ProfilerState state{};
+          ProfilerGetCurrentState(&state);
+          return state.enabled ? std::string(state.profile_name) : std::string();
+        },
+        "The file the running CPU profiler writes to ('' when none is running).");
+}
