@@ -15,7 +15,7 @@ DEBIAN_PACKAGES := g++ make pkg-config libgoogle-perftools-dev google-perftools 
 	pybind11-dev zlib1g-dev libdw-dev libelf-dev libunwind-dev libbenchmark-dev libgtest-dev golang-go \
 	valgrind chromium
 # Python packages for building and testing, installed into .venv.
-PIP_PACKAGES := scikit-build-core cmake ninja pytest numpy gprof2dot snakeviz memray memory_profiler line_profiler matplotlib
+PIP_PACKAGES := scikit-build-core cmake ninja pytest numpy gprof2dot snakeviz memray memory_profiler line_profiler matplotlib guppy3 websocket-client
 
 SOURCES := CMakeLists.txt pyproject.toml README.md $(shell find yep python converters tests/cpp benchmarks \
 	-type f \( -name '*.py' -o -name '*.cpp' -o -name '*.h' -o -name '*.c' -o -name '*.cmake' \) 2>/dev/null)
@@ -35,6 +35,7 @@ bench: install
 	$(PY) benchmarks/compare.py
 	$(PY) benchmarks/line_memory.py
 	$(PY) benchmarks/mprof_overhead.py
+	$(PY) benchmarks/census.py
 
 install: $(VENV)/.yep-installed
 

@@ -95,27 +95,38 @@ std::vector<PyObject*> materialize_frames() {
   return frames;
 }
 
-// Version-specific: references that keep objects alive but that tp_traverse
-// does not report (the collector does not need them: they cannot be part of
-// a cycle). visit(o) for each.
+// Version-specific: calls visit(r) for every reference o holds that keeps r
+// alive: what tp_traverse reports, plus what it leaves out because the
+// collector does not need it (the str keys of dicts, the names and
+// constants of code objects, the names of heap types, the parts of static
+// types). Each reference is reported once (owned_closure counts them).
 template <typename Visit>
-void visit_untraversed(PyObject* o, Visit& visit) {
-  if (PyDict_Check(o)) {  // dict_traverse skips the keys of str-keyed dicts
+void visit_referents(PyObject* o, Visit& visit) {
+  if (PyDict_Check(o)) {  // dict_traverse skips the keys of str-keyed dicts: walk the items instead
     PyObject *key, *value;
     Py_ssize_t pos = 0;
     while (PyDict_Next(o, &pos, &key, &value)) {
       visit(key);
       visit(value);
     }
-  } else if (PyType_Check(o)) {  // static types have no traverse; heap types skip their names
-    PyTypeObject* t = reinterpret_cast<PyTypeObject*>(o);
+    return;
+  }
+  if (PyType_Check(o) && !(reinterpret_cast<PyTypeObject*>(o)->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+    PyTypeObject* t = reinterpret_cast<PyTypeObject*>(o);  // static types have no traverse
     for (PyObject* p : {t->tp_dict, t->tp_mro, t->tp_bases, reinterpret_cast<PyObject*>(t->tp_base)})
       if (p) visit(p);
-    if (t->tp_flags & Py_TPFLAGS_HEAPTYPE) {
-      PyHeapTypeObject* h = reinterpret_cast<PyHeapTypeObject*>(t);
-      for (PyObject* p : {h->ht_name, h->ht_qualname, h->ht_slots})
-        if (p) visit(p);
-    }
+    return;
+  }
+  auto visitproc = [](PyObject* r, void* arg) -> int {
+    (*static_cast<Visit*>(arg))(r);
+    return 0;
+  };
+  traverseproc traverse = Py_TYPE(o)->tp_traverse;
+  if (traverse && PyObject_IS_GC(o)) traverse(o, visitproc, &visit);
+  if (PyType_Check(o)) {  // a heap type: type_traverse leaves out its names
+    PyHeapTypeObject* h = reinterpret_cast<PyHeapTypeObject*>(o);
+    for (PyObject* p : {h->ht_name, h->ht_qualname, h->ht_slots})
+      if (p) visit(p);
   }
 #if PY_VERSION_HEX >= 0x030B0000
   else if (PyCode_Check(o)) {  // code objects have no traverse at all
@@ -127,11 +138,59 @@ void visit_untraversed(PyObject* o, Visit& visit) {
 #endif
 }
 
+// The objects that would be freed with `roots`: the roots, and every object
+// reachable from them (not crossing into types and modules) whose
+// references all come from within that set and that no other object there
+// keeps alive. A reference tp_traverse cannot see (from C) keeps an object.
+std::vector<PyObject*> owned_closure(const std::vector<PyObject*>& roots) {
+  std::vector<PyObject*> reached;
+  std::unordered_map<PyObject*, size_t> index;
+  auto reach = [&](PyObject* r) {
+    if (PyType_Check(r) || PyModule_Check(r)) return;
+    if (index.emplace(r, reached.size()).second) reached.push_back(r);
+  };
+  for (PyObject* r : roots)
+    if (index.emplace(r, reached.size()).second) reached.push_back(r);
+  for (size_t i = 0; i < reached.size(); ++i) visit_referents(reached[i], reach);
+
+  std::vector<Py_ssize_t> internal(reached.size(), 0);
+  auto count = [&](PyObject* r) {
+    auto it = index.find(r);
+    if (it != index.end()) ++internal[it->second];
+  };
+  for (PyObject* o : reached) visit_referents(o, count);
+
+  std::vector<char> kept(reached.size(), 0), is_root(reached.size(), 0);
+  for (PyObject* r : roots) is_root[index[r]] = 1;
+  std::vector<size_t> stack;
+  for (size_t i = 0; i < reached.size(); ++i)
+    if (!is_root[i] && Py_REFCNT(reached[i]) > internal[i]) {
+      kept[i] = 1;
+      stack.push_back(i);
+    }
+  auto keep = [&](PyObject* r) {
+    auto it = index.find(r);
+    if (it != index.end() && !kept[it->second] && !is_root[it->second]) {
+      kept[it->second] = 1;
+      stack.push_back(it->second);
+    }
+  };
+  while (!stack.empty()) {
+    const size_t i = stack.back();
+    stack.pop_back();
+    visit_referents(reached[i], keep);
+  }
+  std::vector<PyObject*> owned;
+  for (size_t i = 0; i < reached.size(); ++i)
+    if (!kept[i]) owned.push_back(reached[i]);
+  return owned;
+}
+
 // Calls visit(o) once for every reachable object (census.h says which),
-// until visit returns false. Runs no Python code between the calls: visit
-// must not either.
+// except those owned by `exclude` (owned_closure), until visit returns
+// false. Runs no Python code between the calls: visit must not either.
 template <typename Visit>
-void for_each_reachable(Visit&& visit) {
+void for_each_reachable(const std::vector<PyObject*>& exclude, Visit&& visit) {
   std::vector<PyObject*> frames = materialize_frames();
   struct FramesRelease {
     std::vector<PyObject*>& frames;
@@ -140,6 +199,9 @@ void for_each_reachable(Visit&& visit) {
     }
   } release_frames{frames};
 
+  // Before gc.get_objects(), whose list holds a reference to every tracked
+  // object and would make them all look referenced from elsewhere.
+  const std::vector<PyObject*> excluded = owned_closure(exclude);
   Ref gc(PyImport_ImportModule("gc"));
   if (!gc.p) throw_python_error("cannot import gc");
   Ref tracked(PyObject_CallMethod(gc.p, "get_objects", nullptr));
@@ -147,6 +209,7 @@ void for_each_reachable(Visit&& visit) {
 
   const Py_ssize_t n = PyList_GET_SIZE(tracked.p);
   AddressSet seen(static_cast<size_t>(n) * 2);
+  for (PyObject* o : excluded) seen.insert(o);
   std::vector<PyObject*> stack;
   stack.reserve(static_cast<size_t>(n));
   for (Py_ssize_t i = n - 1; i >= 0; --i) {
@@ -156,17 +219,11 @@ void for_each_reachable(Visit&& visit) {
   auto push = [&](PyObject* o) {
     if (seen.insert(o)) stack.push_back(o);
   };
-  auto visitproc = [](PyObject* o, void* arg) -> int {
-    (*static_cast<decltype(push)*>(arg))(o);
-    return 0;
-  };
   while (!stack.empty()) {
     PyObject* o = stack.back();
     stack.pop_back();
     if (!visit(o)) return;
-    traverseproc traverse = Py_TYPE(o)->tp_traverse;
-    if (traverse && PyObject_IS_GC(o)) traverse(o, visitproc, &push);
-    visit_untraversed(o, push);
+    visit_referents(o, push);
   }
 }
 
@@ -277,13 +334,13 @@ CensusResult::~CensusResult() {
   for (CensusRow& row : rows) Py_XDECREF(reinterpret_cast<PyObject*>(row.type));
 }
 
-CensusResult take_census() {
+CensusResult take_census(const std::vector<PyObject*>& exclude) {
   std::unordered_map<PyTypeObject*, TypeStats> stats;
   std::vector<std::pair<PyObject*, TypeStats*>> to_call;  // new references
   PyTypeObject* last_type = nullptr;
   TypeStats* last = nullptr;
   try {
-    for_each_reachable([&](PyObject* o) {
+    for_each_reachable(exclude, [&](PyObject* o) {
       PyTypeObject* t = Py_TYPE(o);
       if (t != last_type) {
         auto it = stats.find(t);
@@ -327,10 +384,10 @@ CensusResult take_census() {
   return result;
 }
 
-std::vector<PyObject*> census_objects(PyTypeObject* type, size_t limit) {
+std::vector<PyObject*> census_objects(PyTypeObject* type, size_t limit, const std::vector<PyObject*>& exclude) {
   std::vector<PyObject*> found;
   try {
-    for_each_reachable([&](PyObject* o) {
+    for_each_reachable(exclude, [&](PyObject* o) {
       if (type == nullptr || Py_TYPE(o) == type) {
         Py_INCREF(o);
         found.push_back(o);
@@ -342,6 +399,18 @@ std::vector<PyObject*> census_objects(PyTypeObject* type, size_t limit) {
     throw;
   }
   return found;
+}
+
+RetainedSize retained_size(const std::vector<PyObject*>& roots) {
+  std::vector<PyObject*> owned = owned_closure(roots);
+  for (PyObject* o : owned) Py_INCREF(o);  // sizes may call Python code
+  RetainedSize result;
+  for (PyObject* o : owned) {
+    ++result.objects;
+    result.bytes += shallow_size(o);
+    Py_DECREF(o);
+  }
+  return result;
 }
 
 Py_ssize_t shallow_size(PyObject* o) {

@@ -18,10 +18,12 @@
 //    every frame of every thread (sys._current_frames and f_back), which
 //    turns their locals into referents; those frame objects, and the one of
 //    the census's caller, are counted as "frame".
-//  - Its own objects: the census allocates its working memory in C++ (not
-//    Python objects), drops the gc.get_objects() list before anything else
-//    happens, and builds its result after the count: the result is not
-//    counted. Everything else in the process is, yep's own modules included.
+//  - Its own objects: the census keeps its working memory in C++ (the
+//    gc.get_objects() list is not in itself), and builds its result after the
+//    count. Objects given in `exclude` (earlier results, the live view) are
+//    not counted, nor what they own: what would be freed with them (see
+//    retained_size). Everything else in the process is, yep's own modules
+//    included.
 //  - Sizes are shallow, exactly what sys.getsizeof returns for each object:
 //    __sizeof__ plus the GC header (and managed-dict pre-header) of its type.
 //    __sizeof__ is computed without calling Python where the formula of the
@@ -63,12 +65,25 @@ struct CensusResult {
   int64_t bytes = 0;
 };
 
-// Counts and sizes every reachable object by exact type.
-CensusResult take_census();
+// Counts and sizes every reachable object by exact type, except those
+// owned by `exclude`.
+CensusResult take_census(const std::vector<PyObject*>& exclude);
 
 // Every reachable object whose type is exactly `type` (nullptr: every
 // object), at most `limit` of them (0: no limit), as new references.
-std::vector<PyObject*> census_objects(PyTypeObject* type, size_t limit);
+std::vector<PyObject*> census_objects(PyTypeObject* type, size_t limit, const std::vector<PyObject*>& exclude);
+
+struct RetainedSize {
+  int64_t objects = 0;
+  int64_t bytes = 0;  // sum of sys.getsizeof
+};
+
+// What would be freed if `roots` were: the roots, and the objects reachable
+// from them (not crossing into types and modules) that nothing else refers
+// to, directly or through other objects that would stay. A reference that
+// tp_traverse does not show (one held by C code) counts as from elsewhere,
+// so the figure errs on the small side.
+RetainedSize retained_size(const std::vector<PyObject*>& roots);
 
 // What sys.getsizeof(o) returns, computed as the census does (so also
 // object.__sizeof__'s answer where o's own __sizeof__ raises).
