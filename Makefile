@@ -18,7 +18,7 @@ DEBIAN_PACKAGES := g++ make pkg-config libgoogle-perftools-dev google-perftools 
 PIP_PACKAGES := scikit-build-core cmake ninja pytest numpy gprof2dot snakeviz memray memory_profiler line_profiler matplotlib guppy3 websocket-client
 
 SOURCES := CMakeLists.txt pyproject.toml README.md $(shell find yep python converters tests/cpp benchmarks \
-	-type f \( -name '*.py' -o -name '*.cpp' -o -name '*.h' -o -name '*.c' -o -name '*.cmake' \) 2>/dev/null)
+	-type f \( -name '*.py' -o -name '*.html' -o -name '*.cpp' -o -name '*.h' -o -name '*.c' -o -name '*.cmake' \) 2>/dev/null)
 
 .PHONY: demo test deps install bench clean
 

@@ -77,8 +77,9 @@ struct Ref {
   throw CaptureError(message);
 }
 
-// Every frame of every thread as a frame object (new references), so that
-// the locals of running functions become referents the traversal can see.
+// Every frame of every thread as a frame object, and its locals as a dict
+// (new references): the collector does not traverse the locals of running
+// frames, so these are where the traversal finds them.
 std::vector<PyObject*> materialize_frames() {
   std::vector<PyObject*> frames;
   Ref current(_PyThread_CurrentFrames());
@@ -89,6 +90,15 @@ std::vector<PyObject*> materialize_frames() {
     Py_INCREF(value);
     for (PyObject* frame = value; frame;) {
       frames.push_back(frame);
+#if PY_VERSION_HEX >= 0x030B0000
+      PyObject* locals = PyFrame_GetLocals(reinterpret_cast<PyFrameObject*>(frame));
+#else
+      PyObject* locals = PyObject_GetAttrString(frame, "f_locals");
+#endif
+      if (locals)
+        frames.push_back(locals);
+      else
+        PyErr_Clear();
       frame = reinterpret_cast<PyObject*>(PyFrame_GetBack(reinterpret_cast<PyFrameObject*>(frame)));
     }
   }
@@ -212,6 +222,8 @@ void for_each_reachable(const std::vector<PyObject*>& exclude, Visit&& visit) {
   for (PyObject* o : excluded) seen.insert(o);
   std::vector<PyObject*> stack;
   stack.reserve(static_cast<size_t>(n));
+  for (PyObject* o : frames)  // locals dicts may be untracked
+    if (seen.insert(o)) stack.push_back(o);
   for (Py_ssize_t i = n - 1; i >= 0; --i) {
     PyObject* o = PyList_GET_ITEM(tracked.p, i);
     if (seen.insert(o)) stack.push_back(o);

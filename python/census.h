@@ -14,10 +14,12 @@
 //  - What it cannot see: objects referenced only from C (a static variable
 //    of an extension, interned strings nobody else holds, the caches of the
 //    interpreter) and the locals of running Python frames that are not
-//    materialized as frame objects. The census therefore first materializes
-//    every frame of every thread (sys._current_frames and f_back), which
-//    turns their locals into referents; those frame objects, and the one of
-//    the census's caller, are counted as "frame".
+//    materialized as frame objects, whose locals the collector does not
+//    traverse. The census therefore first materializes every frame of every
+//    thread (sys._current_frames and f_back) and its locals dict (as
+//    locals() does), and starts from those too; these frame objects and
+//    dicts (those of the census's callers included) exist from then on, and
+//    are counted as "frame" and "dict".
 //  - Its own objects: the census keeps its working memory in C++ (the
 //    gc.get_objects() list is not in itself), and builds its result after the
 //    count. Objects given in `exclude` (earlier results, the live view) are

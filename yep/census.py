@@ -45,15 +45,17 @@ def _native():
 
 def type_name(t):
     """heapy's name for a type: 'str' for builtins, else 'module.QualName'."""
-    module = t.__dict__.get("__module__") if isinstance(t.__dict__.get("__module__"), str) else None
-    if module is None:
-        module = "builtins" if "." not in t.__name__ else t.__name__.rpartition(".")[0]
-    qualname = t.__qualname__ if isinstance(getattr(t, "__qualname__", None), str) else t.__name__
+    module = _module_name(t)
+    qualname = _QUALNAME(t)
     return qualname if module == "builtins" else f"{module}.{qualname}"
 
 
+# type's own getters, which a metaclass cannot override.
+_MODULE, _QUALNAME = type.__dict__["__module__"].__get__, type.__dict__["__qualname__"].__get__
+
+
 def _module_name(t):
-    module = t.__dict__.get("__module__")
+    module = _MODULE(t)
     return module if isinstance(module, str) else "builtins"
 
 
