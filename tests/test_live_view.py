@@ -203,7 +203,7 @@ def test_chromium_sees_the_leak(served, tmp_path):
                         what="the growth table")
         assert top[0] == "__main__.Leaky" and int(top[1].lstrip("+")) > 20
 
-        page.eval("window.scrollTo(0, 0)")
+        page.eval("window.scrollTo(0, 0); document.querySelectorAll('.scroll').forEach(e => e.scrollTop = 0)")
         shot = page.send("Page.captureScreenshot", format="png")["data"]
         import base64
 
