@@ -15,10 +15,10 @@ DEBIAN_PACKAGES := g++ make pkg-config libgoogle-perftools-dev google-perftools 
 	pybind11-dev zlib1g-dev libdw-dev libelf-dev libunwind-dev libbenchmark-dev libgtest-dev golang-go \
 	valgrind chromium
 # Python packages for building and testing, installed into .venv.
-PIP_PACKAGES := scikit-build-core cmake ninja pytest numpy gprof2dot snakeviz memray memory_profiler line_profiler matplotlib ipython nbclient nbformat ipykernel
+PIP_PACKAGES := scikit-build-core cmake ninja pytest numpy gprof2dot snakeviz memray memory_profiler line_profiler matplotlib ipython nbclient nbformat ipykernel guppy3 websocket-client
 
 SOURCES := CMakeLists.txt pyproject.toml README.md $(shell find yep python converters tests/cpp benchmarks \
-	-type f \( -name '*.py' -o -name '*.cpp' -o -name '*.h' -o -name '*.c' -o -name '*.cmake' \) 2>/dev/null)
+	-type f \( -name '*.py' -o -name '*.html' -o -name '*.cpp' -o -name '*.h' -o -name '*.c' -o -name '*.cmake' \) 2>/dev/null)
 
 .PHONY: demo test deps install bench clean
 
@@ -36,6 +36,7 @@ bench: install
 	$(PY) benchmarks/line_memory.py
 	$(PY) benchmarks/mprof_overhead.py
 	$(PY) benchmarks/memit.py
+	$(PY) benchmarks/census.py
 
 install: $(VENV)/.yep-installed
 

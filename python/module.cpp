@@ -14,6 +14,7 @@ namespace py = pybind11;
 
 void bind_rss_sampler(py::module_& m);   // rss_sampler_bindings.cpp
 void bind_line_tracer(py::module_& m);   // line_tracer_bindings.cpp
+void bind_census(py::module_& m);        // census_bindings.cpp
 
 namespace {
 
@@ -84,6 +85,7 @@ PYBIND11_MODULE(_native, m) {
 
   bind_rss_sampler(m);
   bind_line_tracer(m);
+  bind_census(m);
 
   m.def("cpu_start", &yep::cpu_profiler_start, py::arg("path"), py::arg("frequency") = 0.0,
         "Start gperftools' CPU profiler writing to path (frequency <= 0: its default).");

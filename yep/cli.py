@@ -6,6 +6,7 @@
     yep report PROFILE [--format F] [-o FILE] ...   a profile in any output format
     yep memory script.py [args]                     line-by-line memory of @profile functions
     yep mprof run|plot|list|peak|rm|clean ...       memory over time (memory_profiler's mprof)
+    yep serve [options] script.py [args]            run a script with the live view (census, RSS)
 
 A first word that is one of yep's sub-commands dispatches to it; anything
 else is a script to run.
@@ -27,6 +28,7 @@ usage: python -m yep [-v] [-o OUTFILE] [-f HZ] [--wall] [--mixed [--threads] [--
        python -m yep report PROFILE [--format F] [-o FILE] [options]   (yep report -h)
        python -m yep memory [-o FILE] [--json FILE] [--precision N] script.py [args ...]
        python -m yep mprof run|plot|list|peak|rm|clean ...              (yep mprof -h)
+       python -m yep serve [--port N] [--interval S] script.py [args ...] (yep serve -h)
 
 Profile a Python program and the native code under it with gperftools.
 
@@ -425,7 +427,14 @@ def memory_main(argv):
     return runner.finish(outcome)
 
 
-SUBCOMMANDS = {"run": run_main, "report": report_main, "memory": memory_main, "mprof": mprof_cli.main}
+def serve_main(argv):
+    from . import serve_cli
+
+    return serve_cli.main(argv)
+
+
+SUBCOMMANDS = {"run": run_main, "report": report_main, "memory": memory_main, "mprof": mprof_cli.main,
+               "serve": serve_main}
 
 
 def main(argv=None):

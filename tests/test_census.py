@@ -1,0 +1,165 @@
+"""yep.census against known truth: sizes equal sys.getsizeof object by object,
+a program that leaks exactly N instances shows exactly N on top of the
+growth, heapy (guppy3) counts the same, untracked objects are found, the
+census does not count itself, and the CLI's `yep serve` keeps the program's
+own behaviour."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+import yep
+from yep import _native
+from conftest import run_yep, write_script
+
+
+def test_every_object_is_sized_as_sys_getsizeof():
+    objects = _native.census_objects()
+    assert len(objects) > 10000
+    wrong = {}
+    for o in objects:
+        if _native.census_sizeof(o) != sys.getsizeof(o):
+            wrong.setdefault(type(o).__name__, (_native.census_sizeof(o), sys.getsizeof(o)))
+    assert not wrong
+
+
+@pytest.mark.parametrize("obj", ["", "ascii", "é" * 5, "€uro", "😀", -2 ** 70, 0, True, 1.5, 3j, [], [1] * 9,
+                                 {}, {"a": 1}, (), (1, "x"), b"xy", bytearray(50), set(range(9)), int, type])
+def test_builtin_sizes(obj):
+    assert _native.census_sizeof(obj) == sys.getsizeof(obj)
+
+
+def test_failing_sizeof_counts_as_object_sizeof():
+    class Odd:
+        def __sizeof__(self):
+            raise ValueError("no")
+
+    class Plain:  # the same layout, with object.__sizeof__
+        pass
+
+    assert _native.census_sizeof(Odd()) == sys.getsizeof(Plain())
+
+
+class Leak:
+    def __init__(self, i):
+        self.i = i
+        self.payload = [i, i]
+
+
+def test_growth_is_the_leak_and_sizes_add_up():
+    import gc
+
+    gc.collect()  # earlier tests' garbage, which the collector could free in between
+    c0 = yep.census()
+    leaked = [Leak(i) for i in range(3000)]
+    growth = yep.census(baseline=c0)
+    kind = f"{__name__}.Leak"
+    assert growth.rows[0].kind in (kind, "list")
+    assert growth[kind].count == 3000
+    assert growth[kind].size == 3000 * sys.getsizeof(leaked[0])
+    assert growth["list"].count == 3001  # the payloads and `leaked`
+    now = yep.census()
+    assert now[kind].count == 3000 and (now - c0)[kind] == growth[kind]
+    # Retained: each instance, its payload list and its int (257 and more are not cached).
+    expected = sum(sys.getsizeof(x) + sys.getsizeof(x.payload) + (sys.getsizeof(x.i) if x.i > 256 else 0)
+                   for x in leaked)
+    assert now.retained(kind) == (3000 * 2 + sum(1 for x in leaked if x.i > 256), expected)
+
+
+def test_census_does_not_count_itself():
+    c0 = c1 = c2 = None  # the locals dict the census makes of this frame has its final keys
+    yep.census()
+    c0 = yep.census()
+    c1 = yep.census()
+    c2 = yep.census()
+    assert (c1 - c0).rows == [] and (c2 - c1).rows == []
+
+
+def test_untracked_objects_are_counted():
+    c0 = yep.census()
+    keys = {f"unique-key-{i}-census": None for i in range(1000)}  # str keys of an untracked dict
+    import gc
+
+    assert not gc.is_tracked(keys)
+    growth = yep.census(baseline=c0)
+    assert growth["str"].count == 1000 and growth["dict"].count == 1
+
+
+def test_table_and_by_module():
+    c = yep.census()
+    text = c.text(limit=5)
+    assert text.splitlines()[0].startswith(f"Census of {c.count} objects, {c.size} bytes")
+    assert "shallow sizes (sys.getsizeof of each object)" in text.splitlines()[0]
+    assert text.splitlines()[1].split() == ["Index", "Count", "%", "Size", "%", "Cumulative", "%", "Type"]
+    assert len(text.splitlines()) == 2 + 5 + 1
+    assert sum(r.count for r in c.rows) == c.count and sum(r.size for r in c.rows) == c.size
+    by_module = yep.census(by="module")
+    assert by_module.text().splitlines()[1].endswith("Module")
+    assert "builtins" in by_module and "collections.deque" in c
+
+    class Here:
+        pass
+
+    here = [Here() for _ in range(100)]  # the only instances of this module's classes
+    assert yep.census(by="module")[__name__].count == len(here)
+
+
+def test_mistakes_are_yep_errors():
+    with pytest.raises(yep.YepError, match="by must be one of type, module"):
+        yep.census(by="size")
+    with pytest.raises(yep.YepError, match="baseline must be a census"):
+        yep.census(baseline={})
+    with pytest.raises(yep.YepError, match="no live type named"):
+        yep.census().retained("no.such.Type")
+
+
+HEAPY = """\
+import json, sys, time
+import yep
+from guppy import hpy
+
+class Leak:
+    def __init__(self, i):
+        self.i = i
+
+N = int(sys.argv[1])
+c0 = yep.census()
+leaked = [Leak(i) for i in range(N)]
+growth = yep.census(baseline=c0)
+now = yep.census()
+heap = hpy().heap()
+heapy = {row.name: row.count for row in heap.bytype.stat.get_rows()}
+print(json.dumps({"top": [growth.rows[0].kind, growth.rows[0].count], "yep": now["__main__.Leak"].count,
+                  "heapy": heapy.get("__main__.Leak"), "yep_ints": now["int"].count, "heapy_ints": heapy.get("int")}))
+"""
+
+
+def test_heapy_agrees_on_the_leak(tmp_path):
+    pytest.importorskip("guppy")
+    script = write_script(tmp_path, "heapy_leak.py", HEAPY)
+    out = subprocess.run([sys.executable, str(script), "20000"], capture_output=True, text=True, check=True, cwd=tmp_path)
+    result = json.loads(out.stdout)
+    assert result["top"] == ["__main__.Leak", 20000]
+    assert result["yep"] == result["heapy"] == 20000
+    # The leaked ints (256 < i < 20000) are in both counts.
+    assert result["yep_ints"] > 19000 and result["heapy_ints"] > 19000
+
+
+def test_serve_keeps_the_program_behaviour(tmp_path):
+    script = write_script(tmp_path, "prog.py", "import sys\nprint('out', sys.argv[1:])\nsys.exit(3)\n")
+    r = run_yep(["serve", str(script), "a", "b"], cwd=tmp_path)
+    assert r.returncode == 3 and r.stdout == "out ['a', 'b']\n"
+    assert r.stderr.startswith("yep: live view of this run at http://127.0.0.1:")
+    failing = write_script(tmp_path, "boom.py", "raise KeyError('boom')\n")
+    r = run_yep(["serve", str(failing)], cwd=tmp_path)
+    assert r.returncode == 1 and r.stderr.splitlines()[-1] == "KeyError: 'boom'" and "yep/" not in r.stderr
+
+
+def test_serve_mistakes_are_one_line(tmp_path):
+    r = run_yep(["serve", "missing.py"], cwd=tmp_path)
+    assert (r.returncode, r.stderr) == (2, "yep: error: cannot run 'missing.py': no such file\n")
+    r = run_yep(["serve"], cwd=tmp_path)
+    assert (r.returncode, r.stderr) == (2, "yep: error: no script or -m module to run\n")
+    with pytest.raises(yep.YepError, match="interval must be"):
+        yep.serve(interval=0)

@@ -1,0 +1,216 @@
+"""The live view (yep serve / yep.serve) of a real leaking program, driven by
+Debian's headless Chromium through the DevTools protocol: the page shows the
+leaking type's count rising, a click lists its instances, Enter on an
+instance lists its referrers; the server wants its token and listens on
+loopback only.
+
+YEP_UPDATE_SCREENSHOT=1 also writes the page's screenshot to docs/live_view.png."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import write_script
+
+websocket = pytest.importorskip("websocket")
+
+LEAK = """\
+import time
+
+class Leaky:
+    def __init__(self, i):
+        self.i = i
+
+leaked = []
+while True:  # one more Leaky every 20 ms, until the test ends the process
+    leaked.append(Leaky(len(leaked)))
+    time.sleep(0.02)
+"""
+
+
+def _wait_for(predicate, timeout=30, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A leaking script run under `python -m yep serve`; yields its URL and process."""
+    script = write_script(tmp_path, "leak.py", LEAK)
+    proc = subprocess.Popen([sys.executable, "-m", "yep", "serve", "--interval", "0.5", str(script)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        match = re.search(r"http://127\.0\.0\.1:\d+/\?token=\S+", line)
+        assert match, line + proc.stderr.read() if proc.poll() is not None else line
+        yield match.group(0), proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _get(url, method="GET"):
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_token_is_required(served):
+    url, _ = served
+    base, token = url.split("/?token=")
+    assert _get(url)[0] == 200
+    assert _get(f"{base}/api/state?token={token}")[0] == 200
+    for path in ("/", "/api/state", "/api/instances?kind=int", "/nothing"):
+        status, body = _get(base + path)
+        assert status == 403, path
+        assert b"token" in body
+    assert _get(f"{base}/api/state?token={token[:-1]}x")[0] == 403
+    assert _get(f"{base}/api/mark?token=wrong", "POST")[0] == 403
+    # With the token: nothing but the listed routes (no files, no code).
+    assert _get(f"{base}/../../etc/passwd?token={token}")[0] == 404
+    assert _get(f"{base}/live_view.py?token={token}")[0] == 404
+
+
+def test_listens_on_loopback_only(served):
+    url, proc = served
+    port = int(re.search(r":(\d+)/", url).group(1))
+    listening = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, port_hex = local.rsplit(":", 1)
+            if int(port_hex, 16) == port and state == "0A":  # LISTEN
+                listening.append(address)
+    assert listening == ["0100007F"]  # 127.0.0.1, and no IPv6 or wildcard socket
+
+
+def _start_chromium(tmp_path):
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (make deps installs it)")
+    proc = subprocess.Popen([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                             "--remote-debugging-port=0", f"--user-data-dir={tmp_path / 'profile'}",
+                             "--window-size=1400,1250", "about:blank"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:
+        match = re.search(r"DevTools listening on (ws://\S+)", line)
+        if match:
+            return proc, match.group(1)
+    proc.kill()
+    raise AssertionError("chromium did not start its DevTools endpoint")
+
+
+class _Page:
+    """A page of headless Chromium, driven through the DevTools protocol."""
+
+    def __init__(self, ws_url):
+        self.ws = websocket.create_connection(ws_url, timeout=30)
+        self.next_id = 0
+        target = self.send("Target.createTarget", url="about:blank")["targetId"]
+        self.session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+
+    def send(self, method, session=None, **params):
+        self.next_id += 1
+        message = {"id": self.next_id, "method": method, "params": params}
+        if session or getattr(self, "session", None):
+            message["sessionId"] = session or self.session
+        self.ws.send(json.dumps(message))
+        while True:
+            reply = json.loads(self.ws.recv())
+            if reply.get("id") == self.next_id:
+                if "error" in reply:
+                    raise AssertionError(f"{method}: {reply['error']}")
+                return reply["result"]
+
+    def eval(self, expression):
+        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in result:
+            raise AssertionError(f"{expression}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def click(self, selector):
+        """A real mouse click in the middle of the element."""
+        box = self.eval(f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.scrollIntoView();"
+                        f" const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }})()")
+        for kind in ("mousePressed", "mouseReleased"):
+            self.send("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1], button="left", clickCount=1)
+
+    def press(self, key, code, keycode):
+        for kind in ("keyDown", "keyUp"):
+            self.send("Input.dispatchKeyEvent", type=kind, key=key, code=code, windowsVirtualKeyCode=keycode,
+                      **({"text": "\r"} if kind == "keyDown" and key == "Enter" else {}))
+
+
+def test_chromium_sees_the_leak(served, tmp_path):
+    url, _ = served
+    browser, ws_url = _start_chromium(tmp_path)
+    try:
+        page = _Page(ws_url)
+        page.send("Page.navigate", url=url)
+        row = 'tr[data-kind="__main__.Leaky"]'
+
+        # The leaking type's sparkline rises: its first and last counts, as the
+        # page labels them, go up, and so does its growth column.
+        def rising():
+            label = page.eval(f"(() => {{ const s = document.querySelector('{row} svg');"
+                              f" return s && s.getAttribute('aria-label'); }})()")
+            m = label and re.search(r"from ([\d,]+) to ([\d,]+)", label)
+            return m and int(m.group(2).replace(",", "")) > int(m.group(1).replace(",", "")) + 20 and m
+
+        _wait_for(rising, what="the Leaky sparkline to rise")
+        growth = page.eval(f"document.querySelector('{row} td:nth-child(3)').textContent")
+        assert growth.startswith("+") and int(growth[1:].replace(",", "")) > 20
+
+        # A click on the type lists its instances.
+        page.click(f"{row} button")
+        reprs = _wait_for(lambda: page.eval("[...document.querySelectorAll('#instances td.repr')]"
+                                            ".map(e => e.textContent)"), what="the instances")
+        assert any(re.fullmatch(r"<__main__\.Leaky object at 0x[0-9a-f]+>", r) for r in reprs)
+        assert "Instances of __main__.Leaky" in page.eval("document.getElementById('insttitle').textContent")
+        assert "retain" in page.eval("document.getElementById('insthelp').textContent")
+
+        # The keyboard: focus is on the first instance's "referrers" button; Enter lists them.
+        assert page.eval("document.activeElement.textContent") == "referrers"
+        page.press("Enter", "Enter", 13)
+        referrers = _wait_for(lambda: page.eval("[...document.querySelectorAll('#referrers tbody tr')]"
+                                                ".map(r => [...r.cells].map(c => c.textContent))"),
+                              what="the referrers")
+        assert any(cells[0] == "list" and re.fullmatch(r"\[\d+\]", cells[1]) for cells in referrers)
+
+        # Growth since a marked moment: the leaking type on top.
+        page.click("#mark")
+        _wait_for(lambda: page.eval("document.getElementById('since').selectedOptions[0].textContent")
+                  .startswith("mark"), what="the mark")
+        time.sleep(1.5)
+        page.click("#compare")
+        top = _wait_for(lambda: page.eval("(() => { const r = document.querySelector('#diff tbody tr');"
+                                          " return r && [...r.cells].map(c => c.textContent); })()"),
+                        what="the growth table")
+        assert top[0] == "__main__.Leaky" and int(top[1].lstrip("+")) > 20
+
+        page.eval("window.scrollTo(0, 0); document.querySelectorAll('.scroll').forEach(e => e.scrollTop = 0)")
+        shot = page.send("Page.captureScreenshot", format="png")["data"]
+        import base64
+
+        png = base64.b64decode(shot)
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        if os.environ.get("YEP_UPDATE_SCREENSHOT"):
+            (Path(__file__).parent.parent / "docs" / "live_view.png").write_bytes(png)
+    finally:
+        browser.kill()
+        browser.wait()

@@ -1,0 +1,431 @@
+"""``yep.serve()``: dowser's live view, served by the profiled process itself.
+
+    url = yep.serve()      # starts a background thread; returns http://127.0.0.1:PORT/?token=...
+
+The page (yep/live_view.html, one file, no outside resources) shows RSS, the
+native heap (when tcmalloc is the allocator) and the Python objects over
+time, a sparkline of the count of each type, the instances of a type and
+their referrers, what grew since a chosen moment, and the top of the CPU
+profile when one is running.
+
+How it behaves in the profiled program:
+ - It listens on 127.0.0.1 only, on a free port; every request must carry the
+   random token of the URL (else 403). It serves the page and JSON about
+   objects; it never runs code sent to it or reads files other than the
+   page, /proc/self and the running CPU profile.
+ - A sampler thread takes a census (yep.census) every ``interval`` seconds,
+   or less often when a census is slow: it waits at least 20 times as long as
+   the last census took, so it holds the GIL at most about 5% of the time.
+   RSS is read by yep's native RSS sampler (no GIL); each moment keeps the
+   highest RSS since the one before.
+ - The history keeps at most 240 moments; when full, every other one is
+   dropped, so it always spans the whole run. Its moments are arrays of
+   numbers (a few objects each), so the view barely shows in its own census.
+ - Reprs: only for builtin types whose repr runs no user code (str, bytes,
+   numbers, containers of those, ...), cut to 120 characters; any other
+   object shows as <module.Type object at 0x...>: user __repr__ is never
+   called, as it could hang or have side effects.
+ - Listed instances (at most 50) and referrers (at most 50) are held by the
+   view until the next listing, so their ids can be followed.
+"""
+import array
+import atexit
+import gc
+import hmac
+import json
+import os
+import secrets
+import struct
+import sys
+import tempfile
+import threading
+import time
+import types
+import urllib.parse
+
+from ._errors import YepError
+from .census import Census, CensusRow, _excluded, census, exclude_from_census, type_name
+
+MAX_MOMENTS = 240
+MAX_LISTED = 50
+SHOWN_TYPES = 30  # types sent to the page: the most numerous and the fastest growing
+REPR_LIMIT = 120
+GIL_SHARE = 20  # the sampler waits at least GIL_SHARE x the last census's time
+
+_view = None
+_view_lock = threading.Lock()
+
+
+def serve(port=0, interval=1.0):
+    """Start the live view in a background thread and return its URL.
+
+    ``port``: 0 picks a free one. ``interval``: seconds between censuses (at
+    least; see yep/live_view.py). A second call returns the URL of the
+    running view. Raises YepError if the port cannot be bound.
+    """
+    global _view
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not interval > 0:
+        raise YepError(f"interval must be a number of seconds more than 0, not {interval!r}")
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise YepError(f"port must be a whole number from 0 to 65535, not {port!r}")
+    with _view_lock:
+        if _view is None:
+            view = LiveView(interval)
+            view.start(port)
+            _view = view
+            atexit.register(view.stop)
+        return _view.url
+
+
+def stop():
+    """Stop the live view, if one runs."""
+    global _view
+    with _view_lock:
+        if _view is not None:
+            _view.stop()
+            _view = None
+
+
+def _native():
+    from .api import _native as native
+    return native()
+
+
+# ---- reprs that run no user code -------------------------------------------------
+
+_SCALARS = (int, float, complex, bool, type(None), type(Ellipsis), range)
+
+
+def safe_repr(obj, limit=REPR_LIMIT):
+    """A short repr that runs no user code (see the module's docstring)."""
+    text = _repr(obj, 2)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _default_repr(obj):
+    return f"<{type_name(type(obj))} object at {id(obj):#x}>"
+
+
+def _repr(obj, depth):
+    t = type(obj)
+    if t in (str, bytes, bytearray):
+        text = repr(obj[:REPR_LIMIT])
+        return text if len(obj) <= REPR_LIMIT else f"{text}... ({len(obj)} long)"
+    if t is int and obj.bit_length() > 256:
+        return f"<int of {obj.bit_length()} bits>"
+    if t in _SCALARS:
+        return repr(obj)
+    if t in (list, tuple, set, frozenset, dict):
+        if depth == 0 or not obj:
+            return f"<{t.__name__} of {len(obj)}>" if obj else repr(t())
+        items = list(obj.items())[:4] if t is dict else list(obj)[:4]
+        if t is dict:
+            parts = [f"{_repr(k, depth - 1)}: {_repr(v, depth - 1)}" for k, v in items]
+        else:
+            parts = [_repr(x, depth - 1) for x in items]
+        if len(obj) > len(items):
+            parts.append(f"... {len(obj)} items")
+        open_, close = {list: "[]", tuple: "()", set: "{}", frozenset: "{}", dict: "{}"}[t]
+        return f"{'frozenset(' if t is frozenset else ''}{open_}{', '.join(parts)}{close}{')' if t is frozenset else ''}"
+    if isinstance(obj, type):
+        return f"<class '{type_name(obj)}'>"
+    if t in (types.FunctionType, types.BuiltinFunctionType, types.MethodType):
+        return f"<{t.__name__} {getattr(obj, '__qualname__', '?')}>"
+    if t is types.ModuleType:
+        return f"<module {obj.__dict__.get('__name__', '?')!r}>"
+    if t is types.CodeType:
+        return f"<code {obj.co_qualname} {obj.co_filename}:{obj.co_firstlineno}>"
+    return _default_repr(obj)
+
+
+def _describe(obj):
+    return {"id": id(obj), "type": type_name(type(obj)), "size": _native().census_sizeof(obj), "repr": safe_repr(obj)}
+
+
+# ---- the view ----------------------------------------------------------------------
+
+
+class _Moment:
+    """One census, as arrays indexed by the view's kind numbers."""
+
+    __slots__ = ("t", "count", "size", "rss", "heap", "counts", "sizes", "label")
+
+    def __init__(self, t, count, size, rss, heap, counts, sizes, label=None):
+        self.t, self.count, self.size, self.rss, self.heap = t, count, size, rss, heap
+        self.counts, self.sizes, self.label = counts, sizes, label
+
+
+class LiveView:
+    def __init__(self, interval):
+        self.interval = float(interval)
+        self.token = secrets.token_urlsafe(24)
+        self.started = time.time()
+        self.kinds = {}  # type name -> its index in the moments' arrays
+        self.names = []
+        self.moments = []
+        self.marks = []  # moments chosen by the person, kept whatever the history drops
+        self.types = {}  # type name -> weakref to the type, from the last census
+        self.listed = {}  # id -> object, of the instances and referrers shown last
+        self.census_seconds = 0.0
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.server = self.sampler = self.rss = None
+        self.url = None
+        exclude_from_census(self)
+
+    # ---- life cycle
+    def start(self, port):
+        from http.server import ThreadingHTTPServer
+
+        native = _native()
+        self.rss = native.RssSampler(0, 0.25)
+        self.rss.start()
+        self.heap_hooks = native.tcmalloc_is_allocator()
+        try:
+            self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
+        except OSError as exc:
+            self.rss.stop(False)
+            raise YepError(f"cannot serve the live view on 127.0.0.1 port {port}: {exc.strerror or exc}") from None
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/?token={self.token}"
+        self.take_moment()
+        threading.Thread(target=self.server.serve_forever, name="yep-live-view-server", daemon=True).start()
+        self.sampler = threading.Thread(target=self._sample, name="yep-live-view-sampler", daemon=True)
+        self.sampler.start()
+
+    def stop(self):
+        if self.stopping.is_set():
+            return
+        self.stopping.set()
+        self.server.shutdown()
+        self.server.server_close()
+        if self.sampler is not threading.current_thread():
+            self.sampler.join()
+        self.rss.stop(False)
+        self.listed.clear()
+
+    def _sample(self):
+        while not self.stopping.wait(max(self.interval, GIL_SHARE * self.census_seconds)):
+            try:
+                self.take_moment()
+            except Exception:  # an interpreter shutting down; the view just stops sampling
+                return
+
+    # ---- moments
+    def take_moment(self, label=None):
+        c = census()
+        with self.lock:
+            self.census_seconds = c.seconds
+            self.types = c._types
+            counts, sizes = self._arrays(c)
+            samples, _ = self.rss.take()
+            rss = max((b for _, b in samples), default=self.moments[-1].rss if self.moments else 0)
+            heap = _native().heap_stats(False)["live_bytes"] if self.heap_hooks else None
+            moment = _Moment(c.taken_at, c.count, c.size, rss, heap, counts, sizes, label)
+            if label is None:
+                self.moments.append(moment)
+                if len(self.moments) > MAX_MOMENTS:
+                    self.moments = self.moments[:1] + self.moments[2::2]
+            else:
+                self.marks.append(moment)
+                del self.marks[:-20]
+        return moment
+
+    def _arrays(self, c):
+        for row in c.rows:
+            if row.kind not in self.kinds:
+                self.kinds[row.kind] = len(self.names)
+                self.names.append(row.kind)
+        counts, sizes = array.array("q", bytes(8 * len(self.names))), array.array("q", bytes(8 * len(self.names)))
+        for row in c.rows:
+            i = self.kinds[row.kind]
+            counts[i], sizes[i] = row.count, row.size
+        return counts, sizes
+
+    def _as_census(self, moment):
+        rows = [CensusRow(name, moment.counts[i], moment.sizes[i])
+                for i, name in enumerate(self.names[:len(moment.counts)]) if moment.counts[i]]
+        return Census(rows, moment.count, moment.size, "type", moment.t, 0.0)
+
+    def moment_at(self, t):
+        """The latest moment taken at or before t (the first one if none)."""
+        with self.lock:
+            candidates = sorted(self.moments + self.marks, key=lambda m: m.t)
+        best = candidates[0]
+        for m in candidates:
+            if m.t <= t + 1e-6:
+                best = m
+        return best
+
+    # ---- what the page asks for
+    def state(self):
+        with self.lock:
+            moments = list(self.moments)
+            names = list(self.names)
+            marks = [{"t": m.t, "label": m.label} for m in self.marks]
+        first, last = moments[0], moments[-1]
+
+        def value(m, arr, i):
+            return arr[i] if i < len(arr) else 0
+
+        shown = [i for i in range(len(names)) if value(last, last.counts, i) or value(first, first.counts, i)]
+        by_count = sorted(shown, key=lambda i: -last.counts[i])[:SHOWN_TYPES]
+        by_growth = sorted(shown, key=lambda i: -(value(last, last.counts, i) - value(first, first.counts, i)))
+        chosen = list(dict.fromkeys(by_growth[:SHOWN_TYPES // 2] + by_count))[:SHOWN_TYPES]
+        rows = []
+        for i in chosen:
+            rows.append({"kind": names[i], "count": value(last, last.counts, i), "size": value(last, last.sizes, i),
+                         "growth": value(last, last.counts, i) - value(first, first.counts, i),
+                         "counts": [value(m, m.counts, i) for m in moments]})
+        rows.sort(key=lambda r: (-r["growth"], -r["count"]))
+        return {"pid": os.getpid(), "argv": sys.argv, "started": self.started, "now": time.time(),
+                "interval": max(self.interval, GIL_SHARE * self.census_seconds),
+                "census_seconds": self.census_seconds,
+                "times": [m.t for m in moments], "objects": [m.count for m in moments],
+                "bytes": [m.size for m in moments], "rss": [m.rss for m in moments],
+                "heap": [m.heap for m in moments] if self.heap_hooks else None,
+                "types": rows, "types_total": len(shown), "marks": marks,
+                "cpu_running": bool(_native().cpu_profile_path())}
+
+    def instances(self, kind, limit=MAX_LISTED):
+        ref = self.types.get(kind)
+        t = ref() if ref is not None else None
+        if t is None:
+            raise LookupError(f"no live type named {kind!r} in the last census")
+        native = _native()
+        everyone = native.census_objects(t, 0, _excluded())
+        retained = native.census_retained(everyone)
+        found, total = everyone[:limit], len(everyone)
+        del everyone
+        self.listed = {id(o): o for o in found}
+        return {"kind": kind, "total": total, "retained_objects": retained[0],
+                "retained_bytes": retained[1], "instances": [_describe(o) for o in found]}
+
+    def referrers(self, oid):
+        obj = self.listed.get(oid)
+        if obj is None:
+            raise LookupError(f"object {oid} is not among those listed last; list its type again")
+        found = []
+        own = self.listed
+        for r in gc.get_referrers(obj):
+            if r is own or (isinstance(r, types.FrameType) and r.f_code.co_filename == __file__):
+                continue
+            entry = _describe(r)
+            entry["via"] = _via(r, obj)
+            found.append((entry, r))
+            if len(found) >= MAX_LISTED:
+                break
+        self.listed = {oid: obj, **{id(r): r for _, r in found}}
+        return {"of": _describe(obj), "referrers": [e for e, _ in found]}
+
+    def diff(self, since):
+        base = self._as_census(self.moment_at(since))
+        now = census()
+        return dict(now.diff(base).to_dict(), since=base.taken_at)
+
+    def mark(self):
+        m = self.take_moment(label=time.strftime("%H:%M:%S"))
+        return {"t": m.t, "label": m.label}
+
+    def cpu_top(self, nodecount=20):
+        """The running CPU profile's report so far, or None."""
+        native = _native()
+        path = native.cpu_profile_path()
+        if not path:
+            return None
+        native.cpu_flush()
+        with open(path, "rb") as f:
+            data = f.read()
+        # A profile being written has no trailer yet: the end-of-data record
+        # (0, 1, 0 in pointer-sized words) and the process's maps.
+        word = "Q" if struct.calcsize("P") == 8 else "I"
+        with open("/proc/self/maps", "rb") as f:
+            maps = f.read()
+        from .report import load
+
+        with tempfile.NamedTemporaryFile(suffix=".prof") as tmp:
+            tmp.write(data + struct.pack("3" + word, 0, 1, 0) + maps)
+            tmp.flush()
+            return load(tmp.name).text(nodecount=nodecount)
+
+
+def _via(referrer, obj):
+    """How a builtin container refers to obj: the dict key or the index."""
+    t = type(referrer)
+    if t is dict:
+        keys = [k for k, v in referrer.items() if v is obj][:3]
+        return ", ".join(f"[{safe_repr(k, 40)}]" for k in keys) or "key"
+    if t in (list, tuple):
+        return ", ".join(f"[{i}]" for i, v in enumerate(referrer) if v is obj)
+    return ""
+
+
+def _page():
+    with open(os.path.join(os.path.dirname(__file__), "live_view.html"), "rb") as f:
+        return f.read()
+
+
+def _handler(view):
+    from http.server import BaseHTTPRequestHandler
+
+    page = _page()
+    token = view.token.encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "yep-live-view"
+        sys_version = ""
+
+        def log_message(self, format, *args):  # the program's stderr is its own
+            pass
+
+        def _send(self, status, body, content_type="application/json"):
+            if not isinstance(body, bytes):
+                body = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; "
+                             "style-src 'unsafe-inline'; connect-src 'self'; img-src data:")
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _authorized(self, query):
+            given = query.get("token", [""])[0].encode()
+            return hmac.compare_digest(given, token)
+
+        def _handle(self, method):
+            url = urllib.parse.urlsplit(self.path)
+            query = urllib.parse.parse_qs(url.query)
+            if not self._authorized(query):
+                return self._send(403, {"error": "forbidden: this URL needs the token yep.serve() printed"})
+            routes = {("GET", "/"): lambda: (page, "text/html; charset=utf-8"),
+                      ("GET", "/api/state"): view.state,
+                      ("GET", "/api/instances"): lambda: view.instances(query["kind"][0]),
+                      ("GET", "/api/referrers"): lambda: view.referrers(int(query["id"][0])),
+                      ("GET", "/api/diff"): lambda: view.diff(float(query["since"][0])),
+                      ("GET", "/api/cpu"): lambda: {"text": view.cpu_top()},
+                      ("POST", "/api/mark"): view.mark}
+            route = routes.get((method, url.path))
+            if route is None:
+                return self._send(404, {"error": f"no {method} {url.path} here"})
+            try:
+                result = route()
+            except (KeyError, ValueError, IndexError):
+                return self._send(400, {"error": "missing or malformed parameter"})
+            except LookupError as exc:
+                return self._send(404, {"error": str(exc)})
+            except Exception as exc:  # reported to the page, never to the program's stderr
+                return self._send(500, {"error": f"{type(exc).__name__}: {exc}"})
+            if isinstance(result, tuple):
+                return self._send(200, *result)
+            return self._send(200, result)
+
+        def do_GET(self):
+            self._handle("GET")
+
+        def do_POST(self):
+            self._handle("POST")
+
+    return Handler
