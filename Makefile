@@ -15,7 +15,7 @@ DEBIAN_PACKAGES := g++ make pkg-config libgoogle-perftools-dev google-perftools 
 	pybind11-dev zlib1g-dev libdw-dev libelf-dev libunwind-dev libbenchmark-dev libgtest-dev golang-go \
 	valgrind chromium
 # Python packages for building and testing, installed into .venv.
-PIP_PACKAGES := scikit-build-core cmake ninja pytest numpy gprof2dot snakeviz memray memory_profiler line_profiler matplotlib ipython nbclient nbformat ipykernel guppy3 websocket-client
+PIP_PACKAGES := scikit-build-core cmake ninja pytest numpy gprof2dot snakeviz memray memory_profiler line_profiler matplotlib ipython nbclient nbformat ipykernel guppy3 websocket-client py-spy
 
 SOURCES := CMakeLists.txt pyproject.toml README.md $(shell find yep python converters tests/cpp benchmarks \
 	-type f \( -name '*.py' -o -name '*.html' -o -name '*.cpp' -o -name '*.h' -o -name '*.c' -o -name '*.cmake' \) 2>/dev/null)
@@ -37,6 +37,7 @@ bench: install
 	$(PY) benchmarks/mprof_overhead.py
 	$(PY) benchmarks/memit.py
 	$(PY) benchmarks/census.py
+	$(PY) benchmarks/mixed.py
 
 install: $(VENV)/.yep-installed
 

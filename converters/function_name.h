@@ -17,8 +17,8 @@ namespace yep {
 std::string short_function_name(const std::string& name);
 
 // What reports show for a function: short_function_name of native ones;
-// Python functions and thread roots of mixed profiles (system names
-// starting "py:" and "thread:") as they are: "f.<locals>.g" and "<module>"
+// Python functions (a .py file, or a system name starting "py:") and thread
+// roots of mixed profiles ("thread:") as they are: "f.<locals>.g" and "<module>"
 // are not C++ templates.
 std::string display_name(const Function& f);
 

@@ -10,6 +10,7 @@
 #include "cpu_profile_reader.h"  // read_file
 #include "location_table.h"
 #include "proc_maps.h"
+#include "python_stand_ins.h"
 
 namespace yep {
 
@@ -318,14 +319,17 @@ Profile parse_heap_profile(std::string_view text, const std::string& name) {
   }
   p.mappings = parse_proc_maps(maps_text);
   // Every frame is a return address into a caller: its location is the
-  // address - 1 (inside the call instruction).
+  // address - 1 (inside the call instruction); the stand-ins of mixed
+  // profiles (yep --heap --mixed) are Python frames.
+  PythonStandIns stand_ins(maps_text);
   LocationTable locations(p);
   p.samples.reserve(stacks.size());
   for (size_t k = 0; k < stacks.size(); ++k) {
     Sample sample;
     sample.location_ids.reserve(stacks[k]->size());
     for (uint64_t pc : *stacks[k]) {
-      sample.location_ids.push_back(locations.id(pc ? pc - 1 : 0));
+      const uint64_t python = stand_ins.empty() ? 0 : stand_ins.location(p, pc);
+      sample.location_ids.push_back(python ? python : locations.id(pc ? pc - 1 : 0));
     }
     sample.values.assign(values[k].begin(), values[k].end());
     p.samples.push_back(std::move(sample));

@@ -98,6 +98,19 @@ CodeInfo CodeTable::info(uint32_t index) const {
   return out;
 }
 
+uintptr_t CodeTable::address(uint32_t index) const {
+  if (index >= used_.load() || index >= kCapacity) return 0;
+  const Entry& e = entries_[index];
+  return e.state.load(std::memory_order_acquire) == 2 ? e.key.code : 0;
+}
+
+std::string_view CodeTable::filename(uint32_t index) const {
+  if (index >= used_.load() || index >= kCapacity) return {};
+  const Entry& e = entries_[index];
+  if (e.state.load(std::memory_order_acquire) != 2 || !e.filename) return {};
+  return {reinterpret_cast<const char*>(e.filename), e.filename_size};
+}
+
 CodeTable& code_table() {
   static CodeTable table;
   return table;

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace yep {
 
@@ -66,6 +67,9 @@ class CodeTable {
   void publish(uint32_t index);
 
   CodeInfo info(uint32_t index) const;
+  // Allocation-free parts of info(), for malloc hooks; 0 / "" if not ready.
+  uintptr_t address(uint32_t index) const;
+  std::string_view filename(uint32_t index) const;
   size_t size() const { return used_.load(); }
 
  private:

@@ -24,11 +24,13 @@
 #include <vector>
 
 #include "cpu_profiler.h"  // CaptureError
+#include "heap_recorder.h"  // HeapMixed
 #include "tcmalloc.h"
 
 namespace yep {
 
-void heap_profiler_start(const std::string& prefix);
+// mixed: Python frames in the stacks too (see heap_recorder.h).
+void heap_profiler_start(const std::string& prefix, const HeapMixed& mixed = HeapMixed());
 // Writes a profile now; returns its path.
 std::string heap_profiler_dump(const std::string& reason);
 // Dumps a last profile, stops, and returns every file this session wrote.

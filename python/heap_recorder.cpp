@@ -15,18 +15,23 @@
 #include <climits>
 #include <cstring>
 #include <ctime>
+#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
 #include "cpu_profiler.h"  // CaptureError
 #include "native_unwinder.h"
+#include "python_frames.h"
+#include "stack_merge.h"
 
 namespace yep {
 
 namespace {
 
-constexpr int kMaxDepth = 64;
+constexpr int kMaxNativeDepth = 64;  // native frames walked per allocation
+constexpr int kMaxDepth = 128;       // frames kept per stack, Python ones (--mixed) included
 constexpr uint32_t kMaxBuckets = 1u << 20;        // distinct stacks; more go to bucket 0
 constexpr size_t kBucketSlots = 1u << 21;         // open addressing over bucket indices
 constexpr size_t kInitialLiveSlots = 1u << 20;    // live allocations; doubles when half full
@@ -185,13 +190,60 @@ bool in_skipped(uintptr_t pc) {
 // The caller's stack, leaf first; returns its depth.
 int caller_stack(uintptr_t* stack) {
   constexpr int kSlack = 16;  // frames of the hook and the allocator
-  void* frames[kMaxDepth + kSlack];
-  const int n = native_backtrace(frames, kMaxDepth + kSlack);
+  void* frames[kMaxNativeDepth + kSlack];
+  const int n = native_backtrace(frames, kMaxNativeDepth + kSlack);
   int first = 0;
   while (first < n && in_skipped(reinterpret_cast<uintptr_t>(frames[first]))) ++first;
-  const int depth = std::min(n - first, kMaxDepth);
+  const int depth = std::min(n - first, kMaxNativeDepth);
   for (int i = 0; i < depth; ++i) stack[i] = reinterpret_cast<uintptr_t>(frames[first + i]);
   return std::max(depth, 0);
+}
+
+// ---- Python frames (--heap --mixed) ------------------------------------------
+// A Python frame in a stack is a stand-in address that encodes its code
+// table index and instruction; lines are worked out when a dump is written.
+HeapMixed mixed_stacks;
+AddressRange eval_function;
+constexpr uint64_t kPythonBase = 0x1000000000000000ull;
+constexpr uint64_t kPythonEnd = 0x2000000000000000ull;
+
+uintptr_t python_stand_in(const PyFrameRecord& f) {
+  return static_cast<uintptr_t>(kPythonBase + (static_cast<uint64_t>(f.code) << 24) +
+                                (static_cast<uint64_t>(f.lasti + 1) & 0x7fffff) * 2);
+}
+
+bool is_python_stand_in(uint64_t pc) { return pc >= kPythonBase && pc < kPythonEnd; }
+uint32_t stand_in_code(uint64_t pc) { return static_cast<uint32_t>((pc - kPythonBase) >> 24); }
+int stand_in_lasti(uint64_t pc) { return static_cast<int>(((pc - kPythonBase) & 0xffffff) / 2) - 1; }
+
+// The allocating thread's native stack, merged with its Python frames when
+// mixed; returns its depth. Reads the interpreter's frames directly: the
+// hook runs in the thread that owns them, between two of its own steps.
+int allocation_stack(uintptr_t* stack) {
+  if (!mixed_stacks.enabled) return caller_stack(stack);
+  uintptr_t native[kMaxNativeDepth];
+  const int native_depth = caller_stack(native);
+  PyFrameRecord python[kMaxDepth];
+  DirectReader reader;
+  uint64_t thread_id;
+  const int python_depth = read_python_frames(reader, python, kMaxDepth, &thread_id);
+  // Merged in full first, so that the runner's frames can be cut off below
+  // the program before the stack is cut to kMaxDepth.
+  uint64_t merged[kMaxNativeDepth + kMaxDepth];
+  size_t depth = 0;
+  merge_stacks(
+      native, native_depth, python, python_depth, eval_function, [&](uintptr_t pc) { merged[depth++] = pc; },
+      [&](const PyFrameRecord& f) { merged[depth++] = python_stand_in(f); });
+  if (mixed_stacks.root_code) {
+    const CodeTable& codes = code_table();
+    depth = depth_above_root(
+        merged, depth,
+        [&](uint64_t pc) { return is_python_stand_in(pc) && codes.address(stand_in_code(pc)) == mixed_stacks.root_code; },
+        [&](uint64_t pc) { return is_python_stand_in(pc) && is_runpy_file(codes.filename(stand_in_code(pc))); });
+  }
+  depth = std::min<size_t>(depth, kMaxDepth);
+  for (size_t i = 0; i < depth; ++i) stack[i] = static_cast<uintptr_t>(merged[i]);
+  return static_cast<int>(depth);
 }
 
 void dump_at_threshold(int64_t allocated, int64_t inuse);
@@ -199,7 +251,7 @@ void dump_at_threshold(int64_t allocated, int64_t inuse);
 void on_new(const void* ptr, size_t size) {
   if (!ptr || in_dump || !recording.load(std::memory_order_relaxed)) return;
   uintptr_t stack[kMaxDepth];
-  const int depth = caller_stack(stack);
+  const int depth = allocation_stack(stack);
   table_lock.lock();
   if (tables.live_count * 2 >= tables.live_capacity && !grow_live()) {
     table_lock.unlock();
@@ -322,6 +374,13 @@ std::string write_dump(const std::string& reason) {
   append_counts(out, allocs, frees, alloc_bytes, free_bytes);
   out += " heapprofile\n";
   char addr[32];
+  std::set<uint64_t> python_frames;  // the stand-ins written
+  std::map<uint32_t, CodeInfo> codes;
+  auto code = [&](uint64_t pc) -> const CodeInfo& {
+    const uint32_t index = stand_in_code(pc);
+    auto it = codes.find(index);
+    return it != codes.end() ? it->second : codes.emplace(index, code_table().info(index)).first->second;
+  };
   for (const Copy& c : copy) {
     if (c.allocs == 0) continue;
     append_counts(out, c.allocs, c.frees, c.alloc_bytes, c.free_bytes);
@@ -329,11 +388,16 @@ std::string write_dump(const std::string& reason) {
     for (uint32_t d = 0; d < b.depth; ++d) {
       std::snprintf(addr, sizeof addr, " 0x%08lx", static_cast<unsigned long>(b.stack[d]));
       out += addr;
+      if (is_python_stand_in(b.stack[d])) python_frames.insert(b.stack[d]);
     }
     out += '\n';
   }
   out += "\nMAPPED_LIBRARIES:\n";
   out += read_self_maps();
+  for (const uint64_t pc : python_frames) {
+    const CodeInfo& info = code(pc);
+    out += python_stand_in_line(pc, python_line(info, stand_in_lasti(pc)), info);
+  }
 
   char name[32];
   std::snprintf(name, sizeof name, ".%04d.heap", ++dump_count);
@@ -417,7 +481,8 @@ void interval_loop() {
 
 }  // namespace
 
-void heap_recorder_start(const HeapHooks& h, const std::string& prefix, const HeapDumpIntervals& intervals) {
+void heap_recorder_start(const HeapHooks& h, const std::string& prefix, const HeapDumpIntervals& intervals,
+                         const HeapMixed& mixed) {
   if (recording.load()) throw CaptureError("the heap profiler is already running");
   if (!tables.buckets) {
     tables.buckets = static_cast<Bucket*>(map_memory(kMaxBuckets * sizeof(Bucket)));
@@ -441,6 +506,12 @@ void heap_recorder_start(const HeapHooks& h, const std::string& prefix, const He
   session_prefix = prefix;
   dump_count = 0;
   hooks = h;
+  if (mixed.enabled) {
+    if (!python_frames_supported()) throw CaptureError(python_frames_unsupported_reason());
+    if (!code_table().init()) throw CaptureError("cannot map memory for the Python frames of heap stacks");
+    eval_function = python_eval_function();
+  }
+  mixed_stacks = mixed;
   if (!native_unwinder_load())
     throw CaptureError(std::string("cannot load ") + native_unwinder_library() +
                        " to walk allocation stacks: apt-get install libunwind8");
@@ -448,7 +519,7 @@ void heap_recorder_start(const HeapHooks& h, const std::string& prefix, const He
     skip_object_of(reinterpret_cast<const void*>(h.add_new_hook));  // libtcmalloc
     skip_object_of(reinterpret_cast<const void*>(&on_new));         // yep's module
     // Warm libunwind's caches here, not inside the first hooks.
-    uintptr_t warm[kMaxDepth];
+    uintptr_t warm[kMaxNativeDepth];
     caller_stack(warm);
   }
   if (!hooks_added.exchange(true)) {

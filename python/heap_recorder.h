@@ -8,7 +8,7 @@
 // has thousands of stacks of 32 frames, so on these machines every dump is
 // cut, and fully freed stacks (the churn) are the first to go: allocation
 // reports from those files are wrong. Here dumps have no size limit and
-// stacks have up to 64 frames.
+// stacks have up to 64 native frames (128 with Python frames, --mixed).
 //
 // The hooks run inside malloc and free of every thread: they never call
 // malloc (tables live in mmap'ed memory), take one spin lock, and walk the
@@ -34,8 +34,18 @@ struct HeapDumpIntervals {
   int64_t seconds = 0;                  // dump every this many seconds (0: never)
 };
 
+// With mixed, each stack holds the allocating thread's Python frames too,
+// merged with the native ones (stack_merge.h), so native allocations are
+// charged to the Python line that caused them; root_code as in
+// mixed_sampler.h (0: none).
+struct HeapMixed {
+  bool enabled = false;
+  uintptr_t root_code = 0;
+};
+
 // Starts recording from now on into empty tables. `prefix` is absolute.
-void heap_recorder_start(const HeapHooks& hooks, const std::string& prefix, const HeapDumpIntervals& intervals);
+void heap_recorder_start(const HeapHooks& hooks, const std::string& prefix, const HeapDumpIntervals& intervals,
+                         const HeapMixed& mixed);
 // Writes PREFIX.NNNN.heap (numbered from 0001 per session); returns its path.
 std::string heap_recorder_dump(const std::string& reason);
 // Stops recording (and the interval dumps); the tables are kept until the next start.

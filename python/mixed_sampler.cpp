@@ -25,6 +25,7 @@
 #include "native_unwinder.h"
 #include "python_frames.h"
 #include "safe_reader.h"
+#include "stack_merge.h"
 
 namespace yep {
 
@@ -42,7 +43,7 @@ struct Slot {
   std::atomic<uint32_t> state;  // 0 free, 1 being written, 2 ready
   uint32_t native_depth, python_depth;
   uint64_t thread_id;
-  uint64_t pcs[kMaxNative];
+  uintptr_t pcs[kMaxNative];
   PyFrameRecord python[kMaxPython];
 };
 
@@ -109,20 +110,30 @@ void on_signal(int, siginfo_t*, void* context) {
   const int saved_errno = errno;
   in_handler.fetch_add(1, std::memory_order_acq_rel);
   if (sampling.load(std::memory_order_acquire)) {
-    Slot& slot = slots[next_slot.fetch_add(1, std::memory_order_relaxed) % kSlots];
-    uint32_t expected = 0;
-    if (!slot.state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
+    // Claim the next slot in order, unless the drain has not emptied it yet.
+    Slot* claimed = nullptr;
+    for (uint64_t k = next_slot.load(std::memory_order_acquire);;) {
+      Slot& candidate = slots[k % kSlots];
+      if (candidate.state.load(std::memory_order_acquire) != 0) break;
+      if (next_slot.compare_exchange_weak(k, k + 1, std::memory_order_acq_rel)) {
+        candidate.state.store(1, std::memory_order_release);
+        claimed = &candidate;
+        break;
+      }
+    }
+    if (!claimed) {
       dropped.fetch_add(1, std::memory_order_relaxed);
     } else {
+      Slot& slot = *claimed;
       const uintptr_t pc = interrupted_pc(context);
       int depth = 0;
       if (thread_prepared) {
         void* raw[kMaxNative + 8];
         const int n = native_backtrace(raw, kMaxNative + 8);
-        // Drop the handler's own frames: the stack starts at the interrupted pc.
+        // Drop the handler's own frames: the stack starts at the interrupted pc
+        // (not found: the pc alone, below).
         int first = 0;
         while (first < n && reinterpret_cast<uintptr_t>(raw[first]) != pc) ++first;
-        if (first == n) first = n;  // not found: keep the pc alone
         for (int i = first; i < n && depth < kMaxNative; ++i) slot.pcs[depth++] = reinterpret_cast<uintptr_t>(raw[i]);
       }
       if (depth == 0) slot.pcs[depth++] = pc;
@@ -157,64 +168,46 @@ uint64_t thread_stand_in(uint64_t native_id) {
   return it->second;
 }
 
-bool is_runpy(const CodeInfo& code) {
-  const std::string& f = code.filename;
-  return f == "<frozen runpy>" || (f.size() >= 9 && f.compare(f.size() - 9, 9, "/runpy.py") == 0);
+// The code object behind a Python frame's stand-in, nullptr for other frames.
+const CodeInfo* stand_in_code(uint64_t frame) {
+  if (frame < kPythonBase || frame >= kThreadBase) return nullptr;
+  return &code_info(python_frames_seen[(frame - kPythonBase) / 2].first);
 }
 
 // One slot -> one merged stack, leaf first, thread at the root.
 void merge(const Slot& slot, std::vector<uint64_t>& out) {
   out.clear();
-  // Frames from the root-most frame of root_code down are left out, with
-  // the runpy frames just above it (they run the script for the runner).
-  uint32_t python_depth = slot.python_depth;
-  bool cut = false;
-  if (session.root_code)
-    for (uint32_t i = python_depth; i-- > 0;)
-      if (slot.python[i].code != kNoCode && code_info(slot.python[i].code).address == session.root_code) {
-        while (i > 0 && slot.python[i - 1].code != kNoCode && is_runpy(code_info(slot.python[i - 1].code))) --i;
-        python_depth = i;
-        cut = true;
-        break;
-      }
-  uint32_t next_python = 0;
-  bool done = false;  // reached the cut: nothing below it is kept
-  auto push_run = [&] {  // the Python frames of one native eval call
-    while (next_python < python_depth) {
-      const PyFrameRecord& f = slot.python[next_python++];
-      if (f.code != kNoCode) out.push_back(python_stand_in(f.code, f.lasti));
-      if (f.is_entry) return;
-    }
-    done = cut;
-  };
-  for (uint32_t i = 0; i < slot.native_depth; ++i) {
-    const uint64_t pc = slot.pcs[i];
-    if (session.eval.contains(i == 0 ? pc : pc - 1)) {
-      if (next_python < python_depth) push_run();
-      else done = cut;
-      if (done) break;
-    }
-    out.push_back(pc);
+  merge_stacks(
+      slot.pcs, static_cast<int>(slot.native_depth), slot.python,
+      static_cast<int>(slot.python_depth), session.eval, [&](uintptr_t pc) { out.push_back(pc); },
+      [&](const PyFrameRecord& f) { out.push_back(python_stand_in(f.code, f.lasti)); });
+  if (session.root_code) {
+    out.resize(depth_above_root(
+        out.data(), out.size(),
+        [](uint64_t frame) {
+          const CodeInfo* code = stand_in_code(frame);
+          return code && code->address == session.root_code;
+        },
+        [](uint64_t frame) {
+          const CodeInfo* code = stand_in_code(frame);
+          return code && is_runpy_file(code->filename);
+        }));
   }
-  while (!done && next_python < python_depth) push_run();
   if (out.size() > kMaxMerged - 1) out.resize(kMaxMerged - 1);
   out.push_back(thread_stand_in(slot.thread_id));
 }
 
 // Slots are claimed in order (next_slot): the drain reads the ones claimed
-// since its last pass. A slot still being written stops the pass there; a
-// claimed slot that is free again was given up by its handler (dropped).
+// since its last pass, and stops at one still being written.
 uint64_t drained_to = 0;
 
 void drain_once() {
   const uint64_t end = next_slot.load(std::memory_order_acquire);
-  uint64_t k = std::max(drained_to, end > kSlots ? end - kSlots : 0);
+  uint64_t k = drained_to;
   std::vector<uint64_t> merged;
   for (; k < end; ++k) {
     Slot& slot = slots[k % kSlots];
-    const uint32_t state = slot.state.load(std::memory_order_acquire);
-    if (state == 1) break;
-    if (state != 2) continue;
+    if (slot.state.load(std::memory_order_acquire) != 2) break;
     merge(slot, merged);
     slot.state.store(0, std::memory_order_release);
     auto [it, inserted] = stacks.try_emplace(merged, 0);
@@ -270,10 +263,7 @@ void write_profile(const std::string& path, const CpuProfileSummary& s,
   char address[32];
   for (size_t i = 0; i < python_frames_seen.size(); ++i) {
     const auto& [code, line] = python_frames_seen[i];
-    const CodeInfo& info = code_infos[code];
-    std::snprintf(address, sizeof address, "%#llx", static_cast<unsigned long long>(kPythonBase + 2 * i));
-    bytes += "# yep-python:\t" + std::string(address) + "\t" + std::to_string(line) + "\t" +
-             std::to_string(info.firstlineno) + "\t" + one_line(info.filename) + "\t" + one_line(info.qualname) + "\n";
+    bytes += python_stand_in_line(kPythonBase + 2 * i, line, code_infos[code]);
   }
   for (size_t i = 0; i < threads_seen.size(); ++i) {
     auto name = thread_names.find(threads_seen[i]);

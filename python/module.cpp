@@ -110,7 +110,13 @@ PYBIND11_MODULE(_native, m) {
         "Whether the profiler samples wall time (CPUPROFILE_REALTIME was set when loaded).");
   m.def("tcmalloc_is_allocator", &yep::tcmalloc_is_allocator, "Whether tcmalloc is this process's allocator.");
   m.def("tcmalloc_library", &yep::tcmalloc_library, "The libtcmalloc to LD_PRELOAD.");
-  m.def("heap_start", &yep::heap_profiler_start, py::arg("prefix"), "Start gperftools' heap profiler.");
+  m.def("heap_start", [](const std::string& prefix, bool mixed, py::object root_code) {
+          yep::HeapMixed m;
+          m.enabled = mixed;
+          m.root_code = root_code.is_none() ? 0 : reinterpret_cast<uintptr_t>(root_code.ptr());
+          yep::heap_profiler_start(prefix, m);
+        }, py::arg("prefix"), py::arg("mixed") = false, py::arg("root_code") = py::none(),
+        "Start the heap profiler; mixed: stacks hold Python frames too, starting above root_code's frame.");
   m.def("heap_dump", &yep::heap_profiler_dump, py::arg("reason"), "Write a heap profile now; returns its path.");
   m.def("heap_stop", &yep::heap_profiler_stop, "Dump, stop, and return the files of the session.");
   m.def("heap_running", &yep::heap_profiler_running, "Whether the heap profiler is running.");

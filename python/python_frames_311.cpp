@@ -204,7 +204,7 @@ int python_line(const CodeInfo& code, int lasti) {
       p += 1;
     }
     line += delta;
-    if (lasti < addr + length) return kind == 15 ? 0 : line;
+    if (lasti < addr + length) return line;  // "no location" (kind 15): the line it follows
     addr += length;
   }
   return 0;

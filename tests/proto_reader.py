@@ -55,3 +55,37 @@ def sample_totals(pb_gz_bytes):
         values = [v for n, w, raw in fields(sample) if n == 2 for v in packed(raw, w)]
         totals = [a + b for a, b in zip(totals, values)] if totals else values
     return totals
+
+
+def stacks(pb_gz_bytes):
+    """[(frames, values)]: each sample's frames leaf first, one
+    (function name, file name, function start line, line) per line of its
+    locations (inlined callee first), and its values."""
+    messages = profile_messages(pb_gz_bytes)
+    strings = [value.decode("utf-8", "replace") for number, _, value in messages if number == 6]
+    functions, locations, out = {}, {}, []
+    for number, _, message in messages:
+        if number == 5:  # Function: id, name, system_name, filename, start_line
+            f = {n: v for n, _, v in fields(message)}
+            functions[f.get(1, 0)] = (strings[f.get(2, 0)], strings[f.get(4, 0)], f.get(5, 0))
+        elif number == 4:  # Location: id, ..., repeated Line{function_id, line}
+            loc_id, lines = 0, []
+            for n, _, v in fields(message):
+                if n == 1:
+                    loc_id = v
+                elif n == 4:
+                    line = {ln: lv for ln, _, lv in fields(v)}
+                    lines.append((line.get(1, 0), line.get(2, 0)))
+            locations[loc_id] = lines
+    for number, _, message in messages:
+        if number != 2:
+            continue
+        ids, values = [], []
+        for n, w, v in fields(message):
+            if n == 1:
+                ids += packed(v, w)
+            elif n == 2:
+                values += packed(v, w)
+        frames = [(*functions[fid], line) for loc in ids for fid, line in locations[loc]]
+        out.append((frames, values))
+    return out

@@ -22,7 +22,7 @@ USAGE = """\
 usage: python -m yep [-v] [-o OUTFILE] [-f HZ] [--wall] [--mixed [--threads] [--interpreter]]
                      [-c] [-l] [--format F[,F...]] [--sort flat|cum] [--nodecount N]
                      [--] script.py [args ...]
-       python -m yep --heap [-v] [-o PREFIX] [--pymalloc] [--heap-interval SIZE]
+       python -m yep --heap [-v] [-o PREFIX] [--mixed] [--pymalloc] [--heap-interval SIZE]
                      [--heap-inuse-interval SIZE] [--heap-time-interval S] script.py [args ...]
        python -m yep [options] -m module [args ...]
        python -m yep report PROFILE [--format F] [-o FILE] [options]   (yep report -h)
@@ -41,7 +41,8 @@ options:
                         capped by the kernel tick, see README)
   --wall                sample wall-clock time instead of CPU time
   --mixed               mixed stacks: Python functions and lines in place of the
-                        interpreter's frames, between the native ones (CPU time)
+                        interpreter's frames, between the native ones (CPU time;
+                        with --heap, allocations are charged to Python lines)
   --threads             reports: one root per thread (thread name and id)
   --interpreter         reports of --mixed profiles: also show the interpreter's
                         own native frames (hidden by default)
@@ -171,7 +172,7 @@ def run_main(argv):
             if not heap_run.in_restarted_process():
                 _check_prefix(opts["outfile"] or target.name)
                 heap_run.restart_under_tcmalloc(["run", *argv], opts)  # does not return
-            session = _HeapSession(opts["outfile"] or target.name)
+            session = _HeapSession(opts["outfile"] or target.name, opts["mixed"])
             session.start()  # reads gperftools' interval variables
             heap_run.restore_environment()
         else:
@@ -235,13 +236,14 @@ class _CpuSession:
 class _HeapSession:
     """gperftools' heap profiler, writing PREFIX.NNNN.heap."""
 
-    def __init__(self, prefix):
-        self.prefix = prefix
+    def __init__(self, prefix, mixed):
+        self.prefix, self.mixed = prefix, mixed
 
     def start(self):
         from . import heap
+        from .runner import Target
 
-        heap.heap_start(self.prefix)
+        heap.heap_start(self.prefix, self.mixed, _root_code=Target.run.__code__ if self.mixed else None)
 
     def running(self):
         from . import heap

@@ -24,9 +24,14 @@ from ._errors import YepError
 from .api import _fspath, _native
 
 
-def heap_start(prefix="yep"):
-    """Start the heap profiler; profiles are written to PREFIX.NNNN.heap."""
-    _native().heap_start(_fspath(prefix))
+def heap_start(prefix="yep", mixed=False, _root_code=None):
+    """Start the heap profiler; profiles are written to PREFIX.NNNN.heap.
+
+    With ``mixed=True`` every allocation's stack holds the Python frames of
+    the allocating thread merged with the native ones, so native memory is
+    charged to the Python line that caused it.
+    """
+    _native().heap_start(_fspath(prefix), bool(mixed), _root_code)
 
 
 def heap_dump(reason="yep.heap_dump"):
