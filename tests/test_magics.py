@@ -200,6 +200,23 @@ def test_cell_yep_profiles_notebook_code_and_keeps_the_profile(shell, with_hotco
     assert "burn_hot" in names and "burn_cold" in names
 
 
+def test_yep_mixed_names_the_notebook_function_and_its_line(shell, with_hotcold, tmp_path):
+    out_prof = tmp_path / "mixed.prof"
+    ok, out, _ = run(shell, f"%%yep --mixed -o {out_prof}\n"
+                            "def hot_caller(n):\n    return hotcold.burn_hot(n)\n"
+                            "hot_caller(30_000_000)\n")
+    assert ok, out
+    import yep
+
+    folded = yep.load(out_prof).folded()
+    top = max(folded.splitlines(), key=lambda line: int(line.rsplit(" ", 1)[1]))
+    # The cell's code at the root (IPython's own frames left out), then the
+    # notebook function, then the C extension.
+    assert re.match(r"<module>;hot_caller;py_burn_hot;burn_hot \d+$", top), folded
+    rows = [line for line in yep.load(out_prof).text(lines=True).splitlines() if " hot_caller " in line]
+    assert rows and rows[0].rstrip().endswith(":2"), rows  # the line of the call in the cell
+
+
 def test_yep_passes_report_options_through(shell, with_hotcold):
     ok, out, _ = run(shell, "%yep --format source --list burn_hot hotcold.burn_hot(20_000_000)")
     assert ok, out

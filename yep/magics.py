@@ -111,10 +111,11 @@ MPRUN_OPTIONS = [
                    help="accepted for memory_profiler's sake: yep's line tracer measures this process only")),
 ]
 
-# Passed to yep.start(path, **options) by their dest. (The mixed Python +
-# native stacks of yep.start(..., mixed=True) will be one more row here.)
+# Passed to yep.start(path, **options) by their dest.
 YEP_CAPTURE_OPTIONS = [
     (("-f", "--frequency"), dict(type=float, default=None, metavar="HZ", help="sampling rate (default 100 Hz)")),
+    (("--mixed",), dict(action="store_true", help="mixed stacks: the notebook's Python functions and lines "
+                                                  "between the native frames")),
 ]
 # Passed to Profile.render(format, **options) by their dest: `yep report`'s options.
 YEP_REPORT_OPTIONS = [
@@ -126,6 +127,8 @@ YEP_REPORT_OPTIONS = [
     (("-l", "--lines"), dict(action="store_true", help="entries are functions at file:line")),
     (("--list",), dict(metavar="REGEX", help="source: the functions to annotate")),
     (("--sample-index",), dict(default=None, metavar="N|NAME", help="which value to report")),
+    (("--threads",), dict(action="store_true", help="one root per thread")),
+    (("--interpreter",), dict(action="store_true", help="--mixed: also show the interpreter's own frames")),
     (("--title",), dict(metavar="T", help="html: the page title")),
 ]
 SHOWN_FORMATS = ("text", "source", "folded")  # printed; the others are written next to the profile
@@ -349,7 +352,8 @@ class YepMagics(Magics):
         outcome = None
         try:
             try:
-                start(path, **capture)
+                # Mixed stacks start at the statement: IPython's frames are left out.
+                start(path, _root_code=YepMagics._run.__code__, **capture)
             except YepError as exc:
                 raise UsageError(f"%yep: {exc}") from None
             try:
