@@ -19,6 +19,8 @@
 #include <sstream>
 #include <vector>
 
+#include "atomic_write.h"
+
 namespace yep {
 
 namespace {
@@ -150,20 +152,7 @@ void finalize_profile(const std::string& path, CpuProfileSummary& s) {
   if (!bytes.empty() && bytes.back() != '\n') bytes += '\n';
   bytes += cpu_profile_record(s, session.unix_start.tv_sec + session.unix_start.tv_nsec / 1e9, "");
 
-  const std::string tmp = path + ".yep-tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) {
-      ::unlink(tmp.c_str());
-      throw CaptureError("cannot finish the profile '" + path + "': write failed: " + std::strerror(errno));
-    }
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw CaptureError("cannot finish the profile '" + path + "': " + std::strerror(err));
-  }
+  write_atomically(path, bytes, "the profile");
 }
 
 // ProfilerStop prints "PROFILE: interrupts/evictions/bytes = ..." on stderr;

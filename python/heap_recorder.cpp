@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "atomic_write.h"
 #include "cpu_profiler.h"  // CaptureError
 #include "native_unwinder.h"
 #include "python_frames.h"
@@ -402,21 +403,7 @@ std::string write_dump(const std::string& reason) {
   char name[32];
   std::snprintf(name, sizeof name, ".%04d.heap", ++dump_count);
   const std::string path = session_prefix + name;
-  const std::string tmp = path + ".yep-tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  bool ok = fd >= 0;
-  for (size_t done = 0; ok && done < out.size();) {
-    ssize_t n = ::write(fd, out.data() + done, out.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    done += ok ? static_cast<size_t>(n) : 0;
-  }
-  const int err = errno;
-  if (fd >= 0) ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    throw CaptureError("cannot write the heap profile '" + path + "': " + std::strerror(ok ? errno : err));
-  }
+  write_atomically(path, out, "the heap profile");
   (void)reason;  // gperftools logs it; the file format has no place for it
   return path;
 }

@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "atomic_write.h"
 #include "native_unwinder.h"
 #include "python_frames.h"
 #include "safe_reader.h"
@@ -271,20 +272,7 @@ void write_profile(const std::string& path, const CpuProfileSummary& s,
     bytes += "# yep-thread:\t" + std::string(address) + "\t" + std::to_string(threads_seen[i]) + "\t" +
              (name == thread_names.end() ? "" : one_line(name->second)) + "\n";
   }
-  const std::string tmp = path + ".yep-tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) {
-      ::unlink(tmp.c_str());
-      throw CaptureError("cannot write the profile '" + path + "': " + std::strerror(errno));
-    }
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    throw CaptureError("cannot write the profile '" + path + "': " + std::strerror(err));
-  }
+  write_atomically(path, bytes, "the profile");
 }
 
 std::string absolute(const std::string& path) {

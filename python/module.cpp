@@ -1,6 +1,7 @@
 // yep._native: Python bindings only. Capture logic lives in cpu_profiler.*,
 // reading and reporting in libyepconv (converters/). Errors of both become
 // yep.YepError with their one-line message.
+#include <malloc.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -146,7 +147,13 @@ PYBIND11_MODULE(_native, m) {
            py::arg("sample_index") = -1, py::arg("focus") = "", py::arg("ignore") = "", py::arg("lines") = false,
            py::arg("list") = "", py::arg("title") = "", py::arg("interpreter") = false, py::arg("threads") = false,
            "The profile in one output format, as bytes.");
-  m.def("load", [](const std::string& path, const std::string& base) { return yep::load_profile(path, base); },
+  m.def("load", [](const std::string& path, const std::string& base) {
+          yep::Profile profile = yep::load_profile(path, base);
+          // The symbolizer's scratch memory (often 100 MB) goes back to the
+          // system: the Python process goes on running, and measuring memory.
+          malloc_trim(0);
+          return profile;
+        },
         py::arg("path"), py::arg("base") = "",
         py::call_guard<py::gil_scoped_release>(),
         "Read and symbolize a profile file.");

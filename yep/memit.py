@@ -9,7 +9,14 @@ sampler. Where clear_refs cannot be written, yep's native RSS sampler reads
 the RSS every ``interval`` seconds instead (and the result says so). With
 ``include_children`` the sampler adds the memory of the child processes it
 sees; the process's own exact peak is still a lower bound of the total.
+
+RSS only grows when memory is newly touched: a statement served from heap
+memory that earlier code freed (but malloc kept) would read as free. So,
+after the garbage collection that memory_profiler also does, free heap pages
+go back to the system first (glibc's malloc_trim), and the increment is
+what the statement really needed.
 """
+import ctypes
 import gc
 import os
 
@@ -109,6 +116,19 @@ def _sampled(run, interval, include_children):
     return max(sizes), sizes[-1]
 
 
+def _trim_heap():
+    """Gives free heap pages back to the system (glibc), so that reusing
+    them shows in RSS; does nothing where malloc_trim does not exist."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        _malloc_trim = getattr(ctypes.CDLL(None), "malloc_trim", False)
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim = None
+
+
 def measure(run, repeat=1, timeout=None, interval=0.001, include_children=False):
     """Runs ``run()`` repeat times; returns a MemitResult. The exceptions of
     ``run`` pass through unchanged (nothing is measured then). ``timeout`` is
@@ -125,6 +145,7 @@ def measure(run, repeat=1, timeout=None, interval=0.001, include_children=False)
     if include_children:
         method += f"; child processes sampled every {interval:g} s"
     gc.collect()  # as memory_profiler does: less noise from the garbage of earlier statements
+    _trim_heap()
     baseline = _memory(include_children)
     peaks, after = [], []
     for _ in range(repeat):
