@@ -40,6 +40,7 @@ int64_t now_ns() {
 }
 
 const long page_size = sysconf(_SC_PAGESIZE);
+bool counting_allocations = true;  // see line_tracer_install_thread
 
 // RSS, re-read only when it can have changed (see the header).
 struct Rss {
@@ -57,7 +58,8 @@ struct Rss {
     return std::strtoll(p, nullptr, 10) * page_size;
   }
   int64_t get(int64_t net, int64_t ns) {
-    if (at_ns == 0 || std::llabs(net - at_net) >= kRssBytesTrigger || ns - at_ns >= kRssTimeTrigger) {
+    if (!counting_allocations || at_ns == 0 || std::llabs(net - at_net) >= kRssBytesTrigger ||
+        ns - at_ns >= kRssTimeTrigger) {
       value = read_now();
       at_net = net;
       at_ns = ns;
@@ -187,8 +189,9 @@ size_t line_tracer_add(PyObject* code) {
   return functions.size() - 1;
 }
 
-void line_tracer_install_thread() {
-  allocation_counter_install();
+void line_tracer_install_thread(bool count_allocations) {
+  if (count_allocations) allocation_counter_install();
+  counting_allocations = count_allocations;
   PyEval_SetTrace(trace, nullptr);
 }
 

@@ -14,7 +14,8 @@
 // RSS is read from /proc/self/statm only when it can have changed: when the
 // thread's net bytes moved by 256 KiB since the last reading, or 20 ms
 // passed. A line that only touches pages allocated earlier (numpy's zeros)
-// shows in RSS within those 20 ms.
+// shows in RSS within those 20 ms. Without allocation counting (no
+// tcmalloc), RSS is read after every line.
 //
 // All entry points need the GIL; results are per process, activations per
 // thread.
@@ -47,7 +48,10 @@ struct FunctionRecord {
 size_t line_tracer_add(PyObject* code);
 // Installs / removes the trace function in the calling thread. Installing
 // also adds the allocation counter hooks (CaptureError without tcmalloc).
-void line_tracer_install_thread();
+// count_allocations adds the allocation hooks (tcmalloc must be the
+// allocator). Without them the byte columns stay 0 and RSS is read after
+// every line instead (the only figure left, so it must not lag).
+void line_tracer_install_thread(bool count_allocations = true);
 void line_tracer_uninstall_thread();
 // Ends the lines still running in this thread (at exit), so they count.
 void line_tracer_finish_thread();

@@ -11,8 +11,8 @@ void bind_line_tracer(py::module_& m) {
     if (!PyCode_Check(code.ptr())) throw py::type_error("expected a code object");
     return yep::line_tracer_add(code.ptr());
   }, py::arg("code"), "Profile this code object line by line.");
-  m.def("line_tracer_install_thread", &yep::line_tracer_install_thread,
-        "Trace the calling thread (adds the allocation hooks; needs tcmalloc).");
+  m.def("line_tracer_install_thread", &yep::line_tracer_install_thread, py::arg("count_allocations") = true,
+        "Trace the calling thread; count_allocations adds the allocation hooks (needs tcmalloc).");
   m.def("line_tracer_uninstall_thread", &yep::line_tracer_uninstall_thread, "Stop tracing the calling thread.");
   m.def("line_tracer_finish_thread", &yep::line_tracer_finish_thread,
         "Count the lines still running in the calling thread.");

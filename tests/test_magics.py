@@ -148,11 +148,18 @@ def test_mistakes_are_one_line(shell, cell, message):
     assert out.strip().splitlines() == [out.strip()] and out.startswith(message), out
 
 
-def test_mprun_without_tcmalloc_says_how_to_start_the_kernel(shell):
-    run(shell, "def work():\n    return 1\n")
+def test_mprun_without_tcmalloc_reports_rss_and_time_and_says_how_to_get_allocations(shell):
+    run(shell, "def work():\n    a = np.ones((1000, 1000))\n    b = a.sum()\n    return b\n")
     ok, out, _ = run(shell, "%mprun -f work work()")
-    assert not ok and len(out.strip().splitlines()) == 1, out
-    assert "tcmalloc" in out and "LD_PRELOAD=" in out and "python -m ipykernel install" in out
+    assert ok, out
+    row = next(line for line in out.splitlines() if "np.ones" in line)
+    figures = re.findall(r"([-+]?[\d.]+) MiB", row)
+    # Mem usage and Increment (RSS, read after every line): the array's pages.
+    assert len(figures) == 2 and float(figures[1]) == pytest.approx(ARRAY_MIB, abs=0.5), row
+    assert re.search(r"\s1\s", row) and re.search(r"\d (us|ms|s)\s", row), row  # one occurrence, its time
+    assert "a.sum()" in out and "return b" in out
+    note = out.strip().splitlines()[-1]
+    assert note.startswith("(Allocated and Peak count allocations through tcmalloc") and "LD_PRELOAD=" in note
 
 
 @pytest.mark.parametrize("magic", ["%memit", "%yep"])

@@ -17,6 +17,7 @@ import threading
 MiB = 1 << 20
 
 _active = False
+_counting = True  # allocations counted (tcmalloc); else only RSS, time and hits
 _functions = {}  # code object -> {"precision": int or None, "stream": file or None}
 
 
@@ -46,14 +47,17 @@ def register(func, precision=None, stream=None):
 
 
 def _trace_new_thread(frame, event, arg):
-    _native().line_tracer_install_thread()
+    _native().line_tracer_install_thread(_counting)
     return None
 
 
-def enable():
-    """Start tracing this thread and every thread started from now on."""
-    global _active
-    _native().line_tracer_install_thread()
+def enable(count_allocations=True):
+    """Start tracing this thread and every thread started from now on.
+    count_allocations needs tcmalloc; without it the Allocated and Peak
+    columns are left blank."""
+    global _active, _counting
+    _counting = count_allocations
+    _native().line_tracer_install_thread(count_allocations)
     threading.settrace(_trace_new_thread)
     _active = True
 
@@ -65,6 +69,7 @@ def finish():
     _native().line_tracer_uninstall_thread()
     threading.settrace(None)
     _active = False
+_counting = True  # allocations counted (tcmalloc); else only RSS, time and hits
 
 
 def results():
@@ -80,6 +85,7 @@ def results():
             "last_line": max(last, max(lines, default=0)),
             "precision": options.get("precision"),
             "stream": options.get("stream"),
+            "allocations_counted": _counting,
             "lines": {line: dict(zip(("hits", "time_ns", "allocated_bytes", "peak_bytes", "rss_bytes",
                                       "rss_increment_bytes"), figures)) for line, figures in lines.items()},
         })
@@ -111,9 +117,11 @@ def format_function(f, precision):
         if r is None:
             rows.append(TEMPLATE.format(number, "", "", "", "", "", "", source))
             continue
+        counted = f.get("allocations_counted", True)
         rows.append(TEMPLATE.format(
             number, f"{r['rss_bytes'] / MiB:.{p}f} MiB", f"{r['rss_increment_bytes'] / MiB:.{p}f} MiB", r["hits"],
-            f"{r['allocated_bytes'] / MiB:+.{p}f} MiB", f"{r['peak_bytes'] / MiB:.{p}f} MiB",
+            f"{r['allocated_bytes'] / MiB:+.{p}f} MiB" if counted else "",
+            f"{r['peak_bytes'] / MiB:.{p}f} MiB" if counted else "",
             _duration(r["time_ns"]), source))
     return "\n".join(rows) + "\n\n"
 

@@ -240,8 +240,9 @@ class YepMagics(Magics):
 
         The report of `yep memory` (memory_profiler's columns, plus the bytes each
         line allocated minus freed, its peak and its time), for functions defined in
-        the notebook or imported, without decorating them. It counts allocations
-        through tcmalloc, so the kernel must run under it (the error says how).
+        the notebook or imported, without decorating them. Allocated and Peak count
+        allocations through tcmalloc: in a kernel not started under it they are left
+        blank (and a note says how to start one).
         In cell mode the cell is appended to the statement on the first line.
         """
         __tracebackhide__ = True  # noqa: F841
@@ -255,14 +256,7 @@ class YepMagics(Magics):
             raise UsageError("%mprun needs a statement to run, e.g. %mprun -f work work(10)")
         functions = [self._function(name) for name in args.functions]
         native = _native()
-        if not native.tcmalloc_is_allocator():
-            env = tcmalloc_environment()
-            raise UsageError("%mprun counts the bytes each line allocates through tcmalloc, which is not this "
-                             "kernel's allocator: start IPython with " +
-                             " ".join(f"{name}={value}" for name, value in env.items()) +
-                             ", or install a Jupyter kernel that runs so: python -m ipykernel install --user "
-                             "--name yep --display-name 'Python 3 (yep)' " +
-                             " ".join(f"--env {name} {value}" for name, value in env.items()))
+        counting = native.tcmalloc_is_allocator()
         if args.children:
             print("(%mprun -c: yep's line tracer measures this process only; child processes are not included)")
         code = self._compile(stmt, "%mprun")
@@ -275,7 +269,7 @@ class YepMagics(Magics):
             function.__code__ = original.replace()
             native.line_tracer_add(function.__code__)
         outcome = None
-        line_memory.enable()
+        line_memory.enable(count_allocations=counting)
         try:
             self._run(code)
         except BaseException as exc:  # the statement's own: raised again after the report
@@ -290,6 +284,13 @@ class YepMagics(Magics):
             result["filename"] = traced.co_filename
         report = "".join(line_memory.format_function(result, 3) for result in results).rstrip("\n")
         print(report)
+        if not counting:
+            env = tcmalloc_environment()
+            print("\n(Allocated and Peak count allocations through tcmalloc, which is not this kernel's allocator; "
+                  "for them, start IPython with " + " ".join(f"{name}={value}" for name, value in env.items()) +
+                  ", or install a kernel that does: python -m ipykernel install --user --name yep "
+                  "--display-name 'Python 3 (yep)' " + " ".join(f"--env {name} {value}" for name, value in env.items())
+                  + ")")
         if args.textfile:
             try:
                 write_atomically(args.textfile, report + "\n")
