@@ -353,3 +353,21 @@ def test_heap_mixed_charges_native_allocations_to_python_lines(tmp_path):
     assert ("make_small", marked_line(script, "# small-line")) in lines
     assert not any(name in ("Target.run", "run_path") for frames, _ in
                    stacks((tmp_path / "h.pb.gz").read_bytes()) for name, *_ in frames)
+
+
+def test_a_program_that_never_stops_the_sampler_still_gets_its_profile(hotcold, tmp_path):
+    script = write_script(tmp_path, "forgets.py", """
+    import yep, hotcold
+
+    def caller():
+        hotcold.burn_hot(20_000_000)
+
+    yep.start("forgot.prof", mixed=True)
+    caller()
+    """)
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(hotcold)), timeout=120)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    # (no runner to cut here: libc's start-up frames stay at the root)
+    assert any(re.search(r"(^|;)<module>;caller;py_burn_hot;burn_hot \d+$", line)
+               for line in load(tmp_path / "forgot.prof").folded().splitlines())

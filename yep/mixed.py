@@ -6,11 +6,14 @@ Every thread started while it runs calls into the sampler once (through
 ``threading.setprofile``, a hook that removes itself at once) so that its
 samples hold native stacks, and leaves its name for the labels.
 """
+import atexit
+import os
 import sys
 import threading
 
 _names = {}  # native thread id -> name
 _previous_hook = None
+_owner = None  # the process that started the sampler
 
 
 def _native():
@@ -32,11 +35,14 @@ def _thread_started(frame, event, arg):
 def start(path, frequency, root_code=None):
     """root_code: stacks start above its root-most frame and the runpy frames
     above that (the CLI passes its runner's, so yep's frames are left out)."""
-    global _previous_hook
+    global _previous_hook, _owner
     _names.clear()
     _native().mixed_start(path, frequency or 0.0, root_code)
     _previous_hook = threading.getprofile()
     threading.setprofile(_thread_started)
+    if _owner is None:
+        atexit.register(_stop_at_exit)
+    _owner = os.getpid()
 
 
 def stop():
@@ -45,6 +51,13 @@ def stop():
         if thread.native_id is not None:
             _names[thread.native_id] = thread.name
     return _native().mixed_stop(_names)
+
+
+def _stop_at_exit():
+    """A program that started the sampler and never stopped it still gets
+    its profile, as gperftools' profiler writes its own at exit."""
+    if os.getpid() == _owner and running():
+        stop()
 
 
 def running():
