@@ -111,6 +111,16 @@ std::string_view CodeTable::filename(uint32_t index) const {
   return {reinterpret_cast<const char*>(e.filename), e.filename_size};
 }
 
+bool CodeTable::line_table(uint32_t index, const unsigned char** table, size_t* size, int* firstlineno) const {
+  if (index >= used_.load() || index >= kCapacity) return false;
+  const Entry& e = entries_[index];
+  if (e.state.load(std::memory_order_acquire) != 2) return false;
+  *table = e.linetable;
+  *size = e.linetable_size;
+  *firstlineno = e.key.firstlineno;
+  return true;
+}
+
 CodeTable& code_table() {
   static CodeTable table;
   return table;

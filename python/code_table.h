@@ -70,6 +70,8 @@ class CodeTable {
   // Allocation-free parts of info(), for malloc hooks; 0 / "" if not ready.
   uintptr_t address(uint32_t index) const;
   std::string_view filename(uint32_t index) const;
+  // The copied line table and first line; false if not ready.
+  bool line_table(uint32_t index, const unsigned char** table, size_t* size, int* firstlineno) const;
   size_t size() const { return used_.load(); }
 
  private:

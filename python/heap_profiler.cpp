@@ -42,14 +42,14 @@ void raise_peak(int64_t now) {
 }
 
 void on_new(const void* ptr, size_t) {
-  if (!ptr) return;
+  if (!ptr || heap_recorder_dumping()) return;  // the dump's own memory is not the program's
   const int64_t size = static_cast<int64_t>(hooked->allocated_size(ptr));
   allocations.fetch_add(1, std::memory_order_relaxed);
   raise_peak(live.fetch_add(size, std::memory_order_relaxed) + size);
 }
 
 void on_delete(const void* ptr) {
-  if (!ptr) return;
+  if (!ptr || heap_recorder_dumping()) return;
   const int64_t size = static_cast<int64_t>(hooked->allocated_size(ptr));
   frees.fetch_add(1, std::memory_order_relaxed);
   live.fetch_sub(size, std::memory_order_relaxed);

@@ -202,20 +202,39 @@ int caller_stack(uintptr_t* stack) {
 
 // ---- Python frames (--heap --mixed) ------------------------------------------
 // A Python frame in a stack is a stand-in address that encodes its code
-// table index and instruction; lines are worked out when a dump is written.
+// table index and line, so allocations are grouped by line as CPU samples
+// are. Lines come from a small lock-free cache of (code, instruction) ->
+// line: decoding a line table on every malloc would cost microseconds.
 HeapMixed mixed_stacks;
 AddressRange eval_function;
 constexpr uint64_t kPythonBase = 0x1000000000000000ull;
 constexpr uint64_t kPythonEnd = 0x2000000000000000ull;
+constexpr size_t kLineCacheSize = 1 << 16;
+std::atomic<uint64_t>* line_cache = nullptr;  // code (24 bits) | lasti + 1 (20) | line (20)
+
+int frame_line(const PyFrameRecord& f) {
+  const uint64_t lasti = static_cast<uint64_t>(f.lasti + 1) & 0xfffff;
+  const uint64_t key = (static_cast<uint64_t>(f.code) << 40) | (lasti << 20);
+  std::atomic<uint64_t>& slot = line_cache[((f.code * 0x9E3779B1u) ^ (lasti * 0x85EBCA77u)) & (kLineCacheSize - 1)];
+  const uint64_t seen = slot.load(std::memory_order_relaxed);
+  if ((seen & ~uint64_t(0xfffff)) == key) return static_cast<int>(seen & 0xfffff);
+  const unsigned char* table;
+  size_t size;
+  int firstlineno;
+  if (!code_table().line_table(f.code, &table, &size, &firstlineno)) return 0;
+  const int line = python_line(table, size, firstlineno, f.lasti);
+  slot.store(key | (static_cast<uint64_t>(line) & 0xfffff), std::memory_order_relaxed);
+  return line;
+}
 
 uintptr_t python_stand_in(const PyFrameRecord& f) {
   return static_cast<uintptr_t>(kPythonBase + (static_cast<uint64_t>(f.code) << 24) +
-                                (static_cast<uint64_t>(f.lasti + 1) & 0x7fffff) * 2);
+                                (static_cast<uint64_t>(frame_line(f)) & 0x7fffff) * 2);
 }
 
 bool is_python_stand_in(uint64_t pc) { return pc >= kPythonBase && pc < kPythonEnd; }
 uint32_t stand_in_code(uint64_t pc) { return static_cast<uint32_t>((pc - kPythonBase) >> 24); }
-int stand_in_lasti(uint64_t pc) { return static_cast<int>(((pc - kPythonBase) & 0xffffff) / 2) - 1; }
+int stand_in_line(uint64_t pc) { return static_cast<int>(((pc - kPythonBase) & 0xffffff) / 2); }
 
 // The allocating thread's native stack, merged with its Python frames when
 // mixed; returns its depth. Reads the interpreter's frames directly: the
@@ -397,7 +416,7 @@ std::string write_dump(const std::string& reason) {
   out += read_self_maps();
   for (const uint64_t pc : python_frames) {
     const CodeInfo& info = code(pc);
-    out += python_stand_in_line(pc, python_line(info, stand_in_lasti(pc)), info);
+    out += python_stand_in_line(pc, stand_in_line(pc), info);
   }
 
   char name[32];
@@ -496,6 +515,12 @@ void heap_recorder_start(const HeapHooks& h, const std::string& prefix, const He
   if (mixed.enabled) {
     if (!python_frames_supported()) throw CaptureError(python_frames_unsupported_reason());
     if (!code_table().init()) throw CaptureError("cannot map memory for the Python frames of heap stacks");
+    if (!line_cache) {
+      void* p = mmap(nullptr, kLineCacheSize * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) throw CaptureError("cannot map memory for the Python frames of heap stacks");
+      line_cache = static_cast<std::atomic<uint64_t>*>(p);
+    }
     eval_function = python_eval_function();
   }
   mixed_stacks = mixed;
@@ -550,5 +575,7 @@ void heap_recorder_stop() {
 }
 
 bool heap_recorder_running() { return recording.load(); }
+
+bool heap_recorder_dumping() { return in_dump; }
 
 }  // namespace yep

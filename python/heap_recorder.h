@@ -51,5 +51,8 @@ std::string heap_recorder_dump(const std::string& reason);
 // Stops recording (and the interval dumps); the tables are kept until the next start.
 void heap_recorder_stop();
 bool heap_recorder_running();
+// Whether the calling thread is writing a dump: its allocations are yep's own
+// (heap_stats leaves them out too).
+bool heap_recorder_dumping();
 
 }  // namespace yep

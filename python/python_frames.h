@@ -36,8 +36,10 @@ const char* python_frames_unsupported_reason();
 int read_python_frames(SafeReader& reader, PyFrameRecord* out, int max, uint64_t* thread_id);
 int read_python_frames(DirectReader& reader, PyFrameRecord* out, int max, uint64_t* thread_id);
 
-// The source line of instruction `lasti` of a copied code object.
+// The source line of instruction `lasti` of a copied code object; the
+// second form reads the copied line table directly (allocation-free).
 int python_line(const CodeInfo& code, int lasti);
+int python_line(const unsigned char* linetable, size_t size, int firstlineno, int lasti);
 
 // The address range of the native function that runs Python frames
 // (_PyEval_EvalFrameDefault), to find its frames in native stacks.

@@ -182,10 +182,14 @@ int read_python_frames(DirectReader& reader, PyFrameRecord* out, int max, uint64
 // The 3.11 location table (Objects/locations.md): entries of one header
 // byte 1cccclll (code c, length l+1 code units) and code-dependent data.
 int python_line(const CodeInfo& code, int lasti) {
-  if (lasti < 0 || !code.linetable) return code.firstlineno;
-  const unsigned char* p = code.linetable;
-  const unsigned char* end = p + code.linetable_size;
-  int line = code.firstlineno, addr = 0;
+  return python_line(code.linetable, code.linetable_size, code.firstlineno, lasti);
+}
+
+int python_line(const unsigned char* linetable, size_t size, int firstlineno, int lasti) {
+  if (lasti < 0 || !linetable) return firstlineno;
+  const unsigned char* p = linetable;
+  const unsigned char* end = p + size;
+  int line = firstlineno, addr = 0;
   while (p < end) {
     const unsigned char first = *p++;
     const int kind = (first >> 3) & 15, length = (first & 7) + 1;
@@ -219,6 +223,7 @@ const char* python_frames_unsupported_reason() {
 int read_python_frames(SafeReader&, PyFrameRecord*, int, uint64_t* thread_id) { *thread_id = 0; return 0; }
 int read_python_frames(DirectReader&, PyFrameRecord*, int, uint64_t* thread_id) { *thread_id = 0; return 0; }
 int python_line(const CodeInfo& code, int) { return code.firstlineno; }
+int python_line(const unsigned char*, size_t, int firstlineno, int) { return firstlineno; }
 
 #endif
 
