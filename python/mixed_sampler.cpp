@@ -201,9 +201,11 @@ void merge(const Slot& slot, std::vector<uint64_t>& out) {
 // Slots are claimed in order (next_slot): the drain reads the ones claimed
 // since its last pass, and stops at one still being written.
 uint64_t drained_to = 0;
+uint64_t max_backlog = 0;  // most samples seen waiting for the drain (in the profile's record)
 
 void drain_once() {
   const uint64_t end = next_slot.load(std::memory_order_acquire);
+  max_backlog = std::max(max_backlog, end - drained_to);
   uint64_t k = drained_to;
   std::vector<uint64_t> merged;
   for (; k < end; ++k) {
@@ -259,7 +261,8 @@ void write_profile(const std::string& path, const CpuProfileSummary& s,
   bytes += read_maps();
   if (!bytes.empty() && bytes.back() != '\n') bytes += '\n';
   char extra[128];
-  std::snprintf(extra, sizeof extra, " mixed=1 dropped=%llu", static_cast<unsigned long long>(dropped.load()));
+  std::snprintf(extra, sizeof extra, " mixed=1 dropped=%llu max_backlog=%llu",
+                static_cast<unsigned long long>(dropped.load()), static_cast<unsigned long long>(max_backlog));
   bytes += cpu_profile_record(s, session.unix_start.tv_sec + session.unix_start.tv_nsec / 1e9, extra);
   char address[32];
   for (size_t i = 0; i < python_frames_seen.size(); ++i) {
@@ -340,6 +343,7 @@ void mixed_sampler_start(const std::string& path, double frequency, uintptr_t ro
   dropped = 0;
   next_slot = 0;
   drained_to = 0;
+  max_backlog = 0;
   drain_stop = false;
   session.drain = std::thread(drain_loop);
 
