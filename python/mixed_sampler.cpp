@@ -115,7 +115,16 @@ void on_signal(int, siginfo_t*, void* context) {
     Slot* claimed = nullptr;
     for (uint64_t k = next_slot.load(std::memory_order_acquire);;) {
       Slot& candidate = slots[k % kSlots];
-      if (candidate.state.load(std::memory_order_acquire) != 0) break;
+      if (candidate.state.load(std::memory_order_acquire) != 0) {
+        // Taken: by a handler that claimed k since we read it (try the next
+        // slot), or by a sample the drain has not read yet (the ring is full).
+        const uint64_t now = next_slot.load(std::memory_order_acquire);
+        if (now != k) {
+          k = now;
+          continue;
+        }
+        break;
+      }
       if (next_slot.compare_exchange_weak(k, k + 1, std::memory_order_acq_rel)) {
         candidate.state.store(1, std::memory_order_release);
         claimed = &candidate;
