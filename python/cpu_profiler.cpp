@@ -40,19 +40,9 @@ struct Session {
   double requested_hz = 0;  // 0: gperftools' own, read from the header at stop
   bool timer_overridden = false;
   itimerval saved_timer{};
-  timespec cpu_start{}, wall_start{}, unix_start{};
+  ProfileClock clock;
 };
 Session session;
-
-double seconds_between(const timespec& a, const timespec& b) {
-  return static_cast<double>(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
-}
-
-timespec now(clockid_t clock) {
-  timespec t{};
-  clock_gettime(clock, &t);
-  return t;
-}
 
 // True when the timer signal's handler belongs to libprofiler.
 bool handler_is_libprofiler(const struct sigaction& sa) {
@@ -150,7 +140,7 @@ void finalize_profile(const std::string& path, CpuProfileSummary& s) {
     std::memcpy(&bytes[3 * sizeof(Word)], &period_us, sizeof period_us);
   }
   if (!bytes.empty() && bytes.back() != '\n') bytes += '\n';
-  bytes += cpu_profile_record(s, session.unix_start.tv_sec + session.unix_start.tv_nsec / 1e9, "");
+  bytes += cpu_profile_record(s, session.clock.unix_seconds(), "");
 
   write_atomically(path, bytes, "the profile");
 }
@@ -169,6 +159,24 @@ void stop_quietly() {
 }
 
 }  // namespace
+
+ProfileClock ProfileClock::start() {
+  ProfileClock c;
+  clock_gettime(CLOCK_REALTIME, &c.unix_time);
+  clock_gettime(CLOCK_MONOTONIC, &c.wall);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c.cpu);
+  return c;
+}
+
+void ProfileClock::measure(CpuProfileSummary& s) const {
+  auto since = [](const timespec& start, clockid_t id) {
+    timespec t{};
+    clock_gettime(id, &t);
+    return static_cast<double>(t.tv_sec - start.tv_sec) + (t.tv_nsec - start.tv_nsec) / 1e9;
+  };
+  s.cpu_seconds = since(cpu, CLOCK_PROCESS_CPUTIME_ID);
+  s.wall_seconds = since(wall, CLOCK_MONOTONIC);
+}
 
 std::string cpu_profile_record(const CpuProfileSummary& s, double start_unix, const std::string& extra) {
   char record[512];
@@ -218,9 +226,7 @@ void cpu_profiler_start(const std::string& path, double frequency) {
   session.path = path;
   session.file = absolute(path);
   session.owner = ::getpid();
-  session.unix_start = now(CLOCK_REALTIME);
-  session.wall_start = now(CLOCK_MONOTONIC);
-  session.cpu_start = now(CLOCK_PROCESS_CPUTIME_ID);
+  session.clock = ProfileClock::start();
   if (!ProfilerStart(session.file.c_str())) {
     ::unlink(path.c_str());
     throw CaptureError("gperftools could not start profiling to '" + path + "'");
@@ -275,8 +281,7 @@ CpuProfileSummary cpu_profiler_stop() {
   s.path = session.path;
   s.wall_clock = kWallClock;
   s.requested_hz = session.requested_hz;
-  s.cpu_seconds = seconds_between(session.cpu_start, now(CLOCK_PROCESS_CPUTIME_ID));
-  s.wall_seconds = seconds_between(session.wall_start, now(CLOCK_MONOTONIC));
+  session.clock.measure(s);
   stop_quietly();
   if (session.timer_overridden) setitimer(kTimer, &session.saved_timer, nullptr);
   session.running = false;

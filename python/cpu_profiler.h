@@ -18,6 +18,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <time.h>
+
 namespace yep {
 
 // A user mistake or an environment problem; the message is one line.
@@ -34,6 +36,15 @@ struct CpuProfileSummary {
   double achieved_hz = 0;      // samples / measured seconds; 0 if no samples
   double cpu_seconds = 0;      // process CPU time between start and stop
   double wall_seconds = 0;
+};
+
+// The clocks a CPU profile's summary is measured with, read at its start.
+struct ProfileClock {
+  timespec cpu{}, wall{}, unix_time{};  // process CPU, monotonic, Unix
+  static ProfileClock start();
+  // Sets s.cpu_seconds and s.wall_seconds to the time since the start.
+  void measure(CpuProfileSummary& s) const;
+  double unix_seconds() const { return unix_time.tv_sec + unix_time.tv_nsec / 1e9; }
 };
 
 // yep's "# yep: key=value ..." record that follows the maps of a CPU

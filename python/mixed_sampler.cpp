@@ -55,7 +55,7 @@ struct Session {
   std::string path, file;
   pid_t owner = 0;
   double requested_hz = 0;
-  timespec cpu_start{}, wall_start{}, unix_start{};
+  ProfileClock clock;
   struct sigaction saved_action {};
   itimerval saved_timer{};
   AddressRange eval;
@@ -85,16 +85,6 @@ std::vector<std::pair<uint32_t, int>> python_frames_seen;
 std::map<uint64_t, uint64_t> thread_ids;  // native id -> stand-in
 std::vector<uint64_t> threads_seen;
 std::unordered_map<uint32_t, CodeInfo> code_infos;
-
-double seconds_between(const timespec& a, const timespec& b) {
-  return static_cast<double>(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
-}
-
-timespec now(clockid_t clock) {
-  timespec t{};
-  clock_gettime(clock, &t);
-  return t;
-}
 
 uintptr_t interrupted_pc(void* context) {
 #if defined(__x86_64__)
@@ -272,7 +262,7 @@ void write_profile(const std::string& path, const CpuProfileSummary& s,
   char extra[128];
   std::snprintf(extra, sizeof extra, " mixed=1 dropped=%llu max_backlog=%llu",
                 static_cast<unsigned long long>(dropped.load()), static_cast<unsigned long long>(max_backlog));
-  bytes += cpu_profile_record(s, session.unix_start.tv_sec + session.unix_start.tv_nsec / 1e9, extra);
+  bytes += cpu_profile_record(s, session.clock.unix_seconds(), extra);
   char address[32];
   for (size_t i = 0; i < python_frames_seen.size(); ++i) {
     const auto& [code, line] = python_frames_seen[i];
@@ -368,9 +358,7 @@ void mixed_sampler_start(const std::string& path, double frequency, uintptr_t ro
   timer.it_interval.tv_usec = period_us % 1000000;
   timer.it_value = timer.it_interval;
   setitimer(ITIMER_PROF, &timer, &session.saved_timer);
-  session.unix_start = now(CLOCK_REALTIME);
-  session.wall_start = now(CLOCK_MONOTONIC);
-  session.cpu_start = now(CLOCK_PROCESS_CPUTIME_ID);
+  session.clock = ProfileClock::start();
   session.running = true;
 }
 
@@ -382,8 +370,7 @@ CpuProfileSummary mixed_sampler_stop(const std::map<uint64_t, std::string>& thre
   CpuProfileSummary s;
   s.path = session.path;
   s.requested_hz = session.requested_hz;
-  s.cpu_seconds = seconds_between(session.cpu_start, now(CLOCK_PROCESS_CPUTIME_ID));
-  s.wall_seconds = seconds_between(session.wall_start, now(CLOCK_MONOTONIC));
+  session.clock.measure(s);
   setitimer(ITIMER_PROF, &session.saved_timer, nullptr);
   sampling = false;
   while (in_handler.load() != 0) std::this_thread::yield();
