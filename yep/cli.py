@@ -406,11 +406,7 @@ def memory_main(argv):
         line_memory.enable()
     except YepError as exc:
         return _fail(str(exc))
-    outcome = None
-    try:
-        target.run(args.args)
-    except BaseException as exc:  # the program's own: passed through below
-        outcome = exc
+    outcome = target.outcome_of_run(args.args)
     line_memory.finish()
     runner.show_exception(outcome)
     try:

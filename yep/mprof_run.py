@@ -106,11 +106,7 @@ def child_main(argv):
         target = runner.Target(script=script)
     except YepError as exc:
         return _fail(str(exc))
-    outcome = None
-    try:
-        target.run(args)
-    except BaseException as exc:  # the program's own: passed through below
-        outcome = exc
+    outcome = target.outcome_of_run(args)
     timestamps.write(funcs)
     runner.show_exception(outcome)
     return runner.finish(outcome)

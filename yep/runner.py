@@ -46,6 +46,16 @@ class Target:
             sys.path[0] = os.getcwd()
             runpy.run_module(self.module, run_name="__main__", alter_sys=True)
 
+    def outcome_of_run(self, args):
+        """Runs as run() does; returns the program's own exception (SystemExit,
+        KeyboardInterrupt and errors alike), or None, for show_exception and
+        finish to pass through once yep has finished its work."""
+        try:
+            self.run(args)
+        except BaseException as exc:  # the program's own
+            return exc
+        return None
+
 
 def _program_traceback(tb):
     """Drops the leading frames that belong to yep and runpy."""

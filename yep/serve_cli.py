@@ -49,11 +49,7 @@ def main(argv):
     except YepError as exc:
         return _fail(str(exc))
     print(f"yep: live view of this run at {url}", file=sys.stderr, flush=True)
-    outcome = None
-    try:
-        target.run(args.args)
-    except BaseException as exc:  # the program's own: passed through below
-        outcome = exc
+    outcome = target.outcome_of_run(args.args)
     live_view.stop()
     runner.show_exception(outcome)
     return runner.finish(outcome)
