@@ -19,7 +19,7 @@
 #include <sstream>
 #include <vector>
 
-#include "atomic_write.h"
+#include "profile_file.h"
 
 namespace yep {
 

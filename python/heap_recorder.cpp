@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "atomic_write.h"
+#include "profile_file.h"
 #include "cpu_profiler.h"  // CaptureError
 #include "native_unwinder.h"
 #include "python_frames.h"
@@ -340,17 +340,6 @@ void append_counts(std::string& out, int64_t allocs, int64_t frees, int64_t allo
                 static_cast<long long>(alloc_bytes - free_bytes), static_cast<long long>(allocs),
                 static_cast<long long>(alloc_bytes));
   out += buf;
-}
-
-std::string read_self_maps() {
-  std::string maps;
-  int fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return maps;
-  char buf[65536];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) maps.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return maps;
 }
 
 std::string write_dump(const std::string& reason) {

@@ -16,13 +16,11 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
-#include "atomic_write.h"
+#include "profile_file.h"
 #include "native_unwinder.h"
 #include "python_frames.h"
 #include "safe_reader.h"
@@ -232,13 +230,6 @@ std::string one_line(std::string s) {
   return s;
 }
 
-std::string read_maps() {
-  std::ifstream in("/proc/self/maps");
-  std::ostringstream out;
-  out << in.rdbuf();
-  return std::move(out).str();
-}
-
 void write_profile(const std::string& path, const CpuProfileSummary& s,
                    const std::map<uint64_t, std::string>& thread_names) {
   std::string bytes;
@@ -257,7 +248,7 @@ void write_profile(const std::string& path, const CpuProfileSummary& s,
     for (uint64_t pc : stack) word(pc);
   }
   for (uint64_t w : {uint64_t(0), uint64_t(1), uint64_t(0)}) word(w);
-  bytes += read_maps();
+  bytes += read_self_maps();
   if (!bytes.empty() && bytes.back() != '\n') bytes += '\n';
   char extra[128];
   std::snprintf(extra, sizeof extra, " mixed=1 dropped=%llu max_backlog=%llu",

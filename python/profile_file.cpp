@@ -1,4 +1,4 @@
-#include "atomic_write.h"
+#include "profile_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -9,6 +9,17 @@
 #include "cpu_profiler.h"  // CaptureError
 
 namespace yep {
+
+std::string read_self_maps() {
+  std::string maps;
+  const int fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return maps;
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) maps.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return maps;
+}
 
 void write_atomically(const std::string& path, const std::string& bytes, const std::string& what) {
   const std::string tmp = path + ".yep-tmp";
