@@ -371,3 +371,13 @@ def test_a_program_that_never_stops_the_sampler_still_gets_its_profile(hotcold, 
     # (no runner to cut here: libc's start-up frames stay at the root)
     assert any(re.search(r"(^|;)<module>;caller;py_burn_hot;burn_hot \d+$", line)
                for line in load(tmp_path / "forgot.prof").folded().splitlines())
+
+
+def test_mixed_to_an_unwritable_path_is_one_line_and_the_program_does_not_run(tmp_path):
+    script = write_script(tmp_path, "w.py", "print('ran')\n")
+    result = run_yep(["--mixed", "-o", str(tmp_path / "missing" / "out.prof"), str(script)], cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"yep: error: cannot write the profile to '{tmp_path / 'missing' / 'out.prof'}': No such file or directory; "
+        "choose a writable path"], result.stderr
+    assert "ran" not in result.stdout and not (tmp_path / "missing").exists()
