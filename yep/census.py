@@ -18,6 +18,7 @@ a list's size does not include its items. ``c.retained(kind)`` is the
 retained size of a type's instances: what would be freed with them. A census
 holds the GIL while it runs (about 0.2 s per million objects).
 """
+import threading
 import time
 import weakref
 
@@ -27,15 +28,22 @@ _BYS = ("type", "module")
 
 # yep's own objects, which the census leaves out with all they alone hold.
 _own = weakref.WeakSet()
+_own_lock = threading.Lock()  # a WeakSet cannot be iterated while another thread adds
+
+# One census at a time: a census running in another thread holds hundreds of
+# temporary tuples, which this one would count as growth.
+_one_at_a_time = threading.Lock()
 
 
 def exclude_from_census(obj):
     """Leave obj, and what only it holds, out of every census (yep's own state)."""
-    _own.add(obj)
+    with _own_lock:
+        _own.add(obj)
 
 
 def _excluded():
-    return [_own, *_own]  # the WeakSet too: its weak references are yep's
+    with _own_lock:
+        return [_own, *_own]  # the WeakSet too: its weak references are yep's
 
 
 def _native():
@@ -88,7 +96,7 @@ class Census:
         self.taken_at, self.seconds, self.baseline = taken_at, seconds, baseline
         self._types = types or {}
         self._index = {row.kind: row for row in rows}
-        _own.add(self)
+        exclude_from_census(self)
 
     def __getitem__(self, kind):
         return self._index[kind]
@@ -190,19 +198,21 @@ def census(baseline=None, by="type"):
         raise YepError(f"baseline must be a census from yep.census(), not {type(baseline).__name__}")
     if baseline is not None and baseline.by != by:
         by = baseline.by
-    native = _native()
-    taken_at = time.time()
-    start = time.perf_counter()
-    raw, count, size = native.census(_excluded())
-    seconds = time.perf_counter() - start
-    kinds, types = {}, {}
-    for t, n, s in raw:
-        kind = type_name(t) if by == "type" else _module_name(t)
-        if by == "type":
-            types[kind] = weakref.ref(t)
-        old = kinds.get(kind)
-        kinds[kind] = (n, s) if old is None else (old[0] + n, old[1] + s)
-    del raw
-    rows = sorted((CensusRow(k, n, s) for k, (n, s) in kinds.items()), key=lambda r: (-r.size, -r.count, r.kind))
-    result = Census(rows, count, size, by, taken_at, seconds, types=types)
+    with _one_at_a_time:
+        native = _native()
+        taken_at = time.time()
+        start = time.perf_counter()
+        raw, count, size = native.census(_excluded())
+        seconds = time.perf_counter() - start
+        kinds, types = {}, {}
+        for t, n, s in raw:
+            kind = type_name(t) if by == "type" else _module_name(t)
+            if by == "type":
+                types[kind] = weakref.ref(t)
+            old = kinds.get(kind)
+            kinds[kind] = (n, s) if old is None else (old[0] + n, old[1] + s)
+        del raw
+        rows = sorted((CensusRow(k, n, s) for k, (n, s) in kinds.items()), key=lambda r: (-r.size, -r.count, r.kind))
+        del kinds
+        result = Census(rows, count, size, by, taken_at, seconds, types=types)
     return result if baseline is None else result.diff(baseline)

@@ -168,6 +168,9 @@ class LiveView:
         self.listed = {}  # id -> object, of the instances and referrers shown last
         self.census_seconds = 0.0
         self.lock = threading.Lock()
+        # One request or moment at a time: the census in one would count the
+        # others' temporaries (a state's lists of counts, a listing's reprs).
+        self.busy = threading.RLock()
         self.stopping = threading.Event()
         self.server = self.sampler = self.rss = None
         self.url = None
@@ -207,7 +210,8 @@ class LiveView:
     def _sample(self):
         while not self.stopping.wait(max(self.interval, GIL_SHARE * self.census_seconds)):
             try:
-                self.take_moment()
+                with self.busy:
+                    self.take_moment()
             except Exception:  # an interpreter shutting down; the view just stops sampling
                 return
 
@@ -411,16 +415,17 @@ def _handler(view):
             if route is None:
                 return self._send(404, {"error": f"no {method} {url.path} here"})
             try:
-                result = route()
+                with view.busy:  # what the route made is bytes before the next census
+                    result = route()
+                    if not isinstance(result, tuple):
+                        result = (json.dumps(result).encode(),)
             except (KeyError, ValueError, IndexError):
                 return self._send(400, {"error": "missing or malformed parameter"})
             except LookupError as exc:
                 return self._send(404, {"error": str(exc)})
             except Exception as exc:  # reported to the page, never to the program's stderr
                 return self._send(500, {"error": f"{type(exc).__name__}: {exc}"})
-            if isinstance(result, tuple):
-                return self._send(200, *result)
-            return self._send(200, result)
+            return self._send(200, *result)
 
         def do_GET(self):
             self._handle("GET")
