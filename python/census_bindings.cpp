@@ -1,7 +1,4 @@
-// Bindings of the object census (census.h) for yep.census and the live view,
-// and of gperftools' profiler state, which the live view reads to show the
-// running CPU profile.
-#include <gperftools/profiler.h>
+// Bindings of the object census (census.h) for yep.census and the live view.
 #include <pybind11/pybind11.h>
 
 #include "census.h"
@@ -58,11 +55,4 @@ void bind_census(py::module_& m) {
         py::arg("roots"), "(objects, bytes) that would be freed with the objects in roots.");
   m.def("census_sizeof", [](py::handle o) { return yep::shallow_size(o.ptr()); }, py::arg("obj"),
         "sys.getsizeof(obj), computed as the census computes it.");
-  m.def("cpu_profile_path",
-        [] {
-          ProfilerState state{};
-          ProfilerGetCurrentState(&state);
-          return state.enabled ? std::string(state.profile_name) : std::string();
-        },
-        "The file the running CPU profiler writes to ('' when none is running).");
 }

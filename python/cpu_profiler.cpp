@@ -94,14 +94,6 @@ void after_fork_in_child() {
   }
 }
 
-void check_writable(const std::string& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd < 0)
-    throw CaptureError("cannot write the profile to '" + path + "': " + std::strerror(errno) +
-                       "; choose a writable path");
-  ::close(fd);
-}
-
 // Machine words of the profile as written by this process (native order).
 using Word = uintptr_t;
 
@@ -201,6 +193,13 @@ bool cpu_profiler_running() {
   return session.running || state.enabled;
 }
 
+std::string cpu_profiler_path() {
+  if (session.running) return session.path;
+  ProfilerState state{};
+  ProfilerGetCurrentState(&state);
+  return state.enabled ? std::string(state.profile_name) : std::string();
+}
+
 void cpu_profiler_start(const std::string& path, double frequency) {
   if (cpu_profiler_running()) {
     ProfilerState state{};
@@ -285,7 +284,12 @@ CpuProfileSummary cpu_profiler_stop() {
   stop_quietly();
   if (session.timer_overridden) setitimer(kTimer, &session.saved_timer, nullptr);
   session.running = false;
-  finalize_profile(session.file, s);
+  try {
+    finalize_profile(session.file, s);
+  } catch (const CaptureError&) {
+    ::unlink(session.file.c_str());  // gperftools' part alone lacks the record yep's reports need
+    throw;
+  }
   return s;
 }
 

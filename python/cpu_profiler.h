@@ -59,6 +59,8 @@ void cpu_profiler_flush();
 // without touching the parent's file; the child may then profile itself.
 void cpu_profiler_release_after_fork();
 bool cpu_profiler_running();
+// The file the running CPU profiler writes to ("" when none is running).
+std::string cpu_profiler_path();
 // True when no profiler samples and SIGPROF has its default handler or
 // libprofiler's idle one (which another sampler may borrow and give back).
 bool sigprof_is_free();

@@ -299,13 +299,6 @@ void mixed_sampler_start(const std::string& path, double frequency, uintptr_t ro
     throw CaptureError("frequency must be between 1 and 4000 Hz, not " + std::to_string(frequency));
   if (!sigprof_is_free())
     throw CaptureError("another SIGPROF handler is installed (another profiler?); stop it first");
-  {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0)
-      throw CaptureError("cannot write the profile to '" + path + "': " + std::strerror(errno) +
-                         "; choose a writable path");
-    ::close(fd);
-  }
   if (!native_unwinder_load())
     throw CaptureError(std::string("cannot load ") + native_unwinder_library() +
                        " to walk native stacks: apt-get install libunwind8");
@@ -315,6 +308,7 @@ void mixed_sampler_start(const std::string& path, double frequency, uintptr_t ro
     if (p == MAP_FAILED) throw CaptureError("cannot map memory for the mixed-stack sampler");
     slots = static_cast<Slot*>(p);
   }
+  check_writable(path);
   SafeReader::init();
   mixed_sampler_prepare_thread();
   session.path = path;
@@ -375,7 +369,12 @@ CpuProfileSummary mixed_sampler_stop(const std::map<uint64_t, std::string>& thre
   session.running = false;
   for (const auto& [stack, count] : stacks) s.samples += count;
   if (s.samples > 0 && s.cpu_seconds > 0) s.achieved_hz = s.samples / s.cpu_seconds;
-  write_profile(session.file, s, thread_names);
+  try {
+    write_profile(session.file, s, thread_names);
+  } catch (const CaptureError&) {
+    ::unlink(session.file.c_str());  // the empty file check_writable made is no profile
+    throw;
+  }
   return s;
 }
 

@@ -96,6 +96,8 @@ PYBIND11_MODULE(_native, m) {
         "In a forked child: forget the parent's profile without writing to it.");
   m.def("cpu_flush", &yep::cpu_profiler_flush, "Flush samples gathered so far to the file.");
   m.def("cpu_running", &yep::cpu_profiler_running, "Whether the CPU profiler is running.");
+  m.def("cpu_profile_path", &yep::cpu_profiler_path,
+        "The file the running CPU profiler writes to ('' when none is running).");
   m.def("mixed_start", [](const std::string& path, double frequency, py::object root_code) {
           yep::mixed_sampler_start(path, frequency, root_code.is_none() ? 0 : reinterpret_cast<uintptr_t>(root_code.ptr()));
         }, py::arg("path"), py::arg("frequency") = 0.0, py::arg("root_code") = py::none(),

@@ -21,6 +21,14 @@ std::string read_self_maps() {
   return maps;
 }
 
+void check_writable(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0)
+    throw CaptureError("cannot write the profile to '" + path + "': " + std::strerror(errno) +
+                       "; choose a writable path");
+  ::close(fd);
+}
+
 void write_atomically(const std::string& path, const std::string& bytes, const std::string& what) {
   const std::string tmp = path + ".yep-tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);

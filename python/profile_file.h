@@ -10,6 +10,10 @@ namespace yep {
 // The process's memory maps now ("" if /proc is not readable).
 std::string read_self_maps();
 
+// Creates PATH empty, so a start fails at once on a path it could never write
+// at stop. Throws CaptureError "cannot write the profile to '<path>': ...".
+void check_writable(const std::string& path);
+
 // Throws CaptureError "cannot write <what> '<path>': <reason>".
 void write_atomically(const std::string& path, const std::string& bytes, const std::string& what);
 

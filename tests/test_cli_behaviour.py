@@ -216,3 +216,18 @@ def test_os_exit_still_finishes_the_profile(tmp_path):
     assert result.stdout.startswith("bye\n") and "Total:" in result.stdout
     rows, total = report_of(tmp_path / "hard_exit.py.prof", tmp_path)
     assert total > 0
+
+
+@pytest.mark.parametrize("mode", [[], ["--mixed"]], ids=["plain", "mixed"])
+def test_a_profile_that_cannot_be_written_at_stop_leaves_no_file(tmp_path, mode):
+    # The start creates the file empty (so a bad path fails before the program
+    # runs); when the write at stop fails, that empty file must not stay
+    # behind looking like a profile. Here the temporary file's name is taken
+    # by a directory, which even root cannot open for writing.
+    script = write_script(tmp_path, "w.py", "print('ran')\n")
+    (tmp_path / "out.prof.yep-tmp").mkdir()
+    result = run_yep([*mode, "-o", str(tmp_path / "out.prof"), str(script)], cwd=tmp_path)
+    assert result.returncode == 2 and "ran" in result.stdout
+    assert result.stderr.strip().splitlines() == [
+        f"yep: error: cannot write the profile '{tmp_path / 'out.prof'}': Is a directory"], result.stderr
+    assert not (tmp_path / "out.prof").exists()

@@ -381,3 +381,4 @@ def test_mixed_to_an_unwritable_path_is_one_line_and_the_program_does_not_run(tm
         f"yep: error: cannot write the profile to '{tmp_path / 'missing' / 'out.prof'}': No such file or directory; "
         "choose a writable path"], result.stderr
     assert "ran" not in result.stdout and not (tmp_path / "missing").exists()
+

@@ -198,21 +198,23 @@ def census(baseline=None, by="type"):
         raise YepError(f"baseline must be a census from yep.census(), not {type(baseline).__name__}")
     if baseline is not None and baseline.by != by:
         by = baseline.by
-    with _one_at_a_time:
-        native = _native()
-        taken_at = time.time()
-        start = time.perf_counter()
-        raw, count, size = native.census(_excluded())
-        seconds = time.perf_counter() - start
-        kinds, types = {}, {}
-        for t, n, s in raw:
-            kind = type_name(t) if by == "type" else _module_name(t)
-            if by == "type":
-                types[kind] = weakref.ref(t)
-            old = kinds.get(kind)
-            kinds[kind] = (n, s) if old is None else (old[0] + n, old[1] + s)
-        del raw
-        rows = sorted((CensusRow(k, n, s) for k, (n, s) in kinds.items()), key=lambda r: (-r.size, -r.count, r.kind))
-        del kinds
-        result = Census(rows, count, size, by, taken_at, seconds, types=types)
-    return result if baseline is None else result.diff(baseline)
+    with _one_at_a_time:  # and nothing of this census left in a frame when the next one starts
+        return _take(by) if baseline is None else _take(by).diff(baseline)
+
+
+def _take(by):
+    native = _native()
+    taken_at = time.time()
+    start = time.perf_counter()
+    raw, count, size = native.census(_excluded())
+    seconds = time.perf_counter() - start
+    kinds, types = {}, {}
+    for t, n, s in raw:
+        kind = type_name(t) if by == "type" else _module_name(t)
+        if by == "type":
+            types[kind] = weakref.ref(t)
+        old = kinds.get(kind)
+        kinds[kind] = (n, s) if old is None else (old[0] + n, old[1] + s)
+    del raw
+    rows = sorted((CensusRow(k, n, s) for k, (n, s) in kinds.items()), key=lambda r: (-r.size, -r.count, r.kind))
+    return Census(rows, count, size, by, taken_at, seconds, types=types)
