@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the build, the tests and the peer tools need.
 DEBIAN_PACKAGES := g++ make pkg-config libgoogle-perftools-dev google-perftools \
 	pybind11-dev zlib1g-dev libdw-dev libelf-dev libunwind-dev libbenchmark-dev libgtest-dev golang-go \
-	valgrind chromium
+	valgrind chromium firefox-esr
 # Python packages for building and testing, installed into .venv.
 PIP_PACKAGES := scikit-build-core cmake ninja pytest numpy gprof2dot snakeviz memray memory_profiler line_profiler matplotlib ipython nbclient nbformat ipykernel guppy3 websocket-client py-spy
 
