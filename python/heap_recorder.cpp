@@ -90,6 +90,14 @@ std::atomic<bool> hooks_added{false};
 // Totals for the interval dumps, read without the lock.
 std::atomic<int64_t> total_allocated{0}, total_inuse{0};
 
+// Only holders of table_lock write the totals: a plain load and store is
+// enough, and cheaper than a locked read-modify-write on every malloc.
+int64_t add_under_lock(std::atomic<int64_t>& total, int64_t delta) {
+  const int64_t now = total.load(std::memory_order_relaxed) + delta;
+  total.store(now, std::memory_order_relaxed);
+  return now;
+}
+
 uint64_t hash_stack(const uintptr_t* stack, int depth) {
   uint64_t h = 0x84222325cbf29ce4ull;
   for (int i = 0; i < depth; ++i) {
@@ -270,6 +278,11 @@ void dump_at_threshold(int64_t allocated, int64_t inuse);
 
 void on_new(const void* ptr, size_t size) {
   if (!ptr || in_dump || !recording.load(std::memory_order_relaxed)) return;
+  const uintptr_t key = reinterpret_cast<uintptr_t>(ptr);
+  // The live map is far larger than the caches: start loading this
+  // allocation's slot now, while the stack is walked. Read without the lock,
+  // the table may be stale; a prefetch of any address is harmless.
+  if (const Live* live = tables.live) __builtin_prefetch(&live[live_slot(key, tables.live_capacity)], 1);
   uintptr_t stack[kMaxDepth];
   const int depth = allocation_stack(stack);
   table_lock.lock();
@@ -281,15 +294,14 @@ void on_new(const void* ptr, size_t size) {
   Bucket& b = tables.buckets[index];
   b.allocs += 1;
   b.alloc_bytes += static_cast<int64_t>(size);
-  const uintptr_t key = reinterpret_cast<uintptr_t>(ptr);
   size_t slot = live_slot(key, tables.live_capacity);
   while (tables.live[slot].ptr && tables.live[slot].ptr != key) slot = (slot + 1) & (tables.live_capacity - 1);
   if (!tables.live[slot].ptr) ++tables.live_count;
   tables.live[slot] = Live{key, size, index};
+  const int64_t allocated = add_under_lock(total_allocated, static_cast<int64_t>(size));
+  const int64_t inuse = add_under_lock(total_inuse, static_cast<int64_t>(size));
   table_lock.unlock();
-  const int64_t allocated = total_allocated.fetch_add(static_cast<int64_t>(size), std::memory_order_relaxed);
-  const int64_t inuse = total_inuse.fetch_add(static_cast<int64_t>(size), std::memory_order_relaxed);
-  dump_at_threshold(allocated + static_cast<int64_t>(size), inuse + static_cast<int64_t>(size));
+  dump_at_threshold(allocated, inuse);
 }
 
 void on_delete(const void* ptr) {
@@ -319,8 +331,8 @@ void on_delete(const void* ptr) {
   }
   tables.live[hole] = Live{0, 0, 0};
   --tables.live_count;
+  add_under_lock(total_inuse, -static_cast<int64_t>(found.size));
   table_lock.unlock();
-  total_inuse.fetch_sub(static_cast<int64_t>(found.size), std::memory_order_relaxed);
 }
 
 // ---- dumps ---------------------------------------------------------------
