@@ -5,8 +5,10 @@ small page interface: navigate, eval (a JSON-able value back), a real mouse
 click in the middle of an element, a key press, and a PNG screenshot."""
 import base64
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 
@@ -136,17 +138,25 @@ class Browser:
             command = [program, "--headless", "--no-remote", "-profile", str(profile), "--remote-debugging-port=0",
                        f"--window-size={WIDTH},{HEIGHT}", "about:blank"]
             listening, page = r"WebDriver BiDi listening on (ws://\S+)", _FirefoxPage
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        for line in self.process.stderr:
-            match = re.search(listening, line)
-            if match:
-                # The rest of its stderr (Firefox's console chatter) must not fill the pipe.
-                threading.Thread(target=self.process.stderr.read, daemon=True).start()
-                self.page = page(match.group(1))
-                return
-        self.close()
-        raise AssertionError(f"{kind} did not start its remote protocol endpoint")
+        # Its own process group: close() ends the browser's helper processes too.
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                        start_new_session=True)
+        try:
+            for line in self.process.stderr:
+                match = re.search(listening, line)
+                if match:
+                    # The rest of its stderr (Firefox's console chatter) must not fill the pipe.
+                    threading.Thread(target=self.process.stderr.read, daemon=True).start()
+                    self.page = page(match.group(1))
+                    return
+            raise AssertionError(f"{kind} did not start its remote protocol endpoint")
+        except BaseException:
+            self.close()
+            raise
 
     def close(self):
-        self.process.kill()
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         self.process.wait()
