@@ -189,6 +189,17 @@ size_t line_tracer_add(PyObject* code) {
   return functions.size() - 1;
 }
 
+void line_tracer_forget(PyObject* code) {
+  auto it = index_of.find(code);
+  if (it == index_of.end()) return;
+  FunctionRecord& f = functions[it->second];
+  index_of.erase(it);
+  // The slot stays (an activation still running elsewhere may name its index).
+  f.lines = {};
+  f.code = nullptr;
+  Py_DECREF(code);
+}
+
 void line_tracer_install_thread(bool count_allocations) {
   if (count_allocations) allocation_counter_install();
   counting_allocations = count_allocations;

@@ -52,9 +52,13 @@ size_t line_tracer_add(PyObject* code);
 // allocator). Without them the byte columns stay 0 and RSS is read after
 // every line instead (the only figure left, so it must not lag).
 void line_tracer_install_thread(bool count_allocations = true);
+// Unregisters a code object and drops its figures and its reference (%mprun
+// profiles a fresh copy of the code each run, then forgets it).
+void line_tracer_forget(PyObject* code);
 void line_tracer_uninstall_thread();
 // Ends the lines still running in this thread (at exit), so they count.
 void line_tracer_finish_thread();
+// Forgotten functions stay as records with no code and no lines.
 const std::vector<FunctionRecord>& line_tracer_results();
 
 }  // namespace yep

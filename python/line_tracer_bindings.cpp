@@ -11,6 +11,8 @@ void bind_line_tracer(py::module_& m) {
     if (!PyCode_Check(code.ptr())) throw py::type_error("expected a code object");
     return yep::line_tracer_add(code.ptr());
   }, py::arg("code"), "Profile this code object line by line.");
+  m.def("line_tracer_forget", [](py::object code) { yep::line_tracer_forget(code.ptr()); }, py::arg("code"),
+        "Stop profiling this code object and drop its figures.");
   m.def("line_tracer_install_thread", &yep::line_tracer_install_thread, py::arg("count_allocations") = true,
         "Trace the calling thread; count_allocations adds the allocation hooks (needs tcmalloc).");
   m.def("line_tracer_uninstall_thread", &yep::line_tracer_uninstall_thread, "Stop tracing the calling thread.");
@@ -19,6 +21,7 @@ void bind_line_tracer(py::module_& m) {
   m.def("line_tracer_results", [] {
     py::list out;
     for (const yep::FunctionRecord& f : yep::line_tracer_results()) {
+      if (!f.code) continue;  // forgotten
       py::dict lines;
       for (size_t i = 0; i < f.lines.size(); ++i) {
         const yep::LineRecord& r = f.lines[i];
@@ -29,5 +32,6 @@ void bind_line_tracer(py::module_& m) {
       out.append(py::make_tuple(py::reinterpret_borrow<py::object>(f.code), lines));
     }
     return out;
-  }, "[(code, {line: (hits, time_ns, net_bytes, peak_bytes, rss_max, rss_increment)})] per function.");
+  }, "[(code, {line: (hits, time_ns, net_bytes, peak_bytes, rss_max, rss_increment)})] per function "
+     "still registered.");
 }

@@ -260,14 +260,15 @@ class YepMagics(Magics):
         if args.children:
             print("(%mprun -c: yep's line tracer measures this process only; child processes are not included)")
         code = self._compile(stmt, "%mprun")
-        first = len(native.line_tracer_results())
         # The tracer's figures are per code object and accumulate for the life
         # of the process, so each run profiles fresh copies of the functions'
-        # code: a second %mprun of the same function starts from zero.
+        # code, forgotten afterwards: a second %mprun of the same function
+        # starts from zero.
         originals = [(function, function.__code__) for function in functions]
-        for function, original in originals:
-            function.__code__ = original.replace()
-            native.line_tracer_add(function.__code__)
+        copies = [original.replace() for _, original in originals]
+        for (function, _), copy in zip(originals, copies):
+            function.__code__ = copy
+            native.line_tracer_add(copy)
         outcome = None
         line_memory.enable(count_allocations=counting)
         try:
@@ -278,10 +279,16 @@ class YepMagics(Magics):
             line_memory.finish()
             for function, original in originals:
                 function.__code__ = original
-        results = line_memory.results()[first:]
-        for result, (traced, _) in zip(results, native.line_tracer_results()[first:]):
-            # line_memory makes paths absolute, which breaks IPython's <ipython-input-...> names.
-            result["filename"] = traced.co_filename
+        traced = [code for code, _ in native.line_tracer_results()]
+        results = []
+        for result, code in zip(line_memory.results(), traced):
+            if any(code is copy for copy in copies):
+                # line_memory makes paths absolute, which breaks IPython's <ipython-input-...> names.
+                result["filename"] = code.co_filename
+                results.append(result)
+        del traced
+        for copy in copies:
+            native.line_tracer_forget(copy)
         report = "".join(line_memory.format_function(result, 3) for result in results).rstrip("\n")
         print(report)
         if not counting:
