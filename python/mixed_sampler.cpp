@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -200,7 +201,11 @@ void merge(const Slot& slot, std::vector<uint64_t>& out) {
 uint64_t drained_to = 0;
 uint64_t max_backlog = 0;  // most samples seen waiting for the drain (in the profile's record)
 
+// The drain thread and a flush take turns on the merged stacks.
+std::mutex drain_mutex;
+
 void drain_once() {
+  std::lock_guard<std::mutex> guard(drain_mutex);
   const uint64_t end = next_slot.load(std::memory_order_acquire);
   max_backlog = std::max(max_backlog, end - drained_to);
   uint64_t k = drained_to;
@@ -275,6 +280,11 @@ std::string absolute(const std::string& path) {
   return std::string(cwd) + "/" + path;
 }
 
+void count_samples(CpuProfileSummary& s) {
+  for (const auto& [stack, count] : stacks) s.samples += count;
+  if (s.samples > 0 && s.cpu_seconds > 0) s.achieved_hz = s.samples / s.cpu_seconds;
+}
+
 }  // namespace
 
 bool mixed_sampler_running() { return session.running; }
@@ -347,6 +357,22 @@ void mixed_sampler_start(const std::string& path, double frequency, uintptr_t ro
   session.running = true;
 }
 
+void mixed_sampler_flush(const std::map<uint64_t, std::string>& thread_names) {
+  if (!session.running) throw CaptureError("the CPU profiler is not running; call yep.start() first");
+  if (session.owner != ::getpid())
+    throw CaptureError("the CPU profile belongs to the parent process (pid " + std::to_string(session.owner) +
+                       "), which writes it; a forked child is not profiled");
+  drain_once();
+  // The drain thread waits while the stacks are written out.
+  std::lock_guard<std::mutex> guard(drain_mutex);
+  CpuProfileSummary s;
+  s.path = session.path;
+  s.requested_hz = session.requested_hz;
+  session.clock.measure(s);
+  count_samples(s);
+  write_profile(session.file, s, thread_names);
+}
+
 CpuProfileSummary mixed_sampler_stop(const std::map<uint64_t, std::string>& thread_names) {
   if (!session.running) throw CaptureError("the CPU profiler is not running; call yep.start() first");
   if (session.owner != ::getpid())
@@ -367,8 +393,7 @@ CpuProfileSummary mixed_sampler_stop(const std::map<uint64_t, std::string>& thre
   session.drain.join();
   drain_once();
   session.running = false;
-  for (const auto& [stack, count] : stacks) s.samples += count;
-  if (s.samples > 0 && s.cpu_seconds > 0) s.achieved_hz = s.samples / s.cpu_seconds;
+  count_samples(s);
   try {
     write_profile(session.file, s, thread_names);
   } catch (const CaptureError&) {

@@ -38,6 +38,8 @@ namespace yep {
 void mixed_sampler_start(const std::string& path, double frequency, uintptr_t root_code);
 // thread_names: native thread id -> name, for the labels.
 CpuProfileSummary mixed_sampler_stop(const std::map<uint64_t, std::string>& thread_names);
+// Writes the whole profile so far (a complete file) while sampling goes on.
+void mixed_sampler_flush(const std::map<uint64_t, std::string>& thread_names);
 bool mixed_sampler_running();
 void mixed_sampler_prepare_thread();
 

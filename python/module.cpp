@@ -106,6 +106,8 @@ PYBIND11_MODULE(_native, m) {
   m.def("mixed_stop", [](const std::map<uint64_t, std::string>& names) {
           return summary_to_dict(yep::mixed_sampler_stop(names));
         }, py::arg("thread_names"), "Stop the mixed sampler, write the file and return what was measured.");
+  m.def("mixed_flush", &yep::mixed_sampler_flush, py::arg("thread_names"),
+        "Write the mixed profile so far to its file; sampling goes on.");
   m.def("mixed_running", &yep::mixed_sampler_running, "Whether the mixed sampler is running.");
   m.def("mixed_prepare_thread", &yep::mixed_sampler_prepare_thread,
         "Let the calling thread's samples hold native stacks (call it in each new thread).");

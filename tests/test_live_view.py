@@ -5,6 +5,7 @@ instance lists its referrers; the server wants its token and listens on
 loopback only.
 
 YEP_UPDATE_SCREENSHOT=1 also writes the page's screenshot to docs/live_view.png."""
+import json
 import os
 import re
 import subprocess
@@ -94,6 +95,50 @@ def test_listens_on_loopback_only(served):
             if int(port_hex, 16) == port and state == "0A":  # LISTEN
                 listening.append(address)
     assert listening == ["0100007F"]  # 127.0.0.1, and no IPv6 or wildcard socket
+
+
+BURN = """\
+import sys
+import hotcold, yep
+
+def caller():
+    hotcold.burn_hot(2_000_000)
+
+yep.start("cpu.prof", mixed=sys.argv[1] == "mixed")
+while True:  # until the test ends the process
+    caller()
+"""
+
+
+@pytest.mark.parametrize("mode", ["plain", "mixed"])
+def test_the_running_cpu_profile_is_shown(tmp_path, hotcold, mode):
+    # The page's CPU panel asks /api/cpu every 10 s: the report of the profile
+    # being written, which flushes it (a mixed profile is written whole).
+    script = write_script(tmp_path, "burn.py", BURN)
+    proc = subprocess.Popen([sys.executable, "-m", "yep", "serve", str(script), mode], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(hotcold)))
+    try:
+        url = re.search(r"http://127\.0\.0\.1:\d+/\?token=\S+", proc.stderr.readline()).group(0)
+        base, token = url.split("/?token=")
+        _wait_for(lambda: json.loads(_get(f"{base}/api/state?token={token}")[1])["cpu_running"],
+                  what="the profile to start")
+        time.sleep(1.5)
+
+        def report():
+            status, body = _get(f"{base}/api/cpu?token={token}")
+            assert status == 200, body
+            text = json.loads(body)["text"]
+            return "burn_hot" in text and text
+
+        text = _wait_for(report, what="burn_hot in the CPU report")
+        flat = re.search(r"^\s*[\d.]+s\s+([\d.]+)%.*\sburn_hot\s", text, re.M)
+        assert flat and float(flat.group(1)) > 50, text  # nearly all the time is in it
+        if mode == "mixed":
+            assert re.search(r"\bcaller\b", text), text  # the Python caller, by name
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.mark.parametrize("kind", ["chromium", "firefox"])

@@ -193,10 +193,11 @@ def test_go_tool_pprof_shows_python_and_native_frames_together(hotcold, tmp_path
     assert any(wanted.search(t) for t in traces), out.stdout
 
 
-def test_api_mixed_profile_and_errors(hotcold, tmp_path):
+def test_api_mixed_profile_flush_and_errors(hotcold, tmp_path):
     body = """
     import sys
     import yep, hotcold
+    from yep import load
 
     def caller():
         hotcold.burn_hot(20_000_000)
@@ -208,13 +209,13 @@ def test_api_mixed_profile_and_errors(hotcold, tmp_path):
         yep.start("twice.prof")
     except yep.YepError as exc:
         print("error:", exc)
-    try:
-        yep.flush()
-    except yep.YepError as exc:
-        print("error:", exc)
-    print(yep.is_running())
-    yep.stop()
-    print(yep.is_running())
+    caller()
+    yep.flush()  # a complete file, readable while sampling goes on
+    flushed = load("again.prof")
+    print("flushed", flushed.samples, yep.is_running())
+    caller()
+    summary = yep.stop()
+    print("stopped", load("again.prof").samples, summary["samples"], yep.is_running())
     """
     script = write_script(tmp_path, "api.py", body)
     result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
@@ -222,8 +223,11 @@ def test_api_mixed_profile_and_errors(hotcold, tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "error: the CPU profiler is already running; call yep.stop() before starting it again"
-    assert lines[1].startswith("error: a mixed-stack profile is written when it stops")
-    assert lines[2:] == ["True", "False"]
+    flushed, running = int(lines[1].split()[1]), lines[1].split()[2]
+    _, final, samples, running_after = lines[2].split()
+    # Each caller() burns about as long: the flush saw about half of the samples.
+    assert running == "True" and running_after == "False"
+    assert int(final) == int(samples) and 0.3 * int(final) < flushed < 0.7 * int(final), lines
     folded = load(tmp_path / "api.prof").folded()
     assert any(line.startswith("caller;py_burn_hot;burn_hot ") or ";caller;py_burn_hot;burn_hot " in line
                for line in folded.splitlines()), folded

@@ -82,12 +82,14 @@ def stop():
 
 
 def flush():
-    """Write the samples gathered so far to the profile file."""
+    """Write the samples gathered so far to the profile file. A mixed-stack
+    profile's file is then complete, readable while sampling goes on."""
     from . import mixed
 
     if mixed.running():
-        raise YepError("a mixed-stack profile is written when it stops; flush works for plain CPU profiles")
-    _native().cpu_flush()
+        mixed.flush()
+    else:
+        _native().cpu_flush()
 
 
 def is_running():

@@ -43,6 +43,7 @@ import time
 import types
 import urllib.parse
 
+from . import mixed
 from ._errors import YepError
 from .census import Census, CensusRow, _excluded, census, exclude_from_census, type_name
 
@@ -289,7 +290,7 @@ class LiveView:
                 "bytes": [m.size for m in moments], "rss": [m.rss for m in moments],
                 "heap": [m.heap for m in moments] if self.heap_hooks else None,
                 "types": rows, "types_total": len(shown), "marks": marks,
-                "cpu_running": bool(_native().cpu_profile_path())}
+                "cpu_running": bool(_native().cpu_profile_path()) or mixed.running()}
 
     def instances(self, kind, limit=MAX_LISTED):
         ref = self.types.get(kind)
@@ -333,6 +334,11 @@ class LiveView:
 
     def cpu_top(self, nodecount=20):
         """The running CPU profile's report so far, or None."""
+        from .report import load
+
+        if mixed.running():  # a flush writes a complete mixed profile
+            mixed.flush()
+            return load(mixed.path()).text(nodecount=nodecount)
         native = _native()
         path = native.cpu_profile_path()
         if not path:
@@ -345,8 +351,6 @@ class LiveView:
         word = "Q" if struct.calcsize("P") == 8 else "I"
         with open("/proc/self/maps", "rb") as f:
             maps = f.read()
-        from .report import load
-
         with tempfile.NamedTemporaryFile(suffix=".prof") as tmp:
             tmp.write(data + struct.pack("3" + word, 0, 1, 0) + maps)
             tmp.flush()

@@ -12,6 +12,7 @@ import sys
 import threading
 
 _names = {}  # native thread id -> name
+_state = {"path": None}
 _previous_hook = None
 _owner = None  # the process that started the sampler
 
@@ -38,6 +39,7 @@ def start(path, frequency, root_code=None):
     global _previous_hook, _owner
     _names.clear()
     _native().mixed_start(path, frequency or 0.0, root_code)
+    _state["path"] = path
     _previous_hook = threading.getprofile()
     threading.setprofile(_thread_started)
     if _owner is None:
@@ -45,12 +47,21 @@ def start(path, frequency, root_code=None):
     _owner = os.getpid()
 
 
-def stop():
-    threading.setprofile(_previous_hook)
+def _thread_names():
     for thread in threading.enumerate():
         if thread.native_id is not None:
             _names[thread.native_id] = thread.name
-    return _native().mixed_stop(_names)
+    return _names
+
+
+def stop():
+    threading.setprofile(_previous_hook)
+    return _native().mixed_stop(_thread_names())
+
+
+def flush():
+    """Writes the whole profile so far to its file; sampling goes on."""
+    _native().mixed_flush(_thread_names())
 
 
 def _stop_at_exit():
@@ -58,6 +69,11 @@ def _stop_at_exit():
     its profile, as gperftools' profiler writes its own at exit."""
     if os.getpid() == _owner and running():
         stop()
+
+
+def path():
+    """The file the running sampler writes to."""
+    return _state["path"]
 
 
 def running():
