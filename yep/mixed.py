@@ -40,6 +40,7 @@ def start(path, frequency, root_code=None):
     _names.clear()
     _native().mixed_start(path, frequency or 0.0, root_code)
     _state["path"] = path
+    _thread_names()  # those running now keep their names if they end before the stop
     _previous_hook = threading.getprofile()
     threading.setprofile(_thread_started)
     if _owner is None:
