@@ -321,6 +321,7 @@ void mixed_sampler_start(const std::string& path, double frequency, uintptr_t ro
   check_writable(path);
   SafeReader::init();
   mixed_sampler_prepare_thread();
+  run_in_other_python_threads(mixed_sampler_prepare_thread);  // threads started before this
   session.path = path;
   session.file = absolute(path);
   session.owner = ::getpid();

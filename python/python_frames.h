@@ -49,4 +49,9 @@ struct AddressRange {
 };
 AddressRange python_eval_function();
 
+// Has each other thread of the interpreter run `once` itself, the next time
+// it calls a Python function: a one-shot profile hook, left out for threads
+// that have a profile function of their own. Needs the GIL.
+void run_in_other_python_threads(void (*once)());
+
 }  // namespace yep

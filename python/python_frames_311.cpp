@@ -227,6 +227,28 @@ int python_line(const unsigned char*, size_t, int firstlineno, int) { return fir
 
 #endif
 
+namespace {
+
+void (*run_once)() = nullptr;
+
+int run_once_then_unhook(PyObject*, PyFrameObject*, int, PyObject*) {
+  if (run_once) run_once();
+  _PyEval_SetProfile(PyThreadState_Get(), nullptr, nullptr);
+  return 0;
+}
+
+}  // namespace
+
+void run_in_other_python_threads(void (*once)()) {
+  run_once = once;
+  PyThreadState* self = PyThreadState_Get();
+  for (PyThreadState* t = PyInterpreterState_ThreadHead(self->interp); t; t = PyThreadState_Next(t)) {
+    // The GIL is held, so no other thread is changing its own hooks now.
+    if (t != self && t->c_profilefunc == nullptr && _PyEval_SetProfile(t, run_once_then_unhook, nullptr) < 0)
+      PyErr_Clear();
+  }
+}
+
 AddressRange python_eval_function() {
   AddressRange range;
   void* symbol = dlsym(RTLD_DEFAULT, "_PyEval_EvalFrameDefault");

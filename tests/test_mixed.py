@@ -164,17 +164,17 @@ def test_threads_are_sampled_labelled_and_split(hotcold, tmp_path):
     assert not any(line.startswith("thread ") for line in profile.folded().splitlines())
 
 
-def test_a_thread_running_before_the_start_has_its_python_frames_and_name(tmp_path):
-    # Started before yep.start and ended before yep.stop: its samples still
-    # hold its Python frames (the native stack is only the interrupted pc: it
-    # never ran yep's per-thread set-up) and its name.
+def test_a_thread_running_before_the_start_has_full_stacks_and_its_name(hotcold, tmp_path):
+    # Started before yep.start and ended before yep.stop: its samples hold its
+    # Python and native frames (yep.start has each running thread set itself
+    # up at its next Python call) and its name.
     body = """
-    import threading, time, yep
+    import threading, time, yep, hotcold
 
     def spin_in_worker():
         start = time.process_time()
         while time.process_time() - start < 1.0:
-            pass
+            hotcold.burn_hot(100_000)
 
     worker = threading.Thread(target=spin_in_worker, name="early-worker")
     worker.start()
@@ -184,12 +184,14 @@ def test_a_thread_running_before_the_start_has_its_python_frames_and_name(tmp_pa
     yep.stop()
     """
     script = write_script(tmp_path, "pre.py", body)
-    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(hotcold)), timeout=120)
     assert result.returncode == 0, result.stderr
     folded = load(tmp_path / "pre.prof").folded(threads=True).splitlines()
-    ours = sum(int(line.rsplit(" ", 1)[1]) for line in folded
-               if re.match(r"thread early-worker \(\d+\);.*;spin_in_worker( |;)", line))
-    assert ours >= 0.8 * sum(int(line.rsplit(" ", 1)[1]) for line in folded), folded
+    total = sum(int(line.rsplit(" ", 1)[1]) for line in folded)
+    burning = sum(int(line.rsplit(" ", 1)[1]) for line in folded
+                  if re.match(r"thread early-worker \(\d+\);.*;spin_in_worker;py_burn_hot;burn_hot ", line))
+    assert burning >= 0.8 * total, folded
 
 
 def test_every_output_format_shows_python_and_native_frames(hotcold, tmp_path):
