@@ -12,7 +12,7 @@ import sys
 import threading
 
 _names = {}  # native thread id -> name
-_state = {"path": None}
+_path = None  # absolute: the program may change directory
 _previous_hook = None
 _owner = None  # the process that started the sampler
 
@@ -36,10 +36,10 @@ def _thread_started(frame, event, arg):
 def start(path, frequency, root_code=None):
     """root_code: stacks start above its root-most frame and the runpy frames
     above that (the CLI passes its runner's, so yep's frames are left out)."""
-    global _previous_hook, _owner
+    global _previous_hook, _owner, _path
     _names.clear()
     _native().mixed_start(path, frequency or 0.0, root_code)
-    _state["path"] = path
+    _path = os.path.abspath(path)
     _thread_names()  # those running now keep their names if they end before the stop
     _previous_hook = threading.getprofile()
     threading.setprofile(_thread_started)
@@ -74,7 +74,7 @@ def _stop_at_exit():
 
 def path():
     """The file the running sampler writes to."""
-    return _state["path"]
+    return _path
 
 
 def running():
