@@ -138,6 +138,8 @@ def test_memit_samples_and_says_so_where_the_peak_cannot_be_reset(shell, monkeyp
     ("%mprun work()", "UsageError: %mprun needs -f FUNCTION"),
     ("%mprun -f nowhere nowhere()", "UsageError: %mprun -f nowhere: NameError: name 'nowhere' is not defined"),
     ("%mprun -f len len([])", "UsageError: %mprun -f len: not a Python function"),
+    ("%mprun -T /nonexistent/r.txt -f get_ipython get_ipython()",
+     "UsageError: %mprun -T: cannot write '/nonexistent/r.txt': the directory /nonexistent does not exist"),
     ("%yep", "UsageError: %yep needs a statement"),
     ("%yep --format pstats 1", "UsageError: %yep --format pstats writes a file next to the profile"),
     ("%yep --sort up 1", "UsageError: %yep: argument --sort: invalid choice: 'up'"),

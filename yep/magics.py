@@ -260,6 +260,11 @@ class YepMagics(Magics):
         if args.children:
             print("(%mprun -c: yep's line tracer measures this process only; child processes are not included)")
         code = self._compile(stmt, "%mprun")
+        if args.textfile:  # a report that could not be saved is found out before the statement runs
+            directory = os.path.dirname(os.path.abspath(args.textfile))
+            if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
+                raise UsageError(f"%mprun -T: cannot write '{args.textfile}': the directory {directory} "
+                                 f"{'is not writable' if os.path.isdir(directory) else 'does not exist'}")
         # The tracer's figures are per code object and accumulate for the life
         # of the process, so each run profiles fresh copies of the functions'
         # code, forgotten afterwards: a second %mprun of the same function
@@ -301,9 +306,9 @@ class YepMagics(Magics):
         if args.textfile:
             try:
                 write_atomically(args.textfile, report + "\n")
-            except OSError as exc:
+            except YepError as exc:
                 if outcome is None:
-                    raise UsageError(f"%mprun: cannot write {args.textfile}: {exc.strerror or exc}") from None
+                    raise UsageError(f"%mprun -T: {exc}") from None
             else:
                 print(f"\n*** Profile printout saved to text file {args.textfile}.")
         if outcome is not None:
