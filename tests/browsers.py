@@ -141,6 +141,9 @@ class Browser:
         # Its own process group: close() ends the browser's helper processes too.
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                         start_new_session=True)
+        # A browser that never says where it listens is killed, ending the loop below.
+        watchdog = threading.Timer(60, self.close)
+        watchdog.start()
         try:
             for line in self.process.stderr:
                 match = re.search(listening, line)
@@ -149,14 +152,16 @@ class Browser:
                     threading.Thread(target=self.process.stderr.read, daemon=True).start()
                     self.page = page(match.group(1))
                     return
-            raise AssertionError(f"{kind} did not start its remote protocol endpoint")
+            raise AssertionError(f"{kind} did not start its remote protocol endpoint within 60 s")
         except BaseException:
             self.close()
             raise
+        finally:
+            watchdog.cancel()
 
     def close(self):
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
+        except ProcessLookupError:  # already gone
             pass
         self.process.wait()
