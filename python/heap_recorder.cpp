@@ -155,8 +155,9 @@ bool grow_live() {
     fresh[slot] = e;
   }
   munmap(tables.live, tables.live_capacity * sizeof(Live));
-  tables.live = fresh;
-  tables.live_capacity = capacity;
+  // Relaxed atomic stores: on_new reads both without the lock (a prefetch hint).
+  __atomic_store_n(&tables.live, fresh, __ATOMIC_RELAXED);
+  __atomic_store_n(&tables.live_capacity, capacity, __ATOMIC_RELAXED);
   return true;
 }
 
@@ -288,7 +289,8 @@ void on_new(const void* ptr, size_t size) {
   // The live map is far larger than the caches: start loading this
   // allocation's slot now, while the stack is walked. Read without the lock,
   // the table may be stale; a prefetch of any address is harmless.
-  if (const Live* live = tables.live) __builtin_prefetch(&live[live_slot(key, tables.live_capacity)], 1);
+  if (const Live* live = __atomic_load_n(&tables.live, __ATOMIC_RELAXED))
+    __builtin_prefetch(&live[live_slot(key, __atomic_load_n(&tables.live_capacity, __ATOMIC_RELAXED))], 1);
   uintptr_t stack[kMaxDepth];
   const int depth = allocation_stack(stack);
   table_lock.lock();
@@ -500,7 +502,7 @@ void heap_recorder_start(const HeapHooks& h, const std::string& prefix, const He
   if (!tables.buckets) {
     tables.buckets = static_cast<Bucket*>(map_memory(kMaxBuckets * sizeof(Bucket)));
     tables.bucket_slots = static_cast<uint32_t*>(map_memory(kBucketSlots * sizeof(uint32_t)));
-    tables.live = static_cast<Live*>(map_memory(kInitialLiveSlots * sizeof(Live)));
+    tables.live = static_cast<Live*>(map_memory(kInitialLiveSlots * sizeof(Live)));  // not recording yet
     tables.live_capacity = kInitialLiveSlots;
     if (!tables.buckets || !tables.bucket_slots || !tables.live)
       throw CaptureError("cannot reserve memory for the heap profiler's tables");

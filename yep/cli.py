@@ -17,6 +17,7 @@ import sys
 
 from . import mprof_cli
 from ._errors import YepError
+from .usage import UsageError, fail
 
 USAGE = """\
 usage: python -m yep [-v] [-o OUTFILE] [-f HZ] [--wall] [--mixed [--threads] [--interpreter]]
@@ -73,15 +74,6 @@ heap profiling (gperftools' heap profiler; the program restarts with tcmalloc):
 FORMATS = ("text", "pstats", "source", "callgrind", "proto", "folded", "html")
 
 
-def _fail(message):
-    print(f"yep: error: {message}", file=sys.stderr)
-    return 2
-
-
-class _UsageError(Exception):
-    pass
-
-
 def _parse_run_args(argv):
     """Options stop at the script (or -m module): the rest is the program's."""
     opts = {"outfile": None, "visualize": False, "frequency": None, "wall": False, "callgrind": False,
@@ -114,7 +106,7 @@ def _parse_run_args(argv):
             if not eq:
                 i += 1
                 if i >= len(argv):
-                    raise _UsageError(f"{arg} needs a value")
+                    raise UsageError(f"{arg} needs a value")
                 value = argv[i]
             opts[with_value[name]] = value
             if name == "-m":
@@ -122,7 +114,7 @@ def _parse_run_args(argv):
                 opts["args"] = argv[i:]
                 return opts
         else:
-            raise _UsageError(f"unknown option {arg}")
+            raise UsageError(f"unknown option {arg}")
         i += 1
     if i < len(argv):
         opts["script"], opts["args"] = argv[i], argv[i + 1:]
@@ -139,27 +131,27 @@ def run_main(argv):
             sys.stdout.write(USAGE)
             return 0
         if opts["script"] is None and opts["module"] is None:
-            raise _UsageError("no script or -m module to run")
+            raise UsageError("no script or -m module to run")
         if opts["sort"] not in ("flat", "cum"):
-            raise _UsageError(f"unknown sort {opts['sort']!r}: use flat or cum")
+            raise UsageError(f"unknown sort {opts['sort']!r}: use flat or cum")
         try:
             nodecount = int(opts["nodecount"])
             frequency = None if opts["frequency"] is None else float(opts["frequency"])
             if opts["heap_time_interval"] is not None:
                 opts["heap_time_interval"] = int(opts["heap_time_interval"])
         except ValueError as exc:
-            raise _UsageError(str(exc)) from None
+            raise UsageError(str(exc)) from None
         if opts["mixed"] and opts["wall"]:
-            raise _UsageError("--mixed samples CPU time: leave out --wall")
+            raise UsageError("--mixed samples CPU time: leave out --wall")
         if opts["heap"] and (opts["callgrind"] or opts["wall"] or frequency):
-            raise _UsageError("--heap profiles memory: -c, --wall and -f are for CPU profiles")
+            raise UsageError("--heap profiles memory: -c, --wall and -f are for CPU profiles")
         formats = [f for f in opts["formats"].split(",") if f]
         for fmt in formats:
             if fmt not in FORMATS:
-                raise _UsageError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-    except _UsageError as exc:
+                raise UsageError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+    except UsageError as exc:
         sys.stderr.write(USAGE)
-        return _fail(str(exc))
+        return fail(str(exc))
 
     from . import heap_run, runner
 
@@ -179,7 +171,7 @@ def run_main(argv):
             session = _CpuSession(opts, target, frequency)
             session.start()
     except YepError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     return _run_profiled(session, target, opts, nodecount, formats)
 
 
@@ -273,7 +265,7 @@ def _run_profiled(session, target, opts, nodecount, formats):
             report_path, stem, written, measured = session.stop()
         except YepError as exc:
             runner.show_exception(outcome)
-            return _fail(str(exc))
+            return fail(str(exc))
         runner.show_exception(outcome)
         try:
             if formats or opts["visualize"]:
@@ -282,7 +274,7 @@ def _run_profiled(session, target, opts, nodecount, formats):
             for fmt in formats:
                 written.append(profile.save(stem + format_suffix(fmt), fmt, **view))
         except YepError as exc:
-            return _fail(str(exc))
+            return fail(str(exc))
         shown = written if len(written) <= 3 else [written[0], "...", *written[-2:]]
         print(f"yep: wrote {', '.join(shown)}: {measured}", file=sys.stderr)
         if opts["visualize"]:
@@ -290,7 +282,7 @@ def _run_profiled(session, target, opts, nodecount, formats):
             try:
                 sys.stdout.write(profile.text(opts["sort"], nodecount, **view))
             except YepError as exc:
-                return _fail(str(exc))
+                return fail(str(exc))
         return 0
 
     # os._exit skips every clean-up: finish the profile first (in this
@@ -348,7 +340,7 @@ def report_main(argv):
     args = parser.parse_args(argv)
     nodecount = args.nodecount if args.nodecount is not None else (30 if args.format == "text" else 0)
     if nodecount < 0:
-        return _fail(f"--nodecount must be >= 0, not {nodecount}")
+        return fail(f"--nodecount must be >= 0, not {nodecount}")
     try:
         data = load(args.profile, base=args.base).render(args.format, sort=args.sort, nodecount=nodecount, focus=args.focus,
                                          ignore=args.ignore, lines=args.lines, sample_index=args.sample_index,
@@ -366,7 +358,7 @@ def report_main(argv):
             write_atomically(output, data)
             print(f"yep: wrote {output}", file=sys.stderr)
     except YepError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     return 0
 
 
@@ -389,7 +381,7 @@ def memory_main(argv):
         args.script = None
     if not args.module and not args.script:
         parser.print_usage(sys.stderr)
-        return _fail("no script or -m module to run")
+        return fail("no script or -m module to run")
     try:
         target = runner.Target(script=args.script, module=args.module)
         for path in (args.output, args.json):
@@ -405,7 +397,7 @@ def memory_main(argv):
         builtins.profile = profile
         line_memory.enable()
     except YepError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     outcome = target.outcome_of_run(args.args)
     line_memory.finish()
     runner.show_exception(outcome)
@@ -421,7 +413,7 @@ def memory_main(argv):
         if args.json:
             line_memory.write_json(args.json)
     except (OSError, YepError) as exc:
-        return _fail(f"cannot write the report: {exc}")
+        return fail(f"cannot write the report: {exc}")
     return runner.finish(outcome)
 
 

@@ -11,7 +11,6 @@
 A FILE may also be a number from `yep mprof list` (-1 is the newest);
 without FILE, plot and peak use the newest mprofile_*.dat here.
 """
-import argparse
 import os
 import re
 import sys
@@ -19,6 +18,7 @@ import time
 
 from . import mprof_file
 from ._errors import YepError
+from .usage import Parser, UsageError, fail
 
 USAGE = """\
 usage: yep mprof run [options] script.py [args ...]    (yep mprof run -h)
@@ -34,27 +34,11 @@ plot and peak use the newest mprofile_*.dat in the current directory.
 """
 
 
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a mistake is one `yep: error:` line and exit status 2."""
-
-    def error(self, message):
-        raise _UsageError(f"{self.prog}: {message} (see {self.prog} -h)")
-
-
-def _fail(message):
-    print(f"yep: error: {message}", file=sys.stderr)
-    return 2
-
-
 def main(argv):
     argv = list(argv)
     if not argv or argv[0] in ("-h", "--help"):
         (sys.stdout if argv else sys.stderr).write(USAGE)
-        return 0 if argv else _fail("yep mprof needs a command: run, plot, peak, list, rm or clean")
+        return 0 if argv else fail("yep mprof needs a command: run, plot, peak, list, rm or clean")
     command, rest = argv[0], argv[1:]
 
     # ---- `yep mprof run` lives in yep/mprof_run.py (run_main), written ----
@@ -71,11 +55,11 @@ def main(argv):
 
     handler = COMMANDS.get(command)
     if handler is None:
-        return _fail(f"unknown yep mprof command {command!r}: use run, plot, peak, list, rm or clean")
+        return fail(f"unknown yep mprof command {command!r}: use run, plot, peak, list, rm or clean")
     try:
         return handler(rest)
-    except (_UsageError, YepError) as exc:
-        return _fail(str(exc))
+    except (UsageError, YepError) as exc:
+        return fail(str(exc))
 
 
 # ---------------------------------------------------------------- files
@@ -128,7 +112,7 @@ def _files(args):
 
 
 def plot_main(argv):
-    parser = _Parser(prog="yep mprof plot", description="Plot memory over time from mprof .dat files (yep's "
+    parser = Parser(prog="yep mprof plot", description="Plot memory over time from mprof .dat files (yep's "
                      "or memory_profiler's), with @profile function brackets, labels and child processes.",
                      epilog="Without a display, or with -o, the plot is written to a file: -o's, or the first "
                      "file's name with .png.")
@@ -163,7 +147,7 @@ def _func_peak(data, name):
 
 
 def peak_main(argv):
-    parser = _Parser(prog="yep mprof peak", description="Print the highest memory of each profile (MiB), "
+    parser = Parser(prog="yep mprof peak", description="Print the highest memory of each profile (MiB), "
                      "and of each child process.")
     parser.add_argument("files", nargs="*", metavar="FILE",
                         help="profiles (or numbers from yep mprof list); default: the newest here")
@@ -195,7 +179,7 @@ def _date(name):
 
 
 def list_main(argv):
-    parser = _Parser(prog="yep mprof list", description="List the mprofile_*.dat files here, oldest first, "
+    parser = Parser(prog="yep mprof list", description="List the mprofile_*.dat files here, oldest first, "
                      "with the numbers other commands accept.")
     parser.parse_args(argv)
     profiles = _profiles()
@@ -219,7 +203,7 @@ def _remove(paths, dry_run):
         except OSError as exc:
             if removed:
                 print(f"yep: removed {', '.join(removed)}", file=sys.stderr)
-            return _fail(f"cannot remove '{path}': {exc.strerror}")
+            return fail(f"cannot remove '{path}': {exc.strerror}")
         removed.append(path)
     if removed:
         shown = removed if len(removed) <= 4 else [*removed[:3], f"... ({len(removed)} files)"]
@@ -228,7 +212,7 @@ def _remove(paths, dry_run):
 
 
 def rm_main(argv):
-    parser = _Parser(prog="yep mprof rm", description="Remove profiles, by number (from yep mprof list) or name.")
+    parser = Parser(prog="yep mprof rm", description="Remove profiles, by number (from yep mprof list) or name.")
     parser.add_argument("--dry-run", action="store_true", help="only print what would be removed")
     parser.add_argument("profiles", nargs="+", metavar="N|FILE")
     args = parser.parse_args(argv)
@@ -240,7 +224,7 @@ def rm_main(argv):
 
 
 def clean_main(argv):
-    parser = _Parser(prog="yep mprof clean", description="Remove every mprofile_*.dat file here.")
+    parser = Parser(prog="yep mprof clean", description="Remove every mprofile_*.dat file here.")
     parser.add_argument("--dry-run", action="store_true", help="only print what would be removed")
     args = parser.parse_args(argv)
     profiles = _profiles()

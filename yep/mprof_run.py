@@ -19,11 +19,7 @@ import sys
 import tempfile
 
 from ._errors import YepError
-
-
-def _fail(message):
-    print(f"yep: error: {message}", file=sys.stderr)
-    return 2
+from .usage import fail
 
 
 def run_main(argv):
@@ -44,22 +40,22 @@ def run_main(argv):
     from .memory_usage import memory_usage
 
     if args.interval <= 0:
-        return _fail(f"--interval must be positive, not {args.interval:g}")
+        return fail(f"--interval must be positive, not {args.interval:g}")
     output = args.output or mprof_file.default_name()
     directory = os.path.dirname(os.path.abspath(output))
     if not os.access(directory, os.W_OK):
-        return _fail(f"cannot write '{output}': the directory {directory} is not writable or does not exist")
+        return fail(f"cannot write '{output}': the directory {directory} is not writable or does not exist")
     python = args.python or args.program.endswith(".py")
     funcs = None
     if python:
         if not os.path.exists(args.program):
-            return _fail(f"cannot run '{args.program}': no such file")
+            return fail(f"cannot run '{args.program}': no such file")
         fd, funcs = tempfile.mkstemp(prefix="yep-mprof-", suffix=".func")
         os.close(fd)
         command = [sys.executable, "-m", "yep", "mprof", "_child", funcs, args.program, *args.args]
     else:
         if not shutil.which(args.program):
-            return _fail(f"cannot run '{args.program}': no such command")
+            return fail(f"cannot run '{args.program}': no such command")
         command = [args.program, *args.args]
 
     print(f"yep: sampling memory every {args.interval:g} s into {output}", file=sys.stderr)
@@ -77,7 +73,7 @@ def run_main(argv):
     except (OSError, YepError) as exc:
         with contextlib.suppress(OSError):
             os.unlink(output)  # no half-written .dat passed off as a profile
-        return _fail(f"cannot sample '{args.program}': {exc}")
+        return fail(f"cannot sample '{args.program}': {exc}")
     finally:
         if funcs:
             if os.path.exists(output):
@@ -105,7 +101,7 @@ def child_main(argv):
     try:
         target = runner.Target(script=script)
     except YepError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     outcome = target.outcome_of_run(args)
     timestamps.write(funcs)
     runner.show_exception(outcome)

@@ -4,26 +4,11 @@ import argparse
 import sys
 
 from ._errors import YepError
-
-
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a mistake is one `yep: error:` line and exit status 2."""
-
-    def error(self, message):
-        raise _UsageError(f"yep serve: {message} (see yep serve -h)")
-
-
-def _fail(message):
-    print(f"yep: error: {message}", file=sys.stderr)
-    return 2
+from .usage import Parser, UsageError, fail
 
 
 def main(argv):
-    parser = _Parser(prog="yep serve", description="Run a script (or -m module) with yep's live view: RSS and "
+    parser = Parser(prog="yep serve", description="Run a script (or -m module) with yep's live view: RSS and "
                      "Python objects over time, a census by type with sparklines, instances and referrers, "
                      "growth since a moment. The view's URL (loopback only, with a token) is printed on stderr.")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
@@ -38,16 +23,16 @@ def main(argv):
             args.args.insert(0, args.script)
             args.script = None
         if not args.module and not args.script:
-            raise _UsageError("no script or -m module to run")
-    except _UsageError as exc:
-        return _fail(str(exc))
+            raise UsageError("no script or -m module to run")
+    except UsageError as exc:
+        return fail(str(exc))
     from . import live_view, runner
 
     try:
         target = runner.Target(script=args.script, module=args.module)
         url = live_view.serve(port=args.port, interval=args.interval)
     except YepError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     print(f"yep: live view of this run at {url}", file=sys.stderr, flush=True)
     outcome = target.outcome_of_run(args.args)
     live_view.stop()
