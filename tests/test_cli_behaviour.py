@@ -141,6 +141,24 @@ def test_user_mistakes_get_one_line_and_status_2(tmp_path, args, message):
     assert "should not run" not in result.stdout
 
 
+@pytest.mark.parametrize("args", [
+    ["report", "--format", "nope", "x.prof"],
+    ["report"],
+    ["memory", "--precision", "many", "ok.py"],
+    ["memory"],
+    ["mprof", "run"],
+    ["mprof", "run", "--interval", "soon", "ok.py"],
+    ["mprof", "plot", "--bogus"],
+    ["serve", "--port", "eighty", "ok.py"],
+])
+def test_every_sub_command_says_a_mistake_in_one_line(tmp_path, args):
+    write_script(tmp_path, "ok.py", "print('should not run')\n")
+    result = run_yep(args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("yep: error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "should not run" not in result.stdout
+
+
 def test_crafted_bad_profiles_are_refused_clearly(tmp_path):
     (tmp_path / "text.prof").write_text("not a profile at all, just some text\n")
     good = tmp_path / "good.prof"

@@ -17,7 +17,7 @@ import sys
 
 from . import mprof_cli
 from ._errors import YepError
-from .usage import UsageError, fail
+from .usage import Parser, UsageError, fail
 
 USAGE = """\
 usage: python -m yep [-v] [-o OUTFILE] [-f HZ] [--wall] [--mixed [--threads] [--interpreter]]
@@ -315,7 +315,7 @@ def report_main(argv):
     from .atomic_file import write_atomically
     from .report import format_suffix, is_binary_format, load
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="yep report", description="Print or write a profile in one of yep's output formats.",
         epilog="text, source and folded go to stdout unless -o is given; the others go to "
                "PROFILE.pstats, .callgrind, .pb.gz or .html unless -o is given.")
@@ -364,7 +364,7 @@ def report_main(argv):
 
 def memory_main(argv):
     """yep memory: line-by-line memory and time of @profile functions."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="yep memory", description="Run a script with @profile available and print, for each line of "
         "the profiled functions, memory (RSS, and the bytes it allocated minus freed, and its peak) and time.")
     parser.add_argument("-o", "--output", help="write the report to this file (memory_profiler's -T)")
@@ -380,8 +380,7 @@ def memory_main(argv):
         args.args.insert(0, args.script)
         args.script = None
     if not args.module and not args.script:
-        parser.print_usage(sys.stderr)
-        return fail("no script or -m module to run")
+        return fail("no script or -m module to run (see yep memory -h)")
     try:
         target = runner.Target(script=args.script, module=args.module)
         for path in (args.output, args.json):
@@ -429,6 +428,9 @@ SUBCOMMANDS = {"run": run_main, "report": report_main, "memory": memory_main, "m
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] in SUBCOMMANDS:
+    if not (argv and argv[0] in SUBCOMMANDS):
+        return run_main(argv)
+    try:
         return SUBCOMMANDS[argv[0]](argv[1:])
-    return run_main(argv)
+    except UsageError as exc:  # a sub-command's own argument parser
+        return fail(str(exc))

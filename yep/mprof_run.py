@@ -19,11 +19,11 @@ import sys
 import tempfile
 
 from ._errors import YepError
-from .usage import fail
+from .usage import Parser, fail
 
 
 def run_main(argv):
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="yep mprof run", description="Sample the memory of a program over time into an mprof .dat file.")
     parser.add_argument("--interval", "-T", type=float, default=0.1, help="seconds between samples (default 0.1)")
     group = parser.add_mutually_exclusive_group()
