@@ -20,9 +20,10 @@ def cpu():
     return r.ru_utime + r.ru_stime
 
 start = cpu()
-for _ in range({rounds}):
-    hotcold.burn_hot(3_000_000)
-    hotcold.burn_cold(3_000_000)
+for r in range({rounds}):
+    n = 3_000_000 + (r * 7919) % 200_000  # rounds of varying length: no phase lock with the timer
+    hotcold.burn_hot(n)
+    hotcold.burn_cold(n)
 print(f"CPU {{cpu() - start:.4f}}")
 """
 
@@ -163,7 +164,7 @@ def test_wall_clock_mode_counts_sleeping_time(tmp_path):
     script = write_script(tmp_path, "sleepy.py", """
         import time
         t0 = time.monotonic()
-        time.sleep(1.0)
+        time.sleep(2.0)
         print(f"WALL {time.monotonic() - t0:.4f}")
     """)
     result = run_yep(["--wall", "-v", str(script)], cwd=tmp_path)

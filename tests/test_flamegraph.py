@@ -23,7 +23,7 @@ from test_cpu_profile import WORKLOAD
 def profile(hotcold, tmp_path_factory):
     """A CPU profile of the hotcold workload at 250 Hz."""
     directory = tmp_path_factory.mktemp("flamegraph")
-    script = write_script(directory, "work.py", WORKLOAD.format(rounds=60))
+    script = write_script(directory, "work.py", WORKLOAD.format(rounds=100))
     result = run_yep(["-f", "250", "-o", "work.prof", str(script)], cwd=directory,
                      env={"PYTHONPATH": str(hotcold)})
     assert result.returncode == 0, result.stderr

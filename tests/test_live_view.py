@@ -29,7 +29,7 @@ class Leaky:
 
 leaked = []
 while True:  # one more Leaky every 20 ms, until the test ends the process
-    leaked.append(Leaky(len(leaked)))
+    leaked.append(Leaky(len(leaked) % 256))  # (small ints are shared: only Leaky grows)
     time.sleep(0.02)
 """
 

@@ -3,6 +3,7 @@ children started with subprocess, and memory_profiler's memory_usage on the
 same work for comparison (skipped when memory_profiler is not installed)."""
 import glob
 import io
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -31,7 +32,7 @@ def hold_200_mib():
 def short_temporary():
     time.sleep(0.03)
     block = bytearray(100 * MIB)
-    time.sleep(0.02)
+    time.sleep(0.05)
     del block
     time.sleep(0.03)
 
@@ -40,8 +41,18 @@ def baseline():
     return yep.memory_usage(-1)[0]
 
 
-def sampler_threads():
-    """Names of this process's threads that are yep's RSS sampler."""
+def sampler_threads(settle=1.0):
+    """Names of this process's threads that are yep's RSS sampler, after
+    waiting up to `settle` seconds for an ended one to leave /proc."""
+    deadline = time.monotonic() + settle
+    while True:
+        names = live_sampler_threads()
+        if not names or time.monotonic() > deadline:
+            return names
+        time.sleep(0.01)
+
+
+def live_sampler_threads():
     names = []
     for comm in glob.glob("/proc/self/task/*/comm"):
         try:
@@ -265,6 +276,8 @@ def test_bad_backend(backend):
 def test_peak_agrees_with_memory_profiler(memory_profiler, capsys):
     theirs = memory_profiler.memory_usage((hold_200_mib, (), {}), interval=0.01, max_usage=True)
     ours = yep.memory_usage((hold_200_mib, (), {}), interval=0.01, max_usage=True)
+    for sampler in multiprocessing.active_children():  # memory_profiler's waits only 0.05 s for its own
+        sampler.join()
     with capsys.disabled():
         print(f"\npeak of a 200 MiB block: memory_profiler {theirs:.2f} MiB, yep {ours:.2f} MiB")
     assert abs(ours - theirs) < 5

@@ -25,17 +25,18 @@ def cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
 
-def caller_a():
+def caller_a(n):
     for _ in range(3):
-        hotcold.burn_hot(1_000_000)  # call-a
+        hotcold.burn_hot(n)  # call-a
 
-def caller_b():
-    hotcold.burn_hot(1_000_000)  # call-b
+def caller_b(n):
+    hotcold.burn_hot(n)  # call-b
 
 start = cpu()
-for _ in range({rounds}):
-    caller_a()
-    caller_b()
+for r in range({rounds}):
+    n = 1_000_000 + (r * 7919) % 70_000  # rounds of varying length: no phase lock with the timer
+    caller_a(n)
+    caller_b(n)
 print(f"CPU {{cpu() - start:.4f}}")
 """
 
@@ -87,7 +88,7 @@ def test_native_time_splits_3_to_1_between_python_callers_at_their_lines(hotcold
     a, b = callers[(line_a, "caller_a")], callers[(line_b, "caller_b")]
     assert a / (a + b) == pytest.approx(0.75, abs=0.04), callers
     # Each caller is called from the module at its own line.
-    assert set(py_callers(stats, "caller_a", "work.py")) == {(marked_line(script, "    caller_a()"), "<module>")}
+    assert set(py_callers(stats, "caller_a", "work.py")) == {(marked_line(script, "    caller_a(n)"), "<module>")}
 
 
 def test_total_cpu_matches_getrusage_and_stacks_start_at_the_program(hotcold, tmp_path):
@@ -107,7 +108,7 @@ def test_total_cpu_matches_getrusage_and_stacks_start_at_the_program(hotcold, tm
 
 
 def test_pure_python_loop_shows_the_function_and_line_not_the_interpreter(hotcold, tmp_path):
-    script, result = profiled(tmp_path, hotcold, SPIN.format(n=4_000_000), "-v", "--lines", "--nodecount", "3")
+    script, result = profiled(tmp_path, hotcold, SPIN.format(n=12_000_000), "-v", "--lines", "--nodecount", "3")
     rows, total = parse_report(result.stdout)
     top = result.stdout.splitlines()[result.stdout.splitlines().index(next(
         line for line in result.stdout.splitlines() if line.lstrip().startswith("flat"))) + 1]
@@ -225,12 +226,12 @@ def test_go_tool_pprof_shows_python_and_native_frames_together(hotcold, tmp_path
 
 def test_api_mixed_profile_flush_and_errors(hotcold, tmp_path):
     body = """
-    import sys
+    import shutil, sys
     import yep, hotcold
     from yep import load
 
     def caller():
-        hotcold.burn_hot(20_000_000)
+        hotcold.burn_hot(60_000_000)
 
     with yep.profile("api.prof", mixed=True):
         caller()
@@ -241,10 +242,11 @@ def test_api_mixed_profile_flush_and_errors(hotcold, tmp_path):
         print("error:", exc)
     caller()
     yep.flush()  # a complete file, readable while sampling goes on
-    flushed = load("again.prof")
-    print("flushed", flushed.samples, yep.is_running())
+    shutil.copy("again.prof", "flushed.prof")  # (reading it here would add samples)
+    running = yep.is_running()
     caller()
     summary = yep.stop()
+    print("flushed", load("flushed.prof").samples, running)
     print("stopped", load("again.prof").samples, summary["samples"], yep.is_running())
     """
     script = write_script(tmp_path, "api.py", body)

@@ -94,7 +94,7 @@ def test_exit_code_other_commands_and_errors(tmp_path):
     script = write_script(tmp_path, "fails.py", "import sys; sys.exit(3)\n")
     assert run_yep(["mprof", "run", "-o", "a.dat", str(script)], cwd=tmp_path).returncode == 0
     assert run_yep(["mprof", "run", "--exit-code", "-o", "b.dat", str(script)], cwd=tmp_path).returncode == 3
-    result = run_yep(["mprof", "run", "-o", "c.dat", "sleep", "0.2"], cwd=tmp_path)
+    result = run_yep(["mprof", "run", "-o", "c.dat", "sleep", "1"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert len(read_dat(tmp_path / "c.dat").mem) >= 2
     missing = run_yep(["mprof", "run", "nothing.py"], cwd=tmp_path)

@@ -62,12 +62,12 @@ def one_array(mib):
     """An increment of one 1000x1000 float64 array. RSS is the whole kernel's:
     its other threads (ZeroMQ's I/O) may add a little while the statement
     runs (+1.7 MiB was seen once), never take away."""
-    return ARRAY_MIB - 0.5 <= mib <= ARRAY_MIB + 2
+    return ARRAY_MIB - 0.5 <= mib <= ARRAY_MIB + 3
 
 
 def test_memit_figures(executed):
     assert one_array(increment(cell_running(executed, "%memit np.ones")))
-    assert increment(cell_running(executed, "%memit X.T")) < 0.5
+    assert increment(cell_running(executed, "%memit X.T")) < 1.5  # a view: no copy (those threads aside)
     assert one_array(increment(cell_running(executed, "%memit np.asfortranarray")))
     assert increment(cell_running(executed, "%memit [0] * 10**7")) == pytest.approx(LIST_MIB, abs=3)
     # Z = np.asfortranarray(Y): one copy; Y, made in the setup line, is not counted.
