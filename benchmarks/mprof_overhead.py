@@ -1,6 +1,8 @@
 """Overhead of sampling memory over time: `yep mprof run` vs memory_profiler's
 `mprof run`, at 1 ms and 100 ms intervals, on the Julia workload
-(benchmarks/julia.py), side by side in one run, interleaved.
+(benchmarks/julia.py), side by side in one run, interleaved. Also `--heap`
+at 1 ms: the native heap line too (the program then runs under tcmalloc,
+with Python's objects through malloc).
 
     .venv/bin/python benchmarks/mprof_overhead.py [--width 300] [--reps 3]
 """
@@ -40,6 +42,8 @@ def main():
         if (BIN / "mprof").exists():
             configs.append((f"memory_profiler mprof run -T {interval}",
                             [str(BIN / "mprof"), "run", "-T", interval, "-o", f"mp{interval}.dat", *julia]))
+    configs.append(("yep mprof run --heap -T 0.001",
+                    [str(BIN / "yep"), "mprof", "run", "--heap", "-T", "0.001", "-o", "heap.dat", *julia]))
     times = {name: [] for name, _ in configs}
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(args.reps):

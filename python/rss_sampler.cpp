@@ -1,6 +1,7 @@
 #include "rss_sampler.h"
 
 #include "cpu_profiler.h"  // CaptureError
+#include "tcmalloc.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -147,6 +148,11 @@ int64_t realtime_ns() {
 class RssSampler::Reader {
  public:
   Reader(int pid, MemoryMetric metric) : pid_(pid), metric_(metric), page_size_(::sysconf(_SC_PAGESIZE)) {
+    if (metric == MemoryMetric::Heap) {
+      if (pid != ::getpid())
+        throw CaptureError("the native heap can be sampled in this process only, not in pid " + std::to_string(pid));
+      heap_bytes_ = require_tcmalloc("its native heap cannot be sampled", "mprof run --heap").numeric_property;
+    }
     std::string error;
     if (!open_process(pid, root_, &error)) throw CaptureError(error);
     struct stat st {};
@@ -189,7 +195,7 @@ class RssSampler::Reader {
                                : "cannot read " + statm + ": " + errno_text(err);
       return false;
     }
-    if (metric_ == MemoryMetric::Rss) return true;
+    if (metric_ == MemoryMetric::Rss || metric_ == MemoryMetric::Heap) return true;
     const std::string rollup = proc_path(pid, "smaps_rollup");
     if (int err = p.rollup.open(rollup)) {
       if (error) {
@@ -212,6 +218,12 @@ class RssSampler::Reader {
     const int64_t size = parse_int(s);
     const int64_t resident = parse_int(s);
     if (size == 0) return false;  // a zombie, or exiting: its memory is gone
+    if (metric_ == MemoryMetric::Heap) {
+      size_t allocated = 0;
+      heap_bytes_("generic.current_allocated_bytes", &allocated);
+      *bytes = static_cast<int64_t>(allocated);
+      return true;
+    }
     if (metric_ == MemoryMetric::Rss) {
       *bytes = resident * page_size_;
       return true;
@@ -319,6 +331,7 @@ class RssSampler::Reader {
 
   int pid_;
   MemoryMetric metric_;
+  int (*heap_bytes_)(const char*, size_t*) = nullptr;  // tcmalloc's numeric_property, for Heap
   int64_t page_size_;
   Process root_;
   bool children_files_ = false;
@@ -339,6 +352,8 @@ RssSampler::RssSampler(const RssSamplerOptions& options) : options_(options) {
   if (options_.pid < 0) throw CaptureError("no process with pid " + std::to_string(options_.pid));
   if (options_.max_samples < 0) throw CaptureError("max_samples must be 0 (no limit) or more");
   if (options_.pid == 0) options_.pid = ::getpid();
+  if (options_.metric == MemoryMetric::Heap && (options_.include_children || options_.per_child))
+    throw CaptureError("the native heap is this process's own: it cannot include its children");
   reader_ = std::make_unique<Reader>(options_.pid, options_.metric);
 }
 

@@ -14,6 +14,8 @@
 //  - start() takes the first sample in the calling thread before the
 //    sampling thread exists, and stop(true) has the thread take one last
 //    sample, so a run that is shorter than the interval still has two.
+//  - Heap reads tcmalloc's generic.current_allocated_bytes: no malloc hook,
+//    so the program's allocations cost nothing more while it is sampled.
 //  - Descendants (children, their children, ...) are found through
 //    /proc/<pid>/task/<tid>/children, or, on kernels built without it, by
 //    reading every /proc/<n>/stat for its parent pid (at most every 50 ms).
@@ -42,8 +44,11 @@
 namespace yep {
 
 // What "memory" means: resident set size (statm), proportional set size or
-// unique set size (Private_* lines of smaps_rollup), as psutil defines them.
-enum class MemoryMetric { Rss, Pss, Uss };
+// unique set size (Private_* lines of smaps_rollup), as psutil defines them;
+// or the native heap: the bytes the program holds from malloc, as tcmalloc
+// counts them (its allocated sizes). Heap is for this process only, and needs
+// tcmalloc as its allocator; reading it costs tcmalloc a few microseconds.
+enum class MemoryMetric { Rss, Pss, Uss, Heap };
 
 struct RssSamplerOptions {
   int pid = 0;                    // process to sample; 0: this one

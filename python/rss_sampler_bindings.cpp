@@ -10,7 +10,8 @@ void bind_rss_sampler(py::module_& m) {
   py::enum_<yep::MemoryMetric>(m, "MemoryMetric", "What the RSS sampler measures.")
       .value("RSS", yep::MemoryMetric::Rss, "resident set size (/proc/<pid>/statm)")
       .value("PSS", yep::MemoryMetric::Pss, "proportional set size (/proc/<pid>/smaps_rollup)")
-      .value("USS", yep::MemoryMetric::Uss, "unique set size: the Private_* lines of smaps_rollup");
+      .value("USS", yep::MemoryMetric::Uss, "unique set size: the Private_* lines of smaps_rollup")
+      .value("HEAP", yep::MemoryMetric::Heap, "this process's native heap in use (tcmalloc's allocated bytes)");
 
   py::class_<yep::RssSampler>(m, "RssSampler",
                               "The memory of a process (and its descendants) read by a native thread at an interval.")

@@ -265,6 +265,14 @@ def test_bad_proc(proc, message):
         yep.memory_usage(proc)
 
 
+def test_heap_backend_needs_tcmalloc_and_this_process(child):
+    # The test process runs on glibc's malloc (tests under tcmalloc: test_mprof_run.py).
+    with pytest.raises(yep.YepError, match=r"tcmalloc is not this process's allocator.*LD_PRELOAD="):
+        yep.memory_usage(-1, backend="heap")
+    with pytest.raises(yep.YepError, match="in this process only"):
+        yep.memory_usage(child().pid, backend="heap")
+
+
 @pytest.mark.parametrize("backend", ["tracemalloc", "nope"])
 def test_bad_backend(backend):
     with pytest.raises(yep.YepError, match="backend"):

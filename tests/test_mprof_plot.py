@@ -46,13 +46,14 @@ def one_error_line(result):
     return lines[0]
 
 
-def write_dat(path, cmdline="python3 demo.py", mem=None, funcs=(), children=None):
+def write_dat(path, cmdline="python3 demo.py", mem=None, funcs=(), children=None, heap=()):
     """A .dat through yep.mprof_file; times given relative to T0."""
     data = MprofData(cmdline=cmdline)
     data.mem = [(m, T0 + t) for m, t in (mem if mem is not None else [(10 + 2 * k * 0.1, k * 0.1)
                                                                        for k in range(51)])]
     data.funcs = [FuncRecord(name, m0, T0 + t0, m1, T0 + t1, level) for name, m0, t0, m1, t1, level in funcs]
     data.children = {pid: [(m, T0 + t) for m, t in series] for pid, series in (children or {}).items()}
+    data.heap = [(m, T0 + t) for m, t in heap]
     mprof_file.write(path, data)
     return Path(path)
 
@@ -250,6 +251,21 @@ def test_brackets_labels_children_and_total(tmp_path):
     ts, ms = mprof_plot._children_total(data.children, data.start)
     total = dict(zip((round(t, 1) for t in ts), ms))
     assert total[0.5] == 30 and total[1.5] == 35 and total[2.5] == 5  # 4101 until 2 s, 4102 from 1 s
+
+
+def test_native_heap_line_beside_rss(tmp_path):
+    """yep mprof run --heap's HEAP records: read back, drawn as their own line
+    with their peak in the legend, and skipped by memory_profiler's plot."""
+    heap = [(5 + (30 if 1.0 <= k * 0.1 < 3.0 else 0), k * 0.1 + 0.002) for k in range(50)]
+    dat = write_dat(tmp_path / "h.dat", heap=heap)
+    data = mprof_file.read(dat)
+    assert data.heap == [(m, T0 + t) for m, t in heap]
+    fig = mprof_plot.figure([data])
+    assert "native heap in use (peak 35.0 MiB)" in legend_texts(fig)
+    drawn = [line for ax in fig.axes for line in ax.get_lines() if list(line.get_ydata()) == [m for m, _ in heap]]
+    assert len(drawn) == 1 and list(drawn[0].get_xdata()) == pytest.approx([t for _, t in heap], abs=1e-3)
+    theirs = mprof_tool(["plot", "-o", "theirs.png", "h.dat"], cwd=tmp_path)
+    assert theirs.returncode == 0 and "Traceback" not in theirs.stderr, theirs.stderr
 
 
 def test_slope_is_the_fit_in_mib_per_second(tmp_path):

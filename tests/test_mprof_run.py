@@ -103,6 +103,63 @@ def test_exit_code_other_commands_and_errors(tmp_path):
     assert bad.returncode == 2 and "/nonexistent-dir" in bad.stderr
 
 
+def test_heap_line_beside_rss(tmp_path):
+    """--heap: HEAP records follow the program's native heap exactly, Python
+    objects and numpy's buffers alike, and fall when they are freed (RSS,
+    under tcmalloc, need not). yep.memory_usage(backend="heap") gives the
+    same figure from Python."""
+    script = write_script(tmp_path, "heap.py", """
+        import json, time
+        import numpy as np
+        import yep
+
+        MIB = 2**20
+        marks = {}
+
+        def hold(name, make):
+            time.sleep(0.05)
+            marks[name + "_start"] = time.time()
+            block = make()
+            time.sleep(0.2)
+            marks[name + "_freed"] = time.time()
+            del block
+            time.sleep(0.2)
+
+        hold("bytes", lambda: bytearray(200 * MIB))    # a Python object: malloc under PYTHONMALLOC=malloc
+        hold("numpy", lambda: np.ones(10 * MIB))       # numpy's buffer: 80 MiB from malloc
+        marks["memory_usage"] = yep.memory_usage((bytearray, (50 * MIB,)), interval=0.001, backend="heap")
+        json.dump(marks, open("marks.json", "w"))
+    """)
+    result = run_yep(["mprof", "run", "--heap", "--interval", "0.01", "-o", "h.dat", str(script)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    data = read_dat(tmp_path / "h.dat")
+    marks = json.loads((tmp_path / "marks.json").read_text())
+    assert len(data.heap) > 50 and data.mem
+    assert data.mem[0][1] - 0.05 <= data.heap[0][1] and data.heap[-1][1] <= data.mem[-1][1] + 0.05
+
+    def heap_between(t0, t1):
+        return [m for m, t in data.heap if t0 <= t <= t1]
+
+    for name, mib in (("bytes", 200), ("numpy", 80)):
+        start, freed = marks[name + "_start"], marks[name + "_freed"]
+        before = heap_between(start - 0.04, start - 0.005)
+        held = heap_between(start + 0.05, freed - 0.005)
+        after = heap_between(freed + 0.05, freed + 0.15)
+        assert before and held and after, (name, marks, data.heap)
+        assert max(held) - max(before) == pytest.approx(mib, rel=0.01), (name, before, held)
+        assert max(after) - max(before) == pytest.approx(0, abs=1), (name, before, after)
+    samples = marks["memory_usage"]
+    assert max(samples) - samples[0] == pytest.approx(50, rel=0.02), samples
+
+    mprof = Path(sys.executable).with_name("mprof")
+    if mprof.exists():  # memory_profiler reads the file, skipping the HEAP records
+        peak = subprocess.run([str(mprof), "peak", "h.dat"], capture_output=True, text=True, cwd=tmp_path)
+        assert peak.returncode == 0 and f"{data.peak:.3f}" in peak.stdout, peak.stderr
+    not_python = run_yep(["mprof", "run", "--heap", "-o", "x.dat", "sleep", "0.1"], cwd=tmp_path)
+    assert not_python.returncode == 2 and not_python.stderr.count("\n") == 1
+    assert "--heap samples the heap of a Python program" in not_python.stderr
+
+
 def test_default_name_and_memory_profiler_reads_it(tmp_path):
     script = write_script(tmp_path, "s.py", "import time\nx = bytearray(50 * 2**20)\ntime.sleep(0.2)\n")
     result = run_yep(["mprof", "run", str(script)], cwd=tmp_path)

@@ -19,6 +19,16 @@ CHILD = "YEP_HEAP_CHILD"  # set in the restarted process: the saved environment
 def restart_under_tcmalloc(argv, opts):
     """Replaces this process with `python -m yep ARGV` under tcmalloc
     (ARGV starts with the sub-command: run, memory)."""
+    env = tcmalloc_environment(opts)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "yep", *argv], env)
+
+
+def tcmalloc_environment(opts):
+    """This process's environment with tcmalloc preloaded (and, unless
+    opts["pymalloc"], PYTHONMALLOC=malloc), saving what the program should
+    see for restore_environment."""
     from .api import _native
 
     library = _native().tcmalloc_library()
@@ -38,9 +48,7 @@ def restart_under_tcmalloc(argv, opts):
         if opts.get(option) is not None:
             env[name] = str(opts[option])
     env[CHILD] = json.dumps(saved)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execve(sys.executable, [sys.executable, "-m", "yep", *argv], env)
+    return env
 
 
 def in_restarted_process():

@@ -15,7 +15,7 @@ _WAIT_SLICE = 0.1  # seconds: how often a long wait looks at Ctrl-C, the stream 
 
 # memory_profiler's backend names -> what the sampler measures.
 _BACKENDS = {None: "RSS", "psutil": "RSS", "posix": "RSS", "rss": "RSS",
-             "psutil_pss": "PSS", "pss": "PSS", "psutil_uss": "USS", "uss": "USS"}
+             "psutil_pss": "PSS", "pss": "PSS", "psutil_uss": "USS", "uss": "USS", "heap": "HEAP"}
 
 
 def memory_usage(proc=-1, interval=0.1, timeout=None, timestamps=False, include_children=False,
@@ -42,7 +42,9 @@ def memory_usage(proc=-1, interval=0.1, timeout=None, timestamps=False, include_
     ``MEM <MiB> <time>`` lines (and ``CHLD <pid> <MiB> <time>`` with ``multiprocess``), as
     ``mprof`` writes them; the function then returns None. ``backend``: ``None``/``"psutil"``/
     ``"posix"`` measure RSS, ``"psutil_pss"`` PSS and ``"psutil_uss"`` USS (from
-    /proc/<pid>/smaps_rollup, slower to read). ``max_iterations`` is accepted for memory_profiler's
+    /proc/<pid>/smaps_rollup, slower to read); ``"heap"`` (yep's own) measures this process's
+    native heap: the bytes held from malloc, which includes Python's objects under
+    ``PYTHONMALLOC=malloc`` (needs tcmalloc as the allocator, as under ``yep mprof run --heap``). ``max_iterations`` is accepted for memory_profiler's
     sake: yep calls ``f`` exactly once.
 
     Raises YepError for a process that does not exist, an interval that is not more than 0,
@@ -98,9 +100,9 @@ def _metric(backend):
     except (KeyError, TypeError):
         if backend == "tracemalloc":
             raise YepError("backend 'tracemalloc' is not available in yep.memory_usage, which samples memory "
-                           "from a native thread: use 'psutil' (RSS), 'psutil_pss' or 'psutil_uss'") from None
-        raise YepError(f"unknown backend {backend!r}: use 'psutil' (RSS, the default), 'psutil_pss' or "
-                       f"'psutil_uss'") from None
+                           "from a native thread: use 'psutil' (RSS), 'psutil_pss', 'psutil_uss' or 'heap'") from None
+        raise YepError(f"unknown backend {backend!r}: use 'psutil' (RSS, the default), 'psutil_pss', "
+                       f"'psutil_uss' or 'heap'") from None
     return getattr(_native().MemoryMetric, name)
 
 

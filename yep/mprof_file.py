@@ -7,7 +7,10 @@ One record a line, memory in MiB (2^20 bytes), times in Unix seconds:
     MEM <MiB> <time>
     FUNC <module.function> <MiB at start> <start> <MiB at end> <end> <stack level>
     CHLD <child pid> <MiB> <time>
+    HEAP <MiB> <time>
 
+HEAP records are yep's (`yep mprof run --heap`): the program's native heap
+in use, beside its RSS. memory_profiler's reader skips them.
 A `profile.timestamp("name")` / `yep.label("name")` block is a FUNC record
 named `.name`. Records are not in time order (FUNC records come at the end).
 """
@@ -40,10 +43,11 @@ class MprofData:
     mem: list = field(default_factory=list)        # [(MiB, time)], time order
     funcs: list = field(default_factory=list)      # [FuncRecord]
     children: dict = field(default_factory=dict)   # pid -> [(MiB, time)]
+    heap: list = field(default_factory=list)       # [(MiB, time)], time order
 
     @property
     def start(self):
-        times = [t for _, t in self.mem] + [t for series in self.children.values() for _, t in series]
+        times = [t for _, t in self.mem + self.heap] + [t for series in self.children.values() for _, t in series]
         return min(times) if times else 0.0
 
     @property
@@ -74,6 +78,10 @@ def format_child(pid, mib, t):
     return f"CHLD {pid} {mib:.6f} {t:.4f}\n"
 
 
+def format_heap(mib, t):
+    return f"HEAP {mib:.6f} {t:.4f}\n"
+
+
 def write(path, data):
     """Writes an MprofData as a .dat file memory_profiler's mprof reads too
     (no blank lines: its reader stops at one). Returns the path."""
@@ -82,6 +90,7 @@ def write(path, data):
     for pid, series in data.children.items():
         lines += [format_child(pid, m, t) for m, t in series]
     lines += [format_func(r) for r in data.funcs]
+    lines += [format_heap(m, t) for m, t in data.heap]
     try:
         with open(path, "w") as f:
             f.writelines(lines)
@@ -115,12 +124,15 @@ def read(path):
                                              float(fields[5]), int(fields[6]) if len(fields) > 6 else 0))
             elif kind == "CHLD":
                 data.children.setdefault(int(fields[1]), []).append((float(fields[2]), float(fields[3])))
+            elif kind == "HEAP":
+                data.heap.append((float(fields[1]), float(fields[2])))
             # other records (from newer versions) are skipped
         except (IndexError, ValueError):
             raise YepError(f"{path}:{number}: not an mprof record: {line[:80]!r}") from None
     if not data.mem and not data.children:
         raise YepError(f"{path}: no MEM records: not an mprof .dat file, or the run recorded nothing")
     data.mem.sort(key=lambda r: r[1])
+    data.heap.sort(key=lambda r: r[1])
     for series in data.children.values():
         series.sort(key=lambda r: r[1])
     return data

@@ -91,6 +91,7 @@ class _Run:
         self.children = {pid: ([t - self.t0 for _, t in s], [m for m, _ in s])
                          for pid, s in sorted(data.children.items())}
         self.total = _children_total(data.children, self.t0) if data.children else None
+        self.heap = ([t - self.t0 for _, t in data.heap], [m for m, _ in data.heap]) if data.heap else None
         self.color = FILE_COLORS[index % len(FILE_COLORS)]
         ends = self.t + [t for ts, _ in self.children.values() for t in ts]
         ends += [f.end - self.t0 for f in data.funcs]
@@ -254,6 +255,8 @@ def _series(run):
     out += list(run.children.values())
     if run.total:
         out.append(run.total)
+    if run.heap:
+        out.append(run.heap)
     return out
 
 
@@ -322,6 +325,11 @@ def _draw_memory(ax, runs, window, slope, decorate, handles, ax_width_in):
                     solid_capstyle="round")
             handles.append((_legend_line(TOTAL_COLOR, lw=2.6, alpha=0.55, ls=(0, (1, 1.2))),
                             f"children total (peak {max(ms):.1f} MiB)"))
+        if run.heap:
+            ts, ms = run.heap
+            ax.plot(ts, ms, color=run.color, lw=1.4, alpha=0.8, ls=(0, (6, 1.5, 1.5, 1.5)), zorder=4)
+            handles.append((_legend_line(run.color, lw=1.4, alpha=0.8, ls=(0, (6, 1.5, 1.5, 1.5))),
+                            f"native heap in use (peak {max(ms):.1f} MiB)"))
     if not decorate:
         ax.set_ylim(ylo, yhi + 0.06 * (yhi - ylo))
         return

@@ -6,7 +6,11 @@ The program runs as a child process; yep samples its RSS from a C++ thread
 MEM (and CHLD) records into the file. A Python program runs under
 `python -m yep mprof _child`, which makes `profile` a builtin that records
 a bracket for each call of a @profile function, and `profile.timestamp` /
-`yep.label` spans; those FUNC records are appended when it ends.
+`yep.label` spans; those FUNC records are appended when it ends. With
+--heap the child runs under tcmalloc (Python objects through malloc) and
+samples its own native heap at the same interval, from a native thread of
+its own; those HEAP records (which memory_profiler's reader skips) are
+appended too.
 """
 import argparse
 import contextlib
@@ -31,6 +35,9 @@ def run_main(argv):
     group.add_argument("--multiprocess", "-M", action="store_true", help="record each child as its own line (CHLD)")
     parser.add_argument("--python", action="store_true",
                         help="run PROGRAM with this Python (implied for a .py file): enables @profile brackets")
+    parser.add_argument("--heap", action="store_true",
+                        help="also sample the Python program's native heap (the bytes it holds from malloc, "
+                             "Python objects included): a second line beside RSS")
     parser.add_argument("-o", "--output", help="the .dat file (default: mprofile_<date>.dat here)")
     parser.add_argument("--exit-code", "-E", action="store_true", help="exit with the program's exit status")
     parser.add_argument("program", help="a Python script or any command")
@@ -46,13 +53,25 @@ def run_main(argv):
     if not os.access(directory, os.W_OK):
         return fail(f"cannot write '{output}': the directory {directory} is not writable or does not exist")
     python = args.python or args.program.endswith(".py")
-    funcs = None
+    funcs, env = None, None
+    if args.heap and not python:
+        return fail(f"--heap samples the heap of a Python program from inside it; '{args.program}' is not one "
+                    "(give a .py file, or --python)")
     if python:
         if not os.path.exists(args.program):
             return fail(f"cannot run '{args.program}': no such file")
+        heap = []
+        if args.heap:
+            from . import heap_run
+
+            try:
+                env = heap_run.tcmalloc_environment({})
+            except YepError as exc:
+                return fail(str(exc))
+            heap = ["--heap", repr(args.interval)]
         fd, funcs = tempfile.mkstemp(prefix="yep-mprof-", suffix=".func")
         os.close(fd)
-        command = [sys.executable, "-m", "yep", "mprof", "_child", funcs, args.program, *args.args]
+        command = [sys.executable, "-m", "yep", "mprof", "_child", funcs, *heap, args.program, *args.args]
     else:
         if not shutil.which(args.program):
             return fail(f"cannot run '{args.program}': no such command")
@@ -63,7 +82,7 @@ def run_main(argv):
         with open(output, "w") as dat:
             dat.write("CMDLINE " + " ".join(shlex.quote(a) for a in [args.program, *args.args]) + "\n")
             dat.flush()
-            child = subprocess.Popen(command)
+            child = subprocess.Popen(command, env=env)
             try:
                 memory_usage(child, interval=args.interval, include_children=args.include_children,
                              multiprocess=args.multiprocess, stream=dat)
@@ -89,20 +108,41 @@ def run_main(argv):
 
 
 def child_main(argv):
-    """Runs a Python program with @profile brackets and labels recorded."""
-    funcs, script, *args = argv
+    """Runs a Python program with @profile brackets and labels recorded
+    (argv: FUNCS [--heap INTERVAL] SCRIPT ARGS...)."""
+    funcs, *argv = argv
+    heap_interval = None
+    if argv[:1] == ["--heap"]:
+        heap_interval, argv = float(argv[1]), argv[2:]
+    script, *args = argv
     import builtins
 
-    from . import runner, timestamps
-    from .api import profile
+    from . import heap_run, runner, timestamps
+    from .api import _native, profile
 
     timestamps.enable()
     builtins.profile = profile
+    heap = None
     try:
         target = runner.Target(script=script)
+        if heap_interval is not None:
+            heap_run.restore_environment()
+            native = _native()
+            heap = native.RssSampler(0, heap_interval, native.MemoryMetric.HEAP)
+            heap.start()
     except YepError as exc:
         return fail(str(exc))
     outcome = target.outcome_of_run(args)
     timestamps.write(funcs)
+    if heap is not None:
+        heap.stop(True)
+        _append_heap(funcs, heap.take()[0])
     runner.show_exception(outcome)
     return runner.finish(outcome)
+
+
+def _append_heap(path, samples):
+    from .mprof_file import format_heap
+
+    with open(path, "a") as f:
+        f.writelines(format_heap(b / 2 ** 20, ns / 1e9) for ns, b in samples)
