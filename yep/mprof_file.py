@@ -11,6 +11,7 @@ One record a line, memory in MiB (2^20 bytes), times in Unix seconds:
 
 HEAP records are yep's (`yep mprof run --heap`): the program's native heap
 in use, beside its RSS. memory_profiler's reader skips them.
+
 A `profile.timestamp("name")` / `yep.label("name")` block is a FUNC record
 named `.name`. Records are not in time order (FUNC records come at the end).
 """
