@@ -409,6 +409,24 @@ def test_a_program_that_never_stops_the_sampler_still_gets_its_profile(hotcold, 
                for line in load(tmp_path / "forgot.prof").folded().splitlines())
 
 
+@pytest.mark.parametrize("command", [["serve"], ["memory"], ["mprof", "run", "-o", "m.dat"]])
+def test_a_script_run_by_a_yep_command_starts_its_own_mixed_profile_at_its_module(hotcold, tmp_path, command):
+    script = write_script(tmp_path, "own.py", """
+    import yep, hotcold
+
+    def caller():
+        hotcold.burn_hot(20_000_000)
+
+    yep.start("own.prof", mixed=True)
+    caller()
+    yep.stop()
+    """)
+    result = run_yep([*command, str(script)], cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(hotcold)))
+    assert result.returncode == 0, result.stderr
+    stacks = [line for line in load(tmp_path / "own.prof").folded().splitlines() if "burn_hot" in line]
+    assert stacks and all(line.startswith("<module>;caller;py_burn_hot;burn_hot ") for line in stacks), stacks
+
+
 def test_mixed_to_an_unwritable_path_is_one_line_and_the_program_does_not_run(tmp_path):
     script = write_script(tmp_path, "w.py", "print('ran')\n")
     result = run_yep(["--mixed", "-o", str(tmp_path / "missing" / "out.prof"), str(script)], cwd=tmp_path)

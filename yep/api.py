@@ -38,6 +38,15 @@ def _fspath(path):
     return path
 
 
+def runner_root_code():
+    """The code under which yep's command lines run a script (yep serve, yep
+    memory, mprof run, python -m yep): mixed stacks start below it, so a
+    script that starts a mixed profile itself does not show yep's frames."""
+    from .runner import Target
+
+    return Target.run.__code__
+
+
 def start(path="out.prof", frequency=None, mixed=False, _root_code=None):
     """Start the CPU profiler, writing to ``path`` (str or os.PathLike).
 
@@ -62,7 +71,7 @@ def start(path="out.prof", frequency=None, mixed=False, _root_code=None):
     if mixed_sampler.running() or (mixed and is_running()):
         raise YepError("the CPU profiler is already running; call yep.stop() before starting it again")
     if mixed:
-        mixed_sampler.start(path, frequency, _root_code)
+        mixed_sampler.start(path, frequency, _root_code or runner_root_code())
     else:
         _native().cpu_start(path, frequency or 0.0)
 

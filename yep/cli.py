@@ -198,10 +198,7 @@ class _CpuSession:
 
         if self.wall:
             os.environ["CPUPROFILE_REALTIME"] = "1"  # read by libprofiler when it loads
-        # Mixed stacks start at the program: yep's runner and runpy are left out.
-        from .runner import Target
-
-        api.start(self.path, self.frequency, self.mixed, _root_code=Target.run.__code__ if self.mixed else None)
+        api.start(self.path, self.frequency, self.mixed)  # mixed: below yep's runner (api.runner_root_code)
         if self.wall:
             del os.environ["CPUPROFILE_REALTIME"]  # not for the program's own children
 
@@ -233,9 +230,8 @@ class _HeapSession:
 
     def start(self):
         from . import heap
-        from .runner import Target
 
-        heap.heap_start(self.prefix, self.mixed, _root_code=Target.run.__code__ if self.mixed else None)
+        heap.heap_start(self.prefix, self.mixed)
 
     def running(self):
         from . import heap

@@ -21,7 +21,7 @@ import functools
 import os
 
 from ._errors import YepError
-from .api import _fspath, _native
+from .api import _fspath, _native, runner_root_code
 
 
 def heap_start(prefix="yep", mixed=False, _root_code=None):
@@ -31,7 +31,7 @@ def heap_start(prefix="yep", mixed=False, _root_code=None):
     the allocating thread merged with the native ones, so native memory is
     charged to the Python line that caused it.
     """
-    _native().heap_start(_fspath(prefix), bool(mixed), _root_code)
+    _native().heap_start(_fspath(prefix), bool(mixed), _root_code or runner_root_code())
 
 
 def heap_dump(reason="yep.heap_dump"):
