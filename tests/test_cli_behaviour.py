@@ -159,6 +159,45 @@ def test_every_sub_command_says_a_mistake_in_one_line(tmp_path, args):
     assert "should not run" not in result.stdout
 
 
+@pytest.mark.parametrize("command", [["memory"], ["serve"], ["run"]])
+def test_after_dash_m_every_word_is_the_modules(tmp_path, command):
+    (tmp_path / "echo_args.py").write_text("import sys\nprint(sys.argv[1:])\n")
+    result = run_yep([*command, "-m", "echo_args", "--sort-keys", "-o", "x", "--", "-m"], cwd=tmp_path,
+                     env={"PYTHONPATH": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "['--sort-keys', '-o', 'x', '--', '-m']"
+
+
+@pytest.mark.parametrize("command", [["-v"], ["memory"]])
+def test_a_program_that_closes_stdout_still_gets_yeps_report(tmp_path, command):
+    script = write_script(tmp_path, "closes.py", """
+        import sys
+
+        @profile
+        def work():
+            total = sum(range(200_000))
+            return total
+
+        if "profile" not in dir(__builtins__):
+            pass
+        work()
+        print("done")
+        sys.stdout.close()  # as json.tool does with its output file
+    """) if command == ["memory"] else write_script(tmp_path, "closes.py", """
+        import sys
+        total = 0
+        for i in range(3_000_000):
+            total += i
+        print("done")
+        sys.stdout.close()
+    """)
+    result = run_yep([*command, str(script)], cwd=tmp_path)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert result.stdout.startswith("done\n")
+    report = result.stdout[len("done\n"):]
+    assert ("total = sum(range(200_000))" in report) if command == ["memory"] else ("Total:" in report), report
+
+
 def test_crafted_bad_profiles_are_refused_clearly(tmp_path):
     (tmp_path / "text.prof").write_text("not a profile at all, just some text\n")
     good = tmp_path / "good.prof"

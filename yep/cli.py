@@ -11,7 +11,6 @@
 A first word that is one of yep's sub-commands dispatches to it; anything
 else is a script to run.
 """
-import argparse
 import os
 import sys
 
@@ -366,17 +365,10 @@ def memory_main(argv):
     parser.add_argument("-o", "--output", help="write the report to this file (memory_profiler's -T)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--precision", type=int, default=3, help="decimals of MiB figures (default 3)")
-    parser.add_argument("-m", dest="module", help="run a library module as a script")
-    parser.add_argument("script", nargs="?", help="the script to run")
-    parser.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
-    args = parser.parse_args(argv)
+    parser.add_program_arguments()
+    args = parser.parse_program_args(argv)
     from . import heap_run, line_memory, runner
 
-    if args.module and args.script:
-        args.args.insert(0, args.script)
-        args.script = None
-    if not args.module and not args.script:
-        return fail("no script or -m module to run (see yep memory -h)")
     try:
         target = runner.Target(script=args.script, module=args.module)
         for path in (args.output, args.json):

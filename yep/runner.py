@@ -37,14 +37,17 @@ class Target:
 
     def run(self, args):
         """Run as __main__ with argv [target, *args]; exceptions propagate."""
-        if self.script is not None:
-            sys.argv[:] = [self.script, *args]
-            sys.path[0] = os.path.dirname(os.path.abspath(self.script))
-            runpy.run_path(self.script, run_name="__main__")
-        else:
-            sys.argv[:] = [self.module, *args]
-            sys.path[0] = os.getcwd()
-            runpy.run_module(self.module, run_name="__main__", alter_sys=True)
+        try:
+            if self.script is not None:
+                sys.argv[:] = [self.script, *args]
+                sys.path[0] = os.path.dirname(os.path.abspath(self.script))
+                runpy.run_path(self.script, run_name="__main__")
+            else:
+                sys.argv[:] = [self.module, *args]
+                sys.path[0] = os.getcwd()
+                runpy.run_module(self.module, run_name="__main__", alter_sys=True)
+        finally:
+            _reopen_closed_stdio()
 
     def outcome_of_run(self, args):
         """Runs as run() does; returns the program's own exception (SystemExit,
@@ -55,6 +58,19 @@ class Target:
         except BaseException as exc:  # the program's own
             return exc
         return None
+
+
+def _reopen_closed_stdio():
+    """A program may close sys.stdout or sys.stderr (json.tool closes its
+    output file, which is stdout); their descriptors stay open, and yep's
+    report, messages and the program's traceback still go there."""
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        stream = getattr(sys, name)
+        if stream is None or stream.closed:
+            try:
+                setattr(sys, name, open(fd, "w", closefd=False, errors="backslashreplace"))
+            except OSError:
+                pass  # the descriptor itself is closed: nothing to write to
 
 
 def _program_traceback(tb):

@@ -1,6 +1,5 @@
 """`yep serve script.py [args]`: run a program with the live view on
 (yep/live_view.py); its URL goes to stderr, everything else is the program's."""
-import argparse
 import sys
 
 from ._errors import YepError
@@ -14,16 +13,9 @@ def main(argv):
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--interval", type=float, default=1.0,
                         help="seconds between censuses (default 1; longer when a census is slow)")
-    parser.add_argument("-m", dest="module", help="run a library module as a script")
-    parser.add_argument("script", nargs="?", help="the script to run")
-    parser.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
+    parser.add_program_arguments()
     try:
-        args = parser.parse_args(argv)
-        if args.module and args.script:
-            args.args.insert(0, args.script)
-            args.script = None
-        if not args.module and not args.script:
-            raise UsageError("no script or -m module to run")
+        args = parser.parse_program_args(argv)
     except UsageError as exc:
         return fail(str(exc))
     from . import live_view, runner
