@@ -187,6 +187,6 @@ def test_serve_mistakes_are_one_line(tmp_path):
     r = run_yep(["serve", "missing.py"], cwd=tmp_path)
     assert (r.returncode, r.stderr) == (2, "yep: error: cannot run 'missing.py': no such file\n")
     r = run_yep(["serve"], cwd=tmp_path)
-    assert (r.returncode, r.stderr) == (2, "yep: error: no script or -m module to run\n")
+    assert (r.returncode, r.stderr) == (2, "yep: error: yep serve: no script or -m module to run (see yep serve -h)\n")
     with pytest.raises(yep.YepError, match="interval must be"):
         yep.serve(interval=0)
