@@ -24,6 +24,7 @@
 #include "profile_file.h"
 #include "cpu_profiler.h"  // CaptureError
 #include "native_unwinder.h"
+#include "interpreter_code.h"
 #include "python_frames.h"
 #include "stack_merge.h"
 
@@ -203,15 +204,21 @@ bool in_skipped(uintptr_t pc) {
   return false;
 }
 
-// The caller's stack, leaf first; returns its depth.
+// The caller's stack, leaf first; returns its depth. A walk that met code
+// loaded since the last scan rescans (dl_iterate_phdr may run here: a
+// malloc hook is not a signal handler, and the loader's lock is recursive).
 int caller_stack(uintptr_t* stack) {
   constexpr int kSlack = 16;  // frames of the hook and the allocator
-  void* frames[kMaxNativeDepth + kSlack];
-  const int n = native_backtrace(frames, kMaxNativeDepth + kSlack);
+  uintptr_t frames[kMaxNativeDepth + kSlack];
+  int n = native_unwind_here(frames, nullptr, kMaxNativeDepth + kSlack);
+  if (native_unwinder_stale()) {
+    native_unwinder_scan();
+    n = native_unwind_here(frames, nullptr, kMaxNativeDepth + kSlack);
+  }
   int first = 0;
-  while (first < n && in_skipped(reinterpret_cast<uintptr_t>(frames[first]))) ++first;
+  while (first < n && in_skipped(frames[first])) ++first;
   const int depth = std::min(n - first, kMaxNativeDepth);
-  for (int i = 0; i < depth; ++i) stack[i] = reinterpret_cast<uintptr_t>(frames[first + i]);
+  for (int i = 0; i < depth; ++i) stack[i] = frames[first + i];
   return std::max(depth, 0);
 }
 
@@ -221,7 +228,7 @@ int caller_stack(uintptr_t* stack) {
 // are. Lines come from a small lock-free cache of (code, instruction) ->
 // line: decoding a line table on every malloc would cost microseconds.
 HeapMixed mixed_stacks;
-AddressRange eval_function;
+const EvalRanges* eval_function = nullptr;
 constexpr uint64_t kPythonBase = 0x1000000000000000ull;
 constexpr uint64_t kPythonEnd = 0x2000000000000000ull;
 constexpr size_t kLineCacheSize = 1 << 16;
@@ -267,7 +274,7 @@ int allocation_stack(uintptr_t* stack) {
   uint64_t merged[kMaxNativeDepth + kMaxDepth];
   size_t depth = 0;
   merge_stacks(
-      native, native_depth, python, python_depth, eval_function, [&](uintptr_t pc) { merged[depth++] = pc; },
+      native, native_depth, python, python_depth, *eval_function, [&](uintptr_t pc) { merged[depth++] = pc; },
       [&](const PyFrameRecord& f) { merged[depth++] = python_stand_in(f); });
   if (mixed_stacks.root_code) {
     const CodeTable& codes = code_table();
@@ -522,7 +529,7 @@ void heap_recorder_start(const HeapHooks& h, const std::string& prefix, const He
   dump_count = 0;
   hooks = h;
   if (mixed.enabled) {
-    if (!python_frames_supported()) throw CaptureError(python_frames_unsupported_reason());
+    if (const char* why = python_frames_unsupported_reason()) throw CaptureError(why);
     if (!code_table().init()) throw CaptureError("cannot map memory for the Python frames of heap stacks");
     if (!line_cache) {
       void* p = mmap(nullptr, kLineCacheSize * sizeof(uint64_t), PROT_READ | PROT_WRITE,
@@ -530,16 +537,15 @@ void heap_recorder_start(const HeapHooks& h, const std::string& prefix, const He
       if (p == MAP_FAILED) throw CaptureError("cannot map memory for the Python frames of heap stacks");
       line_cache = static_cast<std::atomic<uint64_t>*>(p);
     }
-    eval_function = python_eval_function();
+    eval_function = &python_eval_ranges();
   }
   mixed_stacks = mixed;
-  if (!native_unwinder_load())
-    throw CaptureError(std::string("cannot load ") + native_unwinder_library() +
-                       " to walk allocation stacks: apt-get install libunwind8");
+  native_unwinder_scan();
   if (nskipped == 0) {
     skip_object_of(reinterpret_cast<const void*>(h.add_new_hook));  // libtcmalloc
     skip_object_of(reinterpret_cast<const void*>(&on_new));         // yep's module
-    // Warm libunwind's caches here, not inside the first hooks.
+    // Build the unwind rows of the objects every stack starts in here, not
+    // inside the first hooks.
     uintptr_t warm[kMaxNativeDepth];
     caller_stack(warm);
   }

@@ -12,7 +12,7 @@
 //
 // The hooks run inside malloc and free of every thread: they never call
 // malloc (tables live in mmap'ed memory), take one spin lock, and walk the
-// caller's stack with libunwind's cached unw_backtrace, skipping the
+// caller's stack with the objects' unwind tables (native_unwinder.h), skipping the
 // allocator's own frames. They need tcmalloc as the process's allocator
 // (see heap_profiler.h, which checks it and finds the entry points).
 #pragma once

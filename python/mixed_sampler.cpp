@@ -23,6 +23,7 @@
 
 #include "profile_file.h"
 #include "native_unwinder.h"
+#include "interpreter_code.h"
 #include "python_frames.h"
 #include "safe_reader.h"
 #include "stack_merge.h"
@@ -47,8 +48,6 @@ struct Slot {
   PyFrameRecord python[kMaxPython];
 };
 
-__attribute__((tls_model("initial-exec"))) thread_local bool thread_prepared = false;
-
 struct Session {
   bool running = false;
   std::string path, file;
@@ -57,7 +56,7 @@ struct Session {
   ProfileClock clock;
   struct sigaction saved_action {};
   itimerval saved_timer{};
-  AddressRange eval;
+  const EvalRanges* eval = nullptr;
   uintptr_t root_code = 0;
   std::thread drain;
 };
@@ -84,17 +83,6 @@ std::vector<std::pair<uint32_t, int>> python_frames_seen;
 std::map<uint64_t, uint64_t> thread_ids;  // native id -> stand-in
 std::vector<uint64_t> threads_seen;
 std::unordered_map<uint32_t, CodeInfo> code_infos;
-
-uintptr_t interrupted_pc(void* context) {
-#if defined(__x86_64__)
-  return static_cast<uintptr_t>(static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_RIP]);
-#elif defined(__aarch64__)
-  return static_cast<uintptr_t>(static_cast<ucontext_t*>(context)->uc_mcontext.pc);
-#else
-  (void)context;
-  return 0;
-#endif
-}
 
 void on_signal(int, siginfo_t*, void* context) {
   const int saved_errno = errno;
@@ -124,20 +112,10 @@ void on_signal(int, siginfo_t*, void* context) {
       dropped.fetch_add(1, std::memory_order_relaxed);
     } else {
       Slot& slot = *claimed;
-      const uintptr_t pc = interrupted_pc(context);
-      int depth = 0;
-      if (thread_prepared) {
-        void* raw[kMaxNative + 8];
-        const int n = native_backtrace(raw, kMaxNative + 8);
-        // Drop the handler's own frames: the stack starts at the interrupted pc
-        // (not found: the pc alone, below).
-        int first = 0;
-        while (first < n && reinterpret_cast<uintptr_t>(raw[first]) != pc) ++first;
-        for (int i = first; i < n && depth < kMaxNative; ++i) slot.pcs[depth++] = reinterpret_cast<uintptr_t>(raw[i]);
-      }
-      if (depth == 0) slot.pcs[depth++] = pc;
-      slot.native_depth = static_cast<uint32_t>(depth);
       SafeReader reader;
+      int depth = native_unwind_context(context, reader, slot.pcs, kMaxNative);
+      if (depth == 0) slot.pcs[depth++] = 0;
+      slot.native_depth = static_cast<uint32_t>(depth);
       uint64_t thread_id = 0;
       slot.python_depth = static_cast<uint32_t>(read_python_frames(reader, slot.python, kMaxPython, &thread_id));
       slot.thread_id = thread_id ? thread_id : static_cast<uint64_t>(syscall(SYS_gettid));
@@ -178,7 +156,7 @@ void merge(const Slot& slot, std::vector<uint64_t>& out) {
   out.clear();
   merge_stacks(
       slot.pcs, static_cast<int>(slot.native_depth), slot.python,
-      static_cast<int>(slot.python_depth), session.eval, [&](uintptr_t pc) { out.push_back(pc); },
+      static_cast<int>(slot.python_depth), *session.eval, [&](uintptr_t pc) { out.push_back(pc); },
       [&](const PyFrameRecord& f) { out.push_back(python_stand_in(f.code, f.lasti)); });
   if (session.root_code) {
     out.resize(depth_above_root(
@@ -226,6 +204,7 @@ void drain_loop() {
   while (!drain_stop.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     drain_once();
+    if (native_unwinder_stale()) native_unwinder_scan();  // a sample met code loaded since
   }
 }
 
@@ -289,29 +268,19 @@ void count_samples(CpuProfileSummary& s) {
 
 bool mixed_sampler_running() { return session.running; }
 
-void mixed_sampler_prepare_thread() {
-  if (thread_prepared || !native_unwinder_load()) return;
-  void* warm[kMaxNative];
-  native_backtrace(warm, kMaxNative);  // sets up libunwind's per-thread caches
-  thread_prepared = true;
-}
-
 void mixed_sampler_start(const std::string& path, double frequency, uintptr_t root_code) {
   if (session.running)
     throw CaptureError("the CPU profiler is already running (writing '" + session.path +
                        "'); call yep.stop() before starting it again");
   if (cpu_profiler_running())
     throw CaptureError("the CPU profiler is already running; call yep.stop() before starting it again");
-  if (!python_frames_supported()) throw CaptureError(python_frames_unsupported_reason());
+  if (const char* why = python_frames_unsupported_reason()) throw CaptureError(why);
   if (path.empty()) throw CaptureError("no profile path given");
   if (frequency <= 0) frequency = 100;
   if (frequency < 1 || frequency > 4000)
     throw CaptureError("frequency must be between 1 and 4000 Hz, not " + std::to_string(frequency));
   if (!sigprof_is_free())
     throw CaptureError("another SIGPROF handler is installed (another profiler?); stop it first");
-  if (!native_unwinder_load())
-    throw CaptureError(std::string("cannot load ") + native_unwinder_library() +
-                       " to walk native stacks: apt-get install libunwind8");
   if (!code_table().init()) throw CaptureError("cannot map memory for the mixed-stack sampler");
   if (!slots) {
     void* p = mmap(nullptr, kSlots * sizeof(Slot), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -320,13 +289,12 @@ void mixed_sampler_start(const std::string& path, double frequency, uintptr_t ro
   }
   check_writable(path);
   SafeReader::init();
-  mixed_sampler_prepare_thread();
-  run_in_other_python_threads(mixed_sampler_prepare_thread);  // threads started before this
+  native_unwinder_scan();
   session.path = path;
   session.file = absolute(path);
   session.owner = ::getpid();
   session.requested_hz = frequency;
-  session.eval = python_eval_function();
+  session.eval = &python_eval_ranges();
   session.root_code = root_code;
   stacks.clear();
   stack_order.clear();

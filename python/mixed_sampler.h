@@ -3,12 +3,15 @@
 //
 // A CPU-time timer (ITIMER_PROF) sends SIGPROF to the thread that is using
 // the CPU. The handler, async-signal-safe (no allocation, no locks, no
-// Python API), copies raw facts into a preallocated slot: the native stack
-// (libunwind, see native_unwinder.h) and the thread's Python frames as code
-// table indexes and instruction offsets (python_frames.h). A drain thread
-// turns slots into merged stacks: every native _PyEval_EvalFrameDefault
-// frame gets the run of Python frames it was running just above it, leaf
-// first; Python frames without a native eval frame left go at the root.
+// thread-local storage, no Python API), copies raw facts into a
+// preallocated slot: the interrupted thread's whole native stack, walked
+// from the signal's register context with the objects' unwind tables
+// (native_unwinder.h), and its Python frames as code table indexes and
+// instruction offsets (python_frames.h). Every thread gets both, Python's
+// or not, with no preparation. A drain thread turns slots into merged
+// stacks: every native frame of the eval loop (interpreter_code.h) gets
+// the run of Python frames it was running just above it, leaf first;
+// Python frames without a native eval frame left go at the root.
 //
 // The profile is a gperftools CPU profile whose stacks mix real pcs with
 // stand-in addresses for Python frames and for the thread (at the root),
@@ -16,12 +19,6 @@
 // (cpu_profile_reader.h reads them). Like cpu_profiler.h, the header's
 // period is the measured CPU time per sample and a "# yep:" record follows
 // the maps.
-//
-// Native stacks need libunwind's per-thread state, which must not be set up
-// inside a signal handler (its first use in a thread may call malloc): a
-// thread gets native stacks once it has called mixed_sampler_prepare_thread
-// (the starting thread does; yep calls it at the start of every new Python
-// thread). Until then its samples hold the interrupted pc only.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +38,5 @@ CpuProfileSummary mixed_sampler_stop(const std::map<uint64_t, std::string>& thre
 // Writes the whole profile so far (a complete file) while sampling goes on.
 void mixed_sampler_flush(const std::map<uint64_t, std::string>& thread_names);
 bool mixed_sampler_running();
-void mixed_sampler_prepare_thread();
 
 }  // namespace yep

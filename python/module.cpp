@@ -109,8 +109,6 @@ PYBIND11_MODULE(_native, m) {
   m.def("mixed_flush", &yep::mixed_sampler_flush, py::arg("thread_names"),
         "Write the mixed profile so far to its file; sampling goes on.");
   m.def("mixed_running", &yep::mixed_sampler_running, "Whether the mixed sampler is running.");
-  m.def("mixed_prepare_thread", &yep::mixed_sampler_prepare_thread,
-        "Let the calling thread's samples hold native stacks (call it in each new thread).");
   m.def("cpu_wall_clock", &yep::cpu_profiler_wall_clock,
         "Whether the profiler samples wall time (CPUPROFILE_REALTIME was set when loaded).");
   m.def("tcmalloc_is_allocator", &yep::tcmalloc_is_allocator, "Whether tcmalloc is this process's allocator.");

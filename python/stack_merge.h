@@ -12,15 +12,18 @@
 #include <string>
 #include <string_view>
 
+#include "interpreter_code.h"
 #include "python_frames.h"
 
 namespace yep {
 
 // push_native(pc) and push_python(const PyFrameRecord&) receive the frames
-// in order, leaf first.
+// in order, leaf first. Consecutive native frames of the eval loop belong
+// to one C call of it (clang's tail-calling interpreter runs each
+// instruction in a function of its own, called from the loop's entry).
 template <typename PushNative, typename PushPython>
 void merge_stacks(const uintptr_t* pcs, int native_depth, const PyFrameRecord* python, int python_depth,
-                  const AddressRange& eval, PushNative push_native, PushPython push_python) {
+                  const EvalRanges& eval, PushNative push_native, PushPython push_python) {
   int next = 0;
   auto run = [&] {  // the Python frames of one native eval call
     while (next < python_depth) {
@@ -29,9 +32,12 @@ void merge_stacks(const uintptr_t* pcs, int native_depth, const PyFrameRecord* p
       if (f.is_entry) return;
     }
   };
+  bool in_eval = false;
   for (int i = 0; i < native_depth; ++i) {
     // Return addresses (all but the leaf) may point just past the call.
-    if (eval.contains(i == 0 ? pcs[i] : pcs[i] - 1) && next < python_depth) run();
+    const bool eval_frame = eval.contains(i == 0 ? pcs[i] : pcs[i] - 1);
+    if (eval_frame && !in_eval && next < python_depth) run();
+    in_eval = eval_frame;
     push_native(pcs[i]);
   }
   while (next < python_depth) run();

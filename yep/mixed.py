@@ -2,9 +2,9 @@
 ``python -m yep --mixed``): the C++ sampler in python/mixed_sampler.*, plus
 what only Python knows: the names of threads.
 
-Every thread started while it runs calls into the sampler once (through
-``threading.setprofile``, a hook that removes itself at once) so that its
-samples hold native stacks, and leaves its name for the labels.
+Every thread started while it runs leaves its name for the labels (through
+``threading.setprofile``, a hook that removes itself at once), so threads
+that end before the stop keep their names.
 """
 import atexit
 import os
@@ -25,7 +25,6 @@ def _native():
 
 def _thread_started(frame, event, arg):
     sys.setprofile(_previous_hook)
-    _native().mixed_prepare_thread()
     thread = threading.current_thread()
     _names[thread.native_id] = thread.name
     if _previous_hook is not None:
