@@ -16,7 +16,7 @@
 #include "debug_offsets.h"
 #include "frame_walk.h"
 
-#if PY_VERSION_HEX < 0x030140000 || PY_VERSION_HEX >= 0x030150000
+#if PY_VERSION_HEX < 0x030E0000 || PY_VERSION_HEX >= 0x030F0000
 #error "frames_314.cpp is the layout of CPython 3.14"
 #endif
 

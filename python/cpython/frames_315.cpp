@@ -14,7 +14,7 @@
 #include "debug_offsets.h"
 #include "frame_walk.h"
 
-#if PY_VERSION_HEX < 0x030150000 || PY_VERSION_HEX >= 0x030160000
+#if PY_VERSION_HEX < 0x030F0000 || PY_VERSION_HEX >= 0x03100000
 #error "frames_315.cpp is the layout of CPython 3.15"
 #endif
 
