@@ -1,6 +1,7 @@
 #include "mixed_sampler.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -56,7 +57,7 @@ struct Session {
   ProfileClock clock;
   struct sigaction saved_action {};
   itimerval saved_timer{};
-  const EvalRanges* eval = nullptr;
+  const InterpreterCode* interpreter = nullptr;
   uintptr_t root_code = 0;
   std::thread drain;
 };
@@ -156,7 +157,7 @@ void merge(const Slot& slot, std::vector<uint64_t>& out) {
   out.clear();
   merge_stacks(
       slot.pcs, static_cast<int>(slot.native_depth), slot.python,
-      static_cast<int>(slot.python_depth), *session.eval, [&](uintptr_t pc) { out.push_back(pc); },
+      static_cast<int>(slot.python_depth), session.interpreter->eval, [&](uintptr_t pc) { out.push_back(pc); },
       [&](const PyFrameRecord& f) { out.push_back(python_stand_in(f.code, f.lasti)); });
   if (session.root_code) {
     out.resize(depth_above_root(
@@ -168,6 +169,9 @@ void merge(const Slot& slot, std::vector<uint64_t>& out) {
         [](uint64_t frame) {
           const CodeInfo* code = stand_in_code(frame);
           return code && is_runpy_file(code->filename);
+        },
+        [](uint64_t frame) {  // Python frames, and the eval loop's native frames
+          return stand_in_code(frame) != nullptr || frame >= kPythonBase || session.interpreter->eval.contains(frame - 1);
         }));
   }
   if (out.size() > kMaxMerged - 1) out.resize(kMaxMerged - 1);
@@ -201,6 +205,7 @@ void drain_once() {
 }
 
 void drain_loop() {
+  pthread_setname_np(pthread_self(), "yep-drain");  // its samples are labelled so
   while (!drain_stop.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     drain_once();
@@ -212,6 +217,22 @@ std::string one_line(std::string s) {
   for (char& c : s)
     if (c == '\n' || c == '\t' || c == '\r') c = ' ';
   return s;
+}
+
+// The kernel's name of a thread Python did not name (OpenMP's and BLAS's
+// workers, yep's own drain thread), "" once it has ended.
+std::string native_thread_name(uint64_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%llu/comm", static_cast<unsigned long long>(tid));
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  char name[64];
+  const ssize_t n = ::read(fd, name, sizeof name - 1);
+  ::close(fd);
+  if (n <= 0) return "";
+  std::string out(name, static_cast<size_t>(n));
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\0')) out.pop_back();
+  return out;
 }
 
 void write_profile(const std::string& path, const CpuProfileSummary& s,
@@ -226,10 +247,23 @@ void write_profile(const std::string& path, const CpuProfileSummary& s,
   if (s.samples > 0 && measured > 0) period_us = static_cast<uint64_t>(std::llround(measured * 1e6 / s.samples));
   if (period_us == 0) period_us = 1;
   for (uint64_t w : {uint64_t(0), uint64_t(3), uint64_t(0), period_us, uint64_t(0)}) word(w);
-  for (const std::vector<uint64_t>& stack : stack_order) {
+  // Stacks stay native (what gperftools' readers expect); their Python
+  // frames and threads go in "# yep-stack:" lines after the maps.
+  std::string annotations;
+  std::vector<uint64_t> native;
+  for (size_t record = 0; record < stack_order.size(); ++record) {
+    const std::vector<uint64_t>& stack = stack_order[record];
+    const uint64_t thread = stack.back();  // merge() puts the thread at the root
+    annotations += split_mixed_stack(
+        record, stack.data(), stack.size() - 1, static_cast<long long>((thread - kThreadBase) / 2), *session.interpreter,
+        [](uint64_t frame) {
+          return frame >= kPythonBase && frame < kThreadBase ? static_cast<long long>((frame - kPythonBase) / 2) : -1;
+        },
+        native);
+    if (native.empty()) native.push_back(0);
     word(static_cast<uint64_t>(stacks[stack]));
-    word(stack.size());
-    for (uint64_t pc : stack) word(pc);
+    word(native.size());
+    for (uint64_t pc : native) word(pc);
   }
   for (uint64_t w : {uint64_t(0), uint64_t(1), uint64_t(0)}) word(w);
   bytes += read_self_maps();
@@ -238,17 +272,18 @@ void write_profile(const std::string& path, const CpuProfileSummary& s,
   std::snprintf(extra, sizeof extra, " mixed=1 dropped=%llu max_backlog=%llu",
                 static_cast<unsigned long long>(dropped.load()), static_cast<unsigned long long>(max_backlog));
   bytes += cpu_profile_record(s, session.clock.unix_seconds(), extra);
-  char address[32];
   for (size_t i = 0; i < python_frames_seen.size(); ++i) {
     const auto& [code, line] = python_frames_seen[i];
-    bytes += python_stand_in_line(kPythonBase + 2 * i, line, code_infos[code]);
+    bytes += python_stand_in_line(i, line, code_infos[code]);
   }
+  char key[32];
   for (size_t i = 0; i < threads_seen.size(); ++i) {
     auto name = thread_names.find(threads_seen[i]);
-    std::snprintf(address, sizeof address, "%#llx", static_cast<unsigned long long>(kThreadBase + 2 * i));
-    bytes += "# yep-thread:\t" + std::string(address) + "\t" + std::to_string(threads_seen[i]) + "\t" +
-             (name == thread_names.end() ? "" : one_line(name->second)) + "\n";
+    std::snprintf(key, sizeof key, "%zx", i);
+    bytes += "# yep-thread:\t" + std::string(key) + "\t" + std::to_string(threads_seen[i]) + "\t" +
+             one_line(name == thread_names.end() ? native_thread_name(threads_seen[i]) : name->second) + "\n";
   }
+  bytes += annotations;
   write_atomically(path, bytes, "the profile");
 }
 
@@ -294,7 +329,7 @@ void mixed_sampler_start(const std::string& path, double frequency, uintptr_t ro
   session.file = absolute(path);
   session.owner = ::getpid();
   session.requested_hz = frequency;
-  session.eval = &python_eval_ranges();
+  session.interpreter = &interpreter_code();
   session.root_code = root_code;
   stacks.clear();
   stack_order.clear();
