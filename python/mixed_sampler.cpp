@@ -92,6 +92,7 @@ std::map<std::pair<uint32_t, int>, uint64_t> python_ids;  // (code, line) -> sta
 std::vector<std::pair<uint32_t, int>> python_frames_seen;
 std::map<uint64_t, uint64_t> thread_ids;  // native id -> stand-in
 std::vector<uint64_t> threads_seen;
+std::vector<std::string> kernel_names;  // of threads_seen, read when first seen
 std::unordered_map<uint32_t, CodeInfo> code_infos;
 
 void on_signal(int, siginfo_t*, void* context) {
@@ -152,9 +153,28 @@ uint64_t python_stand_in(uint32_t code, int lasti) {
   return it->second;
 }
 
+// The kernel's name of a thread, for those Python did not name (OpenMP's
+// and BLAS's workers), "" once it has ended.
+std::string native_thread_name(uint64_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%llu/comm", static_cast<unsigned long long>(tid));
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  char name[64];
+  const ssize_t n = ::read(fd, name, sizeof name - 1);
+  ::close(fd);
+  if (n <= 0) return "";
+  std::string out(name, static_cast<size_t>(n));
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\0')) out.pop_back();
+  return out;
+}
+
 uint64_t thread_stand_in(uint64_t native_id) {
   auto [it, inserted] = thread_ids.try_emplace(native_id, kThreadBase + 2 * threads_seen.size());
-  if (inserted) threads_seen.push_back(native_id);
+  if (inserted) {
+    threads_seen.push_back(native_id);
+    kernel_names.push_back(native_thread_name(native_id));  // now: the thread may end before the stop
+  }
   return it->second;
 }
 
@@ -232,22 +252,6 @@ std::string one_line(std::string s) {
   return s;
 }
 
-// The kernel's name of a thread Python did not name (OpenMP's and BLAS's
-// workers, yep's own drain thread), "" once it has ended.
-std::string native_thread_name(uint64_t tid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/self/task/%llu/comm", static_cast<unsigned long long>(tid));
-  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return "";
-  char name[64];
-  const ssize_t n = ::read(fd, name, sizeof name - 1);
-  ::close(fd);
-  if (n <= 0) return "";
-  std::string out(name, static_cast<size_t>(n));
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\0')) out.pop_back();
-  return out;
-}
-
 void write_profile(const std::string& path, const CpuProfileSummary& s,
                    const std::map<uint64_t, std::string>& thread_names) {
   std::string bytes;
@@ -296,7 +300,7 @@ void write_profile(const std::string& path, const CpuProfileSummary& s,
     auto name = thread_names.find(threads_seen[i]);
     std::snprintf(key, sizeof key, "%zx", i);
     bytes += "# yep-thread:\t" + std::string(key) + "\t" + std::to_string(threads_seen[i]) + "\t" +
-             one_line(name == thread_names.end() ? native_thread_name(threads_seen[i]) : name->second) + "\n";
+             one_line(name == thread_names.end() ? kernel_names[i] : name->second) + "\n";
   }
   bytes += annotations;
   write_atomically(path, bytes, "the profile");
@@ -375,6 +379,7 @@ void mixed_sampler_start(const std::string& path, double frequency, uintptr_t ro
   python_frames_seen.clear();
   thread_ids.clear();
   threads_seen.clear();
+  kernel_names.clear();
   code_infos.clear();
   dropped = 0;
   own_samples = 0;
