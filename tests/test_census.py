@@ -133,6 +133,39 @@ def test_untracked_objects_are_counted():
     assert growth["tuple"].size == sys.getsizeof(names) and len(keys) == 1000
 
 
+def test_the_locals_of_other_threads_are_counted():
+    # A function running in another thread, below the top of its stack, holds in
+    # a local the only reference to an untracked tuple of strs: the census finds
+    # them through that thread's frames (3.11, 3.12: their locals dicts; 3.13+:
+    # what each frame's FrameLocalsProxy shows).
+    import gc
+    import threading
+
+    held, done = threading.Event(), threading.Event()
+    seen = {}
+
+    def hold():
+        names = tuple(f"unique-thread-local-{i}" for i in range(1000))
+        gc.collect()  # untracks the tuple
+        seen["tracked"] = gc.is_tracked(names)
+        held.set()
+        done.wait()
+        return names
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        held.wait()
+        assert seen["tracked"] is False
+        tuples = [o for o in _native.census_objects(tuple)
+                  if len(o) == 1000 and type(o[0]) is str and o[0] == "unique-thread-local-0"]
+        strs = {id(o) for o in _native.census_objects(str)}
+        assert len(tuples) == 1 and all(id(name) in strs for name in tuples[0])
+    finally:
+        done.set()
+        thread.join()
+
+
 def test_table_and_by_module():
     c = yep.census()
     text = c.text(limit=5)
