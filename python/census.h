@@ -20,9 +20,9 @@
 //    those too: on 3.11 and 3.12 the frame's locals dict (as locals() does);
 //    on 3.13+, where a function's locals are a FrameLocalsProxy made afresh
 //    on each request (PEP 667), the values it shows (the proxy itself is not
-//    counted). These frame objects (and, on 3.11 and 3.12, dicts) of the
-//    census's callers included, exist from then on, and are counted as
-//    "frame" and "dict".
+//    counted). These frame objects and locals dicts (those of the census's
+//    callers included) exist from then on, and are counted as "frame" and
+//    (3.11, 3.12) "dict".
 //  - Its own objects: the census keeps its working memory in C++ (the
 //    gc.get_objects() list is not in itself), and builds its result after the
 //    count. Objects given in `exclude` (earlier results, the live view) are
