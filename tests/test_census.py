@@ -166,6 +166,17 @@ def test_the_locals_of_other_threads_are_counted():
         thread.join()
 
 
+def test_what_a_code_object_caches_is_counted():
+    # co_code is made on first request and kept by the code object (3.11:
+    # _co_code; 3.12+: _co_cached), which nothing shows: code objects have no
+    # tp_traverse. Nothing else holds it here.
+    def f():
+        return 1
+
+    f.__code__.co_code
+    assert any(o is f.__code__.co_code for o in _native.census_objects(bytes))
+
+
 def test_table_and_by_module():
     c = yep.census()
     text = c.text(limit=5)
