@@ -14,6 +14,7 @@ statement's own exceptions are shown as IPython shows any exception, with
 yep's frames hidden.
 """
 import argparse
+import codeop
 import functools
 import html
 import os
@@ -189,8 +190,15 @@ class YepMagics(Magics):
         shell = self.shell
         source = shell.transform_cell(source)
         name = shell.compile.cache(source, shell.execution_count)
+        # The shell's flags carry its __future__ imports, and codeop's flags for
+        # telling whether typed input is complete, which a whole statement does
+        # not want: with them, 3.13+ raises _IncompleteInputError, and every
+        # version says "incomplete input" where it could say what is unclosed
+        # (codeop has no PyCF_ALLOW_INCOMPLETE_INPUT before 3.10).
+        interactive = getattr(codeop, "PyCF_ALLOW_INCOMPLETE_INPUT", 0) | codeop.PyCF_DONT_IMPLY_DEDENT
+        flags = shell.compile.flags & ~interactive
         try:
-            return compile(source, name, "exec", shell.compile.flags, dont_inherit=True)
+            return compile(source, name, "exec", flags, dont_inherit=True)
         except SyntaxError as exc:
             raise UsageError(f"{label}: {exc.__class__.__name__}: {exc.msg} (line {exc.lineno})") from None
 
