@@ -7,9 +7,10 @@ allocated TLS once a new object with TLS had been loaded; __tls_get_addr
 then grew the thread's TLS vector with realloc inside the handler, over an
 interrupted malloc holding the arena lock, and the program hung for good.
 Here a program loads 120 small libraries that each have a __thread array
-(with ctypes), between bursts of allocations, while another thread
-allocates all along, under the default profile at the highest rate; 50
+(with ctypes), between bursts of allocations, while two other threads
+allocate all along, under the default profile at the highest rate; 50
 runs, each with a timeout, and 50 more with OpenMP threads running too.
+(The libunwind-based sampler hung in 7 of 20 such runs.)
 """
 import os
 import re
@@ -55,20 +56,25 @@ import ctypes, sys, threading
 
 stop = False
 
-def churn():  # allocates all along: its TLS vector goes stale at every load
+def churn():  # mallocs all along (past pymalloc's 512 bytes): its TLS vector goes stale at every load
     while not stop:
-        [bytearray(100) for _ in range(500)]
+        for n in (600, 1500, 3000, 7000):
+            bytearray(n)
 
-churner = threading.Thread(target=churn)
-churner.start()
+churners = [threading.Thread(target=churn) for _ in range(2)]
+for t in churners:
+    t.start()
 {omp_start}
+libraries = []
 for i, path in enumerate(sys.argv[1:]):
-    ctypes.CDLL(path).touch(i)
-    [bytes(i % 200 + 1) * 3 for _ in range(1500)]  # a burst of allocations
+    libraries.append(ctypes.CDLL(path))  # nothing here touches its TLS: the first to may be a signal handler
+    for _ in range(1500):
+        bytearray(2000 + 8 * i)  # a burst of allocations, past pymalloc: glibc's malloc and its locks
 stop = True
-churner.join()
+for t in churners:
+    t.join()
 {omp_join}
-print("loaded", len(sys.argv) - 1)
+print("loaded", len(libraries))
 """
 
 OMP_START = """
