@@ -54,7 +54,9 @@ int python_line(const unsigned char* linetable, size_t size, int firstlineno, in
       p += 1;
     }
     line += delta;
-    if (lasti < addr + length) return line;  // "no location" (kind 15): the line it follows
+    // "no location" (kind 15): the line it follows. Line 0 (a module's
+    // RESUME in 3.12) names no source line: the code's first line does.
+    if (lasti < addr + length) return line >= 1 ? line : firstlineno;
     addr += length;
   }
   return 0;
