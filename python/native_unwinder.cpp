@@ -210,6 +210,76 @@ const UnwindRow* find_row(uintptr_t pc, SafeReader* in_handler = nullptr, const 
   return rows->find(pc - object->bias);
 }
 
+// ---- a cache of rows by pc ---------------------------------------------------
+// A walk looks up every frame; the heap recorder walks on every malloc, over
+// the same few hundred call sites. A direct-mapped cache holds the row of
+// each pc met, packed into 64 bits, beside a key that is the pc mixed with
+// that value: an entry torn by two threads writing it at once fails the
+// check (short of a 64-bit hash collision) and is looked up again. No lock.
+
+struct CachedRow {
+  std::atomic<uint64_t> key, value;
+};
+constexpr size_t kCacheSize = 1 << 15;
+CachedRow* row_cache = nullptr;  // kCacheSize, mmap'ed
+
+uint64_t mix(uint64_t v) {
+  v ^= v >> 31;
+  v *= 0x7fb5d329728ea185ull;
+  v ^= v >> 27;
+  v *= 0x81dadef4bc2dd44dull;
+  return v ^ (v >> 33);
+}
+
+size_t cache_slot(uintptr_t pc) { return static_cast<size_t>((pc * 0x9E3779B97F4A7C15ull) >> 49) & (kCacheSize - 1); }
+
+// A row in 64 bits: cfa_offset 24, rbp_offset/8 12, ra_offset/8 8, cfa 3,
+// reg 5, rbp 2, flags 2, and bit 63 set (so that 0 is never a value).
+bool pack(const UnwindRow& r, uint64_t* out) {
+  if (r.cfa_offset < -(1 << 23) || r.cfa_offset >= (1 << 23) || r.rbp_offset % 8 || r.ra_offset % 8 ||
+      r.rbp_offset / 8 < -2048 || r.rbp_offset / 8 >= 2048 || r.ra_offset / 8 < -128 || r.ra_offset / 8 >= 128 ||
+      r.reg >= 32)
+    return false;
+  *out = (uint64_t(1) << 63) | (uint64_t(static_cast<uint32_t>(r.cfa_offset) & 0xffffff)) |
+         (uint64_t(static_cast<uint16_t>(r.rbp_offset / 8) & 0xfff) << 24) |
+         (uint64_t(static_cast<uint8_t>(r.ra_offset / 8)) << 36) | (uint64_t(r.cfa & 7) << 44) |
+         (uint64_t(r.reg & 31) << 47) | (uint64_t(r.rbp & 3) << 52) | (uint64_t(r.flags & 3) << 54);
+  return true;
+}
+
+UnwindRow unpack(uint64_t v) {
+  UnwindRow r{};
+  r.cfa_offset = static_cast<int32_t>(static_cast<uint32_t>(v << 8)) >> 8;
+  r.rbp_offset = static_cast<int16_t>(static_cast<int16_t>(static_cast<uint16_t>((v >> 24) & 0xfff) << 4) >> 4) * 8;
+  r.ra_offset = static_cast<int16_t>(static_cast<int8_t>((v >> 36) & 0xff)) * 8;
+  r.cfa = static_cast<UnwindRow::Cfa>((v >> 44) & 7);
+  r.reg = static_cast<uint8_t>((v >> 47) & 31);
+  r.rbp = static_cast<UnwindRow::Rbp>((v >> 52) & 3);
+  r.flags = static_cast<uint8_t>((v >> 54) & 3);
+  return r;
+}
+
+// The row for pc, through the cache; false if none.
+bool cached_row(uintptr_t pc, SafeReader* in_handler, UnwindRow* out) {
+  CachedRow* entry = row_cache ? &row_cache[cache_slot(pc)] : nullptr;
+  if (entry) {
+    const uint64_t value = entry->value.load(std::memory_order_relaxed);
+    if (value && (entry->key.load(std::memory_order_relaxed) ^ mix(value)) == pc) {
+      *out = unpack(value);
+      return true;
+    }
+  }
+  const UnwindRow* row = find_row(pc, in_handler);
+  if (!row) return false;
+  *out = *row;
+  uint64_t value;
+  if (entry && pack(*row, &value)) {
+    entry->value.store(value, std::memory_order_relaxed);
+    entry->key.store(pc ^ mix(value), std::memory_order_relaxed);
+  }
+  return true;
+}
+
 SafeReader* handler_reader(SafeReader& reader) { return &reader; }
 SafeReader* handler_reader(DirectReader&) { return nullptr; }
 
@@ -245,7 +315,8 @@ int walk(Reader& reader, Registers regs, uintptr_t* pcs, uintptr_t* sps, int max
     if (sps) sps[n] = regs.sp;
     ++n;
     const uintptr_t lookup = exact ? regs.pc : regs.pc - 1;
-    const UnwindRow* row = find_row(lookup, handler_reader(reader));
+    UnwindRow found;
+    const UnwindRow* row = cached_row(lookup, handler_reader(reader), &found) ? &found : nullptr;
     if (!row || row->cfa == UnwindRow::kUnknown) {
       // A signal frame: the interrupted registers are in the ucontext the
       // kernel left on the stack, where the handler returns to.
@@ -303,6 +374,7 @@ void init_memory() {
   if (!objects) objects = static_cast<Object*>(map_memory(kMaxObjects * sizeof(Object)));  // zeros: valid atomics
   if (!scratch) scratch = static_cast<Range*>(map_memory(kMaxRanges * sizeof(Range)));
   if (!extra) extra = static_cast<ExtraRange*>(map_memory(kMaxExtra * sizeof(ExtraRange)));
+  if (!row_cache) row_cache = static_cast<CachedRow*>(map_memory(kCacheSize * sizeof(CachedRow)));
 }
 
 }  // namespace
@@ -337,6 +409,8 @@ void native_unwinder_scan() {
       fresh->count = scan.ranges;
       std::copy(scratch, scratch + scan.ranges, fresh->ranges);
       current.store(fresh, std::memory_order_release);
+      if (counts.subs != seen_subs && row_cache)  // an object was unloaded: its addresses may hold another now
+        for (size_t i = 0; i < kCacheSize; ++i) row_cache[i].value.store(0, std::memory_order_relaxed);
       seen_adds = counts.adds;
       seen_subs = counts.subs;
       for (auto& missed : missed_pages) missed.store(0, std::memory_order_relaxed);
