@@ -86,3 +86,15 @@ else()
   message(STATUS "libtcmalloc not found: the real heap dump test will be skipped")
 endif()
 gtest_discover_tests(heap_reader_test)
+
+# The native unwinder (python/native_unwinder.*, python/unwind_table.*) on
+# stacks of known functions, from the calling thread and from a SIGPROF
+# handler, against glibc's backtrace(). -O2 without frame pointers, and
+# -rdynamic so that dladdr names the test's own functions.
+add_executable(unwinder_test tests/cpp/unwinder_test.cpp python/native_unwinder.cpp python/unwind_table.cpp
+               python/safe_reader.cpp)
+target_include_directories(unwinder_test PRIVATE python)
+target_compile_options(unwinder_test PRIVATE -O2 -fomit-frame-pointer)
+target_link_options(unwinder_test PRIVATE -rdynamic)
+target_link_libraries(unwinder_test PRIVATE GTest::gtest_main ${CMAKE_DL_LIBS})
+gtest_discover_tests(unwinder_test)
