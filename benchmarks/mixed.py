@@ -2,9 +2,10 @@
 
 Run as ``.venv/bin/python benchmarks/mixed.py`` (``make bench`` does). The
 workload is compare.py's (a C extension compiled here, numpy, pure Python),
-timed without a profiler, under plain ``python -m yep`` (native stacks
-only), under ``python -m yep --mixed`` at the default 100 Hz and at 250 Hz,
-and under ``py-spy record --native`` at 100 Hz (py-spy reads the stacks from
+timed without a profiler, under ``python -m yep --native`` (gperftools'
+sampler, native stacks only), under the default ``python -m yep`` (Python
+and native frames, yep's own sampler) at 100 Hz and at 250 Hz, and under
+``py-spy record --native`` at 100 Hz (py-spy reads the stacks from
 outside, stopping the process with ptrace for each sample). Runs are
 interleaved in a rotating order; medians are printed with ratios. Nothing
 passes or fails on a time.
@@ -33,7 +34,7 @@ def main():
         script.write_text(WORKLOAD)
         env = workload_env(workdir)
         units, _ = calibrate(script, env, workdir, args.seconds)
-        print(f"Mixed stacks: yep vs py-spy; Python {sys.version.split()[0]}; {cpu_model()}; "
+        print(f"Python and native stacks: yep vs py-spy; Python {sys.version.split()[0]}; {cpu_model()}; "
               f"{units} units of work (about {args.seconds:g} s), median of {args.reps} runs each, interleaved")
 
         def yep(*options):
@@ -42,9 +43,9 @@ def main():
 
         configs = [
             ("no profiler", lambda rep: [PYTHON, str(script), str(units)]),
-            ("python -m yep (native stacks, 100 Hz)", yep()),
-            ("python -m yep --mixed (100 Hz)", yep("--mixed")),
-            ("python -m yep --mixed -f 250", yep("--mixed", "-f", "250")),
+            ("python -m yep --native (100 Hz)", yep("--native")),
+            ("python -m yep (Python frames, 100 Hz)", yep()),
+            ("python -m yep -f 250", yep("-f", "250")),
         ]
         if os.path.exists(py_spy):
             configs.append(("py-spy record --native (100 Hz)",
@@ -67,14 +68,14 @@ def main():
         table(("run", "process wall", "work loop", "wall / none", "work / none"), rows)
         print("  (process wall: the whole command, start-up and writing the profile included; work loop: the "
               "workload's own timing of its loop)")
-        plain = median(work["python -m yep (native stacks, 100 Hz)"])
-        mixed = median(work["python -m yep --mixed (100 Hz)"])
-        print(f"  ratio: --mixed / no profiler = {mixed / base_work:.3f}x work loop "
-              f"({100 * (mixed / base_work - 1):+.1f}%); --mixed / plain yep = {mixed / plain:.3f}x")
+        native = median(work["python -m yep --native (100 Hz)"])
+        mixed = median(work["python -m yep (Python frames, 100 Hz)"])
+        print(f"  ratio: yep / no profiler = {mixed / base_work:.3f}x work loop "
+              f"({100 * (mixed / base_work - 1):+.1f}%); yep / yep --native = {mixed / native:.3f}x")
         if os.path.exists(py_spy):
             spy = median(wall["py-spy record --native (100 Hz)"])
-            ours = median(wall["python -m yep --mixed (100 Hz)"])
-            print(f"  ratio: py-spy --native / yep --mixed = {spy / ours:.2f}x process wall time")
+            ours = median(wall["python -m yep (Python frames, 100 Hz)"])
+            print(f"  ratio: py-spy --native / yep = {spy / ours:.2f}x process wall time")
 
 
 if __name__ == "__main__":

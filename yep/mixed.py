@@ -1,5 +1,5 @@
 """The mixed Python + native stack sampler (``yep.start(path, mixed=True)``,
-``python -m yep --mixed``): the C++ sampler in python/mixed_sampler.*, plus
+``python -m yep``, the default): the C++ sampler in python/mixed_sampler.*, plus
 what only Python knows: the names of threads.
 
 Every thread started while it runs leaves its name for the labels (through

@@ -53,7 +53,7 @@ class Profile:
     those through one), lines (each entry is a function at file:line),
     sample_index (which value, for profiles with several), list (source:
     regex of the functions to annotate), title (html); for mixed Python +
-    native profiles (yep --mixed), interpreter (show the interpreter's own
+    native profiles (the default), interpreter (show the interpreter's own
     native frames, hidden by default) and threads (one root per thread).
     """
 
