@@ -1,8 +1,12 @@
 #include "tcmalloc.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <regex>
 
 #include "cpu_profiler.h"  // CaptureError
 
@@ -47,7 +51,45 @@ bool tcmalloc_is_allocator() {
   return owned;
 }
 
-std::string tcmalloc_library() { return YEP_TCMALLOC_LIBRARY; }
+// The package's own copy first. A wheel carries tcmalloc as auditwheel
+// grafted it (yep_profiler.libs/libtcmalloc-<hash>.so...), because the stub
+// yep/_tcmalloc_anchor*.so links it; the stub's dynamic strings name the
+// grafted file. Then the copy yep was built against; then the loader's own
+// search for the system's.
+std::string tcmalloc_library() {
+  static const std::string path = [] {
+    Dl_info info{};
+    if (dladdr(reinterpret_cast<void*>(&tcmalloc_library), &info) && info.dli_fname) {
+      const std::string module = info.dli_fname;
+      const std::string dir = module.substr(0, module.rfind('/') + 1);
+      const std::string parent = dir.size() > 1 ? dir.substr(0, dir.rfind('/', dir.size() - 2) + 1) : dir;
+      if (DIR* d = ::opendir(dir.empty() ? "." : dir.c_str())) {
+        std::string found;
+        while (dirent* e = ::readdir(d)) {
+          const std::string name = e->d_name;
+          if (name.rfind("_tcmalloc_anchor", 0) != 0 || name.size() < 3 || name.substr(name.size() - 3) != ".so")
+            continue;
+          std::ifstream anchor(dir + name, std::ios::binary);
+          std::string bytes(1 << 20, '\0');  // the dynamic strings are near the start of a small file
+          anchor.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+          bytes.resize(static_cast<size_t>(anchor.gcount()));
+          static const std::regex needed("libtcmalloc[-A-Za-z0-9_.]*\\.so[0-9.]*");
+          for (std::sregex_iterator m(bytes.begin(), bytes.end(), needed), end; m != end && found.empty(); ++m)
+            for (const std::string& libs : {parent + "yep_profiler.libs/", parent + "yep.libs/", dir})
+              if (::access((libs + m->str()).c_str(), R_OK) == 0) {
+                found = libs + m->str();
+                break;
+              }
+        }
+        ::closedir(d);
+        if (!found.empty()) return found;
+      }
+    }
+    if (::access(YEP_TCMALLOC_LIBRARY, R_OK) == 0) return std::string(YEP_TCMALLOC_LIBRARY);
+    return std::string("libtcmalloc.so.4");
+  }();
+  return path;
+}
 
 const Tcmalloc& require_tcmalloc(const std::string& what, const std::string& command) {
   const Tcmalloc& t = entry_points();

@@ -18,7 +18,9 @@ struct Tcmalloc {
 
 // Whether tcmalloc is this process's allocator.
 bool tcmalloc_is_allocator();
-// The libtcmalloc to LD_PRELOAD (found when yep was built).
+// The libtcmalloc to LD_PRELOAD: the installed package's own copy (a
+// wheel's), else the one yep was built against, else the soname
+// libtcmalloc.so.4 for the loader to find.
 std::string tcmalloc_library();
 // tcmalloc's entry points; throws CaptureError, saying how to run under
 // tcmalloc (`python -m yep <command>` or the LD_PRELOAD line), unless

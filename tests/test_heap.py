@@ -245,3 +245,27 @@ def test_truncated_and_broken_heap_files(heap_run, tmp_path):
     result = run_yep(["report", "capped.heap"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "truncated" in result.stdout
+
+
+def test_tcmalloc_from_a_folder_whose_path_has_spaces_is_preloaded(tmp_path):
+    # The loader splits LD_PRELOAD at spaces: a virtual environment in
+    # "My Projects" must still get its tcmalloc preloaded (by file name, the
+    # folder in LD_LIBRARY_PATH), and the program its own environment back.
+    from yep.preload import preload_environment
+
+    folder = tmp_path / "My Projects" / "lib dir"
+    folder.mkdir(parents=True)
+    library = folder / os.path.basename(os.path.realpath(yep.heap.tcmalloc_library()))
+    shutil.copy(os.path.realpath(yep.heap.tcmalloc_library()), library)
+    env = dict(os.environ, LD_LIBRARY_PATH="/nonexistent")
+    env.pop("LD_PRELOAD", None)
+    env.update(preload_environment(env, str(library)))
+    assert env["LD_PRELOAD"] == library.name and env["LD_LIBRARY_PATH"] == f"{folder}:/nonexistent"
+    check = subprocess.run([sys.executable, "-c", "import yep._native as n; print(n.tcmalloc_is_allocator())"],
+                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0 and check.stdout == "True\n", check
+    # And through yep: --heap restarts the program under it, in its own environment.
+    script = write_script(tmp_path, "spaces.py", "import os\nprint(os.environ.get('LD_PRELOAD'))\n")
+    result = run_yep(["--heap", "-o", str(tmp_path / "My Projects" / "h"), str(script)], cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout == "None\n", result
+    assert (tmp_path / "My Projects" / "h.0001.heap").exists()

@@ -30,15 +30,17 @@ def tcmalloc_environment(opts):
     opts["pymalloc"], PYTHONMALLOC=malloc), saving what the program should
     see for restore_environment."""
     from .api import _native
+    from .preload import preload_environment
 
     library = _native().tcmalloc_library()
-    if not os.path.exists(library):
-        raise YepError(f"tcmalloc not found at {library}: apt-get install libgoogle-perftools4")
+    if "/" in library and not os.path.exists(library):
+        raise YepError(f"tcmalloc not found at {library}: apt-get install libgoogle-perftools4 "
+                       f"(Fedora: dnf install gperftools-libs)")
     saved = {name: os.environ.get(name) for name in
-             ("LD_PRELOAD", "PYTHONMALLOC", "HEAP_PROFILE_ALLOCATION_INTERVAL", "HEAP_PROFILE_INUSE_INTERVAL",
-              "HEAP_PROFILE_TIME_INTERVAL")}
+             ("LD_PRELOAD", "LD_LIBRARY_PATH", "PYTHONMALLOC", "HEAP_PROFILE_ALLOCATION_INTERVAL",
+              "HEAP_PROFILE_INUSE_INTERVAL", "HEAP_PROFILE_TIME_INTERVAL")}
     env = dict(os.environ)
-    env["LD_PRELOAD"] = library + (" " + saved["LD_PRELOAD"] if saved["LD_PRELOAD"] else "")
+    env.update(preload_environment(os.environ, library))
     if not opts.get("pymalloc"):
         env["PYTHONMALLOC"] = "malloc"
     # gperftools reads its dump intervals once, when tcmalloc loads.

@@ -19,6 +19,7 @@ import functools
 import html
 import os
 import re
+import shlex
 import tempfile
 
 from IPython.core.error import UsageError
@@ -162,7 +163,9 @@ def tcmalloc_environment():
     Python's objects allocated through it, and freed memory given back to the
     system at once (so that %memit's RSS increments read as they do with
     glibc's malloc)."""
-    return {"LD_PRELOAD": _native().tcmalloc_library(), "PYTHONMALLOC": "malloc",
+    from .preload import preload_environment
+
+    return {**preload_environment({}, _native().tcmalloc_library()), "PYTHONMALLOC": "malloc",
             "TCMALLOC_AGGRESSIVE_DECOMMIT": "true"}
 
 
@@ -310,10 +313,11 @@ class YepMagics(Magics):
         if not counting:
             env = tcmalloc_environment()
             print("\n(Allocated and Peak count allocations through tcmalloc, which is not this kernel's allocator; "
-                  "for them, start IPython with " + " ".join(f"{name}={value}" for name, value in env.items()) +
+                  "for them, start IPython with " +
+                  " ".join(f"{name}={shlex.quote(value)}" for name, value in env.items()) +
                   ", or install a kernel that does: python -m ipykernel install --user --name yep "
-                  "--display-name 'Python 3 (yep)' " + " ".join(f"--env {name} {value}" for name, value in env.items())
-                  + ")")
+                  "--display-name 'Python 3 (yep)' " +
+                  " ".join(f"--env {name} {shlex.quote(value)}" for name, value in env.items()) + ")")
         if args.textfile:
             try:
                 write_atomically(args.textfile, report + "\n")
