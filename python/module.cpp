@@ -7,6 +7,7 @@
 
 #include "cpu_profiler.h"
 #include "heap_profiler.h"
+#include "interpreter_code.h"
 #include "mixed_sampler.h"
 #include "profile_loader.h"
 #include "python_frames.h"
@@ -106,6 +107,21 @@ PYBIND11_MODULE(_native, m) {
         "Start the mixed Python + native stack sampler writing to path (frequency <= 0: 100 Hz); stacks "
         "start above the root-most frame of root_code (a code object kept alive by the caller); wall: "
         "sample wall-clock time instead of CPU time.");
+  m.def("interpreter_code", [] {
+          const yep::InterpreterCode& code = yep::interpreter_code();
+          auto ranges = [](const yep::CodeRanges& r) {
+            py::list out;
+            for (int i = 0; i < r.count; ++i) out.append(py::make_tuple(r.ranges[i].start, r.ranges[i].end));
+            return out;
+          };
+          py::dict d;
+          d["eval"] = ranges(code.eval);
+          d["object"] = ranges(code.object);
+          d["builtins"] = code.builtins.size();
+          return d;
+        },
+        "Where the interpreter's eval loop and code are (address ranges), and how many builtins' C "
+        "functions were found: what mixed stacks are merged and hidden by.");
   m.def("mixed_support", [] {
           const char* reason = yep::python_frames_unsupported_reason();
           const char* status = !reason ? "ok" : yep::python_frames_layout_known() ? "mismatch" : "no layout";

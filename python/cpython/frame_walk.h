@@ -1,6 +1,7 @@
 // What every CPython layout file (frames_3XX.cpp) shares: copying a code
-// object's strings into the code table, and the walk over a thread's
-// _PyInterpreterFrame chain. Each layout file includes this after its
+// object's strings into the code table, the walk over a thread's
+// _PyInterpreterFrame chain, and the definitions of python_frames.h's
+// functions (YEP_PYTHON_FRAMES). Each layout file includes this after its
 // version's internal headers and gives the walk a Layout with the rules
 // that differ between versions:
 //
@@ -181,6 +182,21 @@ int walk_frames(Reader& reader, PyFrameRecord* out, int max, uint64_t* thread_id
   return n;
 }
 
+// The first entry frame (a boundary) below the current frame: from 3.12 on
+// a local of the innermost running C call of the eval loop. Needs the GIL.
+template <typename Layout>
+uintptr_t first_boundary_frame() {
+  DirectReader reader;
+  uintptr_t addr = 0;
+  if (!Layout::current_frame(reader, this_thread_state(), &addr)) return 0;
+  for (int guard = 0; addr && guard < 100000; ++guard) {
+    const auto* frame = reinterpret_cast<const _PyInterpreterFrame*>(addr);
+    if (Layout::boundary(*frame)) return addr;
+    addr = reinterpret_cast<uintptr_t>(frame->previous);
+  }
+  return 0;
+}
+
 // Code units from the start of a code object's bytecode to `instr`.
 inline intptr_t code_units(const void* instr, uintptr_t code) {
   const uintptr_t first = code + offsetof(PyCodeObject, co_code_adaptive);
@@ -188,3 +204,19 @@ inline intptr_t code_units(const void* instr, uintptr_t code) {
 }
 
 }  // namespace yep::cpython
+
+// Defines python_frames.h's functions for one layout: Layout also gives
+//   static const char* unsupported_reason();  // nullptr, or why not (3.13+: the debug offsets)
+//   static uintptr_t entry_marker();           // see python_entry_marker
+#define YEP_PYTHON_FRAMES(Layout)                                                              \
+  namespace yep {                                                                              \
+  const char* python_frames_unsupported_reason() { return Layout::unsupported_reason(); }     \
+  bool python_frames_layout_known() { return true; }                                           \
+  int read_python_frames(SafeReader& reader, PyFrameRecord* out, int max, uint64_t* thread_id) { \
+    return cpython::walk_frames<Layout>(reader, out, max, thread_id);                          \
+  }                                                                                            \
+  int read_python_frames(DirectReader& reader, PyFrameRecord* out, int max, uint64_t* thread_id) { \
+    return cpython::walk_frames<Layout>(reader, out, max, thread_id);                          \
+  }                                                                                            \
+  uintptr_t python_entry_marker() { return Layout::entry_marker(); }                           \
+  }

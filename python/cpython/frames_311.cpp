@@ -14,8 +14,6 @@
 #error "frames_311.cpp is the layout of CPython 3.11"
 #endif
 
-namespace yep {
-
 namespace {
 
 struct Layout {
@@ -28,30 +26,17 @@ struct Layout {
   static uintptr_t code_of(const _PyInterpreterFrame& f) { return reinterpret_cast<uintptr_t>(f.f_code); }
   static bool boundary(const _PyInterpreterFrame&) { return false; }
   static bool entry(const _PyInterpreterFrame& f) { return f.is_entry; }
-  static intptr_t instruction(const _PyInterpreterFrame& f, uintptr_t code) { return cpython::code_units(f.prev_instr, code); }
+  static intptr_t instruction(const _PyInterpreterFrame& f, uintptr_t code) {
+    return yep::cpython::code_units(f.prev_instr, code);
+  }
   static bool incomplete(const _PyInterpreterFrame& f, const PyCodeObject& code, intptr_t instruction) {
     return f.owner != FRAME_OWNED_BY_GENERATOR && instruction < code._co_firsttraceable;
   }
+  static const char* unsupported_reason() { return nullptr; }
+  // The running eval loop keeps its _PyCFrame in its own C stack frame.
+  static uintptr_t entry_marker() { return reinterpret_cast<uintptr_t>(PyThreadState_Get()->cframe); }
 };
 
 }  // namespace
 
-const char* python_frames_unsupported_reason() { return nullptr; }
-
-bool python_frames_layout_known() { return true; }
-
-int read_python_frames(SafeReader& reader, PyFrameRecord* out, int max, uint64_t* thread_id) {
-  return cpython::walk_frames<Layout>(reader, out, max, thread_id);
-}
-
-int read_python_frames(DirectReader& reader, PyFrameRecord* out, int max, uint64_t* thread_id) {
-  return cpython::walk_frames<Layout>(reader, out, max, thread_id);
-}
-
-// The running eval loop keeps its _PyCFrame in its own C stack frame.
-uintptr_t python_entry_marker() {
-  PyThreadState* ts = PyThreadState_Get();
-  return reinterpret_cast<uintptr_t>(ts->cframe);
-}
-
-}  // namespace yep
+YEP_PYTHON_FRAMES(Layout)

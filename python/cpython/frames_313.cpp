@@ -17,8 +17,6 @@
 #error "frames_313.cpp is the layout of CPython 3.13"
 #endif
 
-namespace yep {
-
 namespace {
 
 struct Layout {
@@ -29,31 +27,16 @@ struct Layout {
   static uintptr_t code_of(const _PyInterpreterFrame& f) { return reinterpret_cast<uintptr_t>(f.f_executable); }
   static bool boundary(const _PyInterpreterFrame& f) { return f.owner == FRAME_OWNED_BY_CSTACK; }
   static bool entry(const _PyInterpreterFrame&) { return false; }
-  static intptr_t instruction(const _PyInterpreterFrame& f, uintptr_t code) { return cpython::code_units(f.instr_ptr, code); }
+  static intptr_t instruction(const _PyInterpreterFrame& f, uintptr_t code) {
+    return yep::cpython::code_units(f.instr_ptr, code);
+  }
   static bool incomplete(const _PyInterpreterFrame& f, const PyCodeObject& code, intptr_t instruction) {
     return f.owner != FRAME_OWNED_BY_GENERATOR && instruction < code._co_firsttraceable;
   }
+  static const char* unsupported_reason() { return yep::cpython::check_debug_offsets<_Py_DebugOffsets>(); }
+  static uintptr_t entry_marker() { return yep::cpython::first_boundary_frame<Layout>(); }
 };
 
 }  // namespace
 
-const char* python_frames_unsupported_reason() { return cpython::check_debug_offsets<_Py_DebugOffsets>(); }
-
-bool python_frames_layout_known() { return true; }
-
-int read_python_frames(SafeReader& reader, PyFrameRecord* out, int max, uint64_t* thread_id) {
-  return cpython::walk_frames<Layout>(reader, out, max, thread_id);
-}
-
-int read_python_frames(DirectReader& reader, PyFrameRecord* out, int max, uint64_t* thread_id) {
-  return cpython::walk_frames<Layout>(reader, out, max, thread_id);
-}
-
-// The running eval loop's entry frame is a local of its C stack frame.
-uintptr_t python_entry_marker() {
-  for (_PyInterpreterFrame* f = PyThreadState_Get()->current_frame; f; f = f->previous)
-    if (f->owner == FRAME_OWNED_BY_CSTACK) return reinterpret_cast<uintptr_t>(f);
-  return 0;
-}
-
-}  // namespace yep
+YEP_PYTHON_FRAMES(Layout)

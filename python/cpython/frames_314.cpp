@@ -1,10 +1,5 @@
-// python_frames.h for CPython 3.14: PyThreadState -> current_frame;
-// f_executable is a tagged _PyStackRef (low bits are tags; both set: a
-// tagged int, not a pointer); owners were renumbered: the entry frame that
-// each C call of the eval loop pushes is FRAME_OWNED_BY_INTERPRETER (3),
-// CSTACK is 4, and anything from 3 up is not a Python frame; instr_ptr is
-// the instruction running now. Layout from this version's own internal headers,
-// checked at start-up against the running interpreter's _Py_DebugOffsets.
+// python_frames.h for CPython 3.14: the tagged layout of 3.14 and later
+// (tagged_layout.h), from this version's own internal headers.
 #include <Python.h>
 
 #define Py_BUILD_CORE 1
@@ -13,54 +8,8 @@
 #include "internal/pycore_interpframe.h"
 #include "internal/pycore_runtime.h"
 
-#include "debug_offsets.h"
-#include "frame_walk.h"
-
 #if PY_VERSION_HEX < 0x030E0000 || PY_VERSION_HEX >= 0x030F0000
 #error "frames_314.cpp is the layout of CPython 3.14"
 #endif
 
-namespace yep {
-
-namespace {
-
-struct Layout {
-  template <typename Reader>
-  static bool current_frame(Reader& reader, uintptr_t ts, uintptr_t* frame) {
-    return reader.read(*frame, ts + offsetof(PyThreadState, current_frame));
-  }
-  static uintptr_t code_of(const _PyInterpreterFrame& f) {
-    const uintptr_t bits = f.f_executable.bits;
-    if ((bits & Py_INT_TAG) == Py_INT_TAG) return 0;  // a tagged int
-    return bits & ~static_cast<uintptr_t>(Py_INT_TAG);
-  }
-  static bool boundary(const _PyInterpreterFrame& f) { return f.owner >= FRAME_OWNED_BY_INTERPRETER; }
-  static bool entry(const _PyInterpreterFrame&) { return false; }
-  static intptr_t instruction(const _PyInterpreterFrame& f, uintptr_t code) { return cpython::code_units(f.instr_ptr, code); }
-  static bool incomplete(const _PyInterpreterFrame& f, const PyCodeObject& code, intptr_t instruction) {
-    return f.owner != FRAME_OWNED_BY_GENERATOR && instruction < code._co_firsttraceable;
-  }
-};
-
-}  // namespace
-
-const char* python_frames_unsupported_reason() { return cpython::check_debug_offsets<_Py_DebugOffsets>(); }
-
-bool python_frames_layout_known() { return true; }
-
-int read_python_frames(SafeReader& reader, PyFrameRecord* out, int max, uint64_t* thread_id) {
-  return cpython::walk_frames<Layout>(reader, out, max, thread_id);
-}
-
-int read_python_frames(DirectReader& reader, PyFrameRecord* out, int max, uint64_t* thread_id) {
-  return cpython::walk_frames<Layout>(reader, out, max, thread_id);
-}
-
-// The running eval loop's entry frame is a local of its C stack frame.
-uintptr_t python_entry_marker() {
-  for (_PyInterpreterFrame* f = PyThreadState_Get()->current_frame; f; f = f->previous)
-    if (f->owner >= FRAME_OWNED_BY_INTERPRETER) return reinterpret_cast<uintptr_t>(f);
-  return 0;
-}
-
-}  // namespace yep
+#include "tagged_layout.h"
