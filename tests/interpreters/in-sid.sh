@@ -45,7 +45,7 @@ exec unshare --mount --pid --fork --kill-child bash -c '
     fi
     env=(HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
          DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1
-         PIP_DEFAULT_TIMEOUT="${PIP_DEFAULT_TIMEOUT:-60}" TERM="${TERM:-dumb}")
+         PIP_DEFAULT_TIMEOUT="${PIP_DEFAULT_TIMEOUT:-60}" TERM="${TERM:-dumb}" COLUMNS="${COLUMNS:-200}")
     if [ -f "$dir/etc/ssl/certs/ca-certificates.crt" ]; then
         env+=(PIP_CERT=/etc/ssl/certs/ca-certificates.crt)
     fi
