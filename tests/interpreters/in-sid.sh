@@ -11,6 +11,8 @@
 # behind when it is killed: --kill-child makes unshare's death kill the
 # namespace's first process, and the kernel then kills every process started
 # inside, so the last user of the mounts is gone and the mounts with it.
+# (unshare itself ignores SIGINT and SIGTERM; Ctrl-C reaches the command
+# through the process group, and SIGKILL to unshare ends everything.)
 set -euo pipefail
 if [ $# -lt 3 ]; then
     echo "usage: $0 DIR SRC|- COMMAND [ARG...]" >&2
