@@ -1,7 +1,11 @@
 # Two entry points (README "Quick start"):
 #   make demo   install what is missing, then profile the bundled example
 #   make test   install what is missing, then run every test (C++ and pytest)
+#               on every supported CPython, with a per-version summary
 # Both are idempotent: each step runs only when its inputs changed.
+#
+# For daily work, one interpreter: make test-3.12 (or make test PYTHONS=3.12,
+# which adds the summary). make sid-shell opens a shell in the sid chroot.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -10,26 +14,77 @@ PY := $(VENV)/bin/python
 BUILD := build/py
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
+# The CPythons make test runs the suite on, in this order, and where each
+# comes from (tests/interpreters/ has one script per job):
+#   3.11        python3 (PYTHON), in .venv, built in build/py; C++ tests too
+#   3.12 3.13   pyenv's builds, in build/venv/X.Y, built in build/py-X.Y;
+#               absent from pyenv: a loud SKIP in the summary
+#   3.14 3.15   Debian's, in a Debian sid chroot made under build/sid, venvs
+#               in its /opt/venv/X.Y, built in build/py-X.Y
+# KNOWN_FAILING: pre-releases; their failures are reported, not fatal.
+PYTHONS ?= 3.11 3.12 3.13 3.14 3.15
+PYENV_PYTHONS := 3.12 3.13
+SID_PYTHONS := 3.14 3.15
+KNOWN_FAILING := 3.15
+MATRIX := tests/interpreters
+
 # Debian packages the build, the tests and the peer tools need.
 DEBIAN_PACKAGES := g++ make pkg-config libgoogle-perftools-dev google-perftools \
 	pybind11-dev zlib1g-dev libdw-dev libelf-dev libunwind-dev libbenchmark-dev libgtest-dev golang-go \
-	valgrind chromium firefox-esr
-# Python packages for building and testing, installed into .venv.
-PIP_PACKAGES := scikit-build-core cmake ninja pytest numpy gprof2dot snakeviz memray memory_profiler line_profiler matplotlib ipython nbclient nbformat ipykernel guppy3 websocket-client py-spy
+	valgrind chromium firefox-esr debootstrap
+# Python packages for building and testing, in every venv (all must install).
+BUILD_PACKAGES := scikit-build-core cmake ninja pytest
+# Peer packages the tests use or compare yep with: each may fail to install
+# on a new interpreter; its tests then skip with the reason.
+PEER_PACKAGES := numpy gprof2dot snakeviz memray memory_profiler line_profiler matplotlib ipython nbclient nbformat \
+	ipykernel guppy3 websocket-client py-spy psutil
+# pybind11 from PyPI for the versions newer than Debian's pybind11-dev knows.
+MATRIX_BUILD_PACKAGES := $(BUILD_PACKAGES) pybind11
+
+# The sid chroot: Debian's packages for 3.14/3.15 and what the suite runs
+# beside them (no google-pprof: gperftools 2.18 no longer ships it; no
+# browser: those tests skip, they run on the pyenv versions).
+SID := build/sid
+SID_MIRROR ?= http://deb.debian.org/debian
+SID_PACKAGES := ca-certificates g++ make pkg-config libgoogle-perftools-dev libdw-dev libelf-dev zlib1g-dev \
+	golang-go valgrind
+IN_SID := $(MATRIX)/in-sid.sh $(SID) $(CURDIR)
 
 SOURCES := CMakeLists.txt pyproject.toml README.md $(shell find yep python converters tests/cpp benchmarks \
 	-type f \( -name '*.py' -o -name '*.html' -o -name '*.cpp' -o -name '*.h' -o -name '*.c' -o -name '*.cmake' \) 2>/dev/null)
 
-.PHONY: demo test deps install bench clean
+# Each version's venv and the pip command that builds yep into it.
+venv_of = $(if $(filter 3.11,$1),$(VENV),$(if $(filter $(SID_PYTHONS),$1),$(SID)/opt/venv/$1,build/venv/$1))
+PIP_INSTALL_YEP = -m pip install -q --no-build-isolation --no-deps --config-settings=build-dir=build/py-$* .
+
+.PHONY: demo test deps install bench clean sid sid-shell FORCE \
+	$(addprefix test-,3.11 $(PYENV_PYTHONS) $(SID_PYTHONS)) $(addprefix setup-,3.11 $(PYENV_PYTHONS) $(SID_PYTHONS))
 
 # Runs in build/examples, where the demo's extension is (and not in the
 # source tree, whose yep/ has no compiled _native module).
 demo: install build/examples/.built
 	cd build/examples && PYTHONPATH=. ../../$(PY) -m yep -v ../../examples/demo.py
 
-test: install
-	$(VENV)/bin/ctest --test-dir $(BUILD) --output-on-failure
-	$(PY) -P -m pytest -q tests
+# Every version in PYTHONS, even after one failed; the summary at the end.
+test:
+	PYENV_PYTHONS="$(PYENV_PYTHONS)" SID_PYTHONS="$(SID_PYTHONS)" KNOWN_FAILING="$(KNOWN_FAILING)" SID=$(SID) \
+		VENVS="$(foreach v,$(PYTHONS),$(v)=$(call venv_of,$(v)))" MAKE="$(MAKE)" $(MATRIX)/matrix.sh $(PYTHONS)
+
+# setup-X.Y: the venv with yep built for X.Y; test-X.Y: the suite on it.
+PYTEST_ARGS := -P -m pytest -q -rfEs tests
+setup-3.11: install
+test-3.11: install
+	$(VENV)/bin/ctest --test-dir $(BUILD) --output-on-failure; ctest=$$?; \
+	$(PY) $(PYTEST_ARGS); pytest=$$?; \
+	exit $$(( ctest || pytest ))
+
+$(addprefix setup-,$(PYENV_PYTHONS)): setup-%: build/venv/%/.yep-installed
+$(addprefix test-,$(PYENV_PYTHONS)): test-%: build/venv/%/.yep-installed
+	build/venv/$*/bin/python $(PYTEST_ARGS)
+
+$(addprefix setup-,$(SID_PYTHONS)): setup-%: $(SID)/opt/venv/%/.yep-installed
+$(addprefix test-,$(SID_PYTHONS)): test-%: $(SID)/opt/venv/%/.yep-installed
+	$(IN_SID) /opt/venv/$*/bin/python $(PYTEST_ARGS)
 
 bench: install
 	$(PY) benchmarks/compare.py
@@ -54,10 +109,9 @@ build/.debian-packages: Makefile
 	fi
 	@mkdir -p build && touch $@
 
-$(VENV)/.deps-installed: build/.debian-packages
-	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(PIP_PACKAGES)
+# 3.11: Debian's pybind11-dev builds the extension.
+$(VENV)/.deps-installed: build/.debian-packages $(MATRIX)/venv.sh
+	$(MATRIX)/venv.sh $(PYTHON) $(VENV) "$(BUILD_PACKAGES)" "$(PEER_PACKAGES)"
 	touch $@
 
 # The package, built by scikit-build-core in $(BUILD) (kept, so rebuilds are
@@ -68,12 +122,47 @@ $(VENV)/.yep-installed: $(VENV)/.deps-installed $(SOURCES)
 		--config-settings=cmake.define.YEP_BUILD_BENCHMARKS=ON .
 	touch $@
 
+# 3.12, 3.13: pyenv's builds. Only the extension is built (the C++ tests
+# do not depend on the interpreter: they run once, on 3.11).
+build/venv/%/.deps-installed: build/.debian-packages $(MATRIX)/venv.sh
+	python=$$($(MATRIX)/pyenv-python.sh $*) && \
+	$(MATRIX)/venv.sh $$python build/venv/$* "$(MATRIX_BUILD_PACKAGES)" "$(PEER_PACKAGES)"
+	touch $@
+
+build/venv/%/.yep-installed: build/venv/%/.deps-installed $(SOURCES)
+	build/venv/$*/bin/python $(PIP_INSTALL_YEP)
+	touch $@
+
+# 3.14, 3.15: the sid chroot, then in it the venvs and the builds.
+sid: $(SID)/.yep-ready
+
+sid-shell: $(SID)/.yep-ready
+	$(IN_SID) bash
+
+# Always asked; sid-chroot.sh touches the stamp only when it remakes the
+# chroot (its package list changed), so the venvs are not remade otherwise.
+$(SID)/.yep-ready: build/.debian-packages FORCE
+	$(MATRIX)/sid-chroot.sh $(SID) $(SID_MIRROR) "$(SID_PYTHONS)" $(SID_PACKAGES)
+
+$(SID)/opt/venv/%/.deps-installed: $(SID)/.yep-ready $(MATRIX)/venv.sh
+	$(IN_SID) $(MATRIX)/venv.sh /usr/bin/python$* /opt/venv/$* "$(MATRIX_BUILD_PACKAGES)" "$(PEER_PACKAGES)"
+	touch $@
+
+$(SID)/opt/venv/%/.yep-installed: $(SID)/opt/venv/%/.deps-installed $(SOURCES)
+	$(IN_SID) /opt/venv/$*/bin/python $(PIP_INSTALL_YEP)
+	touch $@
+
+# Pattern-rule stamps are kept (make would delete them as intermediates).
+.SECONDARY:
+
 # The demo's C extension, compiled for the venv's Python.
 build/examples/.built: examples/demo_kernels.c $(VENV)/.deps-installed
 	mkdir -p build/examples
 	cc -shared -fPIC -O2 -g -I"$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" \
 		$< -o build/examples/demo_kernels"$$($(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"
 	touch $@
+
+FORCE:
 
 clean:
 	rm -rf build $(VENV)

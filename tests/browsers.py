@@ -126,7 +126,8 @@ class Browser:
     def __init__(self, kind, tmp_path):
         program = shutil.which(BROWSERS[kind])
         if program is None:
-            pytest.skip(f"Debian's {BROWSERS[kind]} is not installed (make deps installs it)")
+            pytest.skip(f"Debian's {BROWSERS[kind]} is not installed (make deps installs it on the host; "
+                        f"make test's sid chroot for Python 3.14+ has no browser)")
         profile = tmp_path / f"{kind}-profile"
         profile.mkdir()
         if kind == "chromium":

@@ -1,6 +1,10 @@
 """Shared fixtures: the C extension fixture compiled in this test run, and
-helpers to run yep's real CLI in a subprocess."""
+helpers to run yep's real CLI in a subprocess; skips for peer packages and
+tools that are missing on one interpreter (make test runs this suite on every
+supported CPython, and not every peer has a build for each)."""
+import importlib.util
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -12,6 +16,73 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+PYTHON_VERSION = "%d.%d" % sys.version_info[:2]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session):
+    """Says which interpreter this run tests, even under -q (CI logs show it)."""
+    line = f"yep tests on Python {platform.python_version()} ({sys.executable}"
+    base = getattr(sys, "_base_executable", None)
+    if sys.prefix != sys.base_prefix and base:
+        line += f", a venv of {os.path.realpath(base)}"
+    line += ")"
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line, bold=True)
+    else:
+        print(line)
+
+
+def missing_modules(*modules):
+    return [m for m in modules if importlib.util.find_spec(m) is None]
+
+
+def skip_reason(missing):
+    return (f"{', '.join(missing)} not installed for Python {PYTHON_VERSION} (no build of it for this "
+            f"interpreter: make test lists the peer packages it could not install)")
+
+
+def needs(*modules):
+    """Marks a test that imports these peer packages (in the test or in the
+    program it runs): skipped, with the reason, where one is missing."""
+    missing = missing_modules(*modules)
+    return pytest.mark.skipif(bool(missing), reason=skip_reason(missing))
+
+
+def require(*modules):
+    """The same as needs(), inside a fixture or a test."""
+    missing = missing_modules(*modules)
+    if missing:
+        pytest.skip(skip_reason(missing))
+
+
+# Programs some tests compare with, and why one may be absent.
+PROGRAMS = {
+    "google-pprof": "Debian's google-perftools (gperftools 2.18 and later, as in Debian sid, no longer ship it)",
+    "go": "Debian's golang-go",
+    "callgrind_annotate": "Debian's valgrind",
+}
+
+
+def program_missing(name):
+    """Why `name` cannot be run here, or None when it is on PATH."""
+    if shutil.which(name):
+        return None
+    return f"{name} not installed: it comes from {PROGRAMS[name]} (make test installs it where Debian has it)"
+
+
+def needs_program(*names):
+    """Marks a test that runs these programs: skipped, with the reason, where one is missing."""
+    reasons = [r for r in map(program_missing, names) if r]
+    return pytest.mark.skipif(bool(reasons), reason="; ".join(reasons))
+
+
+def require_program(path, package):
+    """Skips unless the console script `path` of a peer package exists."""
+    if not Path(path).exists():
+        pytest.skip(f"{Path(path).name} ({package}) not installed for Python {PYTHON_VERSION} "
+                    f"(make test lists the peer packages it could not install)")
 
 
 def build_extension(source, outdir, opt="-O1", flags=()):

@@ -155,7 +155,8 @@ def test_flame_graph_renders_in_chromium(profile, tmp_path):
     assert "http://" not in html and "https://" not in html, "the page loads nothing from the network"
 
     if shutil.which("chromium") is None:
-        pytest.skip("chromium is not installed")
+        pytest.skip("Debian's chromium is not installed (make deps installs it on the host; "
+                    "make test's sid chroot for Python 3.14+ has no browser)")
     dom = chromium("--window-size=1400,900", "--dump-dom", page.as_uri(), profile_dir=tmp_path / "chrome")
     assert dom.returncode == 0, dom.stderr
     parsed = Frames()
@@ -227,7 +228,8 @@ INTERACTION = r"""
 
 def test_flame_graph_zoom_search_and_keyboard_in_chromium(profile, tmp_path):
     if shutil.which("chromium") is None:
-        pytest.skip("chromium is not installed")
+        pytest.skip("Debian's chromium is not installed (make deps installs it on the host; "
+                    "make test's sid chroot for Python 3.14+ has no browser)")
     html = convert("html", profile, tmp_path / "work.html")
     page = tmp_path / "driven.html"
     page.write_text(html.replace("</body>", INTERACTION + "</body>"), encoding="utf-8")

@@ -3,14 +3,13 @@ fixture (known allocations), the heap API under tcmalloc and without it,
 --base, and the peers (google-pprof, go tool pprof) on the same files."""
 import os
 import re
-import shutil
 import subprocess
 import sys
 
 import pytest
 
 import yep
-from conftest import definition_line, run_yep, write_script
+from conftest import definition_line, needs_program, require, run_yep, write_script
 
 MiB = 1 << 20
 
@@ -48,6 +47,7 @@ sys.exit(5)
 
 @pytest.fixture(scope="module")
 def heap_run(allocs, tmp_path_factory):
+    require("numpy")
     tmp = tmp_path_factory.mktemp("heap")
     script = write_script(tmp, "mem.py", SCRIPT)
     result = run_yep(["--heap", "-v", "--nodecount", "0", str(script)], cwd=tmp,
@@ -92,10 +92,9 @@ def test_alloc_report_shows_the_churn(heap_run):
     assert folded_bytes(objects.stdout, "alloc_churn_impl") == (1 << 30) // 4096
 
 
+@needs_program("google-pprof", "go")
 def test_google_pprof_and_go_pprof_read_the_heap_profiles(heap_run, tmp_path):
     tmp, result, files = heap_run
-    if not shutil.which("google-pprof") or not shutil.which("go"):
-        pytest.skip("google-pprof or go not installed (make test installs them)")
     ours = list(mib_rows(result.stdout).items())[:2]  # numpy's 76.3 MiB array, then alloc_big_impl's 64 MiB
     out = subprocess.run(["google-pprof", "--text", "--inuse_space", os.path.realpath(sys.executable),
                           str(files[-1])], capture_output=True, text=True, timeout=300)

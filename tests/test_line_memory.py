@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import run_yep, write_script
+from conftest import needs, run_yep, write_script
 
 MiB = 1 << 20
 HEADER = ("Line #    Mem usage    Increment  Occurrences     Allocated         Peak       Time   Line Contents")
@@ -45,6 +45,7 @@ def memory(tmp_path, body, *args, env=None):
     return run_yep(["memory", *args, str(script)], cwd=tmp_path, env=env, timeout=300)
 
 
+@needs("numpy")
 def test_known_allocations_frees_and_peaks(tmp_path):
     result = memory(tmp_path, """
         import numpy as np

@@ -21,6 +21,8 @@ IPython = pytest.importorskip("IPython")
 from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
 from IPython.utils.capture import capture_output  # noqa: E402
 
+from conftest import needs, require  # noqa: E402
+
 ARRAY_MIB = 8_000_000 / 2**20      # 7.63
 LIST_MIB = 80_000_056 / 2**20      # 76.29
 MEMIT = re.compile(r"^peak memory: ([\d.]+) MiB, increment: (-?[\d.]+) MiB$", re.M)
@@ -28,6 +30,7 @@ MEMIT = re.compile(r"^peak memory: ([\d.]+) MiB, increment: (-?[\d.]+) MiB$", re
 
 @pytest.fixture(scope="module")
 def shell():
+    require("numpy")
     # glibc's malloc raises its mmap threshold after large frees, and then
     # serves big blocks from memory it already holds, which hides them from
     # RSS. Fixing the threshold at its default (M_MMAP_THRESHOLD = -3) gives
@@ -286,6 +289,7 @@ def rows(report):
     return found
 
 
+@needs("numpy")
 def test_mprun_reports_the_lines_of_notebook_and_imported_functions(tmp_path):
     (tmp_path / "shapes.py").write_text(textwrap.dedent("""\
         def grid(n):

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import marked_line, parse_report, run_yep, write_script
+from conftest import marked_line, needs, needs_program, parse_report, run_yep, write_script
 from proto_reader import stacks
 
 # caller_a calls burn_hot three times for each call from caller_b, in the
@@ -334,7 +334,7 @@ def test_every_output_format_shows_python_and_native_frames(hotcold, tmp_path):
     assert re.search(r"[1-9][\d.]*s", call_row), source
 
 
-@pytest.mark.skipif(not shutil.which("go"), reason="go not installed (make test installs golang-go)")
+@needs_program("go")
 def test_go_tool_pprof_shows_python_and_native_frames_together(hotcold, tmp_path):
     script, _ = profiled(tmp_path, hotcold, SPLIT.format(rounds=60), "--format", "proto")
     env = dict(os.environ, HOME=str(tmp_path), GOCACHE=str(tmp_path / "gocache"), PPROF_TMPDIR=str(tmp_path))
@@ -534,6 +534,7 @@ def python_chain_shares(stacks):
     return {key: value / whole for key, value in totals.items()}
 
 
+@needs("numpy")
 def test_top_stacks_agree_with_py_spy_native(hotcold, tmp_path):
     py_spy = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
     if not os.path.exists(py_spy):
@@ -583,6 +584,7 @@ print(len(keep))
 """
 
 
+@needs("numpy")
 def test_heap_charges_native_allocations_to_python_lines(tmp_path):
     script = write_script(tmp_path, "work.py", HEAP)
     result = run_yep(["--heap", "-o", "h", str(script)], cwd=tmp_path)  # Python frames: the default

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_script
+from conftest import require_program, write_script
 
 matplotlib = pytest.importorskip("matplotlib")
 
@@ -35,6 +35,7 @@ def yep_mprof(args, cwd, timeout=120):
 
 def mprof_tool(args, cwd, timeout=120):
     """memory_profiler's own `mprof`."""
+    require_program(BIN / "mprof", "memory_profiler")
     return subprocess.run([str(BIN / "mprof"), *args], cwd=cwd, env=clean_env(MPLBACKEND="Agg"),
                           capture_output=True, text=True, timeout=timeout)
 

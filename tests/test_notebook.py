@@ -13,6 +13,7 @@ import pytest
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")  # the kernel nbclient starts
 
 NOTEBOOK = Path(__file__).parent.parent / "examples" / "magics.ipynb"
 ARRAY_MIB = 8_000_000 / 2**20  # 7.63

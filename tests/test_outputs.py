@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import yep
-from conftest import definition_line, marked_line, parse_report, run_yep, write_script
+from conftest import definition_line, marked_line, needs_program, parse_report, require, require_program, run_yep, write_script
 from proto_reader import sample_totals
 from test_cpu_profile import WORKLOAD
 
@@ -87,6 +87,8 @@ def test_pstats_inclusive_time_is_not_inflated_by_recursion(tmp_path):
 
 
 def test_gprof2dot_and_snakeviz_read_the_pstats(prof, tmp_path):
+    require_program(BIN / "gprof2dot", "gprof2dot")
+    require("snakeviz")
     out = tmp_path / "w.pstats"
     yep.load(prof).save(out)
     dot = subprocess.run([str(BIN / "gprof2dot"), "-f", "pstats", str(out)], capture_output=True, text=True)
@@ -100,7 +102,7 @@ def test_gprof2dot_and_snakeviz_read_the_pstats(prof, tmp_path):
     assert any(key.endswith("(burn_hot)") for key in json_stats(stats))
 
 
-@pytest.mark.skipif(not shutil.which("callgrind_annotate"), reason="valgrind not installed (make test installs it)")
+@needs_program("callgrind_annotate")
 def test_callgrind_annotate_names_both_with_lines(prof, hotcold, tmp_path):
     out = tmp_path / "callgrind.out.work"
     report(prof, "--format", "callgrind", "-o", str(out))

@@ -4,17 +4,13 @@ agree with yep's own report on the top functions, and, because yep records
 the achieved sampling period in the header, on the CPU seconds too."""
 import os
 import re
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from conftest import parse_report, run_yep, write_script
+from conftest import needs_program, parse_report, run_yep, write_script
 from test_cpu_profile import WORKLOAD, script_cpu
-
-pytestmark = pytest.mark.skipif(not shutil.which("google-pprof") or not shutil.which("go"),
-                                reason="google-pprof or go not installed (make test installs them)")
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +28,7 @@ def percent_rows(text, pattern):
     return {m.group("name"): float(m.group("pct")) for m in re.finditer(pattern, text, re.M)}
 
 
+@needs_program("google-pprof")
 def test_google_pprof_reads_it_and_agrees(profile):
     path, report, _ = profile
     binary = os.path.realpath(sys.executable)
@@ -46,6 +43,7 @@ def test_google_pprof_reads_it_and_agrees(profile):
     assert max(theirs, key=theirs.get) == max(ours, key=ours.get)
 
 
+@needs_program("go")
 def test_go_tool_pprof_reads_it_and_agrees_on_seconds(profile, tmp_path):
     path, report, cpu = profile
     env = dict(os.environ, HOME=str(tmp_path), GOCACHE=str(tmp_path / "gocache"), GOFLAGS="-mod=mod")

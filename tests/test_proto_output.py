@@ -6,16 +6,15 @@ the total seconds, lists burn_hot's source lines from hotcold.c, shows
 inlined frames as inlined, and keeps our symbols instead of re-symbolizing."""
 import os
 import re
-import shutil
 import subprocess
 
 import pytest
 
-from conftest import definition_line, parse_report, run_yep, write_script
+from conftest import definition_line, needs_program, parse_report, run_yep, write_script
 from proto_reader import fields, profile_messages
 from test_cpu_profile import WORKLOAD
 
-pytestmark = pytest.mark.skipif(not shutil.which("go"), reason="go not installed (make test installs golang-go)")
+pytestmark = needs_program("go")
 
 # Warnings pprof prints when it distrusts or cannot use a profile's symbols.
 SYMBOLIZATION_TROUBLE = re.compile(
