@@ -27,7 +27,7 @@ dir=$1 mirror=$2 pythons=$3
 shift 3
 packages=("$@")
 here=$(cd "$(dirname "$0")" && pwd)
-want="mirror=$mirror pythons=$pythons packages=${packages[*]}"
+want="mirror=$mirror pythons=$pythons packages=${packages[*]} dbg copyright"
 log=$dir.log
 
 host_files() {
@@ -79,6 +79,7 @@ cat > "$dir/etc/dpkg/dpkg.cfg.d/99yep" <<'CONF'
 force-unsafe-io
 path-exclude=/usr/share/man/*
 path-exclude=/usr/share/doc/*
+path-include=/usr/share/doc/*/copyright
 path-exclude=/usr/share/info/*
 path-exclude=/usr/share/locale/*
 CONF
@@ -114,6 +115,13 @@ if ! install "${packages[@]}" "${python_packages[@]}"; then
         fi
     done
 fi
+# Debian's detached debug files of each Python, where sid has them: the
+# mixed-stack tests run with them and, hidden, without. Optional.
+for version in $pythons; do
+    if [ ! -f "$dir/.yep-no-python$version" ] && ! install "python$version-dbg"; then
+        echo "sid-chroot.sh: no python$version-dbg in sid: the test with and without it will skip" >&2
+    fi
+done
 # ca-certificates' own bundle replaced the host's one: copy it again.
 host_files
 echo "  packages: $((SECONDS - start)) s"
