@@ -50,14 +50,14 @@ SID_PACKAGES := ca-certificates g++ make pkg-config libgoogle-perftools-dev libd
 	golang-go valgrind
 IN_SID := $(MATRIX)/in-sid.sh $(SID) $(CURDIR)
 
-SOURCES := CMakeLists.txt pyproject.toml README.md $(shell find yep python converters tests/cpp benchmarks \
+SOURCES := CMakeLists.txt pyproject.toml README.md $(shell find yep python converters cmake tests/cpp benchmarks \
 	-type f \( -name '*.py' -o -name '*.html' -o -name '*.cpp' -o -name '*.h' -o -name '*.c' -o -name '*.cmake' \) 2>/dev/null)
 
 # Each version's venv and the pip command that builds yep into it.
 venv_of = $(if $(filter 3.11,$1),$(VENV),$(if $(filter $(SID_PYTHONS),$1),$(SID)/opt/venv/$1,build/venv/$1))
 PIP_INSTALL_YEP = -m pip install -q --no-build-isolation --no-deps --config-settings=build-dir=build/py-$* .
 
-.PHONY: demo test deps install bench clean sid sid-shell FORCE \
+.PHONY: demo test deps install bench clean sid sid-shell wheel FORCE \
 	$(addprefix test-,3.11 $(PYENV_PYTHONS) $(SID_PYTHONS)) $(addprefix setup-,3.11 $(PYENV_PYTHONS) $(SID_PYTHONS))
 
 # Runs in build/examples, where the demo's extension is (and not in the
@@ -151,6 +151,53 @@ $(SID)/opt/venv/%/.deps-installed: $(SID)/.yep-ready $(MATRIX)/venv.sh
 $(SID)/opt/venv/%/.yep-installed: $(SID)/opt/venv/%/.deps-installed $(SOURCES)
 	$(IN_SID) /opt/venv/$*/bin/python $(PIP_INSTALL_YEP)
 	touch $@
+
+# ---- wheels ----------------------------------------------------------------
+# make wheel: one self-contained wheel per supported CPython found here, in
+# dist/ (packaging/make_wheel.py: auditwheel-repaired, libraries and their
+# licences bundled); the sid versions' wheels are built in the sid chroot.
+WHEEL_PYTHONS ?= 3.11 $(PYENV_PYTHONS) $(SID_PYTHONS)
+wheel: $(addprefix wheel-,$(WHEEL_PYTHONS))
+
+wheel-3.11: install
+	$(PY) packaging/make_wheel.py --build-dir $(BUILD)
+$(addprefix wheel-,$(PYENV_PYTHONS)): wheel-%: build/venv/%/.yep-installed
+	build/venv/$*/bin/python packaging/make_wheel.py --build-dir build/py-$*
+$(addprefix wheel-,$(SID_PYTHONS)): wheel-%: $(SID)/opt/venv/%/.yep-installed
+	$(IN_SID) /opt/venv/$*/bin/python packaging/make_wheel.py --build-dir build/py-$*
+
+# test-wheel-X.Y: X.Y's wheel installed and used in a clean Debian chroot
+# (minbase, a Python and its venv module: no compiler, no -dev package), as
+# a new user would (tests/wheel/). make test runs them for WHEEL_TESTS:
+# the cp311 wheel on Debian bookworm, the newest supported one on sid.
+WHEEL_TESTS ?= 3.11:bookworm 3.14:sid
+CLEAN := build/clean
+CLEAN_PACKAGES_bookworm := python3 python3-venv
+CLEAN_PACKAGES_sid := python3.14 python3.14-venv
+SMOKE := build/wheel-smoke
+EXT_SUFFIX = $(shell $(1) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+$(CLEAN)/%/.yep-ready: build/.debian-packages FORCE
+	tests/wheel/clean-chroot.sh $(CLEAN)/$* $* $(SID_MIRROR) $(CLEAN_PACKAGES_$*)
+
+# The test extension for each Python, its source path mapped to the chroot's /work.
+$(SMOKE)/3.11/.built: tests/fixtures/hotcold.c $(VENV)/.deps-installed
+	mkdir -p $(@D)
+	cc -shared -fPIC -O1 -g -fdebug-prefix-map=$(CURDIR)/tests/fixtures=/work \
+		-I"$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" $< \
+		-o $(@D)/hotcold$(call EXT_SUFFIX,$(PY))
+	touch $@
+$(addprefix $(SMOKE)/,$(addsuffix /.built,$(SID_PYTHONS))): $(SMOKE)/%/.built: tests/fixtures/hotcold.c $(SID)/.yep-ready
+	mkdir -p $(@D)
+	$(IN_SID) sh -c 'cc -shared -fPIC -O1 -g -fdebug-prefix-map=/src/tests/fixtures=/work \
+		-I/usr/include/python$* tests/fixtures/hotcold.c \
+		-o $(SMOKE)/$*/hotcold$$(python$* -c "import sysconfig; print(sysconfig.get_config_var(\"EXT_SUFFIX\"))")'
+	touch $@
+
+test-wheel-%: FORCE
+	suite=$(lastword $(subst :, ,$(filter $*:%,$(WHEEL_TESTS)))); \
+	[ -n "$$suite" ] || { echo "test-wheel-$*: not in WHEEL_TESTS ($(WHEEL_TESTS))"; exit 2; }; \
+	$(MAKE) --no-print-directory wheel-$* $(CLEAN)/$$suite/.yep-ready $(SMOKE)/$*/.built && \
+	tests/wheel/run.sh $(CLEAN)/$$suite dist/yep_profiler-*-cp$(subst .,,$*)-*.whl $(SMOKE)/$*/hotcold*.so
 
 # Pattern-rule stamps are kept (make would delete them as intermediates).
 .SECONDARY:

@@ -3,6 +3,7 @@ fixture (known allocations), the heap API under tcmalloc and without it,
 --base, and the peers (google-pprof, go tool pprof) on the same files."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 
