@@ -1,11 +1,11 @@
 #include "line_calibration.h"
 
 #include <Python.h>
-#include <time.h>
 
 #include <algorithm>
 #include <limits>
 
+#include "line_clock.h"
 #include "line_tracer.h"
 
 namespace yep {
@@ -20,12 +20,6 @@ const char* const kSource =
     "    for item in items:\n"
     "        last = item\n"
     "    return last\n";
-
-int64_t now_ns() {
-  timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1'000'000'000LL + t.tv_nsec;
-}
 
 // New references to the calibration function (its code gets registered)
 // and an identical one on a copy of the code (never registered), or false.
@@ -56,11 +50,11 @@ bool make_functions(PyObject** traced, PyObject** plain) {
   return true;
 }
 
-// Calls f(items) and returns its wall time in ns, or -1 if it failed.
+// Calls f(items) and returns its time in clock ticks, or -1 if it failed.
 int64_t timed_call(PyObject* f, PyObject* items) {
-  const int64_t start = now_ns();
+  const int64_t start = line_clock_ticks();
   PyObject* r = PyObject_CallOneArg(f, items);
-  const int64_t end = now_ns();
+  const int64_t end = line_clock_ticks();
   if (!r) {
     PyErr_Clear();
     return -1;
@@ -69,13 +63,13 @@ int64_t timed_call(PyObject* f, PyObject* items) {
   return end - start;
 }
 
-// The clock time and events the tracer has counted for a function's lines.
-void totals(PyObject* code, int64_t* clock_ns, int64_t* events) {
-  *clock_ns = *events = 0;
+// The clock ticks and events the tracer has counted for a function's lines.
+void totals(PyObject* code, int64_t* clock_ticks, int64_t* events) {
+  *clock_ticks = *events = 0;
   for (const FunctionRecord& f : line_tracer_results()) {
     if (f.code != code) continue;
     for (const LineRecord& r : f.lines) {
-      *clock_ns += r.clock_ns;
+      *clock_ticks += r.clock_ticks;
       *events += r.events;
     }
   }
@@ -109,10 +103,10 @@ double measure_line_event_cost(const std::function<void()>& start) {
     int64_t clock_before = 0, events_before = 0;
     for (int run = 0; run <= kRuns; ++run) {
       if (timed_call(traced, items) < 0) break;
-      int64_t clock_ns, events;
-      totals(code, &clock_ns, &events);
-      const int64_t d_clock = clock_ns - clock_before, d_events = events - events_before;
-      clock_before = clock_ns;
+      int64_t clock_ticks, events;
+      totals(code, &clock_ticks, &events);
+      const int64_t d_clock = clock_ticks - clock_before, d_events = events - events_before;
+      clock_before = clock_ticks;
       events_before = events;
       if (run > 0 && d_events > 0) per_event = std::min(per_event, static_cast<double>(d_clock) / d_events);
     }

@@ -19,7 +19,8 @@ namespace yep {
 
 // Runs the untraced loops, then start() (which must start the tracer: the
 // calibration loop's code is registered then), then the traced loops;
-// returns the cost per event in ns (>= 0). The tracer is left started.
+// returns the cost per event in clock ticks (line_clock.h; >= 0). The
+// tracer is left started.
 double measure_line_event_cost(const std::function<void()>& start);
 
 }  // namespace yep

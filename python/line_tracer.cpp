@@ -1,7 +1,6 @@
 #include "line_tracer.h"
 
 #include <fcntl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 
 #include "allocation_counter.h"
 #include "line_calibration.h"
+#include "line_clock.h"
 #include "line_hook.h"
 
 namespace yep {
@@ -30,11 +30,12 @@ uint64_t epoch = 1;
 
 // One running activation of a registered function in this thread.
 struct Activation {
-  const void* key;          // given by the hook (line_hook.h)
-  size_t function;
-  int line = -1;            // the line running now, -1 before the first
-  bool counts_hit = false;  // the line was entered (not resumed inside)
-  int64_t start_ns = 0;
+  const void* key;                 // given by the hook (line_hook.h)
+  LineRecord* records = nullptr;   // the function's, by line - first_line (they never move)
+  int first_line = 0, line_count = 0;
+  LineRecord* running = nullptr;   // the running line's record, null before the first
+  bool counts_hit = false;         // the running line was entered (not resumed inside)
+  int64_t start_ticks = 0;
   int64_t start_events = 0;  // this thread's event count when the line started
   int64_t start_net = 0;     // this thread's net bytes when the line started
   int64_t peak = 0;          // highest net seen during the line outside nested lines
@@ -43,20 +44,16 @@ struct Activation {
 };
 
 constexpr int64_t kRssBytesTrigger = 256 << 10;
-constexpr int64_t kRssTimeTrigger = 20'000'000;  // ns
-
-inline int64_t now_ns() {
-  timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1'000'000'000LL + t.tv_nsec;
-}
+constexpr double kRssTimeTriggerNs = 20e6;
+int64_t rss_time_trigger = static_cast<int64_t>(kRssTimeTriggerNs);  // in clock ticks, set at start
 
 const long page_size = sysconf(_SC_PAGESIZE);
 
-// RSS, re-read only when it can have changed (see the header).
+// RSS, re-read only when it can have changed (see the header): past
+// next_ticks, or with the thread's net bytes outside [low, high].
 struct Rss {
   int fd = -1;
-  int64_t value = 0, at_net = 0, at_ns = 0;
+  int64_t value = 0, next_ticks = 0, low = 0, high = -1;
 
   int64_t read_now() {
     if (fd < 0) fd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
@@ -68,15 +65,16 @@ struct Rss {
     std::strtoll(p, &p, 10);  // total program size
     return std::strtoll(p, nullptr, 10) * page_size;
   }
-  // Whether RSS must be read now (then `read` does it).
-  bool stale(int64_t net, int64_t ns) const {
-    return !counting_allocations || at_ns == 0 || std::llabs(net - at_net) >= kRssBytesTrigger ||
-           ns - at_ns >= kRssTimeTrigger;
-  }
-  void read(int64_t net, int64_t ns) {
+  bool stale(int64_t net, int64_t ticks) const { return ticks >= next_ticks || net < low || net > high; }
+  void read(int64_t net, int64_t ticks) {
     value = read_now();
-    at_net = net;
-    at_ns = ns;
+    if (counting_allocations) {
+      next_ticks = ticks + rss_time_trigger;
+      low = net - kRssBytesTrigger + 1;
+      high = net + kRssBytesTrigger - 1;
+    } else {  // the only memory figure: read after every line
+      next_ticks = 0;
+    }
   }
 };
 
@@ -99,45 +97,45 @@ struct ThreadStateOwner {
 };
 thread_local ThreadStateOwner thread_state_owner;
 
-inline ThreadState& this_thread() {
-  ThreadState* s = current_thread;
-  if (__builtin_expect(s == nullptr, 0)) s = current_thread = &thread_state_owner.state;
-  return *s;
+__attribute__((noinline)) ThreadState& first_event_of_thread() {
+  return *(current_thread = &thread_state_owner.state);
 }
 
-LineRecord& record_of(size_t function, int line) {
-  FunctionRecord& f = functions[function];
-  const size_t at = static_cast<size_t>(std::max(0, line - f.first_line));
-  if (__builtin_expect(at >= f.lines.size(), 0)) f.lines.resize(at + 1);
-  return f.lines[at];
+inline ThreadState& this_thread() {
+  ThreadState* s = current_thread;
+  return __builtin_expect(s != nullptr, 1) ? *s : first_event_of_thread();
 }
 
 // A line boundary: the clock and the allocation counters, read once, and
-// RSS when it can have changed. `ns` is when the boundary was reached (the
-// end of the line before), `start_ns` when the next line starts: later when
-// reading RSS took time, which then counts for neither line.
+// RSS when it can have changed. `ticks` is when the boundary was reached
+// (the end of the line before), `start_ticks` when the next line starts:
+// later when reading RSS took time, which then counts for neither line.
 struct Boundary {
-  int64_t ns, start_ns, net, peak, rss;
+  int64_t ticks, start_ticks, net, peak, rss;
 };
 
-Boundary boundary(ThreadState& t) {
+__attribute__((noinline)) void read_rss(ThreadState& t, Boundary& b) {
+  t.rss.read(b.net, b.ticks);
+  b.start_ticks = line_clock_ticks();
+}
+
+__attribute__((always_inline)) inline Boundary boundary(ThreadState& t) {
   Boundary b;
-  b.ns = b.start_ns = now_ns();
+  b.ticks = b.start_ticks = line_clock_ticks();
   const ThreadAllocations a = thread_allocations();
   b.net = a.net;
   b.peak = a.peak;
-  if (__builtin_expect(t.rss.stale(b.net, b.ns), 0)) {
-    t.rss.read(b.net, b.ns);
-    b.start_ns = now_ns();
-  }
+  if (__builtin_expect(t.rss.stale(b.net, b.ticks), 0)) read_rss(t, b);
   b.rss = t.rss.value;
   return b;
 }
 
-void start_line(ThreadState& t, Activation& a, int line, bool counts_hit, const Boundary& b) {
-  a.line = line;
+__attribute__((always_inline)) inline void start_line(ThreadState& t, Activation& a, int line, bool counts_hit,
+                                                      const Boundary& b) {
+  const unsigned at = static_cast<unsigned>(line - a.first_line);
+  a.running = __builtin_expect(at < static_cast<unsigned>(a.line_count), 1) ? a.records + at : nullptr;
   a.counts_hit = counts_hit;
-  a.start_ns = b.start_ns;
+  a.start_ticks = b.start_ticks;
   a.start_events = t.events;
   a.start_net = b.net;
   a.peak = b.net;
@@ -145,20 +143,20 @@ void start_line(ThreadState& t, Activation& a, int line, bool counts_hit, const 
   a.rss_before = b.rss;
 }
 
-// Ends a's current line.
-void finish_line(ThreadState& t, Activation& a, const Boundary& b) {
-  if (a.line < 0) return;
-  LineRecord& r = record_of(a.function, a.line);
+// Ends a's running line.
+__attribute__((always_inline)) inline void finish_line(ThreadState& t, Activation& a, const Boundary& b) {
+  LineRecord* r = a.running;
+  if (!r) return;
   const int64_t line_peak = std::max(a.peak, b.peak);
   a.activation_peak = std::max(a.activation_peak, line_peak);
-  r.hits += a.counts_hit;
-  r.clock_ns += b.ns - a.start_ns;
-  r.events += t.events - a.start_events;
-  r.net_bytes += b.net - a.start_net;
-  r.peak_bytes = std::max(r.peak_bytes, line_peak - a.start_net);
-  r.rss_max = std::max(r.rss_max, b.rss);
-  r.rss_increment += b.rss - a.rss_before;
-  a.line = -1;
+  r->hits += a.counts_hit;
+  r->clock_ticks += b.ticks - a.start_ticks;
+  r->events += t.events - a.start_events;
+  r->net_bytes += b.net - a.start_net;
+  r->peak_bytes = std::max(r->peak_bytes, line_peak - a.start_net);
+  r->rss_max = std::max(r->rss_max, b.rss);
+  r->rss_increment += b.rss - a.rss_before;
+  a.running = nullptr;
 }
 
 // The highest line number of a code object's line table (0 if none).
@@ -199,16 +197,17 @@ bool enter(const void* key, PyObject* code, int line) {
     t.stack.clear();
     t.epoch = epoch;
   }
-  if (!t.stack.empty() && t.stack.back().line >= 0)  // the caller's line goes on around this call
+  if (!t.stack.empty() && t.stack.back().running)  // the caller's line goes on around this call
     t.stack.back().peak = std::max(t.stack.back().peak, thread_allocations().peak);
-  Activation a{key, it->second};
+  FunctionRecord& f = functions[it->second];
+  Activation a{key, f.lines.data(), f.first_line, static_cast<int>(f.lines.size())};
   a.activation_peak = thread_allocations().net;
   t.stack.push_back(a);
   if (line >= 0) start_line(t, t.stack.back(), line, false, boundary(t));
   return true;
 }
 
-void line(const void* key, int line) {
+__attribute__((flatten)) void line(const void* key, int line) {
   ThreadState& t = this_thread();
   t.events += 1;
   if (__builtin_expect(t.stack.empty(), 0)) return;
@@ -226,7 +225,7 @@ void leave(const void* key) {
   finish_line(t, t.stack.back(), boundary(t));
   const int64_t call_peak = t.stack.back().activation_peak;
   t.stack.pop_back();
-  if (!t.stack.empty() && t.stack.back().line >= 0) {
+  if (!t.stack.empty() && t.stack.back().running) {
     // The call's peak counts toward the calling line's peak.
     t.stack.back().peak = std::max(t.stack.back().peak, call_peak);
     reset_thread_peak();
@@ -257,8 +256,8 @@ void line_tracer_forget(PyObject* code) {
   if (started) line_hook().unwatch(code);
   FunctionRecord& f = functions[it->second];
   index_of.erase(it);
-  // The slot stays (an activation still running elsewhere may name its index).
-  f.lines = {};
+  // The slot and its lines stay (an activation still running elsewhere may
+  // be writing to them); the results leave it out.
   f.code = nullptr;
   Py_DECREF(code);
 }
@@ -274,12 +273,15 @@ void line_tracer_start(bool count_allocations) {
       started = true;
       epoch += 1;
     };
+    line_clock_init();
     if (calibrated) {
       start();
     } else {
-      event_cost_ns = measure_line_event_cost(start);
+      const double ticks = measure_line_event_cost(start);
+      event_cost_ns = ticks * line_clock_ns_per_tick();  // a few ms after line_clock_init: precise enough
       calibrated = true;
     }
+    rss_time_trigger = static_cast<int64_t>(kRssTimeTriggerNs / line_clock_ns_per_tick());
   }
   hook.install_thread();
 }
@@ -312,7 +314,8 @@ void line_tracer_finish_thread() {
 const std::vector<FunctionRecord>& line_tracer_results() { return functions; }
 
 int64_t line_time_ns(const LineRecord& r) {
-  const double t = static_cast<double>(r.clock_ns) - event_cost_ns * static_cast<double>(r.events);
+  const double t = static_cast<double>(r.clock_ticks) * line_clock_ns_per_tick() -
+                   event_cost_ns * static_cast<double>(r.events);
   return t > 0 ? static_cast<int64_t>(std::llround(t)) : 0;
 }
 

@@ -11,7 +11,7 @@
 // measured (a generator's lines between its yields; a recursive line's
 // figures include those of the calls it makes).
 //
-// Time: the clock is read once per line boundary, so the time between two
+// Time: the clock (line_clock.h) is read once per line boundary, so the time between two
 // readings holds, besides the line's own work, the work of the event that
 // ends it (the interpreter's and the tracer's). That cost per event is
 // measured at start-up (line_calibration.h) and subtracted, for every event
@@ -37,7 +37,7 @@ namespace yep {
 
 struct LineRecord {
   int64_t hits = 0;
-  int64_t clock_ns = 0;        // between the clock readings that start and end it, summed over hits
+  int64_t clock_ticks = 0;     // between the clock readings that start and end it, summed over hits
   int64_t events = 0;          // tracer events within those spans (see line_time_ns)
   int64_t net_bytes = 0;       // allocated minus freed, summed over hits
   int64_t peak_bytes = 0;      // highest extra bytes above the line's start, over hits
@@ -77,7 +77,7 @@ bool line_tracer_started();
 // Ends the lines still running in this thread (at exit), so they count.
 void line_tracer_finish_thread();
 
-// Forgotten functions stay as records with no code and no lines.
+// Forgotten functions stay as records with no code (their lines are not reported).
 const std::vector<FunctionRecord>& line_tracer_results();
 // The line's time: its clock time less the tracer's cost of the events it
 // spans (never below zero).

@@ -36,7 +36,7 @@ void bind_line_tracer(py::module_& m) {
       py::dict lines;
       for (size_t i = 0; i < f.lines.size(); ++i) {
         const yep::LineRecord& r = f.lines[i];
-        if (r.hits || r.clock_ns)
+        if (r.hits || r.clock_ticks)
           lines[py::int_(f.first_line + static_cast<int>(i))] = py::make_tuple(
               r.hits, yep::line_time_ns(r), r.net_bytes, r.peak_bytes, r.rss_max, r.rss_increment);
       }
