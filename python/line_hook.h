@@ -59,7 +59,8 @@ class LineHook {
   virtual void unwatch(PyObject* code) = 0;
 };
 
-// The hooks there are, and the one this interpreter uses.
+// The hooks there are (monitoring_hook only on 3.12+), and the one this
+// interpreter uses.
 LineHook& trace_function_hook();
 LineHook& monitoring_hook();
 LineHook& line_hook();

@@ -15,12 +15,17 @@
 // The callbacks are objects of a small type of our own that is called
 // through vectorcall straight into the functions below: no argument
 // parsing, no method object in between.
+//
+// The whole file is for 3.12+ (line_hook.cpp picks it there).
+#include "line_hook.h"  // Python.h
+
+#if PY_VERSION_HEX >= 0x030C0000
+
 #include <cstdarg>
 #include <cstddef>
 #include <string>
 
 #include "cpu_profiler.h"  // CaptureError
-#include "line_hook.h"
 
 namespace yep {
 
@@ -31,13 +36,21 @@ struct EventCallback {
   vectorcallfunc vectorcall;
 };
 
+// A line number or an offset as sys.monitoring passes it: a small int,
+// read inline.
+inline int int_of(PyObject* v) {
+  return static_cast<int>(PyUnstable_Long_IsCompact(reinterpret_cast<PyLongObject*>(v))
+                              ? PyUnstable_Long_CompactValue(reinterpret_cast<PyLongObject*>(v))
+                              : PyLong_AsLong(v));
+}
+
 // args: (code, instruction offset in bytes, ...): the line at that offset.
 int line_at(PyObject* const* args) {
-  return PyCode_Addr2Line(reinterpret_cast<PyCodeObject*>(args[0]), static_cast<int>(PyLong_AsLong(args[1])));
+  return PyCode_Addr2Line(reinterpret_cast<PyCodeObject*>(args[0]), int_of(args[1]));
 }
 
 PyObject* on_line(PyObject*, PyObject* const* args, size_t nargsf, PyObject*) {  // (code, line)
-  if (PyVectorcall_NARGS(nargsf) >= 2) line_events::line(args[0], static_cast<int>(PyLong_AsLong(args[1])));
+  if (PyVectorcall_NARGS(nargsf) >= 2) line_events::line(args[0], int_of(args[1]));
   Py_RETURN_NONE;
 }
 
@@ -228,3 +241,5 @@ LineHook& monitoring_hook() {
 }
 
 }  // namespace yep
+
+#endif  // PY_VERSION_HEX >= 0x030C0000

@@ -277,3 +277,51 @@ def test_errors(tmp_path):
     script = write_script(tmp_path, "s.py", "print('ran')\n")
     result = run_yep(["memory", "-o", "/nonexistent-dir/r.txt", str(script)], cwd=tmp_path)
     assert result.returncode == 2 and "ran" not in result.stdout and "/nonexistent-dir" in result.stderr
+
+
+def test_line_times_leave_out_the_tracers_own_cost(tmp_path):
+    """Times against known truths: a line that sleeps 0.2 s reads 0.2 s, and
+    so does the line that calls it; a line that does nothing, run 100,000
+    times, reads near zero: under half the tracer's own cost per event
+    (measured at start-up), which it would read at least without the
+    correction. The smallest of five copies, so that a moment the machine
+    was busy elsewhere cannot decide; the upper bounds are generous."""
+    empties = "".join(f"""
+        @profile
+        def empty{i}(n):
+            for _ in range(n):
+                x = 1
+        """ for i in range(5))
+    result = memory(tmp_path, """
+        import time
+        import yep._native
+
+        @profile
+        def sleeper():
+            time.sleep(0.2)
+
+        @profile
+        def caller():
+            sleeper()
+            return 1
+        """ + empties + """
+        caller()
+        for f in (empty0, empty1, empty2, empty3, empty4):
+            f(100_000)
+        print(f"event cost: {yep._native.line_tracer_event_cost()} ns")
+    """, "--json", "times.json")
+    assert result.returncode == 0, result.stderr
+    cost = float(re.search(r"event cost: ([\d.e+-]+) ns", result.stdout).group(1))
+    assert 0 < cost < 5000, cost  # measured, and plausible
+    data = {f["function"]: {l["source"].strip(): l for l in f["lines"]}
+            for f in json.loads((tmp_path / "times.json").read_text())}
+    sleep = data["sleeper"]["time.sleep(0.2)"]["time_seconds"]
+    assert 0.199 <= sleep < 1.2, sleep
+    call = data["caller"]["sleeper()"]["time_seconds"]
+    assert 0.199 <= call < 1.2, call
+    per_hit = []
+    for i in range(5):
+        line = data[f"empty{i}"]["x = 1"]
+        assert line["occurrences"] == 100_000
+        per_hit.append(line["time_seconds"] / line["occurrences"] * 1e9)
+    assert 0 <= min(per_hit) < cost / 2, (per_hit, cost)
