@@ -325,3 +325,19 @@ def test_line_times_leave_out_the_tracers_own_cost(tmp_path):
         assert line["occurrences"] == 100_000
         per_hit.append(line["time_seconds"] / line["occurrences"] * 1e9)
     assert 0 <= min(per_hit) < cost / 2, (per_hit, cost)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="the line tracer uses sys.monitoring from 3.12 on")
+def test_every_monitoring_tool_id_taken_is_one_line(tmp_path):
+    """Another tool holding sys.monitoring's ids 2, 3 and 4 (here from
+    sitecustomize, before yep starts): one line naming them, exit 2, the
+    program not run."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import sys\nfor i in (2, 3, 4):\n    sys.monitoring.use_tool_id(i, f'tool{i}')\n")
+    script = write_script(tmp_path, "s.py", "print('ran')\n")
+    result = run_yep(["memory", str(script)], cwd=tmp_path, env={"PYTHONPATH": str(site)})
+    assert result.returncode == 2 and "ran" not in result.stdout, result
+    assert result.stderr.strip().splitlines() == [
+        "yep: error: the line tracer needs a sys.monitoring tool id, and 2, 3 and 4 are taken (2 by 'tool2', "
+        "3 by 'tool3', 4 by 'tool4'): stop the other tools (debugger, coverage, profiler) first"], result.stderr

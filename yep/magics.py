@@ -275,7 +275,13 @@ class YepMagics(Magics):
             function.__code__ = copy
             native.line_tracer_add(copy)
         outcome = None
-        line_memory.enable(count_allocations=counting)
+        try:
+            line_memory.enable(count_allocations=counting)
+        except YepError as exc:  # the tracer cannot start (sys.monitoring's tool ids taken)
+            for (function, original), copy in zip(originals, copies):
+                function.__code__ = original
+                native.line_tracer_forget(copy)
+            raise UsageError(f"%mprun: {exc}") from None
         try:
             self._run(code)
         except BaseException as exc:  # the statement's own: raised again after the report
