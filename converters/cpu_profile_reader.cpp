@@ -120,15 +120,15 @@ Profile parse_cpu_profile(std::string_view bytes, const std::string& name) {
   p.period = static_cast<int64_t>(period_us) * 1000;
   p.default_sample_type = 1;
 
-  // Records until the trailer 0, 1, 0.
+  // Records until the trailer 0, 1, 0: where each is, for now.
   const size_t n = w->word_count();
   size_t i = 5;
-  // Distinct stacks in first-seen order (stable output) and their counts.
-  std::unordered_map<std::vector<uint64_t>, size_t, VectorHash> stack_index;
-  std::vector<const std::vector<uint64_t>*> stacks;
-  std::vector<int64_t> counts;
+  struct Record {
+    int64_t count;
+    size_t at, depth;  // words
+  };
+  std::vector<Record> records;
   bool trailer = false;
-  std::vector<uint64_t> stack;
   while (i + 2 <= n) {
     const uint64_t count = w->at(i), depth = w->at(i + 1);
     if (count == 0 && depth == 1 && i + 2 < n && w->at(i + 2) == 0) {
@@ -141,14 +141,7 @@ Profile parse_cpu_profile(std::string_view bytes, const std::string& name) {
     if (depth > n - i - 2)
       throw ProfileError(name + ": truncated or corrupt CPU profile: a record of depth " + std::to_string(depth) +
                          " runs past the end of the file" + advice);
-    stack.assign(depth, 0);
-    for (uint64_t d = 0; d < depth; ++d) stack[d] = w->at(i + 2 + d);
-    auto [it, inserted] = stack_index.try_emplace(stack, stacks.size());
-    if (inserted) {
-      stacks.push_back(&it->first);  // keys of an unordered_map never move
-      counts.push_back(0);
-    }
-    counts[it->second] += static_cast<int64_t>(count);
+    records.push_back({static_cast<int64_t>(count), i + 2, static_cast<size_t>(depth)});
     i += 2 + depth;
   }
   if (!trailer) throw ProfileError(name + ": truncated CPU profile: no end-of-data marker" + advice);
@@ -160,17 +153,38 @@ Profile parse_cpu_profile(std::string_view bytes, const std::string& name) {
     throw ProfileError(name + ": truncated CPU profile: the memory maps at its end are cut off" + advice);
   p.mappings = parse_proc_maps(maps_text);
   apply_yep_record(maps_text, p);  // after sample types: it may rename "cpu" to "wall"
-  // One location per distinct address to symbolize (leaf pc, or return pc - 1);
-  // stand-ins of mixed profiles become Python frames and thread labels.
+  // Mixed profiles' Python frames and threads (python_stand_ins.h).
   PythonStandIns stand_ins(maps_text);
+  p.interpreter_marked = stand_ins.marks_plumbing();
+
+  // Distinct stacks in first-seen order (stable output) and their counts:
+  // the same stack may come in several records.
+  std::unordered_map<std::vector<uint64_t>, size_t, VectorHash> stack_index;
+  std::vector<const std::vector<uint64_t>*> stacks;
+  std::vector<int64_t> counts;
+  std::vector<uint64_t> stack;
+  for (size_t r = 0; r < records.size(); ++r) {
+    stack.assign(records[r].depth, 0);
+    for (size_t d = 0; d < records[r].depth; ++d) stack[d] = w->at(records[r].at + d);
+    if (!stand_ins.empty()) stand_ins.complete(r, stack);
+    auto [it, inserted] = stack_index.try_emplace(stack, stacks.size());
+    if (inserted) {
+      stacks.push_back(&it->first);  // keys of an unordered_map never move
+      counts.push_back(0);
+    }
+    counts[it->second] += records[r].count;
+  }
+
+  // One location per distinct address to symbolize: the leaf pc, or a
+  // return address - 1 (the first native frame is the leaf).
   LocationTable locations(p);
   p.samples.reserve(stacks.size());
   for (size_t k = 0; k < stacks.size(); ++k) {
     const std::vector<uint64_t>& pcs = *stacks[k];
     Sample s;
     s.location_ids.reserve(pcs.size());
-    for (size_t d = 0; d < pcs.size(); ++d) {
-      const uint64_t pc = pcs[d];
+    bool leaf = true;
+    for (const uint64_t pc : pcs) {
       if (!stand_ins.empty()) {
         if (const std::string* thread = stand_ins.thread(pc)) {
           s.labels.push_back({"thread", *thread});
@@ -181,7 +195,9 @@ Profile parse_cpu_profile(std::string_view bytes, const std::string& name) {
           continue;
         }
       }
-      s.location_ids.push_back(locations.id(d == 0 ? pc : pc - 1));
+      const uint64_t address = PythonStandIns::address(pc);
+      s.location_ids.push_back(locations.id(leaf ? address : address - 1, PythonStandIns::plumbing(pc)));
+      leaf = false;
     }
     const int64_t count = counts[k];
     s.values = {count, count * p.period};

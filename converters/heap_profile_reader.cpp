@@ -223,12 +223,19 @@ Profile parse_heap_profile(std::string_view text, const std::string& name) {
   p.period_type = {"space", "bytes"};
   p.period = period;
 
+  // Mixed profiles' Python frames (python_stand_ins.h), in the lines after the maps.
+  PythonStandIns stand_ins(maps_text);
+  p.interpreter_marked = stand_ins.marks_plumbing();
+  size_t bucket_count = 0;  // buckets read so far: the record numbers of yep-stack lines
+
   // Distinct stacks (raw return addresses) in first-seen order, and their values.
   std::unordered_map<std::vector<uint64_t>, size_t, StackHash> stack_index;
   std::vector<const std::vector<uint64_t>*> stacks;
   std::vector<std::array<int64_t, 4>> values;
   Counts sum;
-  auto add_bucket = [&](Counts c, const std::vector<uint64_t>& stack) {
+  auto add_bucket = [&](Counts c, std::vector<uint64_t>& stack) {
+    if (!stand_ins.empty()) stand_ins.complete(bucket_count, stack);
+    ++bucket_count;
     sum.inuse_objects += c.inuse_objects;
     sum.inuse_bytes += c.inuse_bytes;
     sum.alloc_objects += c.alloc_objects;
@@ -319,9 +326,8 @@ Profile parse_heap_profile(std::string_view text, const std::string& name) {
   }
   p.mappings = parse_proc_maps(maps_text);
   // Every frame is a return address into a caller: its location is the
-  // address - 1 (inside the call instruction); the stand-ins of mixed
-  // profiles (yep --heap --mixed) are Python frames.
-  PythonStandIns stand_ins(maps_text);
+  // address - 1 (inside the call instruction); the keys of mixed profiles
+  // are Python frames.
   LocationTable locations(p);
   p.samples.reserve(stacks.size());
   for (size_t k = 0; k < stacks.size(); ++k) {
@@ -329,7 +335,9 @@ Profile parse_heap_profile(std::string_view text, const std::string& name) {
     sample.location_ids.reserve(stacks[k]->size());
     for (uint64_t pc : *stacks[k]) {
       const uint64_t python = stand_ins.empty() ? 0 : stand_ins.location(p, pc);
-      sample.location_ids.push_back(python ? python : locations.id(pc ? pc - 1 : 0));
+      const uint64_t address = PythonStandIns::address(pc);
+      sample.location_ids.push_back(python ? python
+                                           : locations.id(address ? address - 1 : 0, PythonStandIns::plumbing(pc)));
     }
     sample.values.assign(values[k].begin(), values[k].end());
     p.samples.push_back(std::move(sample));

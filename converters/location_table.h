@@ -1,5 +1,5 @@
 // Interns the locations of a profile being read: one Location per distinct
-// address, with the id of the mapping that contains it. Readers call it
+// address (and plumbing flag), with the id of the mapping that contains it. Readers call it
 // after the profile's mappings are final.
 #pragma once
 
@@ -14,13 +14,16 @@ class LocationTable {
  public:
   explicit LocationTable(Profile& profile) : profile_(profile), index_(profile.mappings) {}
 
-  // The id of the location at `address`, added to the profile if new.
-  uint64_t id(uint64_t address) {
-    auto [it, inserted] = ids_.try_emplace(address, profile_.locations.size() + 1);
+  // The id of the location at `address`, added to the profile if new;
+  // `interpreter`: the same address as one of the interpreter's plumbing
+  // frames (Location::interpreter), a location of its own.
+  uint64_t id(uint64_t address, bool interpreter = false) {
+    auto [it, inserted] = ids_.try_emplace(interpreter ? ~address : address, profile_.locations.size() + 1);
     if (inserted) {
       Location loc;
       loc.id = it->second;
       loc.address = address;
+      loc.interpreter = interpreter;
       loc.mapping_id = index_.find(address);
       profile_.locations.push_back(std::move(loc));
     }

@@ -54,6 +54,9 @@ struct Location {
   // writers never adjust it again.
   uint64_t address = 0;
   std::vector<Line> lines;  // innermost first; empty until symbolized
+  // One of the interpreter's own plumbing frames, as the capture marked it
+  // (see Profile::interpreter_marked): hidden from mixed-stack reports.
+  bool interpreter = false;
 };
 
 struct Function {
@@ -90,6 +93,10 @@ struct Profile {
   // Stacks hold Python frames between native ones (yep --mixed): Python
   // frames are locations with no mapping whose lines name .py files.
   bool python_frames = false;
+  // The capture marked which native frames are the interpreter's plumbing
+  // (Location::interpreter); profiles without the marks hide every frame of
+  // the interpreter's files instead.
+  bool interpreter_marked = false;
 
   // Index of the sample type reports use by default.
   size_t default_sample_type = 0;

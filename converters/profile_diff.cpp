@@ -91,12 +91,14 @@ class LocationTranslator {
       }
       if (!mapping_id) mapping_id = copy_mapping(*bm);
     }
-    auto [it, inserted] = at_.try_emplace(std::make_pair(mapping_id, address), out_.locations.size() + 1);
+    const uint64_t key = from.interpreter ? ~address : address;  // plumbing is a location of its own
+    auto [it, inserted] = at_.try_emplace(std::make_pair(mapping_id, key), out_.locations.size() + 1);
     if (inserted) {
       Location loc;
       loc.id = it->second;
       loc.mapping_id = mapping_id;
       loc.address = address;
+      loc.interpreter = from.interpreter;
       out_.locations.push_back(std::move(loc));
     }
     return cached = it->second;

@@ -89,7 +89,8 @@ Profile hide_interpreter_frames(const Profile& p) {
   std::vector<bool> interpreter_mapping(p.mappings.size());
   for (const Mapping& m : p.mappings) interpreter_mapping[m.id - 1] = is_interpreter_file(m.filename);
   for (const Location& loc : p.locations)
-    hidden[loc.id - 1] = loc.mapping_id != 0 && interpreter_mapping[loc.mapping_id - 1];
+    hidden[loc.id - 1] = p.interpreter_marked ? loc.interpreter
+                                              : loc.mapping_id != 0 && interpreter_mapping[loc.mapping_id - 1];
   Profile out = p;
   for (Sample& s : out.samples) {
     std::vector<uint64_t> kept;

@@ -21,10 +21,12 @@ Profile filter_samples(const Profile& profile, const std::string& focus, const s
 
 Profile by_lines(const Profile& profile);
 
-// Drops native frames of the interpreter itself (the python executable or
-// libpython), so each Python frame sits on the native code it called. A
-// sample made only of interpreter frames keeps them. Only for profiles with
-// Python frames; others are returned unchanged.
+// Drops the interpreter's own plumbing frames (its eval loop and the helpers
+// it calls directly, as the capture marked them; in older files every frame
+// of the python executable or libpython), so each Python frame sits on the
+// native code it called, builtins' C functions included. A sample made only
+// of hidden frames keeps them. Only for profiles with Python frames; others
+// are returned unchanged.
 Profile hide_interpreter_frames(const Profile& profile);
 
 // Adds a root frame per thread, named by the sample's "thread" label, so

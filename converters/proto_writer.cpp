@@ -111,10 +111,20 @@ std::string encode(const Profile& p) {
     out.bytes(field::kSample, msg.bytes());
   }
 
+  // Only the locations and functions the samples use (hiding the
+  // interpreter's frames leaves some unused), so pprof's listings of them
+  // agree with its traces.
+  std::vector<bool> used_location(p.locations.size(), false), used_function(p.functions.size(), false);
+  for (const Sample& s : p.samples)
+    for (uint64_t id : s.location_ids) used_location[id - 1] = true;
+  for (const Location& loc : p.locations)
+    if (used_location[loc.id - 1])
+      for (const Line& line : loc.lines) used_function[line.function_id - 1] = true;
+
   // A mapping is symbolized when any location in it has lines.
   std::vector<bool> symbolized(p.mappings.size(), false);
   for (const Location& loc : p.locations)
-    if (loc.mapping_id && !loc.lines.empty()) symbolized[loc.mapping_id - 1] = true;
+    if (used_location[loc.id - 1] && loc.mapping_id && !loc.lines.empty()) symbolized[loc.mapping_id - 1] = true;
   for (const Mapping& m : p.mappings) {
     const bool has = symbolized[m.id - 1];
     msg.clear();
@@ -132,6 +142,7 @@ std::string encode(const Profile& p) {
   }
 
   for (const Location& loc : p.locations) {
+    if (!used_location[loc.id - 1]) continue;
     msg.clear();
     msg.uint(field::kLocationId, loc.id);
     msg.uint(field::kLocationMappingId, loc.mapping_id);
@@ -146,6 +157,7 @@ std::string encode(const Profile& p) {
   }
 
   for (const Function& f : p.functions) {
+    if (!used_function[f.id - 1]) continue;
     msg.clear();
     msg.uint(field::kFunctionId, f.id);
     msg.int64(field::kName, strings.intern(f.name));

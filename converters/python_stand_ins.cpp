@@ -1,49 +1,115 @@
 #include "python_stand_ins.h"
 
-#include <cstdlib>
-#include <vector>
+#include <algorithm>
+#include <charconv>
 
 namespace yep {
 
 namespace {
 
-std::vector<std::string_view> split_tabs(std::string_view line) {
+// Keys of files with yep-stack lines are small numbers: tagged with bits no
+// user-space address has, they cannot be mistaken for a pc.
+constexpr uint64_t kPythonTag = uint64_t(1) << 63;
+constexpr uint64_t kThreadTag = uint64_t(3) << 62;
+constexpr uint64_t kPlumbingTag = uint64_t(1) << 62;  // on a native address
+constexpr uint64_t kTags = uint64_t(3) << 62;
+
+std::vector<std::string_view> split(std::string_view line, char separator) {
   std::vector<std::string_view> out;
   size_t start = 0;
-  for (size_t tab; (tab = line.find('\t', start)) != std::string_view::npos; start = tab + 1)
-    out.push_back(line.substr(start, tab - start));
+  for (size_t at; (at = line.find(separator, start)) != std::string_view::npos; start = at + 1)
+    out.push_back(line.substr(start, at - start));
   out.push_back(line.substr(start));
   return out;
 }
 
-uint64_t number(std::string_view s, int base) { return std::strtoull(std::string(s).c_str(), nullptr, base); }
+bool number(std::string_view s, int base, uint64_t* out) {
+  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) s.remove_prefix(2);
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out, base);
+  return !s.empty() && ec == std::errc() && end == s.data() + s.size();
+}
 
 }  // namespace
 
 PythonStandIns::PythonStandIns(std::string_view text) {
+  const bool tagged = text.find("\n# yep-stack:\t") != std::string_view::npos || text.rfind("# yep-stack:\t", 0) == 0;
+  const uint64_t python_tag = tagged ? kPythonTag : 0, thread_tag = tagged ? kThreadTag : 0;
   size_t start = 0;
   while (start < text.size()) {
     size_t end = text.find('\n', start);
     if (end == std::string_view::npos) end = text.size();
     const std::string_view line = text.substr(start, end - start);
     start = end + 1;
-    if (line.rfind("# yep-python:\t", 0) == 0) {
-      const auto f = split_tabs(line);
-      if (f.size() < 6) continue;
+    if (line.rfind("# yep-", 0) != 0) continue;
+    const auto f = split(line, '\t');
+    uint64_t key = 0;
+    if (f[0] == "# yep-python:" && f.size() >= 6 && number(f[1], 16, &key)) {
       Frame frame;
-      frame.line = static_cast<int64_t>(number(f[2], 10));
-      frame.first_line = static_cast<int64_t>(number(f[3], 10));
+      uint64_t number_value = 0;
+      frame.line = number(f[2], 10, &number_value) ? static_cast<int64_t>(number_value) : 0;
+      frame.first_line = number(f[3], 10, &number_value) ? static_cast<int64_t>(number_value) : 0;
       frame.file = std::string(f[4]);
       frame.name = std::string(f[5]);
-      frames_[number(f[1], 16)] = std::move(frame);
-    } else if (line.rfind("# yep-thread:\t", 0) == 0) {
-      const auto f = split_tabs(line);
-      if (f.size() < 4) continue;
+      frames_[key | python_tag] = std::move(frame);
+    } else if (f[0] == "# yep-thread:" && f.size() >= 4 && number(f[1], 16, &key)) {
       const std::string id(f[2]);
-      threads_[number(f[1], 16)] = f[3].empty() ? "thread " + id : std::string(f[3]) + " (" + id + ")";
+      threads_[key | thread_tag] = f[3].empty() ? "thread " + id : std::string(f[3]) + " (" + id + ")";
+    } else if (f[0] == "# yep-stack:" && f.size() >= 4) {
+      uint64_t record = 0;
+      if (!number(f[1], 10, &record)) continue;
+      Stack& stack = stacks_[record];
+      if (f[2] != "-" && number(f[2], 16, &key)) stack.thread = key | kThreadTag;
+      if (f.size() >= 5) {
+        marks_plumbing_ = true;
+        if (!f[4].empty()) {
+          for (std::string_view item : split(f[4], ',')) {
+            const size_t dash = item.find('-');
+            uint64_t first = 0, last = 0;
+            if (!number(item.substr(0, dash), 10, &first)) continue;
+            last = first;
+            if (dash != std::string_view::npos && !number(item.substr(dash + 1), 10, &last)) continue;
+            if (last < first || last > UINT32_MAX) continue;
+            stack.plumbing.push_back({static_cast<uint32_t>(first), static_cast<uint32_t>(last)});
+          }
+        }
+      }
+      if (f[3].empty()) continue;
+      for (std::string_view item : split(f[3], ',')) {
+        const size_t colon = item.find(':');
+        uint64_t pos = 0;
+        if (colon == std::string_view::npos || !number(item.substr(0, colon), 10, &pos) ||
+            !number(item.substr(colon + 1), 16, &key) || pos > UINT32_MAX)
+          continue;
+        stack.python.push_back({static_cast<uint32_t>(pos), key | kPythonTag});
+      }
     }
   }
 }
+
+void PythonStandIns::complete(size_t record, std::vector<uint64_t>& stack) const {
+  auto it = stacks_.find(record);
+  if (it == stacks_.end()) return;
+  const Stack& s = it->second;
+  for (const auto& [first, last] : s.plumbing)
+    for (uint64_t i = first; i <= last && i < stack.size(); ++i)
+      if (!(stack[i] & kTags)) stack[i] |= kPlumbingTag;
+  if (!s.python.empty()) {
+    std::vector<uint64_t> merged;
+    merged.reserve(stack.size() + s.python.size() + 1);
+    size_t next = 0;
+    for (size_t i = 0; i <= stack.size(); ++i) {
+      while (next < s.python.size() && s.python[next].first <= i) merged.push_back(s.python[next++].second);
+      if (i < stack.size()) merged.push_back(stack[i]);
+    }
+    for (; next < s.python.size(); ++next) merged.push_back(s.python[next].second);  // pos past the root
+    stack.swap(merged);
+  }
+  if (s.thread) stack.push_back(s.thread);
+}
+
+bool PythonStandIns::plumbing(uint64_t entry) { return (entry & kTags) == kPlumbingTag; }
+
+uint64_t PythonStandIns::address(uint64_t entry) { return plumbing(entry) ? entry & ~kPlumbingTag : entry; }
 
 uint64_t PythonStandIns::location(Profile& p, uint64_t address) {
   auto it = frames_.find(address);
@@ -62,7 +128,7 @@ uint64_t PythonStandIns::location(Profile& p, uint64_t address) {
   }
   Location loc;
   loc.id = p.locations.size() + 1;
-  loc.address = address;
+  loc.address = 0;
   loc.lines.push_back({fn->second, frame.line});
   p.locations.push_back(std::move(loc));
   p.python_frames = true;

@@ -1,20 +1,37 @@
-// The stand-in addresses of mixed Python + native profiles (yep --mixed).
+// The Python frames and thread names of mixed Python + native profiles
+// (yep's default CPU profiles, --heap), carried in lines after the maps so
+// that the stacks themselves stay purely native: google-pprof and go tool
+// pprof read such a file as a plain gperftools profile, with native names
+// and no unknown frames.
 //
-// yep's mixed sampler writes stacks in gperftools' formats, where a frame is
-// an address. A Python frame (function at a line) and the sampled thread
-// (at the root of each stack) get stand-in addresses outside any mapping,
-// explained by lines after the maps:
-//   # yep-python:<TAB>address<TAB>line<TAB>first line<TAB>file<TAB>qualified name
-//   # yep-thread:<TAB>address<TAB>native thread id<TAB>thread name
-// Readers resolve them here: Python frames become locations with no mapping
+//   # yep-python:<TAB>key<TAB>line<TAB>first line<TAB>file<TAB>qualified name
+//   # yep-thread:<TAB>key<TAB>native thread id<TAB>thread name
+//   # yep-stack:<TAB>record<TAB>thread key or -<TAB>pos:key,pos:key,...<TAB>i-j,k,...
+//
+// Keys are hex. A yep-stack line completes the record-th stack of the file
+// (0-based, in file order: a CPU profile's records, a heap profile's
+// buckets): its Python frames, leaf first, each inserted just leafward of
+// the native frame at index pos (pos = that stack's depth: at its root),
+// the thread it was sampled in, and which of its native frames (indexes,
+// and inclusive ranges of them) are the interpreter's own plumbing, hidden
+// from reports unless asked for (python/interpreter_code.h says which).
+//
+// Files written before yep-stack lines existed put the keys themselves in
+// the stacks, as stand-in addresses outside any mapping (0x1000... for
+// Python frames, 0x2000... for the thread at the root); those are read too.
+//
+// Readers resolve both here: Python frames become locations with no mapping
 // whose one line names the .py file (the symbolizer leaves them alone);
 // threads become the sample's "thread" label.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <unordered_map>
+#include <vector>
 
 #include "profile.h"
 
@@ -27,11 +44,24 @@ class PythonStandIns {
 
   bool empty() const { return frames_.empty() && threads_.empty(); }
 
-  // The location of a Python frame's stand-in, added to `p` on first use;
-  // 0 when `address` is not one.
+  // Puts the Python frames and the thread of record `record` into its native
+  // stack (leaf first), as keys that location() and thread() resolve (they
+  // never collide with addresses), and tags its plumbing frames (see
+  // plumbing()). Stacks of files without yep-stack lines are left as they are.
+  void complete(size_t record, std::vector<uint64_t>& stack) const;
+
+  // Whether the file says which frames are the interpreter's plumbing.
+  bool marks_plumbing() const { return marks_plumbing_; }
+  // Whether a completed stack's entry is a native frame tagged as plumbing;
+  // address() gives its address either way.
+  static bool plumbing(uint64_t entry);
+  static uint64_t address(uint64_t entry);
+
+  // The location of a Python frame's key, added to `p` on first use; 0 when
+  // `address` is not one.
   uint64_t location(Profile& p, uint64_t address);
 
-  // The label value ("name (id)") of a thread stand-in, nullptr if not one.
+  // The label value ("name (id)") of a thread key, nullptr if not one.
   const std::string* thread(uint64_t address) const;
 
  private:
@@ -40,8 +70,15 @@ class PythonStandIns {
     std::string file, name;
     uint64_t location_id = 0;
   };
+  struct Stack {
+    uint64_t thread = 0;                                  // a tagged key, 0: none
+    std::vector<std::pair<uint32_t, uint64_t>> python;  // (pos, tagged key), leaf first
+    std::vector<std::pair<uint32_t, uint32_t>> plumbing;  // inclusive ranges of native indexes
+  };
   std::map<uint64_t, Frame> frames_;
   std::map<uint64_t, std::string> threads_;
+  std::unordered_map<size_t, Stack> stacks_;
+  bool marks_plumbing_ = false;
   std::map<std::tuple<std::string, std::string, int64_t>, uint64_t> function_ids_;
 };
 

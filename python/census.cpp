@@ -1,7 +1,9 @@
 // The object census (census.h): a traversal of every reachable object and
-// sys.getsizeof-exact shallow sizes. Interpreter-version details (object
-// layouts, the pre-header sys.getsizeof adds) are confined to the functions
-// marked "version-specific".
+// sys.getsizeof-exact shallow sizes. Everything that differs between CPython
+// versions (3.11 to 3.15: object layouts, where a running frame's locals are,
+// what sys.getsizeof adds to __sizeof__) is in namespace `version` below, the
+// one place with PY_VERSION_HEX tests; the traversal and the sizing rules
+// after it are the same on every version.
 #include "census.h"
 
 #include <cstring>
@@ -77,11 +79,153 @@ struct Ref {
   throw CaptureError(message);
 }
 
-// Every frame of every thread as a frame object, and its locals as a dict
-// (new references): the collector does not traverse the locals of running
-// frames, so these are where the traversal finds them.
+// ---- The seam: everything that differs between CPython versions -----------------
+//
+// Checked against each version's headers (3.11, 3.12, 3.13, 3.14, 3.15) and
+// against sys.getsizeof on every object of a real heap (tests/test_census.py).
+// Versions before 3.11 keep the generic answers (sizes by calling __sizeof__).
+namespace version {
+
+// Appends to `roots`, as new references, what holds the locals of a running
+// frame, which the frame object's tp_traverse does not show.
+//  - 3.11, 3.12: PyFrame_GetLocals fills the frame's locals dict and keeps it
+//    on the frame: that dict, an object from then on (counted as "dict").
+//  - 3.13+ (PEP 667): an optimized frame's locals are a FrameLocalsProxy, a
+//    view made afresh by each call and gone with it, so the values it shows
+//    are the roots (the proxy is not an object the program has); a module or
+//    class body's frame returns its real locals mapping, which is a root.
+void add_frame_locals(PyFrameObject* frame, std::vector<PyObject*>& roots) {
+#if PY_VERSION_HEX >= 0x030B0000
+  PyObject* locals = PyFrame_GetLocals(frame);
+#else
+  PyObject* locals = PyObject_GetAttrString(reinterpret_cast<PyObject*>(frame), "f_locals");
+#endif
+  if (!locals) {
+    PyErr_Clear();
+    return;
+  }
+#if PY_VERSION_HEX >= 0x030D0000
+  if (PyFrameLocalsProxy_Check(locals)) {
+    PyObject* values = PyMapping_Values(locals);  // a list, released before gc.get_objects() runs
+    Py_DECREF(locals);
+    if (!values) {
+      PyErr_Clear();
+      return;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(values); ++i) {
+      PyObject* value = PyList_GET_ITEM(values, i);
+      Py_INCREF(value);
+      roots.push_back(value);
+    }
+    Py_DECREF(values);
+    return;
+  }
+#endif
+  roots.push_back(locals);
+}
+
+// The namespace dict of a static type (borrowed; the type or the interpreter
+// holds it): 3.12+ keeps those of builtin static types in the interpreter,
+// with tp_dict NULL.
+PyObject* static_type_dict(PyTypeObject* t) {
+#if PY_VERSION_HEX >= 0x030C0000
+  PyObject* dict = PyType_GetDict(t);  // a new reference
+  Py_XDECREF(dict);
+  return dict;
+#else
+  return t->tp_dict;
+#endif
+}
+
+// Calls visit(r) for each object a code object holds (code objects have no
+// tp_traverse): its names, constants and tables, and the co_code, co_varnames,
+// ... it made on request and keeps (3.11: _co_code; 3.12+: _co_cached).
+template <typename Visit>
+void visit_code(PyObject* o, Visit& visit) {
+#if PY_VERSION_HEX >= 0x030B0000
+  PyCodeObject* c = reinterpret_cast<PyCodeObject*>(o);
+  for (PyObject* p : {c->co_consts, c->co_names, c->co_exceptiontable, c->co_localsplusnames, c->co_localspluskinds,
+                      c->co_filename, c->co_name, c->co_qualname, c->co_linetable})
+    if (p) visit(p);
+#if PY_VERSION_HEX >= 0x030C0000
+  if (c->_co_cached)
+    for (PyObject* p : {c->_co_cached->_co_code, c->_co_cached->_co_varnames, c->_co_cached->_co_cellvars,
+                        c->_co_cached->_co_freevars})
+      if (p) visit(p);
+#else
+  if (c->_co_code) visit(c->_co_code);
+#endif
+#else
+  (void)o;
+  (void)visit;
+#endif
+}
+
+// The bytes sys.getsizeof adds to __sizeof__: the GC header of GC types
+// (none in free-threaded builds) and, since 3.11, the managed-dict (3.12+:
+// and managed-weakref) pointers before the object. 3.13+ adds nothing for a
+// static type whose type is exactly `type` (int, list, an extension's static
+// types): they are not allocated with a pre-header.
+Py_ssize_t pre_header(PyObject* o) {
+  PyTypeObject* t = Py_TYPE(o);
+#ifdef Py_GIL_DISABLED
+  const Py_ssize_t gc_head = 0;
+#else
+  const Py_ssize_t gc_head = 2 * sizeof(uintptr_t);  // sizeof(PyGC_Head), which is internal
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+  if (t == &PyType_Type && !(reinterpret_cast<PyTypeObject*>(o)->tp_flags & Py_TPFLAGS_HEAPTYPE)) return 0;
+#endif
+#if PY_VERSION_HEX >= 0x030C0000
+  return (PyType_IS_GC(t) ? gc_head : 0) + ((t->tp_flags & Py_TPFLAGS_PREHEADER) ? 2 * sizeof(PyObject*) : 0);
+#elif PY_VERSION_HEX >= 0x030B0000
+  return (PyType_IS_GC(t) ? gc_head : 0) + ((t->tp_flags & Py_TPFLAGS_MANAGED_DICT) ? 2 * sizeof(PyObject*) : 0);
+#else
+  return PyObject_IS_GC(o) ? gc_head : 0;
+#endif
+}
+
+// int.__sizeof__ (inherited by bool and int subclasses): the header and the
+// digits, at least one; -1 where unknown.
+Py_ssize_t int_sizeof(PyObject* o) {
+#if PY_VERSION_HEX >= 0x030C0000
+  const Py_ssize_t digits =
+      static_cast<Py_ssize_t>(reinterpret_cast<PyLongObject*>(o)->long_value.lv_tag >> _PyLong_NON_SIZE_BITS);
+  return offsetof(PyLongObject, long_value.ob_digit) + (digits > 1 ? digits : 1) * sizeof(digit);
+#elif PY_VERSION_HEX >= 0x030B0000
+  const Py_ssize_t digits = Py_SIZE(o) < 0 ? -Py_SIZE(o) : Py_SIZE(o);
+  return offsetof(PyLongObject, ob_digit) + (digits > 1 ? digits : 1) * sizeof(digit);
+#else
+  (void)o;
+  return -1;
+#endif
+}
+
+// str.__sizeof__ of a compact str (the usual kind: all but instances of str
+// subclasses), its UTF-8 copy included; -1 for the others.
+Py_ssize_t str_sizeof(PyObject* o) {
+#if PY_VERSION_HEX < 0x030C0000
+  if (!PyUnicode_IS_READY(o) || reinterpret_cast<PyASCIIObject*>(o)->wstr) return -1;
+#endif
+  if (PyUnicode_IS_COMPACT_ASCII(o)) return sizeof(PyASCIIObject) + PyUnicode_GET_LENGTH(o) + 1;
+  if (PyUnicode_IS_COMPACT(o)) {
+    const PyCompactUnicodeObject* u = reinterpret_cast<PyCompactUnicodeObject*>(o);
+    return sizeof(PyCompactUnicodeObject) + (PyUnicode_GET_LENGTH(o) + 1) * PyUnicode_KIND(o) +
+           (u->utf8 ? u->utf8_length + 1 : 0);
+  }
+  return -1;
+}
+
+}  // namespace version
+
+// ---- The traversal -------------------------------------------------------------------
+
+// Every frame of every thread as a frame object, and what holds its locals
+// (version::add_frame_locals), as new references: the collector does not
+// traverse the locals of running frames, so these are where the traversal
+// finds them.
 std::vector<PyObject*> materialize_frames() {
-  std::vector<PyObject*> frames;
+  std::vector<PyObject*> roots;
   Ref current(_PyThread_CurrentFrames());
   if (!current.p) throw_python_error("cannot list the threads' frames");
   PyObject *key, *value;
@@ -89,27 +233,19 @@ std::vector<PyObject*> materialize_frames() {
   while (PyDict_Next(current.p, &pos, &key, &value)) {
     Py_INCREF(value);
     for (PyObject* frame = value; frame;) {
-      frames.push_back(frame);
-#if PY_VERSION_HEX >= 0x030B0000
-      PyObject* locals = PyFrame_GetLocals(reinterpret_cast<PyFrameObject*>(frame));
-#else
-      PyObject* locals = PyObject_GetAttrString(frame, "f_locals");
-#endif
-      if (locals)
-        frames.push_back(locals);
-      else
-        PyErr_Clear();
+      roots.push_back(frame);
+      version::add_frame_locals(reinterpret_cast<PyFrameObject*>(frame), roots);
       frame = reinterpret_cast<PyObject*>(PyFrame_GetBack(reinterpret_cast<PyFrameObject*>(frame)));
     }
   }
-  return frames;
+  return roots;
 }
 
-// Version-specific: calls visit(r) for every reference o holds that keeps r
-// alive: what tp_traverse reports, plus what it leaves out because the
-// collector does not need it (the str keys of dicts, the names and
-// constants of code objects, the names of heap types, the parts of static
-// types). Each reference is reported once (owned_closure counts them).
+// Calls visit(r) for every reference o holds that keeps r alive: what
+// tp_traverse reports, plus what it leaves out because the collector does
+// not need it (the str keys of dicts, the names and constants of code
+// objects, the names of heap types, the parts of static types). Each
+// reference is reported once (owned_closure counts them).
 template <typename Visit>
 void visit_referents(PyObject* o, Visit& visit) {
   if (PyDict_Check(o)) {  // dict_traverse skips the keys of str-keyed dicts: walk the items instead
@@ -123,7 +259,7 @@ void visit_referents(PyObject* o, Visit& visit) {
   }
   if (PyType_Check(o) && !(reinterpret_cast<PyTypeObject*>(o)->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
     PyTypeObject* t = reinterpret_cast<PyTypeObject*>(o);  // static types have no traverse
-    for (PyObject* p : {t->tp_dict, t->tp_mro, t->tp_bases, reinterpret_cast<PyObject*>(t->tp_base)})
+    for (PyObject* p : {version::static_type_dict(t), t->tp_mro, t->tp_bases, reinterpret_cast<PyObject*>(t->tp_base)})
       if (p) visit(p);
     return;
   }
@@ -137,15 +273,9 @@ void visit_referents(PyObject* o, Visit& visit) {
     PyHeapTypeObject* h = reinterpret_cast<PyHeapTypeObject*>(o);
     for (PyObject* p : {h->ht_name, h->ht_qualname, h->ht_slots})
       if (p) visit(p);
+  } else if (PyCode_Check(o)) {
+    version::visit_code(o, visit);
   }
-#if PY_VERSION_HEX >= 0x030B0000
-  else if (PyCode_Check(o)) {  // code objects have no traverse at all
-    PyCodeObject* c = reinterpret_cast<PyCodeObject*>(o);
-    for (PyObject* p : {c->co_consts, c->co_names, c->co_exceptiontable, c->co_localsplusnames,
-                        c->co_localspluskinds, c->co_filename, c->co_name, c->co_qualname, c->co_linetable})
-      if (p) visit(p);
-  }
-#endif
 }
 
 // The objects that would be freed with `roots`: the roots, and every object
@@ -222,7 +352,7 @@ void for_each_reachable(const std::vector<PyObject*>& exclude, Visit&& visit) {
   for (PyObject* o : excluded) seen.insert(o);
   std::vector<PyObject*> stack;
   stack.reserve(static_cast<size_t>(n));
-  for (PyObject* o : frames)  // locals dicts may be untracked
+  for (PyObject* o : frames)  // running frames are not tracked, nor are all locals
     if (seen.insert(o)) stack.push_back(o);
   for (Py_ssize_t i = n - 1; i >= 0; --i) {
     PyObject* o = PyList_GET_ITEM(tracked.p, i);
@@ -241,27 +371,13 @@ void for_each_reachable(const std::vector<PyObject*>& exclude, Visit&& visit) {
 
 enum class SizeRule { Generic, Int, Str, List, Call };
 
-// Version-specific: the bytes sys.getsizeof adds to __sizeof__ for objects
-// of this type (the GC header and, since 3.11, the managed-dict pointers).
-Py_ssize_t pre_header(PyObject* o) {
-  PyTypeObject* t = Py_TYPE(o);
-  const Py_ssize_t gc_head = 2 * sizeof(uintptr_t);  // sizeof(PyGC_Head), which is internal
-#if PY_VERSION_HEX >= 0x030C0000
-  return (PyType_IS_GC(t) ? gc_head : 0) + ((t->tp_flags & Py_TPFLAGS_PREHEADER) ? 2 * sizeof(PyObject*) : 0);
-#elif PY_VERSION_HEX >= 0x030B0000
-  return (PyType_IS_GC(t) ? gc_head : 0) + ((t->tp_flags & Py_TPFLAGS_MANAGED_DICT) ? 2 * sizeof(PyObject*) : 0);
-#else
-  return PyObject_IS_GC(o) ? gc_head : 0;
-#endif
-}
-
 Py_ssize_t generic_sizeof(PyObject* o) {  // object.__sizeof__
   PyTypeObject* t = Py_TYPE(o);
   return t->tp_basicsize + (t->tp_itemsize > 0 ? Py_SIZE(o) * t->tp_itemsize : 0);
 }
 
-// Version-specific: __sizeof__ of the builtin methods whose formula we know,
-// or -1 when this object needs its __sizeof__ called.
+// __sizeof__ of the builtin methods whose formula we know, or -1 when this
+// object needs its __sizeof__ called.
 Py_ssize_t known_sizeof(PyObject* o, SizeRule rule) {
   switch (rule) {
     case SizeRule::Generic:
@@ -269,25 +385,9 @@ Py_ssize_t known_sizeof(PyObject* o, SizeRule rule) {
     case SizeRule::List:
       return Py_TYPE(o)->tp_basicsize + reinterpret_cast<PyListObject*>(o)->allocated * sizeof(void*);
     case SizeRule::Int:
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
-    {
-      const Py_ssize_t digits = Py_SIZE(o) < 0 ? -Py_SIZE(o) : Py_SIZE(o);
-      return offsetof(PyLongObject, ob_digit) + (digits > 1 ? digits : 1) * sizeof(digit);
-    }
-#else
-      return -1;
-#endif
+      return version::int_sizeof(o);
     case SizeRule::Str:
-#if PY_VERSION_HEX < 0x030C0000
-      if (!PyUnicode_IS_READY(o) || reinterpret_cast<PyASCIIObject*>(o)->wstr) return -1;
-#endif
-      if (PyUnicode_IS_COMPACT_ASCII(o)) return sizeof(PyASCIIObject) + PyUnicode_GET_LENGTH(o) + 1;
-      if (PyUnicode_IS_COMPACT(o)) {
-        const PyCompactUnicodeObject* u = reinterpret_cast<PyCompactUnicodeObject*>(o);
-        return sizeof(PyCompactUnicodeObject) + (PyUnicode_GET_LENGTH(o) + 1) * PyUnicode_KIND(o) +
-               (u->utf8 ? u->utf8_length + 1 : 0);
-      }
-      return -1;
+      return version::str_sizeof(o);
     case SizeRule::Call:
       return -1;
   }
@@ -363,7 +463,7 @@ CensusResult take_census(const std::vector<PyObject*>& exclude) {
       ++last->count;
       const Py_ssize_t size = known_sizeof(o, last->rule);
       if (size >= 0) {
-        last->bytes += size + pre_header(o);
+        last->bytes += size + version::pre_header(o);
       } else {
         Py_INCREF(o);
         to_call.emplace_back(o, last);
@@ -383,7 +483,7 @@ CensusResult take_census(const std::vector<PyObject*>& exclude) {
     result.rows.push_back(CensusRow{t, 0, 0});
   }
   for (auto& [o, s] : to_call) {
-    s->bytes += called_sizeof(o) + pre_header(o);
+    s->bytes += called_sizeof(o) + version::pre_header(o);
     Py_DECREF(o);
   }
   for (CensusRow& row : result.rows) {
@@ -427,7 +527,7 @@ RetainedSize retained_size(const std::vector<PyObject*>& roots) {
 
 Py_ssize_t shallow_size(PyObject* o) {
   const Py_ssize_t size = known_sizeof(o, size_rule(Py_TYPE(o)));
-  return (size >= 0 ? size : called_sizeof(o)) + pre_header(o);
+  return (size >= 0 ? size : called_sizeof(o)) + version::pre_header(o);
 }
 
 }  // namespace yep

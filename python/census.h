@@ -16,10 +16,13 @@
 //    interpreter) and the locals of running Python frames that are not
 //    materialized as frame objects, whose locals the collector does not
 //    traverse. The census therefore first materializes every frame of every
-//    thread (sys._current_frames and f_back) and its locals dict (as
-//    locals() does), and starts from those too; these frame objects and
-//    dicts (those of the census's callers included) exist from then on, and
-//    are counted as "frame" and "dict".
+//    thread (sys._current_frames and f_back) and its locals, and starts from
+//    those too: on 3.11 and 3.12 the frame's locals dict (as locals() does);
+//    on 3.13+, where a function's locals are a FrameLocalsProxy made afresh
+//    on each request (PEP 667), the values it shows (the proxy itself is not
+//    counted). These frame objects and locals dicts (those of the census's
+//    callers included) exist from then on, and are counted as "frame" and
+//    (3.11, 3.12) "dict".
 //  - Its own objects: the census keeps its working memory in C++ (the
 //    gc.get_objects() list is not in itself), and builds its result after the
 //    count. Objects given in `exclude` (earlier results, the live view) are
@@ -27,7 +30,8 @@
 //    retained_size). Everything else in the process is, yep's own modules
 //    included.
 //  - Sizes are shallow, exactly what sys.getsizeof returns for each object:
-//    __sizeof__ plus the GC header (and managed-dict pre-header) of its type.
+//    __sizeof__ plus the GC header (and managed-dict pre-header) of its type
+//    (on 3.13+, nothing for static types such as int itself).
 //    __sizeof__ is computed without calling Python where the formula of the
 //    builtin method is exact (object.__sizeof__ for types that inherit it,
 //    int, compact ASCII str, list); every other type's own __sizeof__ is

@@ -180,8 +180,9 @@ std::string cpu_profile_record(const CpuProfileSummary& s, double start_unix, co
   return record + extra + "\n";
 }
 
-bool sigprof_is_free() {
-  const struct sigaction sa = current_handler();
+bool timer_signal_is_free(int signal) {
+  struct sigaction sa {};
+  sigaction(signal, nullptr, &sa);
   return !cpu_profiler_running() && (handler_is_default(sa) || handler_is_libprofiler(sa));
 }
 

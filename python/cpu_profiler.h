@@ -61,9 +61,10 @@ void cpu_profiler_release_after_fork();
 bool cpu_profiler_running();
 // The file the running CPU profiler writes to ("" when none is running).
 std::string cpu_profiler_path();
-// True when no profiler samples and SIGPROF has its default handler or
-// libprofiler's idle one (which another sampler may borrow and give back).
-bool sigprof_is_free();
+// True when no profiler samples and `signal` (SIGPROF or SIGALRM) has its
+// default handler or libprofiler's idle one (which another sampler may
+// borrow and give back).
+bool timer_signal_is_free(int signal);
 // True when libprofiler was loaded in wall-clock mode (CPUPROFILE_REALTIME).
 bool cpu_profiler_wall_clock();
 

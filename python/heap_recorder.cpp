@@ -228,7 +228,8 @@ int caller_stack(uintptr_t* stack) {
 // are. Lines come from a small lock-free cache of (code, instruction) ->
 // line: decoding a line table on every malloc would cost microseconds.
 HeapMixed mixed_stacks;
-const EvalRanges* eval_function = nullptr;
+const InterpreterCode* interpreter = nullptr;  // with mixed stacks only
+const InterpreterCode no_interpreter{};           // without: no frame is marked
 constexpr uint64_t kPythonBase = 0x1000000000000000ull;
 constexpr uint64_t kPythonEnd = 0x2000000000000000ull;
 constexpr size_t kLineCacheSize = 1 << 16;
@@ -274,14 +275,15 @@ int allocation_stack(uintptr_t* stack) {
   uint64_t merged[kMaxNativeDepth + kMaxDepth];
   size_t depth = 0;
   merge_stacks(
-      native, native_depth, python, python_depth, *eval_function, [&](uintptr_t pc) { merged[depth++] = pc; },
+      native, native_depth, python, python_depth, interpreter->eval, [&](uintptr_t pc) { merged[depth++] = pc; },
       [&](const PyFrameRecord& f) { merged[depth++] = python_stand_in(f); });
   if (mixed_stacks.root_code) {
     const CodeTable& codes = code_table();
     depth = depth_above_root(
         merged, depth,
         [&](uint64_t pc) { return is_python_stand_in(pc) && codes.address(stand_in_code(pc)) == mixed_stacks.root_code; },
-        [&](uint64_t pc) { return is_python_stand_in(pc) && is_runpy_file(codes.filename(stand_in_code(pc))); });
+        [&](uint64_t pc) { return is_python_stand_in(pc) && is_runpy_file(codes.filename(stand_in_code(pc))); },
+        [&](uint64_t pc) { return is_python_stand_in(pc) || interpreter->eval.contains(pc - 1); });
   }
   depth = std::min<size_t>(depth, kMaxDepth);
   for (size_t i = 0; i < depth; ++i) stack[i] = static_cast<uintptr_t>(merged[i]);
@@ -409,31 +411,43 @@ std::string write_dump(const std::string& reason) {
   std::string out = "heap profile: ";
   append_counts(out, allocs, frees, alloc_bytes, free_bytes);
   out += " heapprofile\n";
+  // Stacks stay native (what gperftools' readers expect); their Python
+  // frames go in "# yep-stack:" lines after the maps, keyed by number.
   char addr[32];
-  std::set<uint64_t> python_frames;  // the stand-ins written
-  std::map<uint32_t, CodeInfo> codes;
-  auto code = [&](uint64_t pc) -> const CodeInfo& {
-    const uint32_t index = stand_in_code(pc);
-    auto it = codes.find(index);
-    return it != codes.end() ? it->second : codes.emplace(index, code_table().info(index)).first->second;
-  };
+  std::map<uint64_t, long long> python_keys;  // stand-in -> key, in order of first use
+  std::vector<uint64_t> python_frames;       // by key
+  std::string annotations;
+  std::vector<uint64_t> native;
+  size_t record = 0;
   for (const Copy& c : copy) {
     if (c.allocs == 0) continue;
     append_counts(out, c.allocs, c.frees, c.alloc_bytes, c.free_bytes);
     const Bucket& b = tables.buckets[c.index];
-    for (uint32_t d = 0; d < b.depth; ++d) {
-      std::snprintf(addr, sizeof addr, " 0x%08lx", static_cast<unsigned long>(b.stack[d]));
+    annotations += split_mixed_stack(
+        record++, b.stack, b.depth, -1, interpreter ? *interpreter : no_interpreter,
+        [&](uint64_t pc) -> long long {
+          if (!is_python_stand_in(pc)) return -1;
+          auto [it, inserted] = python_keys.try_emplace(pc, static_cast<long long>(python_frames.size()));
+          if (inserted) python_frames.push_back(pc);
+          return it->second;
+        },
+        native);
+    for (const uint64_t pc : native) {
+      std::snprintf(addr, sizeof addr, " 0x%08lx", static_cast<unsigned long>(pc));
       out += addr;
-      if (is_python_stand_in(b.stack[d])) python_frames.insert(b.stack[d]);
     }
     out += '\n';
   }
   out += "\nMAPPED_LIBRARIES:\n";
   out += read_self_maps();
-  for (const uint64_t pc : python_frames) {
-    const CodeInfo& info = code(pc);
-    out += python_stand_in_line(pc, stand_in_line(pc), info);
+  std::map<uint32_t, CodeInfo> codes;
+  for (size_t key = 0; key < python_frames.size(); ++key) {
+    const uint32_t index = stand_in_code(python_frames[key]);
+    auto it = codes.find(index);
+    if (it == codes.end()) it = codes.emplace(index, code_table().info(index)).first;
+    out += python_stand_in_line(key, stand_in_line(python_frames[key]), it->second);
   }
+  out += annotations;
 
   char name[32];
   std::snprintf(name, sizeof name, ".%04d.heap", ++dump_count);
@@ -537,7 +551,7 @@ void heap_recorder_start(const HeapHooks& h, const std::string& prefix, const He
       if (p == MAP_FAILED) throw CaptureError("cannot map memory for the Python frames of heap stacks");
       line_cache = static_cast<std::atomic<uint64_t>*>(p);
     }
-    eval_function = &python_eval_ranges();
+    interpreter = &interpreter_code();
   }
   mixed_stacks = mixed;
   native_unwinder_scan();

@@ -17,7 +17,7 @@
 
 namespace yep {
 
-void EvalRanges::add(uintptr_t start, uintptr_t end) {
+void CodeRanges::add(uintptr_t start, uintptr_t end) {
   if (start >= end) return;
   for (int i = 0; i < count; ++i) {
     if (start < ranges[i].end && ranges[i].start < end) {  // overlaps: merge
@@ -36,7 +36,7 @@ namespace {
 constexpr char kEvalName[] = "_PyEval_EvalFrameDefault";
 
 // The exported symbol: [address, address + size).
-void add_exported(EvalRanges& r, void* symbol) {
+void add_exported(CodeRanges& r, void* symbol) {
   Dl_info info{};
   ElfW(Sym)* entry = nullptr;
   if (symbol && dladdr1(symbol, &info, reinterpret_cast<void**>(&entry), RTLD_DL_SYMENT) && entry) {
@@ -47,7 +47,7 @@ void add_exported(EvalRanges& r, void* symbol) {
 
 // Local function symbols of the eval loop's pieces, from the symbol table
 // of the file that holds the exported symbol (nothing when it is stripped).
-void add_local_symbols(EvalRanges& r, void* symbol) {
+void add_local_symbols(CodeRanges& r, void* symbol) {
   Dl_info info{};
   link_map* map = nullptr;
   if (!symbol || !dladdr1(symbol, &info, reinterpret_cast<void**>(&map), RTLD_DL_LINKMAP) || !map) return;
@@ -78,7 +78,7 @@ void add_local_symbols(EvalRanges& r, void* symbol) {
 
 // ---- observation ------------------------------------------------------------
 
-EvalRanges* observing = nullptr;
+CodeRanges* observing = nullptr;
 
 PyObject* probe(PyObject*, PyObject*) {
   const uintptr_t marker = python_entry_marker();
@@ -113,7 +113,7 @@ constexpr char kObserver[] =
     "        pass\n"
     "    list(map(lambda _: probe(), range(8)))\n";
 
-void observe(EvalRanges& r) {
+void observe(CodeRanges& r) {
   PyObject *type, *value, *traceback;
   PyErr_Fetch(&type, &value, &traceback);
   PyObject* globals = PyDict_New();
@@ -134,20 +134,159 @@ void observe(EvalRanges& r) {
   PyErr_Restore(type, value, traceback);
 }
 
+// The executable segments of the object that holds `symbol`, and of the
+// program (the python executable, which may be a launcher of libpython).
+void add_object_code(CodeRanges& r, void* symbol) {
+  Dl_info info{};
+  link_map* map = nullptr;
+  if (!symbol || !dladdr1(symbol, &info, reinterpret_cast<void**>(&map), RTLD_DL_LINKMAP) || !map) return;
+  struct Search {
+    CodeRanges* ranges;
+    uintptr_t bias;
+    bool first = true;
+  } search{&r, map->l_addr};
+  dl_iterate_phdr(
+      [](dl_phdr_info* object, size_t, void* data) {
+        auto* s = static_cast<Search*>(data);
+        const bool program = s->first;  // dl_iterate_phdr lists the program first
+        s->first = false;
+        if (object->dlpi_addr != s->bias && !program) return 0;
+        for (int i = 0; i < object->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& ph = object->dlpi_phdr[i];
+          if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X))
+            s->ranges->add(object->dlpi_addr + ph.p_vaddr, object->dlpi_addr + ph.p_vaddr + ph.p_memsz);
+        }
+        return 0;
+      },
+      &search);
+}
+
+// ---- the builtins' C functions ---------------------------------------------
+
+// Every builtin function and method, and every type (its tp_call and
+// tp_vectorcall: calling it), reachable now: all types from object down,
+// what their dicts hold, and what every module's dict holds.
+constexpr char kCollector[] =
+    "def collect(sys):\n"
+    "    out, seen, types = [], set(), [object]\n"
+    "    while types:\n"
+    "        t = types.pop()\n"
+    "        if id(t) in seen:\n"
+    "            continue\n"
+    "        seen.add(id(t))\n"
+    "        out.append(t)\n"
+    "        try:\n"
+    "            types.extend(type.__subclasses__(t))\n"
+    "            out.extend(t.__dict__.values())\n"
+    "        except Exception:\n"
+    "            pass\n"
+    "    for m in list(sys.modules.values()):\n"
+    "        d = getattr(m, '__dict__', None)\n"
+    "        if isinstance(d, dict):\n"
+    "            out.extend(d.values())\n"
+    "    return out\n";
+
+// A wrapper that only jumps on (Argument Clinic's `return f_impl(...)`,
+// compiled to a tail call) stands for its target as well.
+uintptr_t jump_target(uintptr_t entry, const CodeRanges& code) {
+  const auto* p = reinterpret_cast<const unsigned char*>(entry);
+  if (!code.contains(entry) || !code.contains(entry + 8)) return 0;
+  if (p[0] == 0xf3 && p[1] == 0x0f && p[2] == 0x1e && p[3] == 0xfa) p += 4;  // endbr64
+  if (p[0] != 0xe9) return 0;
+  int32_t displacement;
+  std::memcpy(&displacement, p + 1, sizeof displacement);
+  const uintptr_t target = reinterpret_cast<uintptr_t>(p) + 5 + displacement;
+  return code.contains(target) ? target : 0;
+}
+
+void add_builtins(InterpreterCode& code) {
+  PyObject *type, *value, *traceback;
+  PyErr_Fetch(&type, &value, &traceback);
+  PyObject* globals = PyDict_New();
+  PyObject* sys = PyImport_ImportModule("sys");
+  PyObject* found = nullptr;
+  if (globals && sys && PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0) {
+    PyObject* ran = PyRun_String(kCollector, Py_file_input, globals, globals);
+    Py_XDECREF(ran);
+    PyObject* collect = ran ? PyDict_GetItemString(globals, "collect") : nullptr;  // borrowed
+    if (collect) found = PyObject_CallOneArg(collect, sys);
+  }
+  std::vector<uintptr_t>& entries = code.builtins;
+  auto add = [&](const void* f) {
+    const uintptr_t entry = reinterpret_cast<uintptr_t>(f);
+    if (!code.object.contains(entry)) return;  // only the interpreter's own code is ever hidden
+    entries.push_back(entry);
+    if (const uintptr_t target = jump_target(entry, code.object)) entries.push_back(target);
+  };
+  const Py_ssize_t n = found && PyList_Check(found) ? PyList_GET_SIZE(found) : 0;
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyObject* o = PyList_GET_ITEM(found, i);
+    if (PyCFunction_Check(o)) {
+      add(reinterpret_cast<const void*>(reinterpret_cast<PyCFunctionObject*>(o)->m_ml->ml_meth));
+    } else if (Py_IS_TYPE(o, &PyMethodDescr_Type) || Py_IS_TYPE(o, &PyClassMethodDescr_Type)) {
+      add(reinterpret_cast<const void*>(reinterpret_cast<PyMethodDescrObject*>(o)->d_method->ml_meth));
+    } else if (PyType_Check(o)) {
+      PyTypeObject* t = reinterpret_cast<PyTypeObject*>(o);
+      if (t->tp_call) add(reinterpret_cast<const void*>(t->tp_call));
+      if (t->tp_vectorcall) add(reinterpret_cast<const void*>(t->tp_vectorcall));
+    }
+  }
+  std::sort(entries.begin(), entries.end());
+  entries.erase(std::unique(entries.begin(), entries.end()), entries.end());
+  Py_XDECREF(found);
+  Py_XDECREF(sys);
+  Py_XDECREF(globals);
+  PyErr_Clear();
+  PyErr_Restore(type, value, traceback);
+}
+
 }  // namespace
 
-const EvalRanges& python_eval_ranges() {
-  static EvalRanges* ranges = nullptr;
-  if (!ranges) {
-    static EvalRanges found;
+bool InterpreterCode::builtin(uintptr_t pc) const {
+  uintptr_t start, end;
+  return native_function_bounds(pc, &start, &end) && std::binary_search(builtins.begin(), builtins.end(), start);
+}
+
+void InterpreterCode::mark_plumbing(const uint64_t* pcs, size_t depth, std::vector<bool>& hidden) const {
+  hidden.assign(depth, false);
+  auto at = [&](size_t i) -> uintptr_t { return i == 0 ? pcs[i] : pcs[i] - 1; };
+  bool kept = false;  // inside a builtin's C function, until the next eval loop
+  bool started = false;  // the root-most eval loop was met: what came before started the thread
+  for (size_t i = depth; i-- > 0;) {
+    if (eval.contains(at(i))) {
+      if (!started) std::fill(hidden.begin() + i, hidden.end(), true);
+      started = true;
+      hidden[i] = true;
+      kept = false;
+      // The call machinery that led from a builtin into this eval loop
+      // (PyObject_Call, _PyEval_Vector...) is plumbing too; the builtin is not.
+      for (size_t j = i + 1; j < depth && !hidden[j] && object.contains(at(j)) && !eval.contains(at(j)) &&
+                             !builtin(at(j));
+           ++j)
+        hidden[j] = true;
+    } else if (!object.contains(at(i))) {
+      kept = false;
+    } else {
+      kept = kept || builtin(at(i));
+      hidden[i] = !kept;
+    }
+  }
+}
+
+const InterpreterCode& interpreter_code() {
+  static InterpreterCode* code = nullptr;
+  if (!code) {
+    static InterpreterCode found;
     native_unwinder_scan();
     void* symbol = dlsym(RTLD_DEFAULT, kEvalName);
-    add_exported(found, symbol);
-    add_local_symbols(found, symbol);
-    observe(found);
-    ranges = &found;
+    add_exported(found.eval, symbol);
+    add_local_symbols(found.eval, symbol);
+    observe(found.eval);
+    add_object_code(found.object, symbol);
+    add_builtins(found);
+    code = &found;
   }
-  return *ranges;
+  return *code;
 }
 
 }  // namespace yep

@@ -1,6 +1,7 @@
-// Where the interpreter's eval loop lives in memory, so that its frames can
-// be found in native stacks (stack_merge.h pairs each with the Python
-// frames it runs).
+// Where the interpreter's code lives in memory: its eval loop, so that its
+// frames can be found in native stacks (stack_merge.h pairs each with the
+// Python frames it runs), and which of the interpreter's frames are its own
+// plumbing, hidden from reports (see mark_plumbing).
 //
 // The exported _PyEval_EvalFrameDefault is not enough: compilers split it
 // (Debian's python3.14 exports a 1 KiB stub; the body is the local symbol
@@ -20,15 +21,17 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace yep {
 
-struct EvalRanges {
+// Sorted, disjoint address ranges.
+struct CodeRanges {
   static constexpr int kMax = 1024;
   struct Range {
     uintptr_t start, end;
   };
-  Range ranges[kMax];  // sorted, disjoint
+  Range ranges[kMax];
   int count = 0;
 
   bool contains(uintptr_t pc) const {
@@ -42,8 +45,32 @@ struct EvalRanges {
   void add(uintptr_t start, uintptr_t end);
 };
 
-// Finds the eval loop's code (needs the GIL; runs a little Python code).
-// The result does not change while the process runs: computed once.
-const EvalRanges& python_eval_ranges();
+struct InterpreterCode {
+  CodeRanges eval;    // the eval loop
+  CodeRanges object;  // all code of the file that holds it (the python executable or libpython)
+
+  std::vector<uintptr_t> builtins;  // sorted entry points of the builtins' C functions
+
+  // Sets hidden[i] for the native frames of a stack (pcs leaf first; pcs[0]
+  // the exact leaf pc, the others return addresses) that are the
+  // interpreter's plumbing: the eval loop, and all the interpreter's code
+  // under it (its call machinery and its own helpers: arithmetic, attribute
+  // lookup, allocation, deallocation...) except a builtin's C function (a
+  // builtin function or method, calling a builtin type: unicode_upper
+  // under `s.upper()`, builtin_sorted and list_sort under `sorted(x)`)
+  // and what that calls, up to the next eval loop; and whatever started the
+  // thread before its first eval loop (main, libc's start, the thread
+  // bootstrap). Other files' frames under the first eval loop are never
+  // hidden, nor any frame of threads that run no Python. Builtins are found at start-up from the objects
+  // themselves (PyMethodDef entry points, tp_call, tp_vectorcall), and
+  // functions are bounded by their unwind information, so stripped
+  // interpreters need no debug symbols. Not for signal handlers.
+  bool builtin(uintptr_t pc) const;
+  void mark_plumbing(const uint64_t* pcs, size_t depth, std::vector<bool>& hidden) const;
+};
+
+// Finds the interpreter's code (needs the GIL; runs a little Python code).
+// Computed once: the result does not change while the process runs.
+const InterpreterCode& interpreter_code();
 
 }  // namespace yep

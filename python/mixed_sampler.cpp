@@ -1,6 +1,7 @@
 #include "mixed_sampler.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -17,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -56,9 +58,12 @@ struct Session {
   ProfileClock clock;
   struct sigaction saved_action {};
   itimerval saved_timer{};
-  const EvalRanges* eval = nullptr;
+  const InterpreterCode* interpreter = nullptr;
   uintptr_t root_code = 0;
+  bool wall = false;  // wall-clock time (ITIMER_REAL, SIGALRM), not CPU time
   std::thread drain;
+  int signal() const { return wall ? SIGALRM : SIGPROF; }
+  int timer() const { return wall ? ITIMER_REAL : ITIMER_PROF; }
 };
 Session session;
 
@@ -66,6 +71,11 @@ Slot* slots = nullptr;
 std::atomic<bool> sampling{false};
 std::atomic<int> in_handler{0};
 std::atomic<uint64_t> next_slot{0}, dropped{0};
+// yep's own drain thread: its samples are counted, never recorded (a
+// profiler does not show itself), so the period still spreads the CPU time
+// over every sample taken.
+std::atomic<long> drain_tid{0};
+std::atomic<uint64_t> own_samples{0};
 std::atomic<bool> drain_stop{false};
 
 // Drained data (drain thread and stop only).
@@ -82,12 +92,16 @@ std::map<std::pair<uint32_t, int>, uint64_t> python_ids;  // (code, line) -> sta
 std::vector<std::pair<uint32_t, int>> python_frames_seen;
 std::map<uint64_t, uint64_t> thread_ids;  // native id -> stand-in
 std::vector<uint64_t> threads_seen;
+std::vector<std::string> kernel_names;  // of threads_seen, read when first seen
 std::unordered_map<uint32_t, CodeInfo> code_infos;
 
 void on_signal(int, siginfo_t*, void* context) {
   const int saved_errno = errno;
   in_handler.fetch_add(1, std::memory_order_acq_rel);
-  if (sampling.load(std::memory_order_acquire)) {
+  const long tid = syscall(SYS_gettid);
+  if (sampling.load(std::memory_order_acquire) && tid == drain_tid.load(std::memory_order_relaxed)) {
+    own_samples.fetch_add(1, std::memory_order_relaxed);
+  } else if (sampling.load(std::memory_order_acquire)) {
     // Claim the next slot in order, unless the drain has not emptied it yet.
     Slot* claimed = nullptr;
     for (uint64_t k = next_slot.load(std::memory_order_acquire);;) {
@@ -118,7 +132,7 @@ void on_signal(int, siginfo_t*, void* context) {
       slot.native_depth = static_cast<uint32_t>(depth);
       uint64_t thread_id = 0;
       slot.python_depth = static_cast<uint32_t>(read_python_frames(reader, slot.python, kMaxPython, &thread_id));
-      slot.thread_id = thread_id ? thread_id : static_cast<uint64_t>(syscall(SYS_gettid));
+      slot.thread_id = thread_id ? thread_id : static_cast<uint64_t>(tid);
       slot.state.store(2, std::memory_order_release);
     }
   }
@@ -139,9 +153,28 @@ uint64_t python_stand_in(uint32_t code, int lasti) {
   return it->second;
 }
 
+// The kernel's name of a thread, for those Python did not name (OpenMP's
+// and BLAS's workers), "" once it has ended.
+std::string native_thread_name(uint64_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%llu/comm", static_cast<unsigned long long>(tid));
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  char name[64];
+  const ssize_t n = ::read(fd, name, sizeof name - 1);
+  ::close(fd);
+  if (n <= 0) return "";
+  std::string out(name, static_cast<size_t>(n));
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\0')) out.pop_back();
+  return out;
+}
+
 uint64_t thread_stand_in(uint64_t native_id) {
   auto [it, inserted] = thread_ids.try_emplace(native_id, kThreadBase + 2 * threads_seen.size());
-  if (inserted) threads_seen.push_back(native_id);
+  if (inserted) {
+    threads_seen.push_back(native_id);
+    kernel_names.push_back(native_thread_name(native_id));  // now: the thread may end before the stop
+  }
   return it->second;
 }
 
@@ -156,7 +189,7 @@ void merge(const Slot& slot, std::vector<uint64_t>& out) {
   out.clear();
   merge_stacks(
       slot.pcs, static_cast<int>(slot.native_depth), slot.python,
-      static_cast<int>(slot.python_depth), *session.eval, [&](uintptr_t pc) { out.push_back(pc); },
+      static_cast<int>(slot.python_depth), session.interpreter->eval, [&](uintptr_t pc) { out.push_back(pc); },
       [&](const PyFrameRecord& f) { out.push_back(python_stand_in(f.code, f.lasti)); });
   if (session.root_code) {
     out.resize(depth_above_root(
@@ -168,6 +201,9 @@ void merge(const Slot& slot, std::vector<uint64_t>& out) {
         [](uint64_t frame) {
           const CodeInfo* code = stand_in_code(frame);
           return code && is_runpy_file(code->filename);
+        },
+        [](uint64_t frame) {  // Python frames, and the eval loop's native frames
+          return stand_in_code(frame) != nullptr || frame >= kPythonBase || session.interpreter->eval.contains(frame - 1);
         }));
   }
   if (out.size() > kMaxMerged - 1) out.resize(kMaxMerged - 1);
@@ -201,6 +237,8 @@ void drain_once() {
 }
 
 void drain_loop() {
+  pthread_setname_np(pthread_self(), "yep-drain");
+  drain_tid = syscall(SYS_gettid);
   while (!drain_stop.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     drain_once();
@@ -221,34 +259,50 @@ void write_profile(const std::string& path, const CpuProfileSummary& s,
     uintptr_t v = static_cast<uintptr_t>(w);
     bytes.append(reinterpret_cast<const char*>(&v), sizeof v);
   };
-  const double measured = s.cpu_seconds;
+  const double measured = s.wall_clock ? s.wall_seconds : s.cpu_seconds;
+  const uint64_t taken = static_cast<uint64_t>(s.samples) + own_samples.load();
   uint64_t period_us = s.requested_hz > 0 ? static_cast<uint64_t>(std::llround(1e6 / s.requested_hz)) : 10000;
-  if (s.samples > 0 && measured > 0) period_us = static_cast<uint64_t>(std::llround(measured * 1e6 / s.samples));
+  if (taken > 0 && measured > 0) period_us = static_cast<uint64_t>(std::llround(measured * 1e6 / taken));
   if (period_us == 0) period_us = 1;
   for (uint64_t w : {uint64_t(0), uint64_t(3), uint64_t(0), period_us, uint64_t(0)}) word(w);
-  for (const std::vector<uint64_t>& stack : stack_order) {
+  // Stacks stay native (what gperftools' readers expect); their Python
+  // frames and threads go in "# yep-stack:" lines after the maps.
+  std::string annotations;
+  std::vector<uint64_t> native;
+  for (size_t record = 0; record < stack_order.size(); ++record) {
+    const std::vector<uint64_t>& stack = stack_order[record];
+    const uint64_t thread = stack.back();  // merge() puts the thread at the root
+    annotations += split_mixed_stack(
+        record, stack.data(), stack.size() - 1, static_cast<long long>((thread - kThreadBase) / 2), *session.interpreter,
+        [](uint64_t frame) {
+          return frame >= kPythonBase && frame < kThreadBase ? static_cast<long long>((frame - kPythonBase) / 2) : -1;
+        },
+        native);
+    if (native.empty()) native.push_back(0);
     word(static_cast<uint64_t>(stacks[stack]));
-    word(stack.size());
-    for (uint64_t pc : stack) word(pc);
+    word(native.size());
+    for (uint64_t pc : native) word(pc);
   }
   for (uint64_t w : {uint64_t(0), uint64_t(1), uint64_t(0)}) word(w);
   bytes += read_self_maps();
   if (!bytes.empty() && bytes.back() != '\n') bytes += '\n';
   char extra[128];
-  std::snprintf(extra, sizeof extra, " mixed=1 dropped=%llu max_backlog=%llu",
-                static_cast<unsigned long long>(dropped.load()), static_cast<unsigned long long>(max_backlog));
+  std::snprintf(extra, sizeof extra, " mixed=1 dropped=%llu max_backlog=%llu own_samples=%llu",
+                static_cast<unsigned long long>(dropped.load()), static_cast<unsigned long long>(max_backlog),
+                static_cast<unsigned long long>(own_samples.load()));
   bytes += cpu_profile_record(s, session.clock.unix_seconds(), extra);
-  char address[32];
   for (size_t i = 0; i < python_frames_seen.size(); ++i) {
     const auto& [code, line] = python_frames_seen[i];
-    bytes += python_stand_in_line(kPythonBase + 2 * i, line, code_infos[code]);
+    bytes += python_stand_in_line(i, line, code_infos[code]);
   }
+  char key[32];
   for (size_t i = 0; i < threads_seen.size(); ++i) {
     auto name = thread_names.find(threads_seen[i]);
-    std::snprintf(address, sizeof address, "%#llx", static_cast<unsigned long long>(kThreadBase + 2 * i));
-    bytes += "# yep-thread:\t" + std::string(address) + "\t" + std::to_string(threads_seen[i]) + "\t" +
-             (name == thread_names.end() ? "" : one_line(name->second)) + "\n";
+    std::snprintf(key, sizeof key, "%zx", i);
+    bytes += "# yep-thread:\t" + std::string(key) + "\t" + std::to_string(threads_seen[i]) + "\t" +
+             one_line(name == thread_names.end() ? kernel_names[i] : name->second) + "\n";
   }
+  bytes += annotations;
   write_atomically(path, bytes, "the profile");
 }
 
@@ -261,14 +315,33 @@ std::string absolute(const std::string& path) {
 
 void count_samples(CpuProfileSummary& s) {
   for (const auto& [stack, count] : stacks) s.samples += count;
-  if (s.samples > 0 && s.cpu_seconds > 0) s.achieved_hz = s.samples / s.cpu_seconds;
+  const double measured = s.wall_clock ? s.wall_seconds : s.cpu_seconds;
+  const double taken = static_cast<double>(s.samples + static_cast<int64_t>(own_samples.load()));
+  if (taken > 0 && measured > 0) s.achieved_hz = taken / measured;
+}
+
+// In a forked child the sampler is the parent's: its drain thread does not
+// exist here (destroying the joinable std::thread would abort the child at
+// exit), its mutex may have been held by that thread, and the profile file
+// is the parent's to write. The child forgets all of it; it may start a
+// profile of its own. (Interval timers are not inherited across fork.)
+void after_fork_in_child() {
+  if (!session.running) return;
+  sampling = false;
+  new (&session.drain) std::thread();  // the parent's thread: dropped, never joined
+  new (&drain_mutex) std::mutex();
+  in_handler = 0;
+  struct sigaction restored = session.saved_action;
+  if (!(restored.sa_flags & SA_SIGINFO) && restored.sa_handler == SIG_DFL) restored.sa_handler = SIG_IGN;
+  sigaction(session.signal(), &restored, nullptr);
+  session.running = false;
 }
 
 }  // namespace
 
 bool mixed_sampler_running() { return session.running; }
 
-void mixed_sampler_start(const std::string& path, double frequency, uintptr_t root_code) {
+void mixed_sampler_start(const std::string& path, double frequency, uintptr_t root_code, bool wall) {
   if (session.running)
     throw CaptureError("the CPU profiler is already running (writing '" + session.path +
                        "'); call yep.stop() before starting it again");
@@ -279,8 +352,10 @@ void mixed_sampler_start(const std::string& path, double frequency, uintptr_t ro
   if (frequency <= 0) frequency = 100;
   if (frequency < 1 || frequency > 4000)
     throw CaptureError("frequency must be between 1 and 4000 Hz, not " + std::to_string(frequency));
-  if (!sigprof_is_free())
-    throw CaptureError("another SIGPROF handler is installed (another profiler?); stop it first");
+  session.wall = wall;
+  if (!timer_signal_is_free(wall ? SIGALRM : SIGPROF))
+    throw CaptureError(std::string("another ") + (wall ? "SIGALRM" : "SIGPROF") +
+                       " handler is installed (another profiler, or the program's own timer?); stop it first");
   if (!code_table().init()) throw CaptureError("cannot map memory for the mixed-stack sampler");
   if (!slots) {
     void* p = mmap(nullptr, kSlots * sizeof(Slot), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -290,11 +365,13 @@ void mixed_sampler_start(const std::string& path, double frequency, uintptr_t ro
   check_writable(path);
   SafeReader::init();
   native_unwinder_scan();
+  static const bool fork_handler = ::pthread_atfork(nullptr, nullptr, after_fork_in_child) == 0;
+  (void)fork_handler;
   session.path = path;
   session.file = absolute(path);
   session.owner = ::getpid();
   session.requested_hz = frequency;
-  session.eval = &python_eval_ranges();
+  session.interpreter = &interpreter_code();
   session.root_code = root_code;
   stacks.clear();
   stack_order.clear();
@@ -302,8 +379,11 @@ void mixed_sampler_start(const std::string& path, double frequency, uintptr_t ro
   python_frames_seen.clear();
   thread_ids.clear();
   threads_seen.clear();
+  kernel_names.clear();
   code_infos.clear();
   dropped = 0;
+  own_samples = 0;
+  drain_tid = 0;
   next_slot = 0;
   drained_to = 0;
   max_backlog = 0;
@@ -314,14 +394,14 @@ void mixed_sampler_start(const std::string& path, double frequency, uintptr_t ro
   action.sa_sigaction = on_signal;
   action.sa_flags = SA_SIGINFO | SA_RESTART;
   sigemptyset(&action.sa_mask);
-  sigaction(SIGPROF, &action, &session.saved_action);
+  sigaction(session.signal(), &action, &session.saved_action);
   sampling = true;
   itimerval timer{};
   const long period_us = std::lround(1e6 / frequency);
   timer.it_interval.tv_sec = period_us / 1000000;
   timer.it_interval.tv_usec = period_us % 1000000;
   timer.it_value = timer.it_interval;
-  setitimer(ITIMER_PROF, &timer, &session.saved_timer);
+  setitimer(session.timer(), &timer, &session.saved_timer);
   session.clock = ProfileClock::start();
   session.running = true;
 }
@@ -336,6 +416,7 @@ void mixed_sampler_flush(const std::map<uint64_t, std::string>& thread_names) {
   std::lock_guard<std::mutex> guard(drain_mutex);
   CpuProfileSummary s;
   s.path = session.path;
+  s.wall_clock = session.wall;
   s.requested_hz = session.requested_hz;
   session.clock.measure(s);
   count_samples(s);
@@ -349,15 +430,16 @@ CpuProfileSummary mixed_sampler_stop(const std::map<uint64_t, std::string>& thre
                        "), which writes it; a forked child is not profiled");
   CpuProfileSummary s;
   s.path = session.path;
+  s.wall_clock = session.wall;
   s.requested_hz = session.requested_hz;
   session.clock.measure(s);
-  setitimer(ITIMER_PROF, &session.saved_timer, nullptr);
+  setitimer(session.timer(), &session.saved_timer, nullptr);
   sampling = false;
   while (in_handler.load() != 0) std::this_thread::yield();
-  // A SIGPROF still in flight must not meet SIG_DFL, which ends the process.
+  // A signal still in flight must not meet SIG_DFL, which ends the process.
   struct sigaction restored = session.saved_action;
   if (!(restored.sa_flags & SA_SIGINFO) && restored.sa_handler == SIG_DFL) restored.sa_handler = SIG_IGN;
-  sigaction(SIGPROF, &restored, nullptr);
+  sigaction(session.signal(), &restored, nullptr);
   drain_stop = true;
   session.drain.join();
   drain_once();

@@ -2,7 +2,7 @@
 // yep.start(path, mixed=True)).
 //
 // A CPU-time timer (ITIMER_PROF) sends SIGPROF to the thread that is using
-// the CPU. The handler, async-signal-safe (no allocation, no locks, no
+// the CPU (or, for wall-clock profiles, ITIMER_REAL sends SIGALRM). The handler, async-signal-safe (no allocation, no locks, no
 // thread-local storage, no Python API), copies raw facts into a
 // preallocated slot: the interrupted thread's whole native stack, walked
 // from the signal's register context with the objects' unwind tables
@@ -32,7 +32,9 @@ namespace yep {
 // root_code: if not 0, the address of a code object whose root-most frame,
 // and everything below it, is left out of stacks (the runner that executes
 // the profiled script, so stacks start at the script's <module>).
-void mixed_sampler_start(const std::string& path, double frequency, uintptr_t root_code);
+// wall: sample wall-clock time (ITIMER_REAL, SIGALRM, the thread the kernel
+// delivers it to) instead of CPU time.
+void mixed_sampler_start(const std::string& path, double frequency, uintptr_t root_code, bool wall = false);
 // thread_names: native thread id -> name, for the labels.
 CpuProfileSummary mixed_sampler_stop(const std::map<uint64_t, std::string>& thread_names);
 // Writes the whole profile so far (a complete file) while sampling goes on.

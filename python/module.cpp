@@ -9,6 +9,7 @@
 #include "heap_profiler.h"
 #include "mixed_sampler.h"
 #include "profile_loader.h"
+#include "python_frames.h"
 #include "report.h"
 
 namespace py = pybind11;
@@ -98,11 +99,20 @@ PYBIND11_MODULE(_native, m) {
   m.def("cpu_running", &yep::cpu_profiler_running, "Whether the CPU profiler is running.");
   m.def("cpu_profile_path", &yep::cpu_profiler_path,
         "The file the running CPU profiler writes to ('' when none is running).");
-  m.def("mixed_start", [](const std::string& path, double frequency, py::object root_code) {
-          yep::mixed_sampler_start(path, frequency, root_code.is_none() ? 0 : reinterpret_cast<uintptr_t>(root_code.ptr()));
-        }, py::arg("path"), py::arg("frequency") = 0.0, py::arg("root_code") = py::none(),
+  m.def("mixed_start", [](const std::string& path, double frequency, py::object root_code, bool wall) {
+          yep::mixed_sampler_start(path, frequency, root_code.is_none() ? 0 : reinterpret_cast<uintptr_t>(root_code.ptr()),
+                                   wall);
+        }, py::arg("path"), py::arg("frequency") = 0.0, py::arg("root_code") = py::none(), py::arg("wall") = false,
         "Start the mixed Python + native stack sampler writing to path (frequency <= 0: 100 Hz); stacks "
-        "start above the root-most frame of root_code (a code object kept alive by the caller).");
+        "start above the root-most frame of root_code (a code object kept alive by the caller); wall: "
+        "sample wall-clock time instead of CPU time.");
+  m.def("mixed_support", [] {
+          const char* reason = yep::python_frames_unsupported_reason();
+          const char* status = !reason ? "ok" : yep::python_frames_layout_known() ? "mismatch" : "no layout";
+          return py::make_tuple(status, reason ? reason : "");
+        },
+        "Whether this Python's frames can be read: ('ok', ''), ('no layout', why) for a version this build "
+        "does not know, ('mismatch', why) when the running interpreter contradicts the layout built in.");
   m.def("mixed_stop", [](const std::map<uint64_t, std::string>& names) {
           return summary_to_dict(yep::mixed_sampler_stop(names));
         }, py::arg("thread_names"), "Stop the mixed sampler, write the file and return what was measured.");

@@ -24,8 +24,9 @@ void* map_memory(size_t bytes) {
 
 struct Object {
   uintptr_t bias = 0;
-  uintptr_t eh_frame_hdr = 0;  // 0: the object has no unwind table
-  std::atomic<int> state{0};   // 0 rows not built, 1 being built, 2 built, 3 unusable
+  uintptr_t eh_frame_hdr = 0;     // 0: the object has no unwind table
+  std::atomic<bool> published;    // the fields above are set
+  std::atomic<int> state;         // 0 rows not built, 1 being built, 2 built, 3 unusable
   UnwindRows rows;
 };
 
@@ -42,24 +43,40 @@ struct Snapshot {
   Range ranges[1];
 };
 
+// Objects a walk inside a signal handler found on its own, between two
+// scans (see discover): appended, never removed; the next scan's snapshot
+// has them too.
+struct ExtraRange {
+  uintptr_t start, end;
+  std::atomic<Object*> object;  // set last: nullptr while being written
+};
+
 constexpr size_t kMaxObjects = 16384;
 constexpr size_t kMaxRanges = 32768;
+constexpr size_t kMaxExtra = 1024;
 Object* objects = nullptr;  // kMaxObjects, mmap'ed; entries are never removed
 std::atomic<size_t> object_count{0};
 std::atomic<Snapshot*> current{nullptr};
+ExtraRange* extra = nullptr;  // kMaxExtra, mmap'ed
+std::atomic<size_t> extra_count{0};
 std::atomic<bool> stale{false};
 std::atomic_flag scanning = ATOMIC_FLAG_INIT;
 Range* scratch = nullptr;  // kMaxRanges, for a scan in progress
 
+// The object loaded at `bias` with this unwind table, claimed if new (by a
+// scan or by a walk in a signal handler: both may append at once).
 Object* find_object(uintptr_t bias, uintptr_t hdr) {
-  const size_t n = object_count.load(std::memory_order_acquire);
+  const size_t n = std::min(object_count.load(std::memory_order_acquire), kMaxObjects);
   for (size_t i = 0; i < n; ++i)
-    if (objects[i].bias == bias && objects[i].eh_frame_hdr == hdr) return &objects[i];
-  if (n >= kMaxObjects) return nullptr;
-  Object* o = &objects[n];
+    if (objects[i].published.load(std::memory_order_acquire) && objects[i].bias == bias &&
+        objects[i].eh_frame_hdr == hdr)
+      return &objects[i];
+  const size_t index = object_count.fetch_add(1, std::memory_order_acq_rel);
+  if (index >= kMaxObjects) return nullptr;
+  Object* o = &objects[index];
   o->bias = bias;
   o->eh_frame_hdr = hdr;
-  object_count.store(n + 1, std::memory_order_release);
+  o->published.store(true, std::memory_order_release);
   return o;
 }
 
@@ -85,16 +102,78 @@ int scan_object(dl_phdr_info* info, size_t, void* data) {
 
 const Snapshot* snapshot() { return current.load(std::memory_order_acquire); }
 
-const Range* find_range(const Snapshot* s, uintptr_t pc) {
-  if (!s) return nullptr;
-  size_t lo = 0, hi = s->count;
-  while (lo < hi) {
-    const size_t mid = (lo + hi) / 2;
-    if (s->ranges[mid].start <= pc) lo = mid + 1; else hi = mid;
+// The object whose code holds pc: in the last scan's snapshot, else among
+// the objects walks found since.
+Object* find_code(uintptr_t pc) {
+  if (const Snapshot* s = snapshot()) {
+    size_t lo = 0, hi = s->count;
+    while (lo < hi) {
+      const size_t mid = (lo + hi) / 2;
+      if (s->ranges[mid].start <= pc) lo = mid + 1; else hi = mid;
+    }
+    if (lo > 0 && pc < s->ranges[lo - 1].end) return s->ranges[lo - 1].object;
   }
-  if (lo == 0) return nullptr;
-  const Range* r = &s->ranges[lo - 1];
-  return pc < r->end ? r : nullptr;
+  const size_t n = std::min(extra_count.load(std::memory_order_acquire), kMaxExtra);
+  for (size_t i = 0; i < n; ++i) {
+    Object* o = extra[i].object.load(std::memory_order_acquire);
+    if (o && pc >= extra[i].start && pc < extra[i].end) return o;
+  }
+  return nullptr;
+}
+
+// Inside a signal handler, where dl_iterate_phdr may not run (its lock may
+// be held by the interrupted code, or by a thread waiting for a lock the
+// interrupted code holds): finds the object holding pc in the loader's own
+// list (_r_debug's link maps, which debuggers read the same way), every
+// read checked, and its program headers in its mapped ELF header. Misses
+// are remembered by page until the next scan, so code outside every object
+// (JIT code) costs one walk of the list, not one per sample.
+constexpr int kMissPages = 64;
+std::atomic<uintptr_t> missed_pages[kMissPages];
+std::atomic<unsigned> next_miss{0};
+
+Object* discover(SafeReader& reader, uintptr_t pc) {
+  const uintptr_t page = pc >> 12;
+  for (const auto& missed : missed_pages)
+    if (missed.load(std::memory_order_relaxed) == page) return nullptr;
+  r_debug debug;
+  if (!extra || !reader.read(&debug, reinterpret_cast<uintptr_t>(&_r_debug), sizeof debug)) return nullptr;
+  uintptr_t at = reinterpret_cast<uintptr_t>(debug.r_map);
+  for (int guard = 0; at && guard < 8192; ++guard) {
+    link_map map;
+    if (!reader.read(&map, at, sizeof map)) break;
+    at = reinterpret_cast<uintptr_t>(map.l_next);
+    ElfW(Ehdr) ehdr;
+    if (!map.l_addr || !reader.read(&ehdr, map.l_addr, sizeof ehdr) || std::memcmp(ehdr.e_ident, ELFMAG, SELFMAG) != 0 ||
+        ehdr.e_phnum == 0 || ehdr.e_phnum > 64 || ehdr.e_phentsize != sizeof(ElfW(Phdr)))
+      continue;
+    ElfW(Phdr) phdrs[64];
+    if (!reader.read(phdrs, map.l_addr + ehdr.e_phoff, ehdr.e_phnum * sizeof(ElfW(Phdr)))) continue;
+    bool holds = false;
+    uintptr_t hdr = 0;
+    for (int i = 0; i < ehdr.e_phnum; ++i) {
+      const ElfW(Phdr)& ph = phdrs[i];
+      if (ph.p_type == PT_GNU_EH_FRAME) hdr = map.l_addr + ph.p_vaddr;
+      if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X) && pc >= map.l_addr + ph.p_vaddr &&
+          pc < map.l_addr + ph.p_vaddr + ph.p_memsz)
+        holds = true;
+    }
+    if (!holds) continue;
+    Object* object = find_object(map.l_addr, hdr);
+    for (int i = 0; object && i < ehdr.e_phnum; ++i) {
+      const ElfW(Phdr)& ph = phdrs[i];
+      if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X)) continue;
+      const size_t slot = extra_count.fetch_add(1, std::memory_order_acq_rel);
+      if (slot >= kMaxExtra) break;
+      extra[slot].start = map.l_addr + ph.p_vaddr;
+      extra[slot].end = map.l_addr + ph.p_vaddr + ph.p_memsz;
+      extra[slot].object.store(object, std::memory_order_release);
+    }
+    stale.store(true, std::memory_order_relaxed);  // the next scan takes it into its snapshot
+    return object;
+  }
+  missed_pages[next_miss.fetch_add(1, std::memory_order_relaxed) % kMissPages].store(page, std::memory_order_relaxed);
+  return nullptr;
 }
 
 // The object's rows, built on first use (by whichever thread gets there
@@ -114,19 +193,25 @@ const UnwindRows* rows_of(Object* o) {
 }
 
 // The row for pc, nullptr if none; marks the index stale when pc lies in
-// no known object.
-const UnwindRow* find_row(uintptr_t pc, const UnwindRows** table = nullptr, uintptr_t* bias = nullptr) {
-  const Range* range = find_range(snapshot(), pc);
-  if (!range) {
+// no known object (a walk in a signal handler, given its reader, looks for
+// the object itself first).
+const UnwindRow* find_row(uintptr_t pc, SafeReader* in_handler = nullptr, const UnwindRows** table = nullptr,
+                          uintptr_t* bias = nullptr) {
+  Object* object = find_code(pc);
+  if (!object && in_handler) object = discover(*in_handler, pc);
+  if (!object) {
     stale.store(true, std::memory_order_relaxed);
     return nullptr;
   }
-  const UnwindRows* rows = rows_of(range->object);
+  const UnwindRows* rows = rows_of(object);
   if (!rows) return nullptr;
   if (table) *table = rows;
-  if (bias) *bias = range->object->bias;
-  return rows->find(pc - range->object->bias);
+  if (bias) *bias = object->bias;
+  return rows->find(pc - object->bias);
 }
+
+SafeReader* handler_reader(SafeReader& reader) { return &reader; }
+SafeReader* handler_reader(DirectReader&) { return nullptr; }
 
 // ---- walking -----------------------------------------------------------------
 
@@ -160,7 +245,7 @@ int walk(Reader& reader, Registers regs, uintptr_t* pcs, uintptr_t* sps, int max
     if (sps) sps[n] = regs.sp;
     ++n;
     const uintptr_t lookup = exact ? regs.pc : regs.pc - 1;
-    const UnwindRow* row = find_row(lookup);
+    const UnwindRow* row = find_row(lookup, handler_reader(reader));
     if (!row || row->cfa == UnwindRow::kUnknown) {
       // A signal frame: the interrupted registers are in the ucontext the
       // kernel left on the stack, where the handler returns to.
@@ -215,8 +300,9 @@ int walk(Reader& reader, Registers regs, uintptr_t* pcs, uintptr_t* sps, int max
 #endif
 
 void init_memory() {
-  if (!objects) objects = static_cast<Object*>(map_memory(kMaxObjects * sizeof(Object)));
+  if (!objects) objects = static_cast<Object*>(map_memory(kMaxObjects * sizeof(Object)));  // zeros: valid atomics
   if (!scratch) scratch = static_cast<Range*>(map_memory(kMaxRanges * sizeof(Range)));
+  if (!extra) extra = static_cast<ExtraRange*>(map_memory(kMaxExtra * sizeof(ExtraRange)));
 }
 
 }  // namespace
@@ -253,6 +339,7 @@ void native_unwinder_scan() {
       current.store(fresh, std::memory_order_release);
       seen_adds = counts.adds;
       seen_subs = counts.subs;
+      for (auto& missed : missed_pages) missed.store(0, std::memory_order_relaxed);
     }
   }
   scanning.clear(std::memory_order_release);
@@ -297,7 +384,7 @@ __attribute__((noinline)) int native_unwind_here(uintptr_t* pcs, uintptr_t* sps,
 bool native_function_bounds(uintptr_t pc, uintptr_t* start, uintptr_t* end) {
   const UnwindRows* table = nullptr;
   uintptr_t bias = 0;
-  const UnwindRow* row = find_row(pc, &table, &bias);
+  const UnwindRow* row = find_row(pc, nullptr, &table, &bias);
   if (!row) return false;
   table->function_bounds(row, start, end);
   *start += bias;

@@ -33,6 +33,9 @@ struct PyFrameRecord {
 // reading frames, outside signal handlers (the first call checks).
 const char* python_frames_unsupported_reason();
 inline bool python_frames_supported() { return python_frames_unsupported_reason() == nullptr; }
+// Whether this build has a layout for the running Python's version at all
+// (then an unsupported reason means the running interpreter contradicts it).
+bool python_frames_layout_known();
 
 // The current thread's Python frames, leaf first, at most max; returns how
 // many. Code objects are copied into code_table() on first sight.

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "interpreter_code.h"
 #include "python_frames.h"
@@ -23,7 +24,7 @@ namespace yep {
 // instruction in a function of its own, called from the loop's entry).
 template <typename PushNative, typename PushPython>
 void merge_stacks(const uintptr_t* pcs, int native_depth, const PyFrameRecord* python, int python_depth,
-                  const EvalRanges& eval, PushNative push_native, PushPython push_python) {
+                  const CodeRanges& eval, PushNative push_native, PushPython push_python) {
   int next = 0;
   auto run = [&] {  // the Python frames of one native eval call
     while (next < python_depth) {
@@ -45,13 +46,16 @@ void merge_stacks(const uintptr_t* pcs, int native_depth, const PyFrameRecord* p
 
 // The depth a merged stack (leaf first) keeps when it is cut at the
 // root-most frame for which is_root holds: that frame, everything below it,
-// and the frames just above it for which is_runner holds are left out
-// (yep's runner and the runpy frames that execute the profiled script).
-template <typename IsRoot, typename IsRunner>
-size_t depth_above_root(const uint64_t* stack, size_t depth, IsRoot is_root, IsRunner is_runner) {
+// and the frames just above it that run the profiled script are left out:
+// yep's runner, runpy's frames (is_runner) and the native frames of exec
+// (keep_native false: all but the eval loop's), so the script's stack
+// starts at its <module>, on the eval loop that runs it.
+template <typename IsRoot, typename IsRunner, typename KeepNative>
+size_t depth_above_root(const uint64_t* stack, size_t depth, IsRoot is_root, IsRunner is_runner,
+                        KeepNative keep_native) {
   for (size_t i = depth; i-- > 0;)
     if (is_root(stack[i])) {
-      while (i > 0 && is_runner(stack[i - 1])) --i;
+      while (i > 0 && (is_runner(stack[i - 1]) || !keep_native(stack[i - 1]))) --i;
       return i;
     }
   return depth;
@@ -62,18 +66,65 @@ inline bool is_runpy_file(std::string_view f) {
   return f == "<frozen runpy>" || (f.size() >= 9 && f.substr(f.size() - 9) == "/runpy.py");
 }
 
-// The line that explains a Python frame's stand-in address in a profile
-// file (see converters/python_stand_ins.h).
-inline std::string python_stand_in_line(uint64_t address, int line, const CodeInfo& code) {
+// The line that defines a Python frame's key in a profile file (see
+// converters/python_stand_ins.h).
+inline std::string python_stand_in_line(uint64_t key, int line, const CodeInfo& code) {
   auto field = [](std::string s) {
     for (char& c : s)
       if (c == '\n' || c == '\t' || c == '\r') c = ' ';
     return s;
   };
   char hex[32];
-  std::snprintf(hex, sizeof hex, "%#llx", static_cast<unsigned long long>(address));
+  std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(key));
   return "# yep-python:\t" + std::string(hex) + "\t" + std::to_string(line) + "\t" + std::to_string(code.firstlineno) +
          "\t" + field(code.filename) + "\t" + field(code.qualname) + "\n";
+}
+
+// Splits a merged stack (leaf first) as profile files carry it (see
+// converters/python_stand_ins.h): its native frames go to `native`, in
+// order; its Python frames, the thread (a key, or -1 for none) and which
+// native frames are the interpreter's plumbing make the returned
+// "# yep-stack:" line for record `record` ("" when there is nothing to
+// say). python_key(frame) is the key of a Python frame, -1 for a native one.
+template <typename PythonKey>
+std::string split_mixed_stack(size_t record, const uint64_t* stack, size_t depth, long long thread_key,
+                              const InterpreterCode& interpreter, PythonKey python_key, std::vector<uint64_t>& native) {
+  std::string frames;
+  native.clear();
+  char item[64];
+  for (size_t i = 0; i < depth; ++i) {
+    const long long key = python_key(stack[i]);
+    if (key < 0) {
+      native.push_back(stack[i]);
+      continue;
+    }
+    std::snprintf(item, sizeof item, "%s%zu:%llx", frames.empty() ? "" : ",", native.size(), key);
+    frames += item;
+  }
+  std::vector<bool> hidden;
+  interpreter.mark_plumbing(native.data(), native.size(), hidden);
+  std::string plumbing;
+  for (size_t i = 0; i < hidden.size();) {
+    if (!hidden[i]) {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j + 1 < hidden.size() && hidden[j + 1]) ++j;
+    std::snprintf(item, sizeof item, j > i ? "%s%zu-%zu" : "%s%zu", plumbing.empty() ? "" : ",", i, j);
+    plumbing += item;
+    i = j + 1;
+  }
+  if (frames.empty() && plumbing.empty() && thread_key < 0) return "";
+  std::snprintf(item, sizeof item, "# yep-stack:\t%zu\t", record);
+  std::string line = item;
+  if (thread_key < 0) {
+    line += "-";
+  } else {
+    std::snprintf(item, sizeof item, "%llx", thread_key);
+    line += item;
+  }
+  return line + "\t" + frames + "\t" + plumbing + "\n";
 }
 
 }  // namespace yep

@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
+
 #include "cpu_profiler.h"  // CaptureError
 
 #ifndef YEP_TCMALLOC_LIBRARY
@@ -31,9 +33,18 @@ const Tcmalloc& entry_points() {
 
 }  // namespace
 
+// Asks tcmalloc whether it owns a block malloc just returned. (Comparing
+// dlsym(RTLD_DEFAULT, "malloc") with tc_malloc is wrong for non-PIE
+// executables such as Debian's /usr/bin/python3.X: there the lookup finds
+// the executable's own PLT stub for malloc, whatever the allocator.)
 bool tcmalloc_is_allocator() {
-  void* tc = dlsym(RTLD_DEFAULT, "tc_malloc");
-  return tc && dlsym(RTLD_DEFAULT, "malloc") == tc;
+  using Ownership = int (*)(const void*);
+  const auto owns = reinterpret_cast<Ownership>(dlsym(RTLD_DEFAULT, "MallocExtension_GetOwnership"));
+  if (!owns) return false;
+  void* block = std::malloc(64);
+  const bool owned = block && owns(block) == 1;  // MallocExtension_kOwned
+  std::free(block);
+  return owned;
 }
 
 std::string tcmalloc_library() { return YEP_TCMALLOC_LIBRARY; }

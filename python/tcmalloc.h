@@ -1,7 +1,7 @@
 // Finding tcmalloc at run time. libtcmalloc only works as the process's
 // allocator (LD_PRELOAD'ed or linked into the executable), so yep never
 // links it: its C entry points are looked up with dlsym, and callers check
-// first that tcmalloc really is the allocator (malloc resolves to tc_malloc).
+// first that tcmalloc really is the allocator (it owns what malloc returns).
 #pragma once
 
 #include <cstddef>

@@ -14,12 +14,12 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def build_extension(source, outdir, opt="-O1"):
+def build_extension(source, outdir, opt="-O1", flags=()):
     """Compiles a one-file C extension with -g for this interpreter."""
     name = Path(source).stem
     target = Path(outdir) / (name + sysconfig.get_config_var("EXT_SUFFIX"))
     include = sysconfig.get_paths()["include"]
-    subprocess.run(["cc", "-shared", "-fPIC", "-g", opt, f"-I{include}", str(source), "-o", str(target)],
+    subprocess.run(["cc", "-shared", "-fPIC", "-g", opt, *flags, f"-I{include}", str(source), "-o", str(target)],
                    check=True)
     return target
 

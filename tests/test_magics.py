@@ -134,7 +134,7 @@ def test_memit_samples_and_says_so_where_the_peak_cannot_be_reset(shell, monkeyp
     ("%memit -z 1", "UsageError: %memit: unrecognized arguments: -z"),
     ("%memit -r 0 1", "UsageError: %memit: -r must be 1 or more"),
     ("%memit -r", "UsageError: %memit: -r needs a value"),
-    ("%memit x = (", "UsageError: %memit: SyntaxError"),
+    ("%memit x = (", "UsageError: %memit: SyntaxError: '(' was never closed (line 1)"),
     ("%mprun work()", "UsageError: %mprun needs -f FUNCTION"),
     ("%mprun -f nowhere nowhere()", "UsageError: %mprun -f nowhere: NameError: name 'nowhere' is not defined"),
     ("%mprun -f len len([])", "UsageError: %mprun -f len: not a Python function"),

@@ -65,6 +65,13 @@ def load(path):
     return yep.load(path)
 
 
+def stats_of(stats, function):
+    """(cc, nc, tt, ct, callers) of a function, its lines summed (stats by line)."""
+    rows = [value for (_, _, func), value in stats.stats.items() if func == function]
+    assert rows, sorted(stats.stats)
+    return (sum(r[0] for r in rows), sum(r[1] for r in rows), sum(r[2] for r in rows), sum(r[3] for r in rows), {})
+
+
 def py_callers(stats, callee, filename):
     """{(line, function): seconds} of the Python frames calling `callee` directly."""
     out = {}
@@ -254,7 +261,8 @@ def test_api_mixed_profile_flush_and_errors(hotcold, tmp_path):
                             env=dict(os.environ, PYTHONPATH=str(hotcold)), timeout=120)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "error: the CPU profiler is already running; call yep.stop() before starting it again"
+    assert lines[0] == ("error: the CPU profiler is already running (writing 'again.prof'); "
+                        "call yep.stop() before starting it again")
     flushed, running = int(lines[1].split()[1]), lines[1].split()[2]
     _, final, samples, running_after = lines[2].split()
     # Each caller() burns about as long: the flush saw about half of the samples.
@@ -265,12 +273,35 @@ def test_api_mixed_profile_flush_and_errors(hotcold, tmp_path):
                for line in folded.splitlines()), folded
 
 
-def test_mixed_with_wall_is_a_usage_error(tmp_path):
-    script = write_script(tmp_path, "w.py", "print('ran')\n")
-    result = run_yep(["--mixed", "--wall", str(script)], cwd=tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == "yep: error: --mixed samples CPU time: leave out --wall"
-    assert "ran" not in result.stdout
+def test_wall_clock_profiles_have_python_frames_and_count_the_sleeping(hotcold, tmp_path):
+    # 0.8 s asleep in time.sleep, then about 0.3 s of CPU in burn_hot: by the
+    # wall clock, the sleeping line holds about 0.8 / (0.8 + burn) of the samples.
+    script = write_script(tmp_path, "w.py", """
+        import time
+        import hotcold
+
+        def nap():
+            time.sleep(0.8)  # sleep-line
+
+        def work():
+            start = time.process_time()
+            while time.process_time() - start < 0.3:
+                hotcold.burn_hot(200_000)
+            return time.process_time() - start
+
+        nap()
+        print("burn", work())
+    """)
+    result = run_yep(["--wall", "-f", "250", str(script)], cwd=tmp_path, env={"PYTHONPATH": str(hotcold)})
+    assert result.returncode == 0, result.stderr
+    burn = float(result.stdout.split()[-1])
+    stats = load(tmp_path / "w.py.prof").stats(lines=True)
+    # By the wall clock: nap holds its 0.8 s asleep, work its 0.3 s of CPU.
+    assert stats_of(stats, "nap")[3] == pytest.approx(0.8, abs=0.06), stats_of(stats, "nap")
+    assert stats_of(stats, "work")[3] == pytest.approx(burn, abs=0.06), (stats_of(stats, "work"), burn)
+    # The sleep is charged to its line, above the native call that sleeps.
+    sleep_line = marked_line(script, "# sleep-line")
+    assert any(func == "nap" and line == sleep_line for (_, line, func) in stats.stats), sorted(stats.stats)
 
 
 # The same numpy workload under --mixed and under py-spy --native (which

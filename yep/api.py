@@ -3,7 +3,7 @@ import functools
 import os
 import sys
 
-from ._errors import YepError
+from ._errors import UnsupportedInterpreter, YepError
 
 _LOW_RATE_WARNING = 0.75  # warn when the achieved rate is below this share of the asked one
 
@@ -47,14 +47,41 @@ def runner_root_code():
     return Target.run.__code__
 
 
-def start(path="out.prof", frequency=None, mixed=False, _root_code=None):
+def python_frames(mixed=None):
+    """Whether a profile records Python frames: ``mixed`` as asked, or by
+    default (None) wherever this interpreter's frames can be read. Raises
+    UnsupportedInterpreter when the running interpreter contradicts the
+    layout yep was built for (never a guess); a version yep has no layout
+    for records native stacks only, and says so once on stderr."""
+    if mixed is not None:
+        return bool(mixed)
+    status, reason = _native().mixed_support()
+    if status == "mismatch":
+        raise UnsupportedInterpreter(f"not profiling: {reason}")
+    if status != "ok":
+        global _native_only_said
+        if not _native_only_said:
+            print(f"yep: {reason}: recording native stacks only", file=sys.stderr)
+            _native_only_said = True
+        return False
+    return True
+
+
+_native_only_said = False
+
+
+def start(path="out.prof", frequency=None, mixed=None, _root_code=None, wall=False):
     """Start the CPU profiler, writing to ``path`` (str or os.PathLike).
 
-    ``frequency`` is the sampling rate in Hz (default: gperftools' 100 Hz, or
-    CPUPROFILE_FREQUENCY). CPU-time sampling is capped by the kernel tick
-    (typically 250 Hz); the profile records the rate really achieved.
-    With ``mixed=True`` each sample holds the Python frames and the native
-    frames of the sampled thread, merged into one stack (see yep.mixed).
+    ``frequency`` is the sampling rate in Hz (default 100 Hz, or
+    CPUPROFILE_FREQUENCY for native profiles). CPU-time sampling is capped by
+    the kernel tick (typically 250 Hz); the profile records the rate really
+    achieved. Each sample holds the sampled thread's Python frames merged
+    with its native ones (see yep.mixed), wherever this interpreter is
+    supported; ``mixed=False`` records native stacks only, with gperftools'
+    own sampler (YEP 0.4's profiles). ``wall=True`` samples wall-clock time
+    instead of CPU time (Python-frame profiles; for native ones start Python
+    with CPUPROFILE_REALTIME=1, as ``python -m yep --wall`` does).
     Raises YepError if the profiler is already running, the path cannot be
     written, or another profiler owns the timer signal.
     """
@@ -68,12 +95,17 @@ def start(path="out.prof", frequency=None, mixed=False, _root_code=None):
             raise YepError(f"frequency must be between 1 and 4000 Hz, not {frequency:g}")
     from . import mixed as mixed_sampler
 
-    if mixed_sampler.running() or (mixed and is_running()):
-        raise YepError("the CPU profiler is already running; call yep.stop() before starting it again")
-    if mixed:
-        mixed_sampler.start(path, frequency, _root_code or runner_root_code())
+    if mixed_sampler.running():  # (the native profiler and the mixed sampler each refuse the other too)
+        raise YepError(f"the CPU profiler is already running (writing '{mixed_sampler.given_path()}'); "
+                       f"call yep.stop() before starting it again")
+    if python_frames(mixed):
+        mixed_sampler.start(path, frequency, _root_code or runner_root_code(), wall=wall)
     else:
-        _native().cpu_start(path, frequency or 0.0)
+        native = _native()
+        if wall and not native.cpu_wall_clock():
+            raise YepError("native wall-clock profiles need CPUPROFILE_REALTIME=1 set before yep loads "
+                           "(python -m yep --native --wall does it)")
+        native.cpu_start(path, frequency or 0.0)
 
 
 def stop():
@@ -125,8 +157,8 @@ def _warn_if_rate_capped(summary):
 def profile(*args, **kwargs):
     """Two profilers under one name, told apart by the arguments:
 
-    CPU (YEP): ``yep.profile("out.prof", frequency=None, mixed=False)`` is a context
-    manager and decorator that CPU-profiles into the file::
+    CPU (YEP): ``yep.profile("out.prof", frequency=None, mixed=None)`` is a context
+    manager and decorator that CPU-profiles into the file (see yep.start)::
 
         with yep.profile("out.prof"):
             work()
@@ -162,7 +194,7 @@ profile.timestamp = _timestamp
 class CpuProfile:
     """CPU-profile a block or a function into ``path`` (see yep.profile)."""
 
-    def __init__(self, path="out.prof", frequency=None, mixed=False):
+    def __init__(self, path="out.prof", frequency=None, mixed=None):
         self.path = _fspath(path)
         self.frequency = frequency
         self.mixed = mixed

@@ -15,14 +15,14 @@ import os
 import sys
 
 from . import mprof_cli
-from ._errors import YepError
+from ._errors import UnsupportedInterpreter, YepError
 from .usage import Parser, UsageError, fail
 
 USAGE = """\
-usage: python -m yep [-v] [-o OUTFILE] [-f HZ] [--wall] [--mixed [--threads] [--interpreter]]
+usage: python -m yep [-v] [-o OUTFILE] [-f HZ] [--wall] [--native] [--threads] [--interpreter]
                      [-c] [-l] [--format F[,F...]] [--sort flat|cum] [--nodecount N]
                      [--] script.py [args ...]
-       python -m yep --heap [-v] [-o PREFIX] [--mixed] [--pymalloc] [--heap-interval SIZE]
+       python -m yep --heap [-v] [-o PREFIX] [--native] [--pymalloc] [--heap-interval SIZE]
                      [--heap-inuse-interval SIZE] [--heap-time-interval S] script.py [args ...]
        python -m yep [options] -m module [args ...]
        python -m yep report PROFILE [--format F] [-o FILE] [options]   (yep report -h)
@@ -30,7 +30,9 @@ usage: python -m yep [-v] [-o OUTFILE] [-f HZ] [--wall] [--mixed [--threads] [--
        python -m yep mprof run|plot|list|peak|rm|clean ...              (yep mprof -h)
        python -m yep serve [--port N] [--interval S] script.py [args ...] (yep serve -h)
 
-Profile a Python program and the native code under it with gperftools.
+Profile a Python program and the native code under it. Each sample holds
+the Python functions and lines of the sampled thread between the native
+frames they call (the interpreter's own frames hidden from reports).
 
 options:
   -h, --help            show this help and exit
@@ -40,12 +42,14 @@ options:
   -f, --frequency HZ    sampling rate in Hz (default 100; CPU-time sampling is
                         capped by the kernel tick, see README)
   --wall                sample wall-clock time instead of CPU time
-  --mixed               mixed stacks: Python functions and lines in place of the
-                        interpreter's frames, between the native ones (CPU time;
-                        with --heap, allocations are charged to Python lines)
+  --native              native stacks only, sampled by gperftools' own profiler
+                        (YEP 0.4's profiles; the interpreter's frames stand for
+                        the Python code)
+  --mixed               Python frames between the native ones: the default
+                        (refused where this Python's frames cannot be read)
   --threads             reports: one root per thread (thread name and id)
-  --interpreter         reports of --mixed profiles: also show the interpreter's
-                        own native frames (hidden by default)
+  --interpreter         reports: also show the interpreter's own native frames
+                        (hidden by default)
   -c, --callgrind       write OUTFILE in callgrind format (as YEP did)
   -l, --lines           report functions at file:line instead of whole functions
   --format F[,F...]     after the run, also write the profile in these formats
@@ -78,10 +82,10 @@ def _parse_run_args(argv):
     opts = {"outfile": None, "visualize": False, "frequency": None, "wall": False, "callgrind": False,
             "lines": False, "formats": "", "sort": "flat", "nodecount": 30, "script": None, "module": None,
             "args": [], "heap": False, "pymalloc": False, "heap_interval": None, "heap_inuse_interval": None,
-            "heap_time_interval": None, "mixed": False, "threads": False, "interpreter": False}
+            "heap_time_interval": None, "mixed": None, "threads": False, "interpreter": False}
     flags = {"-v": "visualize", "--visualize": "visualize", "--wall": "wall", "-c": "callgrind",
              "--callgrind": "callgrind", "-l": "lines", "--lines": "lines", "--heap": "heap",
-             "--pymalloc": "pymalloc", "--mixed": "mixed", "--threads": "threads", "--interpreter": "interpreter"}
+             "--pymalloc": "pymalloc", "--threads": "threads", "--interpreter": "interpreter"}
     with_value = {"-o": "outfile", "--outfile": "outfile", "-f": "frequency", "--frequency": "frequency",
                   "--sort": "sort", "--nodecount": "nodecount", "--format": "formats", "-m": "module",
                   "--heap-interval": "heap_interval", "--heap-inuse-interval": "heap_inuse_interval",
@@ -99,6 +103,10 @@ def _parse_run_args(argv):
             name, value, eq = arg[:2], arg[2:], "="  # -oFILE, -f250
         if arg in ("-h", "--help"):
             opts["help"] = True
+        elif arg in ("--mixed", "--native"):
+            if opts["mixed"] is not None and opts["mixed"] != (arg == "--mixed"):
+                raise UsageError("--mixed and --native contradict each other: give one")
+            opts["mixed"] = arg == "--mixed"
         elif arg in flags:
             opts[flags[arg]] = True
         elif name in with_value:
@@ -140,8 +148,6 @@ def run_main(argv):
                 opts["heap_time_interval"] = int(opts["heap_time_interval"])
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        if opts["mixed"] and opts["wall"]:
-            raise UsageError("--mixed samples CPU time: leave out --wall")
         if opts["heap"] and (opts["callgrind"] or opts["wall"] or frequency):
             raise UsageError("--heap profiles memory: -c, --wall and -f are for CPU profiles")
         formats = [f for f in opts["formats"].split(",") if f]
@@ -169,9 +175,26 @@ def run_main(argv):
         else:
             session = _CpuSession(opts, target, frequency)
             session.start()
+    except UnsupportedInterpreter as exc:  # the program runs on, unprofiled
+        print(f"yep: {exc}", file=sys.stderr)
+        if heap_run.in_restarted_process():
+            heap_run.restore_environment()
+        return _run_unprofiled(target, opts)
     except YepError as exc:
         return fail(str(exc))
     return _run_profiled(session, target, opts, nodecount, formats)
+
+
+def _run_unprofiled(target, opts):
+    from . import runner
+
+    outcome = None
+    try:
+        target.run(opts["args"])
+    except BaseException as exc:  # the program's own: passed through below
+        outcome = exc
+    runner.show_exception(outcome)
+    return runner.finish(outcome)
 
 
 def _check_prefix(prefix, what="heap profiles"):
@@ -196,10 +219,13 @@ class _CpuSession:
         from . import api
 
         if self.wall:
-            os.environ["CPUPROFILE_REALTIME"] = "1"  # read by libprofiler when it loads
-        api.start(self.path, self.frequency, self.mixed)  # mixed: below yep's runner (api.runner_root_code)
-        if self.wall:
-            del os.environ["CPUPROFILE_REALTIME"]  # not for the program's own children
+            os.environ["CPUPROFILE_REALTIME"] = "1"  # read by libprofiler when it loads (native profiles)
+        try:
+            # Python frames: below yep's runner (api.runner_root_code)
+            api.start(self.path, self.frequency, self.mixed, wall=self.wall)
+        finally:
+            if self.wall:
+                del os.environ["CPUPROFILE_REALTIME"]  # not for the program's own children
 
     def running(self):
         from . import api

@@ -21,17 +21,19 @@ import functools
 import os
 
 from ._errors import YepError
-from .api import _fspath, _native, runner_root_code
+from .api import _fspath, _native, python_frames, runner_root_code
 
 
-def heap_start(prefix="yep", mixed=False, _root_code=None):
+def heap_start(prefix="yep", mixed=None, _root_code=None):
     """Start the heap profiler; profiles are written to PREFIX.NNNN.heap.
 
-    With ``mixed=True`` every allocation's stack holds the Python frames of
-    the allocating thread merged with the native ones, so native memory is
-    charged to the Python line that caused it.
+    Every allocation's stack holds the Python frames of the allocating
+    thread merged with the native ones, so native memory is charged to the
+    Python line that caused it, wherever this interpreter is supported;
+    ``mixed=False`` records native stacks only.
     """
-    _native().heap_start(_fspath(prefix), bool(mixed), _root_code or runner_root_code())
+    prefix = _fspath(prefix)
+    _native().heap_start(prefix, python_frames(mixed), _root_code or runner_root_code())
 
 
 def heap_dump(reason="yep.heap_dump"):

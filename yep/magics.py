@@ -3,7 +3,7 @@
     %memit [-r N] [-t S] [-i S] [-c] [-o] [-q] statement    peak memory of a statement
     %%memit [options] [setup]                                 ... of a cell (first line: setup)
     %mprun -f func [-f other] [-T FILE] [-r] [-c] statement   line-by-line memory of functions
-    %yep [-o out.prof] [--format F] [report options] statement   native CPU profile
+    %yep [-o out.prof] [--format F] [report options] statement   CPU profile, Python and native
     %%yep [options]                                           ... of a cell
 
 Options come first; the statement is the rest of the line, exactly as typed
@@ -14,6 +14,7 @@ statement's own exceptions are shown as IPython shows any exception, with
 yep's frames hidden.
 """
 import argparse
+import codeop
 import functools
 import html
 import os
@@ -114,8 +115,11 @@ MPRUN_OPTIONS = [
 # Passed to yep.start(path, **options) by their dest.
 YEP_CAPTURE_OPTIONS = [
     (("-f", "--frequency"), dict(type=float, default=None, metavar="HZ", help="sampling rate (default 100 Hz)")),
-    (("--mixed",), dict(action="store_true", help="mixed stacks: the notebook's Python functions and lines "
-                                                  "between the native frames")),
+    (("--native",), dict(dest="mixed", action="store_const", const=False, default=None,
+                         help="native stacks only (gperftools' sampler); by default the notebook's Python "
+                              "functions and lines stand between the native frames")),
+    (("--mixed",), dict(dest="mixed", action="store_const", const=True, default=None,
+                        help="Python frames between the native ones (the default)")),
 ]
 # Passed to Profile.render(format, **options) by their dest: `yep report`'s options.
 YEP_REPORT_OPTIONS = [
@@ -128,7 +132,7 @@ YEP_REPORT_OPTIONS = [
     (("--list",), dict(metavar="REGEX", help="source: the functions to annotate")),
     (("--sample-index",), dict(default=None, metavar="N|NAME", help="which value to report")),
     (("--threads",), dict(action="store_true", help="one root per thread")),
-    (("--interpreter",), dict(action="store_true", help="--mixed: also show the interpreter's own frames")),
+    (("--interpreter",), dict(action="store_true", help="also show the interpreter's own frames")),
     (("--title",), dict(metavar="T", help="html: the page title")),
 ]
 SHOWN_FORMATS = ("text", "source", "folded")  # printed; the others are written next to the profile
@@ -186,8 +190,15 @@ class YepMagics(Magics):
         shell = self.shell
         source = shell.transform_cell(source)
         name = shell.compile.cache(source, shell.execution_count)
+        # The shell's flags carry its __future__ imports, and codeop's flags for
+        # telling whether typed input is complete, which a whole statement does
+        # not want: with them, 3.13+ raises _IncompleteInputError, and every
+        # version says "incomplete input" where it could say what is unclosed
+        # (codeop has no PyCF_ALLOW_INCOMPLETE_INPUT before 3.10).
+        interactive = getattr(codeop, "PyCF_ALLOW_INCOMPLETE_INPUT", 0) | codeop.PyCF_DONT_IMPLY_DEDENT
+        flags = shell.compile.flags & ~interactive
         try:
-            return compile(source, name, "exec", shell.compile.flags, dont_inherit=True)
+            return compile(source, name, "exec", flags, dont_inherit=True)
         except SyntaxError as exc:
             raise UsageError(f"{label}: {exc.__class__.__name__}: {exc.msg} (line {exc.lineno})") from None
 

@@ -13,6 +13,7 @@ import threading
 
 _names = {}  # native thread id -> name
 _path = None  # absolute: the program may change directory
+_given_path = None  # as the caller gave it, for messages
 _previous_hook = None
 _owner = None  # the process that started the sampler
 
@@ -32,13 +33,15 @@ def _thread_started(frame, event, arg):
     return None
 
 
-def start(path, frequency, root_code=None):
+def start(path, frequency, root_code=None, wall=False):
     """root_code: stacks start above its root-most frame and the runpy frames
-    above that (the CLI passes its runner's, so yep's frames are left out)."""
-    global _previous_hook, _owner, _path
+    above that (the CLI passes its runner's, so yep's frames are left out);
+    wall: wall-clock time instead of CPU time."""
+    global _previous_hook, _owner, _path, _given_path
     _names.clear()
-    _native().mixed_start(path, frequency or 0.0, root_code)
+    _native().mixed_start(path, frequency or 0.0, root_code, wall)
     _path = os.path.abspath(path)
+    _given_path = path
     _thread_names()  # those running now keep their names if they end before the stop
     _previous_hook = threading.getprofile()
     threading.setprofile(_thread_started)
@@ -74,6 +77,11 @@ def _stop_at_exit():
 def path():
     """The file the running sampler writes to."""
     return _path
+
+
+def given_path():
+    """That file as the caller named it."""
+    return _given_path
 
 
 def running():

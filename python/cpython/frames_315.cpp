@@ -44,6 +44,8 @@ struct Layout {
 
 const char* python_frames_unsupported_reason() { return cpython::check_debug_offsets<_Py_DebugOffsets>(); }
 
+bool python_frames_layout_known() { return true; }
+
 int read_python_frames(SafeReader& reader, PyFrameRecord* out, int max, uint64_t* thread_id) {
   return cpython::walk_frames<Layout>(reader, out, max, thread_id);
 }

@@ -9,6 +9,7 @@ namespace yep {
 const char* python_frames_unsupported_reason() {
   return "yep has no frame layout for Python " PY_VERSION " (it knows CPython 3.11 to 3.15)";
 }
+bool python_frames_layout_known() { return false; }
 int read_python_frames(SafeReader&, PyFrameRecord*, int, uint64_t* thread_id) {
   *thread_id = 0;
   return 0;
