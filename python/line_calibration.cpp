@@ -94,10 +94,12 @@ double measure_line_event_cost(const std::function<void()>& start) {
     if (run > 0 && t >= 0) untraced = std::min(untraced, t);
   }
   start();
+  // Registered, and running the code the tracer gives it (on 3.11 a copy
+  // with line probes).
   PyObject* code = PyObject_GetAttrString(traced, "__code__");
+  PyObject* to_run = code ? line_tracer_add(code) : nullptr;
   double cost = 0;
-  if (code) {
-    line_tracer_add(code);
+  if (to_run && PyObject_SetAttrString(traced, "__code__", to_run) == 0) {
     // The tracer's time per event: the fastest run again.
     double per_event = std::numeric_limits<double>::max();
     int64_t clock_before = 0, events_before = 0;
@@ -113,9 +115,10 @@ double measure_line_event_cost(const std::function<void()>& start) {
     // Each item runs two lines (the for and its body).
     if (per_event < std::numeric_limits<double>::max() && untraced < std::numeric_limits<int64_t>::max())
       cost = std::max(0.0, per_event - static_cast<double>(untraced) / (2.0 * kItems + 1));
-    line_tracer_forget(code);
-    Py_DECREF(code);
   }
+  if (code) line_tracer_forget(code);
+  Py_XDECREF(to_run);
+  Py_XDECREF(code);
   PyErr_Clear();
   Py_DECREF(traced);
   Py_DECREF(plain);

@@ -10,6 +10,8 @@ namespace yep {
 LineHook& line_hook() {
 #if PY_VERSION_HEX >= 0x030C0000
   return monitoring_hook();
+#elif PY_VERSION_HEX >= 0x030B0000
+  return probe_hook();
 #else
   return trace_function_hook();
 #endif

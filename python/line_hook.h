@@ -3,7 +3,11 @@
 // interpreter picked in line_hook.cpp (the only place that knows versions).
 //
 //   line_hook_trace.cpp       PyEval_SetTrace: a C trace function in each
-//                             thread (3.11, where it is all there is).
+//                             thread.
+//   line_hook_probes.cpp      3.11: calls of the tracer inserted into the
+//                             bytecode of the registered functions
+//                             (line_probes_311.h); the trace function for
+//                             generators and coroutines.
 //   line_hook_monitoring.cpp  sys.monitoring (PEP 669, 3.12+): events only on
 //                             the registered code objects, for every thread
 //                             at once; the rest of the program runs untraced.
@@ -22,11 +26,11 @@ namespace yep {
 
 namespace line_events {
 
-// An activation of `code` starts or resumes. `line` >= 0: it resumes inside
-// that line (a generator after its yield), which goes on without counting as
-// a new occurrence. Returns false when the code is not registered (the hook
-// may then stop line events for it).
-bool enter(const void* key, PyObject* code, int line);
+// An activation of `code` starts or resumes. `line` >= 0: that line starts
+// too, as a new occurrence if `entered`, else going on (a generator resumed
+// inside the line of its yield). Returns false when the code is not
+// registered (the hook may then stop line events for it).
+bool enter(const void* key, PyObject* code, int line, bool entered = false);
 // The activation `key` starts running `line`.
 void line(const void* key, int line);
 // The activation `key` returns, yields, or is left by an exception.
@@ -57,11 +61,20 @@ class LineHook {
   // A code object registered or forgotten while started.
   virtual void watch(PyObject* code) = 0;
   virtual void unwatch(PyObject* code) = 0;
+  // The code object to run for a registered one (a new reference): itself,
+  // or a copy that reports its lines (line_hook_probes.cpp), made once.
+  virtual PyObject* code_to_run(PyObject* code) { return Py_NewRef(code); }
+  // The registered code object a code to run was made for (borrowed), or
+  // `code` itself.
+  virtual PyObject* registered_code(PyObject* code) { return code; }
+  // Drops what code_to_run made for a forgotten code object.
+  virtual void release(PyObject*) {}
 };
 
-// The hooks there are (monitoring_hook only on 3.12+), and the one this
-// interpreter uses.
+// The hooks there are (probe_hook only on 3.11, monitoring_hook only on
+// 3.12+), and the one this interpreter uses.
 LineHook& trace_function_hook();
+LineHook& probe_hook();
 LineHook& monitoring_hook();
 LineHook& line_hook();
 

@@ -188,7 +188,7 @@ std::vector<PyObject*> registered_codes() {
 
 namespace line_events {
 
-bool enter(const void* key, PyObject* code, int line) {
+bool enter(const void* key, PyObject* code, int line, bool entered) {
   ThreadState& t = this_thread();
   t.events += 1;
   auto it = index_of.find(code);
@@ -203,7 +203,7 @@ bool enter(const void* key, PyObject* code, int line) {
   Activation a{key, f.lines.data(), f.first_line, static_cast<int>(f.lines.size())};
   a.activation_peak = thread_allocations().net;
   t.stack.push_back(a);
-  if (line >= 0) start_line(t, t.stack.back(), line, false, boundary(t));
+  if (line >= 0) start_line(t, t.stack.back(), line, entered, boundary(t));
   return true;
 }
 
@@ -236,24 +236,29 @@ void other() { this_thread().events += 1; }
 
 }  // namespace line_events
 
-size_t line_tracer_add(PyObject* code) {
-  auto it = index_of.find(code);
-  if (it != index_of.end()) return it->second;
-  Py_INCREF(code);
-  FunctionRecord f;
-  f.code = code;
-  f.first_line = reinterpret_cast<PyCodeObject*>(code)->co_firstlineno;
-  f.lines.resize(static_cast<size_t>(std::max(0, last_line_of(code) - f.first_line) + 1));
-  functions.push_back(std::move(f));
-  index_of.emplace(code, functions.size() - 1);
-  if (started) line_hook().watch(code);
-  return functions.size() - 1;
+PyObject* line_tracer_add(PyObject* code) {
+  LineHook& hook = line_hook();
+  code = hook.registered_code(code);  // a code to run made earlier: its own
+  if (index_of.find(code) == index_of.end()) {
+    Py_INCREF(code);
+    FunctionRecord f;
+    f.code = code;
+    f.first_line = reinterpret_cast<PyCodeObject*>(code)->co_firstlineno;
+    f.lines.resize(static_cast<size_t>(std::max(0, last_line_of(code) - f.first_line) + 1));
+    functions.push_back(std::move(f));
+    index_of.emplace(code, functions.size() - 1);
+    if (started) hook.watch(code);
+  }
+  return hook.code_to_run(code);
 }
+
+PyObject* line_tracer_registered(PyObject* code) { return line_hook().registered_code(code); }
 
 void line_tracer_forget(PyObject* code) {
   auto it = index_of.find(code);
   if (it == index_of.end()) return;
   if (started) line_hook().unwatch(code);
+  line_hook().release(code);
   FunctionRecord& f = functions[it->second];
   index_of.erase(it);
   // The slot and its lines stay (an activation still running elsewhere may

@@ -3,9 +3,9 @@
 // the per-thread allocation counters), the peak extra bytes reached while it
 // ran, and the process's RSS after it.
 //
-// The events come from a hook (line_hook.h: sys.monitoring on 3.12+, a C
-// trace function on 3.11); code that is not registered costs nothing on
-// 3.12+ and one call of the trace function per call on 3.11. Functions are
+// The events come from a hook (line_hook.h: sys.monitoring on 3.12+, calls
+// inserted into the functions' bytecode on 3.11); code that is not
+// registered runs untraced. Functions are
 // registered by code object, so methods, generators, coroutines and
 // recursive functions need no wrapper: every activation of the code is
 // measured (a generator's lines between its yields; a recursive line's
@@ -51,9 +51,15 @@ struct FunctionRecord {
   std::vector<LineRecord> lines;  // by line - first_line
 };
 
-// Registers a code object (idempotent); returns its index in the results.
-// While started, the hook starts delivering its events at once.
-size_t line_tracer_add(PyObject* code);
+// Registers a code object (idempotent); while started, the hook starts
+// delivering its events at once. Returns the code object the function must
+// run (a new reference): the same one, or on 3.11 a copy with line probes
+// (line_hook_probes.cpp); registering that copy again is registering its
+// original.
+PyObject* line_tracer_add(PyObject* code);
+// The registered code object of a code object to run (borrowed): its
+// original for a copy line_tracer_add made, else the code itself.
+PyObject* line_tracer_registered(PyObject* code);
 // Unregisters a code object and drops its figures and its reference (%mprun
 // profiles a fresh copy of the code each run, then forgets it).
 void line_tracer_forget(PyObject* code);

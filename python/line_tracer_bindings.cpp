@@ -9,8 +9,12 @@ namespace py = pybind11;
 void bind_line_tracer(py::module_& m) {
   m.def("line_tracer_add", [](py::object code) {
     if (!PyCode_Check(code.ptr())) throw py::type_error("expected a code object");
-    return yep::line_tracer_add(code.ptr());
-  }, py::arg("code"), "Profile this code object line by line.");
+    return py::reinterpret_steal<py::object>(yep::line_tracer_add(code.ptr()));
+  }, py::arg("code"), "Profile this code object line by line; returns the code object the function must run "
+     "(itself, or a copy that reports its lines).");
+  m.def("line_tracer_registered", [](py::object code) {
+    return py::reinterpret_borrow<py::object>(yep::line_tracer_registered(code.ptr()));
+  }, py::arg("code"), "The registered code object a code object to run was made for (else itself).");
   m.def("line_tracer_forget", [](py::object code) { yep::line_tracer_forget(code.ptr()); }, py::arg("code"),
         "Stop profiling this code object and drop its figures.");
   m.def("line_tracer_start", &yep::line_tracer_start, py::arg("count_allocations") = true,

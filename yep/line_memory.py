@@ -38,11 +38,15 @@ def _code_of(func):
 
 
 def register(func, precision=None, stream=None):
-    """Profile func line by line in a `yep memory` run; returns func unchanged."""
+    """Profile func line by line in a `yep memory` run; returns func itself
+    (on 3.11 running a copy of its code that reports its lines)."""
     if _active:
-        code = _code_of(func)
-        _native().line_tracer_add(code)
-        _functions.setdefault(code, {"precision": precision, "stream": stream})
+        native = _native()
+        run = native.line_tracer_add(_code_of(func))
+        function = getattr(func, "__func__", func)
+        if function.__code__ is not run:
+            function.__code__ = run
+        _functions.setdefault(native.line_tracer_registered(run), {"precision": precision, "stream": stream})
     return func
 
 

@@ -283,8 +283,7 @@ class YepMagics(Magics):
         originals = [(function, function.__code__) for function in functions]
         copies = [original.replace() for _, original in originals]
         for (function, _), copy in zip(originals, copies):
-            function.__code__ = copy
-            native.line_tracer_add(copy)
+            function.__code__ = native.line_tracer_add(copy)  # the copy, or one that reports its lines (3.11)
         outcome = None
         try:
             line_memory.enable(count_allocations=counting)

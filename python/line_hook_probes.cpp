@@ -1,0 +1,168 @@
+// The line hook of CPython 3.11: each registered plain function runs a copy
+// of its code with calls of the tracer inserted (line_probes_311.h), so
+// nothing else is traced and its own instructions keep their specialized
+// forms; a trace function (PyEval_SetTrace) would send every instruction of
+// every frame through 3.11's slow tracing path, 2.3x on the Julia benchmark
+// before any work of the tracer's. Generators and coroutines, which the
+// rewriter leaves alone, are traced by the trace function
+// (line_hook_trace.cpp), installed only once one of them is registered, in
+// the registering thread and those started after it.
+//
+// Each probe is a builtin function whose self names the registered code
+// object; activations are keyed by that code object. A function's copy
+// stays valid after its code is forgotten (a %mprun run ends): its probes
+// then report nothing.
+//
+// The whole file is for 3.11 (line_hook.cpp picks it there).
+#include "line_hook.h"  // Python.h
+
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+
+#include <unordered_map>
+
+#include "line_probes_311.h"
+
+namespace yep {
+
+namespace {
+
+bool reporting = false;  // started: the probes report their events
+
+// The self of a function's three probes: its registered code object.
+struct ProbeOwner {
+  PyObject_HEAD
+  PyObject* code;  // strong
+};
+
+void owner_dealloc(PyObject* self) {
+  Py_XDECREF(reinterpret_cast<ProbeOwner*>(self)->code);
+  PyObject_Free(self);
+}
+
+PyTypeObject* owner_type() {
+  static PyTypeObject type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+  if (!type.tp_name) {
+    type.tp_name = "yep._native.line_probe_owner";
+    type.tp_basicsize = sizeof(ProbeOwner);
+    type.tp_flags = Py_TPFLAGS_DEFAULT;
+    type.tp_dealloc = owner_dealloc;
+    type.tp_doc = "The code object a function's line probes report for.";
+    if (PyType_Ready(&type) < 0) PyErr_Clear();
+  }
+  return &type;
+}
+
+inline PyObject* code_of(PyObject* self) { return reinterpret_cast<ProbeOwner*>(self)->code; }
+
+inline int line_of(PyObject* arg) { return static_cast<int>(PyLong_AsLong(arg)); }
+
+PyObject* probe_enter(PyObject* self, PyObject* line) {
+  if (__builtin_expect(reporting, 1)) {
+    const int l = line_of(line);
+    line_events::enter(code_of(self), code_of(self), l, l >= 0);
+  }
+  Py_RETURN_NONE;
+}
+
+PyObject* probe_line(PyObject* self, PyObject* line) {
+  if (__builtin_expect(reporting, 1)) line_events::line(code_of(self), line_of(line));
+  Py_RETURN_NONE;
+}
+
+PyObject* probe_leave(PyObject* self, PyObject*) {
+  if (__builtin_expect(reporting, 1)) line_events::leave(code_of(self));
+  Py_RETURN_NONE;
+}
+
+PyMethodDef probe_defs[] = {
+    {"yep_line_enter", probe_enter, METH_O, "yep's line tracer: an activation starts."},
+    {"yep_line", probe_line, METH_O, "yep's line tracer: a line starts."},
+    {"yep_line_leave", probe_leave, METH_O, "yep's line tracer: an activation ends."},
+};
+
+class ProbeHook : public LineHook {
+ public:
+  const char* name() const override { return "bytecode probes"; }
+  bool per_thread() const override { return true; }  // the trace function, for generators
+
+  void start(const std::vector<PyObject*>& codes) override {
+    reporting = true;
+    trace_function_hook().start(codes);
+  }
+  void install_thread() override {
+    if (tracing_)
+      trace_function_hook().install_thread();
+    else  // a new thread's bootstrap trace function (threading.settrace) would keep it slow
+      PyEval_SetTrace(nullptr, nullptr);
+  }
+  void stop(const std::vector<PyObject*>& codes) override {
+    reporting = false;
+    trace_function_hook().stop(codes);
+  }
+  void watch(PyObject*) override {}
+  void unwatch(PyObject*) override {}
+
+  PyObject* code_to_run(PyObject* code) override {
+    auto it = copies_.find(code);
+    if (it != copies_.end()) return Py_NewRef(it->second);
+    PyObject* copy = probed_copy(code);
+    if (!copy) {  // a generator or coroutine: the trace function's
+      if (!tracing_) {
+        tracing_ = true;
+        if (reporting) trace_function_hook().install_thread();
+      }
+      copy = Py_NewRef(code);
+    }
+    copies_.emplace(code, copy);
+    if (copy != code) originals_.emplace(copy, code);
+    return Py_NewRef(copy);
+  }
+
+  PyObject* registered_code(PyObject* code) override {
+    auto it = originals_.find(code);
+    return it == originals_.end() ? code : it->second;
+  }
+
+  void release(PyObject* code) override {
+    auto it = copies_.find(code);
+    if (it == copies_.end()) return;
+    originals_.erase(it->second);
+    Py_DECREF(it->second);
+    copies_.erase(it);
+  }
+
+ private:
+  static PyObject* probed_copy(PyObject* code) {
+    ProbeOwner* owner = PyObject_New(ProbeOwner, owner_type());
+    if (!owner) {
+      PyErr_Clear();
+      return nullptr;
+    }
+    owner->code = Py_NewRef(code);
+    PyObject* self = reinterpret_cast<PyObject*>(owner);
+    LineProbes probes{PyCFunction_New(&probe_defs[0], self), PyCFunction_New(&probe_defs[1], self),
+                      PyCFunction_New(&probe_defs[2], self)};
+    Py_DECREF(self);  // the probes hold it
+    PyObject* copy = probes.enter && probes.line && probes.leave ? insert_line_probes(code, probes) : nullptr;
+    Py_XDECREF(probes.enter);
+    Py_XDECREF(probes.line);
+    Py_XDECREF(probes.leave);
+    PyErr_Clear();
+    return copy;
+  }
+
+  bool tracing_ = false;  // a registered code object runs under the trace function
+  std::unordered_map<PyObject*, PyObject*> copies_;    // registered -> to run (strong)
+  std::unordered_map<PyObject*, PyObject*> originals_;  // copy -> registered (borrowed)
+};
+
+}  // namespace
+
+LineHook& probe_hook() {
+  static ProbeHook hook;
+  return hook;
+}
+
+}  // namespace yep
+
+#endif  // 3.11
