@@ -345,3 +345,115 @@ def test_every_monitoring_tool_id_taken_is_one_line(tmp_path):
     assert result.stderr.strip().splitlines() == [
         "yep: error: the line tracer needs a sys.monitoring tool id, and 2, 3 and 4 are taken (2 by 'tool2', "
         "3 by 'tool3', 4 by 'tool4'): stop the other tools (debugger, coverage, profiler) first"], result.stderr
+
+
+LIBRARY_WORKLOAD = """
+import argparse, ast, calendar, configparser, difflib, fnmatch, fractions, html, html.parser, inspect, ipaddress
+import json, pprint, re, shlex, statistics, string, textwrap, tokenize, traceback, types, urllib.parse, io
+import email, email.policy, email.feedparser, email.message, email._header_value_parser
+
+try:
+    profile
+except NameError:
+    def profile(f):
+        return f
+
+MODULES = [argparse, ast, calendar, configparser, difflib, fnmatch, fractions, html, html.parser, inspect,
+           ipaddress, json.encoder, json.decoder, pprint, re._parser, re._compiler, shlex, statistics, string,
+           textwrap, tokenize, traceback, urllib.parse, email.feedparser, email.message, email._header_value_parser]
+count = 0
+for mod in MODULES:
+    for value in list(vars(mod).values()):
+        owners = [value] if isinstance(value, types.FunctionType) else (
+            list(vars(value).values()) if isinstance(value, type) else [])
+        for f in owners:
+            f = getattr(f, "__func__", f)
+            if isinstance(f, types.FunctionType) and f.__module__ == mod.__name__:
+                profile(f)
+                count += 1
+print("profiled", count > 1000)
+
+re.purge()
+for p in [r"(\\d+)-(\\w+)", r"(?P<year>\\d{4})-(?P<m>\\d\\d)", r"a|b|c+?", r"(?i)hello\\s+world", r"[^a-z]{2,5}$",
+          r"(?:x(y)z)*", r"\\bfoo\\b(?=bar)", r"(a)(?(1)b|c)"]:
+    c = re.compile(p)
+    print(p, c.groups, c.groupindex, [m.group(0) for m in c.finditer("2024-05 HELLO  world foo xyzxyz ab ac 12-ab")])
+a = "one\\ntwo\\nthree\\nfour\\nfive\\n".splitlines(True)
+b = "one\\n2\\nthree\\nfour\\nsix\\nseven\\n".splitlines(True)
+print("".join(difflib.unified_diff(a, b, "a", "b")))
+print(round(difflib.SequenceMatcher(None, "abcdefgh", "abxdefgz").ratio(), 4))
+print(difflib.get_close_matches("appel", ["ape", "apple", "peach", "puppy"]))
+print(textwrap.fill("The quick brown fox jumps over the lazy dog " * 5, width=30))
+print(textwrap.shorten("Hello there, this is a long sentence", width=20), textwrap.dedent("   a\\n   b"))
+xs = [fractions.Fraction(i, i + 1) for i in range(1, 30)]
+print(statistics.mean(xs), statistics.median(xs), statistics.mode([1, 2, 2, 3]), round(statistics.stdev(range(20)), 6))
+print(json.dumps({"b": [1, 2, {"c": None}], "a": "x\\u00e9", "d": 1.5}, indent=2, sort_keys=True))
+try:
+    json.loads("[1, 2,")
+except json.JSONDecodeError as e:
+    print("json error", e.msg, e.pos)
+parser = argparse.ArgumentParser(prog="demo", description="A demo.")
+parser.add_argument("--count", type=int, default=3)
+parser.add_argument("names", nargs="*")
+print(parser.parse_args(["--count", "5", "x", "y"]))
+print(parser.format_help())
+try:
+    parser.parse_args(["--count", "notanint"])
+except SystemExit as e:
+    print("argparse exit", e.code)
+print(pprint.pformat({"k%d" % i: list(range(i)) for i in range(8)}, width=40))
+net = ipaddress.ip_network("10.0.0.0/22")
+print(list(net.subnets(new_prefix=24)), ipaddress.ip_address("::ffff:1.2.3.4").ipv4_mapped)
+try:
+    ipaddress.ip_address("999.1.1.1")
+except ValueError as e:
+    print("ip error", e)
+cp = configparser.ConfigParser()
+cp.read_string("[s]\\na = 1\\nb = ${a}x\\n[t]\\nc: hello\\n")
+print(cp.sections(), cp["s"]["a"], cp.getint("s", "a"), dict(cp["t"]))
+print(shlex.split("a 'b c' \\"d e\\" f\\\\ g"), shlex.join(["a b", "c"]))
+print(string.Template("$who likes ${what}").substitute(who="tim", what="kung pao"), string.capwords("hello  world"))
+src = "def f(x, *, y=2):\\n    return [i**2 for i in range(x) if i % y]\\nclass C(B, metaclass=M):\\n    z: int = 3\\n"
+tree = ast.parse(src)
+print(ast.unparse(tree))
+print(ast.dump(ast.parse("a + b * c"), indent=1))
+print([t.string for t in tokenize.generate_tokens(io.StringIO(src).readline)][:20])
+print(inspect.signature(textwrap.fill), inspect.getfullargspec(difflib.unified_diff).args)
+print(calendar.TextCalendar().formatmonth(2024, 2))
+print(fnmatch.translate("*.py[co]"), fnmatch.filter(["a.py", "b.pyc", "c.txt"], "*.py*"))
+print(urllib.parse.urlparse("http://u:p@host:80/a/b;p?q=1&r=2#frag"), urllib.parse.urlencode({"a": "1 2", "b": "é"}))
+print(urllib.parse.quote("a b/c?d"), urllib.parse.parse_qs("a=1&a=2&b=3"), urllib.parse.urljoin("http://x/a/b", "../c"))
+class P(html.parser.HTMLParser):
+    def handle_starttag(self, tag, attrs):
+        print("start", tag, attrs)
+P().feed("<html><body class='x'><p id=1>Hi &amp; bye</p><br/></body></html>")
+print(html.escape("<a href='x'>&</a>"), html.unescape("&lt;&#65;&eacute;&gt;"))
+msg = email.message_from_string("From: a@b.c\\nTo: d@e.f\\nSubject: =?utf-8?q?h=C3=A9llo?=\\n\\nbody line\\n",
+                                policy=email.policy.default)
+print(msg["subject"], msg["to"].addresses, msg.get_content().strip())
+try:
+    @profile
+    def boom():
+        return 1 / 0
+    boom()
+except ZeroDivisionError:
+    print("".join(traceback.format_exc().splitlines(True)[-2:]).strip())
+print("done")
+"""
+
+
+def test_profiling_a_thousand_library_functions_changes_nothing(tmp_path):
+    """Every Python function of 26 standard library modules (regular
+    expression parser and compiler, argparse, ast, difflib, email, json,
+    tokenize, ...) under @profile, exercised with their error paths and a
+    traceback: the program prints exactly what it prints unprofiled (on 3.11
+    the functions run copies of their code with line probes in them)."""
+    script = write_script(tmp_path, "library.py", LIBRARY_WORKLOAD)
+    plain = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert plain.returncode == 0 and plain.stdout.startswith("profiled True\n") and "done" in plain.stdout, plain
+    profiled = run_yep(["memory", "-o", "report.txt", str(script)], cwd=tmp_path, timeout=300)
+    assert profiled.returncode == 0, profiled.stderr
+    assert profiled.stdout == plain.stdout and profiled.stderr == plain.stderr
+    report = (tmp_path / "report.txt").read_text()
+    assert report.count("Filename: ") > 1000
+    assert len(re.findall(r"MiB\s+\d+\s+[+-][\d.]+ MiB", report)) > 2000  # lines that ran have figures
