@@ -213,6 +213,10 @@ __attribute__((flatten)) void line(const void* key, int line) {
   if (__builtin_expect(t.stack.empty(), 0)) return;
   Activation& a = t.stack.back();
   if (__builtin_expect(a.key != key, 0)) return;
+  // The line it is in already: a jump back within the line, which the trace
+  // function reports and sys.monitoring and the probes do not; not a new
+  // occurrence under any hook.
+  if (__builtin_expect(a.running != nullptr && a.running - a.records == line - a.first_line, 0)) return;
   const Boundary b = boundary(t);
   finish_line(t, a, b);
   start_line(t, a, line, true, b);

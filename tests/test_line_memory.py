@@ -156,6 +156,34 @@ def test_coroutines(tmp_path):
     assert line["hits"] == 2 and line["allocated"] == pytest.approx(3, rel=0.01)
 
 
+def test_a_loop_on_one_line_counts_once_per_entry(tmp_path):
+    """Occurrences are entries into the line from another line, whatever
+    traces the function (on 3.11 the generator runs under the trace function,
+    which also reports each jump back within the line)."""
+    result = memory(tmp_path, """
+        @profile
+        def spin(limit):
+            n = 0
+            while n < limit: n += 1
+            return n
+
+        @profile
+        def spin_gen(limit):
+            n = 0
+            while n < limit: n += 1
+            yield n
+
+        for _ in range(3):
+            spin(1000)
+            list(spin_gen(1000))
+    """)
+    assert result.returncode == 0, result.stderr
+    t = tables(result.stdout)
+    for name in ("def spin(limit):", "def spin_gen(limit):"):
+        assert row(t[name], "while n < limit: n += 1")["hits"] == 3, t[name]
+        assert row(t[name], "n = 0")["hits"] == 3
+
+
 def test_threads_recursion_and_exceptions(tmp_path):
     result = memory(tmp_path, """
         import threading
