@@ -8,7 +8,7 @@
 // (line_hook_trace.cpp), installed only once one of them is registered, in
 // the registering thread and those started after it.
 //
-// Each probe is a builtin function whose self names the registered code
+// Each probe is an object that names its event and the registered code
 // object; activations are keyed by that code object. A function's copy
 // stays valid after its code is forgotten (a %mprun run ends): its probes
 // then report nothing.
@@ -28,57 +28,64 @@ namespace {
 
 bool reporting = false;  // started: the probes report their events
 
-// The self of a function's three probes: its registered code object.
-struct ProbeOwner {
+// A probe: which event, and the registered code object it reports for. The
+// bytecode applies it with @ to a line number (line_probes_311.h).
+enum class ProbeKind { kEnter, kLine, kLeave };
+
+struct Probe {
   PyObject_HEAD
+  ProbeKind kind;
   PyObject* code;  // strong
 };
 
-void owner_dealloc(PyObject* self) {
-  Py_XDECREF(reinterpret_cast<ProbeOwner*>(self)->code);
+PyObject* probe_event(PyObject* self, PyObject* line) {
+  const Probe* p = reinterpret_cast<Probe*>(self);
+  if (__builtin_expect(reporting, 1)) {
+    switch (p->kind) {
+      case ProbeKind::kLine:
+        line_events::line(p->code, static_cast<int>(PyLong_AsLong(line)));
+        break;
+      case ProbeKind::kEnter: {
+        const int l = static_cast<int>(PyLong_AsLong(line));
+        line_events::enter(p->code, p->code, l, l >= 0);
+        break;
+      }
+      case ProbeKind::kLeave:
+        line_events::leave(p->code);
+        break;
+    }
+  }
+  Py_RETURN_NONE;
+}
+
+void probe_dealloc(PyObject* self) {
+  Py_XDECREF(reinterpret_cast<Probe*>(self)->code);
   PyObject_Free(self);
 }
 
-PyTypeObject* owner_type() {
+PyTypeObject* probe_type() {
+  static PyNumberMethods number = {};
   static PyTypeObject type = {PyVarObject_HEAD_INIT(nullptr, 0)};
   if (!type.tp_name) {
-    type.tp_name = "yep._native.line_probe_owner";
-    type.tp_basicsize = sizeof(ProbeOwner);
+    number.nb_matrix_multiply = probe_event;
+    type.tp_name = "yep._native.line_probe";
+    type.tp_basicsize = sizeof(Probe);
     type.tp_flags = Py_TPFLAGS_DEFAULT;
-    type.tp_dealloc = owner_dealloc;
-    type.tp_doc = "The code object a function's line probes report for.";
+    type.tp_dealloc = probe_dealloc;
+    type.tp_as_number = &number;
+    type.tp_doc = "One of yep's line tracer events, inserted into a function's bytecode.";
     if (PyType_Ready(&type) < 0) PyErr_Clear();
   }
   return &type;
 }
 
-inline PyObject* code_of(PyObject* self) { return reinterpret_cast<ProbeOwner*>(self)->code; }
-
-inline int line_of(PyObject* arg) { return static_cast<int>(PyLong_AsLong(arg)); }
-
-PyObject* probe_enter(PyObject* self, PyObject* line) {
-  if (__builtin_expect(reporting, 1)) {
-    const int l = line_of(line);
-    line_events::enter(code_of(self), code_of(self), l, l >= 0);
-  }
-  Py_RETURN_NONE;
+PyObject* new_probe(ProbeKind kind, PyObject* code) {
+  Probe* p = PyObject_New(Probe, probe_type());
+  if (!p) return nullptr;
+  p->kind = kind;
+  p->code = Py_NewRef(code);
+  return reinterpret_cast<PyObject*>(p);
 }
-
-PyObject* probe_line(PyObject* self, PyObject* line) {
-  if (__builtin_expect(reporting, 1)) line_events::line(code_of(self), line_of(line));
-  Py_RETURN_NONE;
-}
-
-PyObject* probe_leave(PyObject* self, PyObject*) {
-  if (__builtin_expect(reporting, 1)) line_events::leave(code_of(self));
-  Py_RETURN_NONE;
-}
-
-PyMethodDef probe_defs[] = {
-    {"yep_line_enter", probe_enter, METH_O, "yep's line tracer: an activation starts."},
-    {"yep_line", probe_line, METH_O, "yep's line tracer: a line starts."},
-    {"yep_line_leave", probe_leave, METH_O, "yep's line tracer: an activation ends."},
-};
 
 class ProbeHook : public LineHook {
  public:
@@ -133,16 +140,8 @@ class ProbeHook : public LineHook {
 
  private:
   static PyObject* probed_copy(PyObject* code) {
-    ProbeOwner* owner = PyObject_New(ProbeOwner, owner_type());
-    if (!owner) {
-      PyErr_Clear();
-      return nullptr;
-    }
-    owner->code = Py_NewRef(code);
-    PyObject* self = reinterpret_cast<PyObject*>(owner);
-    LineProbes probes{PyCFunction_New(&probe_defs[0], self), PyCFunction_New(&probe_defs[1], self),
-                      PyCFunction_New(&probe_defs[2], self)};
-    Py_DECREF(self);  // the probes hold it
+    LineProbes probes{new_probe(ProbeKind::kEnter, code), new_probe(ProbeKind::kLine, code),
+                      new_probe(ProbeKind::kLeave, code)};
     PyObject* copy = probes.enter && probes.line && probes.leave ? insert_line_probes(code, probes) : nullptr;
     Py_XDECREF(probes.enter);
     Py_XDECREF(probes.line);

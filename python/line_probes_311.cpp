@@ -19,6 +19,7 @@ struct OpcodeInfo {
   int caches[256] = {};
   bool jump[256] = {};
   bool backward[256] = {};
+  int matrix_multiply = -1;  // BINARY_OP's argument for @
   bool ok = false;
 };
 
@@ -29,6 +30,16 @@ const OpcodeInfo& opcode_info() {
     PyObject* caches = m ? PyObject_GetAttrString(m, "_inline_cache_entries") : nullptr;
     PyObject* hasjrel = m ? PyObject_GetAttrString(m, "hasjrel") : nullptr;
     PyObject* opname = m ? PyObject_GetAttrString(m, "opname") : nullptr;
+    PyObject* nb_ops = m ? PyObject_GetAttrString(m, "_nb_ops") : nullptr;
+    if (nb_ops && PyList_Check(nb_ops)) {
+      for (Py_ssize_t k = 0; k < PyList_GET_SIZE(nb_ops); ++k) {
+        PyObject* op = PyList_GET_ITEM(nb_ops, k);
+        PyObject* name = PyTuple_Check(op) && PyTuple_GET_SIZE(op) == 2 ? PyTuple_GET_ITEM(op, 0) : nullptr;
+        const char* text = name && PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : nullptr;
+        if (text && std::string(text) == "NB_MATRIX_MULTIPLY") i.matrix_multiply = static_cast<int>(k);
+      }
+    }
+    Py_XDECREF(nb_ops);
     if (caches && hasjrel && opname && PyList_Check(caches) && PyList_GET_SIZE(caches) == 256 &&
         PyList_Check(hasjrel) && PyList_Check(opname) && PyList_GET_SIZE(opname) == 256) {
       i.ok = true;
@@ -42,7 +53,7 @@ const OpcodeInfo& opcode_info() {
         const long op = PyLong_AsLong(PyList_GET_ITEM(hasjrel, k));
         if (op >= 0 && op < 256) i.jump[op] = true;
       }
-      if (PyErr_Occurred()) i.ok = false;
+      if (PyErr_Occurred() || i.matrix_multiply < 0) i.ok = false;
     }
     PyErr_Clear();
     Py_XDECREF(caches);
@@ -204,7 +215,8 @@ class Rewriter {
 
   PyObject* run() {
     const OpcodeInfo& info = opcode_info();
-    if (!info.ok || !parse(info) || !decide()) return nullptr;
+    if (!info.ok || info.caches[BINARY_OP] != 1 || !parse(info) || !decide()) return nullptr;
+    matrix_multiply_ = info.matrix_multiply;
     const int consts = static_cast<int>(PyTuple_GET_SIZE(consts_));
     // The new constants: the three probes, then the line numbers they pass.
     enter_const_ = consts;
@@ -329,7 +341,7 @@ class Rewriter {
   }
 
   int probe_units(int const_index, int arg_const) const {
-    return 11 + prefixes_for(const_index) + prefixes_for(arg_const);
+    return 5 + prefixes_for(const_index) + prefixes_for(arg_const);
   }
   int line_const_index(int line) const {
     return static_cast<int>(PyTuple_GET_SIZE(consts_)) + 3 +
@@ -394,13 +406,10 @@ class Rewriter {
     for (int k = 0; k < n; ++k) emit(CACHE, 0, pos);
   }
   void emit_probe(int probe_const, int line, const Position& pos) {
-    emit(PUSH_NULL, 0, pos);
     emit(LOAD_CONST, probe_const, pos);
     emit(LOAD_CONST, line_const_index(line), pos);
-    emit(PRECALL, 1, pos);
+    emit(BINARY_OP, matrix_multiply_, pos);
     emit_caches(1, pos);
-    emit(CALL, 1, pos);
-    emit_caches(4, pos);
     emit(POP_TOP, 0, pos);
   }
 
@@ -429,8 +438,8 @@ class Rewriter {
     const int stub = static_cast<int>(units_.size());
     emit_probe(leave_const_, 0, none);
     emit(RERAISE, 0, none);
-    // Exception table: the old entries moved, then the gaps after enter
-    // filled with the stub.
+    // Exception table: the old entries moved, then the gaps from the enter
+    // probe on filled with the stub.
     std::vector<Entry> moved;
     for (const Entry& e : entries_) {
       const int s = instrs_[e.start].block;
@@ -440,7 +449,7 @@ class Rewriter {
     }
     std::sort(moved.begin(), moved.end(), [](const Entry& a, const Entry& b) { return a.start < b.start; });
     std::vector<Entry> table;
-    int covered = instrs_[resume_].end;
+    int covered = instrs_[resume_].op_at + 1;  // the enter probe: no exception can come before it reports
     for (const Entry& e : moved) {
       if (e.start > covered) table.push_back({covered, e.start, stub, 0, false});
       table.push_back(e);
@@ -472,7 +481,7 @@ class Rewriter {
         "{s:N,s:N,s:N,s:N,s:i}", "co_code", PyBytes_FromStringAndSize(out_.data(), out_.size()), "co_consts",
         consts, "co_linetable", PyBytes_FromStringAndSize(locations.data(), locations.size()),
         "co_exceptiontable", PyBytes_FromStringAndSize(exceptions.data(), exceptions.size()), "co_stacksize",
-        std::max(reinterpret_cast<PyCodeObject*>(code_)->co_stacksize + 3, 4));
+        std::max(reinterpret_cast<PyCodeObject*>(code_)->co_stacksize + 2, 3));
     PyObject* empty = PyTuple_New(0);
     PyObject* copy = replace && kwargs && empty ? PyObject_Call(replace, empty, kwargs) : nullptr;
     Py_XDECREF(empty);
@@ -492,6 +501,7 @@ class Rewriter {
   int resume_ = -1, enter_line_ = -1;
   int enter_const_ = 0, line_const_ = 0, leave_const_ = 0;
   int code_end_ = 0;
+  int matrix_multiply_ = 0;
   std::string out_;
   std::vector<Position> units_;
 
