@@ -4,7 +4,7 @@
 //
 //   line_hook_trace.cpp       PyEval_SetTrace: a C trace function in each
 //                             thread.
-//   line_hook_probes.cpp      3.11: calls of the tracer inserted into the
+//   line_hook_probes.cpp      3.11: the tracer's events inserted into the
 //                             bytecode of the registered functions
 //                             (line_probes_311.h); the trace function for
 //                             generators and coroutines.

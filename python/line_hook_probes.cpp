@@ -1,5 +1,5 @@
 // The line hook of CPython 3.11: each registered plain function runs a copy
-// of its code with calls of the tracer inserted (line_probes_311.h), so
+// of its code with the tracer's events inserted (line_probes_311.h), so
 // nothing else is traced and its own instructions keep their specialized
 // forms; a trace function (PyEval_SetTrace) would send every instruction of
 // every frame through 3.11's slow tracing path, 2.3x on the Julia benchmark

@@ -3,20 +3,20 @@
 // the per-thread allocation counters), the peak extra bytes reached while it
 // ran, and the process's RSS after it.
 //
-// The events come from a hook (line_hook.h: sys.monitoring on 3.12+, calls
+// The events come from a hook (line_hook.h: sys.monitoring on 3.12+, probes
 // inserted into the functions' bytecode on 3.11); code that is not
-// registered runs untraced. Functions are
-// registered by code object, so methods, generators, coroutines and
-// recursive functions need no wrapper: every activation of the code is
-// measured (a generator's lines between its yields; a recursive line's
-// figures include those of the calls it makes).
+// registered runs untraced. Functions are registered by code object, so
+// methods, generators, coroutines and recursive functions need no wrapper:
+// every activation of the code is measured (a generator's lines between its
+// yields; a recursive line's figures include those of the calls it makes).
+// A line's occurrences are the times it is entered from another line.
 //
-// Time: the clock (line_clock.h) is read once per line boundary, so the time between two
-// readings holds, besides the line's own work, the work of the event that
-// ends it (the interpreter's and the tracer's). That cost per event is
-// measured at start-up (line_calibration.h) and subtracted, for every event
-// the line spans (a line calling a profiled function spans the callee's
-// events too): a line that does nothing reads about zero.
+// Time: the clock (line_clock.h) is read once per line boundary, so the time
+// between two readings holds, besides the line's own work, the work of the
+// event that ends it (the interpreter's and the tracer's). That cost per
+// event is measured at start-up (line_calibration.h) and subtracted, for
+// every event the line spans (a line calling a profiled function spans the
+// callee's events too): a line that does nothing reads about zero.
 //
 // RSS is read from /proc/self/statm only when it can have changed: when the
 // thread's net bytes moved by 256 KiB since the last reading, or 20 ms
