@@ -141,9 +141,15 @@ class MonitoringHook : public LineHook {
       throw CaptureError("the line tracer needs a sys.monitoring tool id, and 2, 3 and 4 are taken (" + holders +
                          "): stop the other tools (debugger, coverage, profiler) first");
     Py_DECREF(call("use_tool_id", "(is)", tool_, "yep memory"));
-    for (const auto& [event, callback] : callbacks_) Py_DECREF(call("register_callback", "(iiO)", tool_, event, callback));
-    Py_DECREF(call("set_events", "(ii)", tool_, global_events_));
-    for (PyObject* code : codes) watch(code);
+    try {
+      for (const auto& [event, callback] : callbacks_)
+        Py_DECREF(call("register_callback", "(iiO)", tool_, event, callback));
+      Py_DECREF(call("set_events", "(ii)", tool_, global_events_));
+      for (PyObject* code : codes) watch(code);
+    } catch (const CaptureError&) {
+      stop(codes);  // the tool id back, for the next try
+      throw;
+    }
   }
 
   void stop(const std::vector<PyObject*>& codes) override {
