@@ -6,21 +6,22 @@
 
 namespace yep {
 
+__thread int64_t thread_net_bytes __attribute__((tls_model("initial-exec"))) = 0;
+__thread int64_t thread_peak_bytes __attribute__((tls_model("initial-exec"))) = 0;
+
 namespace {
 
-__attribute__((tls_model("initial-exec"))) thread_local int64_t net = 0;
-__attribute__((tls_model("initial-exec"))) thread_local int64_t peak = 0;
 size_t (*allocated_size)(const void*) = nullptr;
 std::atomic<bool> installed{false};
 
 void on_new(const void* ptr, size_t) {
   if (!ptr) return;
-  net += static_cast<int64_t>(allocated_size(ptr));
-  if (net > peak) peak = net;
+  const int64_t net = thread_net_bytes += static_cast<int64_t>(allocated_size(ptr));
+  if (net > thread_peak_bytes) thread_peak_bytes = net;
 }
 
 void on_delete(const void* ptr) {
-  if (ptr) net -= static_cast<int64_t>(allocated_size(ptr));
+  if (ptr) thread_net_bytes -= static_cast<int64_t>(allocated_size(ptr));
 }
 
 }  // namespace
@@ -32,9 +33,5 @@ void allocation_counter_install() {
   t.add_new_hook(on_new);
   t.add_delete_hook(on_delete);
 }
-
-ThreadAllocations thread_allocations() { return {net, peak}; }
-
-void reset_thread_peak() { peak = net; }
 
 }  // namespace yep

@@ -18,13 +18,18 @@ namespace yep {
 // Adds the hooks (once); throws CaptureError unless tcmalloc is the allocator.
 void allocation_counter_install();
 
+// This thread's counters, read inline by the line tracer at every line
+// boundary (C-style __thread: no C++ TLS wrapper call).
+extern __thread int64_t thread_net_bytes __attribute__((tls_model("initial-exec")));
+extern __thread int64_t thread_peak_bytes __attribute__((tls_model("initial-exec")));
+
 struct ThreadAllocations {
   int64_t net;   // allocated minus freed by this thread since it started
   int64_t peak;  // highest net since reset_thread_peak
 };
 
-ThreadAllocations thread_allocations();
+inline ThreadAllocations thread_allocations() { return {thread_net_bytes, thread_peak_bytes}; }
 // Sets this thread's peak to its current net.
-void reset_thread_peak();
+inline void reset_thread_peak() { thread_peak_bytes = thread_net_bytes; }
 
 }  // namespace yep

@@ -167,6 +167,21 @@ def test_mprun_without_tcmalloc_reports_rss_and_time_and_says_how_to_get_allocat
     assert note.startswith("(Allocated and Peak count allocations through tcmalloc") and "LD_PRELOAD=" in note
 
 
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="the line tracer uses sys.monitoring from 3.12 on")
+def test_mprun_when_sys_monitoring_has_no_tool_id_left(shell):
+    run(shell, "import sys\nfor i in (2, 3, 4):\n    sys.monitoring.use_tool_id(i, f'other{i}')\n"
+               "def work():\n    return 1\n")
+    try:
+        ok, out, _ = run(shell, "%mprun -f work work()")
+    finally:
+        run(shell, "for i in (2, 3, 4):\n    sys.monitoring.free_tool_id(i)\n")
+    assert not ok and out.strip().splitlines() == [out.strip()], out
+    assert out.startswith("UsageError: %mprun: the line tracer needs a sys.monitoring tool id, and 2, 3 and 4 are "
+                          "taken (2 by 'other2', 3 by 'other3', 4 by 'other4')"), out
+    ok, out, _ = run(shell, "%mprun -f work work()")  # the functions were put back: it works once they are free
+    assert ok and "return 1" in out, out
+
+
 @pytest.mark.parametrize("magic", ["%memit", "%yep"])
 def test_the_statements_exception_is_the_users_without_yeps_frames(shell, magic):
     run(shell, "def fails():\n    raise KeyError('from the notebook')\n")

@@ -38,38 +38,46 @@ def _code_of(func):
 
 
 def register(func, precision=None, stream=None):
-    """Profile func line by line in a `yep memory` run; returns func unchanged."""
+    """Profile func line by line in a `yep memory` run; returns func itself
+    (on 3.11 running a copy of its code that reports its lines)."""
     if _active:
-        code = _code_of(func)
-        _native().line_tracer_add(code)
-        _functions.setdefault(code, {"precision": precision, "stream": stream})
+        native = _native()
+        run = native.line_tracer_add(_code_of(func))
+        function = getattr(func, "__func__", func)
+        if function.__code__ is not run:
+            function.__code__ = run
+        _functions.setdefault(native.line_tracer_registered(run), {"precision": precision, "stream": stream})
     return func
 
 
 def _trace_new_thread(frame, event, arg):
-    _native().line_tracer_install_thread(_counting)
+    _native().line_tracer_install_thread()
     return None
 
 
 def enable(count_allocations=True):
-    """Start tracing this thread and every thread started from now on.
+    """Start tracing: every thread, those started from now on included.
     count_allocations needs tcmalloc; without it the Allocated and Peak
-    columns are left blank."""
+    columns are left blank. The first start in a process measures the
+    tracer's own cost per event (a few ms), which the line times leave out."""
     global _active, _counting
+    native = _native()
     _counting = count_allocations
-    _native().line_tracer_install_thread(count_allocations)
-    threading.settrace(_trace_new_thread)
+    native.line_tracer_start(count_allocations)
+    if native.line_tracer_per_thread():  # the trace function (3.11): each new thread installs it
+        threading.settrace(_trace_new_thread)
     _active = True
 
 
 def finish():
     """Stop tracing; count the lines still running in this thread."""
     global _active
-    _native().line_tracer_finish_thread()
-    _native().line_tracer_uninstall_thread()
-    threading.settrace(None)
+    native = _native()
+    native.line_tracer_finish_thread()
+    native.line_tracer_stop()
+    if native.line_tracer_per_thread():
+        threading.settrace(None)
     _active = False
-_counting = True  # allocations counted (tcmalloc); else only RSS, time and hits
 
 
 def results():

@@ -286,10 +286,15 @@ class YepMagics(Magics):
         originals = [(function, function.__code__) for function in functions]
         copies = [original.replace() for _, original in originals]
         for (function, _), copy in zip(originals, copies):
-            function.__code__ = copy
-            native.line_tracer_add(copy)
+            function.__code__ = native.line_tracer_add(copy)  # the copy, or one that reports its lines (3.11)
         outcome = None
-        line_memory.enable(count_allocations=counting)
+        try:
+            line_memory.enable(count_allocations=counting)
+        except YepError as exc:  # the tracer cannot start (sys.monitoring's tool ids taken)
+            for (function, original), copy in zip(originals, copies):
+                function.__code__ = original
+                native.line_tracer_forget(copy)
+            raise UsageError(f"%mprun: {exc}") from None
         try:
             self._run(code)
         except BaseException as exc:  # the statement's own: raised again after the report
