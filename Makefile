@@ -68,6 +68,7 @@ demo: install build/examples/.built
 # Every version in PYTHONS, even after one failed; the summary at the end.
 test:
 	PYENV_PYTHONS="$(PYENV_PYTHONS)" SID_PYTHONS="$(SID_PYTHONS)" KNOWN_FAILING="$(KNOWN_FAILING)" SID=$(SID) \
+		WHEEL_TESTS="$(foreach t,$(WHEEL_TESTS),$(if $(filter $(firstword $(subst :, ,$(t))),$(PYTHONS)),$(t)))" \
 		VENVS="$(foreach v,$(PYTHONS),$(v)=$(call venv_of,$(v)))" MAKE="$(MAKE)" $(MATRIX)/matrix.sh $(PYTHONS)
 
 # setup-X.Y: the venv with yep built for X.Y; test-X.Y: the suite on it.

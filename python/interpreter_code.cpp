@@ -134,23 +134,25 @@ void observe(CodeRanges& r) {
   PyErr_Restore(type, value, traceback);
 }
 
-// The executable segments of the object that holds `symbol`, and of the
-// program (the python executable, which may be a launcher of libpython).
-void add_object_code(CodeRanges& r, void* symbol) {
+// The executable segments of the object that holds `symbol`, and, with
+// `program`, of the program too (the python executable, which may be a
+// launcher of libpython).
+void add_object_code(CodeRanges& r, void* symbol, bool program) {
   Dl_info info{};
   link_map* map = nullptr;
   if (!symbol || !dladdr1(symbol, &info, reinterpret_cast<void**>(&map), RTLD_DL_LINKMAP) || !map) return;
   struct Search {
     CodeRanges* ranges;
     uintptr_t bias;
+    bool program;
     bool first = true;
-  } search{&r, map->l_addr};
+  } search{&r, map->l_addr, program};
   dl_iterate_phdr(
       [](dl_phdr_info* object, size_t, void* data) {
         auto* s = static_cast<Search*>(data);
-        const bool program = s->first;  // dl_iterate_phdr lists the program first
+        const bool is_program = s->first;  // dl_iterate_phdr lists the program first
         s->first = false;
-        if (object->dlpi_addr != s->bias && !program) return 0;
+        if (object->dlpi_addr != s->bias && !(is_program && s->program)) return 0;
         for (int i = 0; i < object->dlpi_phnum; ++i) {
           const ElfW(Phdr)& ph = object->dlpi_phdr[i];
           if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X))
@@ -265,6 +267,9 @@ void InterpreterCode::mark_plumbing(const uint64_t* pcs, size_t depth, std::vect
            ++j)
         hidden[j] = true;
     } else if (!object.contains(at(i))) {
+      // The dynamic loader's code the plumbing calls (__tls_get_addr, for
+      // the interpreter's thread-locals) is plumbing too.
+      hidden[i] = loader.contains(at(i)) && i + 1 < depth && hidden[i + 1];
       kept = false;
     } else {
       kept = kept || builtin(at(i));
@@ -282,7 +287,8 @@ const InterpreterCode& interpreter_code() {
     add_exported(found.eval, symbol);
     add_local_symbols(found.eval, symbol);
     observe(found.eval);
-    add_object_code(found.object, symbol);
+    add_object_code(found.object, symbol, true);
+    add_object_code(found.loader, dlsym(RTLD_DEFAULT, "__tls_get_addr"), false);
     add_builtins(found);
     code = &found;
   }

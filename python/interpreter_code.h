@@ -48,6 +48,7 @@ struct CodeRanges {
 struct InterpreterCode {
   CodeRanges eval;    // the eval loop
   CodeRanges object;  // all code of the file that holds it (the python executable or libpython)
+  CodeRanges loader;  // the dynamic loader's code (ld.so: __tls_get_addr)
 
   std::vector<uintptr_t> builtins;  // sorted entry points of the builtins' C functions
 
@@ -60,8 +61,10 @@ struct InterpreterCode {
   // under `s.upper()`, builtin_sorted and list_sort under `sorted(x)`)
   // and what that calls, up to the next eval loop; and whatever started the
   // thread before its first eval loop (main, libc's start, the thread
-  // bootstrap). Other files' frames under the first eval loop are never
-  // hidden, nor any frame of threads that run no Python. Builtins are found at start-up from the objects
+  // bootstrap); and the dynamic loader's code the hidden frames call
+  // (__tls_get_addr, for the interpreter's thread-locals). Other files'
+  // frames under the first eval loop are never hidden, nor any frame of
+  // threads that run no Python. Builtins are found at start-up from the objects
   // themselves (PyMethodDef entry points, tp_call, tp_vectorcall), and
   // functions are bounded by their unwind information, so stripped
   // interpreters need no debug symbols. Not for signal handlers.

@@ -558,16 +558,26 @@ def test_top_stacks_agree_with_py_spy_native(hotcold, tmp_path):
     our_stacks = [([(name, file) for name, file, _, _ in reversed(frames)], values[0])
                   for frames, values in stacks((tmp_path / "np.prof.pb.gz").read_bytes())]
     spy_shares, our_shares = python_chain_shares(spy_stacks), python_chain_shares(our_stacks)
-    top = sorted(spy_shares, key=spy_shares.get, reverse=True)[:3]
     print("py-spy:", sorted(spy_shares.items(), key=lambda kv: -kv[1])[:6])
     print("yep:   ", sorted(our_shares.items(), key=lambda kv: -kv[1])[:6])
+
+    def by_chain(shares):  # (py-spy cannot tell a stripped interpreter's frames from native code)
+        out = {}
+        for (chain, _), share in shares.items():
+            out[chain] = out.get(chain, 0) + share
+        return out
+
+    spy_chains, our_chains = by_chain(spy_shares), by_chain(our_shares)
+    top = sorted(spy_chains, key=spy_chains.get, reverse=True)[:3]
     assert top, spy_shares
-    for key in top:
-        assert our_shares.get(key, 0) == pytest.approx(spy_shares[key], abs=0.08), (key, spy_shares, our_shares)
-    # Both see matmuls and sorts (through numpy's Python-level sort) running
-    # native code, and py_loop running Python.
-    assert {(("<module>", "matmuls"), True), (("<module>", "sorts", "sort"), True),
-            (("<module>", "py_loop"), False)} == set(top), top
+    for chain in top:
+        assert our_chains.get(chain, 0) == pytest.approx(spy_chains[chain], abs=0.08), (chain, spy_shares, our_shares)
+    assert {("<module>", "matmuls"), ("<module>", "sorts", "sort"), ("<module>", "py_loop")} == set(top), top
+    # yep sees matmuls and sorts (through numpy's Python-level sort) running
+    # native code, and py_loop running Python only.
+    assert our_shares.get((("<module>", "matmuls"), True), 0) > 0.9 * our_chains[("<module>", "matmuls")]
+    assert our_shares.get((("<module>", "sorts", "sort"), True), 0) > 0.9 * our_chains[("<module>", "sorts", "sort")]
+    assert our_shares.get((("<module>", "py_loop"), False), 0) > 0.9 * our_chains[("<module>", "py_loop")]
 
 
 HEAP = """

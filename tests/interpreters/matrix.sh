@@ -16,12 +16,14 @@
 # versions (the known-failing ones are counted on a line of their own).
 #
 # Exit status 1 when a version failed that is supported (not in
-# KNOWN_FAILING); otherwise 0. A version whose interpreter does not exist
+# KNOWN_FAILING), or a supported version's wheel test did; otherwise 0. A version whose interpreter does not exist
 # here (not in pyenv, not in sid) is SKIPPED, loudly, and does not fail.
 #
 # From the Makefile, in the environment: PYENV_PYTHONS, SID_PYTHONS,
 # KNOWN_FAILING, SID (the chroot's folder), VENVS ("X.Y=folder ...": each
-# version's venv, for its list of missing peer packages) and MAKE.
+# version's venv, for its list of missing peer packages), WHEEL_TESTS
+# ("X.Y:suite ...": after the versions, make test-wheel-X.Y installs X.Y's
+# wheel in a clean Debian suite chroot and uses it) and MAKE.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 here=tests/interpreters
@@ -116,6 +118,25 @@ for version in "$@"; do
     fi
 done
 
+# ---- the wheels, in clean chroots (WHEEL_TESTS: "X.Y:suite ...") ---------
+declare -A wheel_status wheel_time
+for pair in ${WHEEL_TESTS:-}; do
+    version=${pair%%:*} suite=${pair#*:}
+    banner "The cp${version/./} wheel in a clean Debian $suite chroot"
+    if [ "${status[$version]:-}" = SKIPPED ]; then
+        wheel_status[$pair]="SKIPPED !!! not tested (no Python $version here)"
+        continue
+    fi
+    t=$SECONDS
+    if run_make "test-wheel-$version" 2>&1 | tee "$logs/wheel-$version.log"; then
+        wheel_status[$pair]=passed
+    else
+        wheel_status[$pair]="FAILED: see $logs/wheel-$version.log"
+        in_list "$version" "${KNOWN_FAILING:-}" || wheel_failed=1
+    fi
+    wheel_time[$pair]=$(clock $((SECONDS - t)))
+done
+
 # ---- summary -------------------------------------------------------------
 banner "make test: summary ($(clock $((SECONDS - start_all))) in all)"
 fail=0 total_passed=0 total_failed=0 total_skipped=0 known_lines=()
@@ -165,6 +186,11 @@ for version in "$@"; do
     grep -E '^SKIPPED \[[0-9]+\] ' "$log" | sed -E 's/^SKIPPED \[([0-9]+)\] [^ ]+:[0-9]+: /\1\t/' |
         awk -F'\t' '{n[$2] += $1} END {for (r in n) printf "    skipped %d: %s\n", n[r], r}' | sort
 done
+for pair in ${WHEEL_TESTS:-}; do
+    echo "Wheel cp$(echo "${pair%%:*}" | tr -d .) in a clean Debian ${pair#*:} chroot: ${wheel_status[$pair]:-not run}${wheel_time[$pair]:+  (${wheel_time[$pair]})}"
+    [ -f "$logs/wheel-${pair%%:*}.log" ] && grep -E '^(smoke: |FAIL: )' "$logs/wheel-${pair%%:*}.log" | sed 's/^/    /'
+done
+[ "${wheel_failed:-0}" = 1 ] && fail=1
 printf '%s\n' "${known_lines[@]+"${known_lines[@]}"}" | sed '/^$/d'
 # The supported versions' tests, added up (CI reads this closing line).
 echo "total: $total_passed passed, $total_failed failed, $total_skipped skipped"
