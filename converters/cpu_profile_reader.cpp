@@ -156,6 +156,7 @@ Profile parse_cpu_profile(std::string_view bytes, const std::string& name) {
   // Mixed profiles' Python frames and threads (python_stand_ins.h).
   PythonStandIns stand_ins(maps_text);
   p.interpreter_marked = stand_ins.marks_plumbing();
+  p.function_hints = stand_ins.function_hints();
 
   // Distinct stacks in first-seen order (stable output) and their counts:
   // the same stack may come in several records.

@@ -226,6 +226,7 @@ Profile parse_heap_profile(std::string_view text, const std::string& name) {
   // Mixed profiles' Python frames (python_stand_ins.h), in the lines after the maps.
   PythonStandIns stand_ins(maps_text);
   p.interpreter_marked = stand_ins.marks_plumbing();
+  p.function_hints = stand_ins.function_hints();
   size_t bucket_count = 0;  // buckets read so far: the record numbers of yep-stack lines
 
   // Distinct stacks (raw return addresses) in first-seen order, and their values.

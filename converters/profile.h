@@ -67,6 +67,14 @@ struct Function {
   int64_t start_line = 0;   // line of the definition, 0 when unknown
 };
 
+// What the capture knew about a native function that the object file may
+// not say (a stripped interpreter's builtins: their Python names): used by
+// the symbolizer for addresses in [start, end) that it cannot name.
+struct FunctionHint {
+  uint64_t start = 0, end = 0;
+  std::string name;  // e.g. "str.upper"
+};
+
 struct Label {
   std::string key, value;  // e.g. "thread", "MainThread (12345)"
 };
@@ -97,6 +105,7 @@ struct Profile {
   // (Location::interpreter); profiles without the marks hide every frame of
   // the interpreter's files instead.
   bool interpreter_marked = false;
+  std::vector<FunctionHint> function_hints;  // sorted by start, disjoint
 
   // Index of the sample type reports use by default.
   size_t default_sample_type = 0;

@@ -54,6 +54,12 @@ PythonStandIns::PythonStandIns(std::string_view text) {
     } else if (f[0] == "# yep-thread:" && f.size() >= 4 && number(f[1], 16, &key)) {
       const std::string id(f[2]);
       threads_[key | thread_tag] = f[3].empty() ? "thread " + id : std::string(f[3]) + " (" + id + ")";
+    } else if (f[0] == "# yep-function:" && f.size() >= 4) {
+      FunctionHint hint;
+      if (number(f[1], 16, &hint.start) && number(f[2], 16, &hint.end) && hint.start < hint.end && !f[3].empty()) {
+        hint.name = std::string(f[3]);
+        hints_.push_back(std::move(hint));
+      }
     } else if (f[0] == "# yep-stack:" && f.size() >= 4) {
       uint64_t record = 0;
       if (!number(f[1], 10, &record)) continue;
@@ -84,6 +90,7 @@ PythonStandIns::PythonStandIns(std::string_view text) {
       }
     }
   }
+  std::sort(hints_.begin(), hints_.end(), [](const FunctionHint& a, const FunctionHint& b) { return a.start < b.start; });
 }
 
 void PythonStandIns::complete(size_t record, std::vector<uint64_t>& stack) const {

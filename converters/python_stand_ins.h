@@ -7,6 +7,7 @@
 //   # yep-python:<TAB>key<TAB>line<TAB>first line<TAB>file<TAB>qualified name
 //   # yep-thread:<TAB>key<TAB>native thread id<TAB>thread name
 //   # yep-stack:<TAB>record<TAB>thread key or -<TAB>pos:key,pos:key,...<TAB>i-j,k,...
+//   # yep-function:<TAB>start<TAB>end<TAB>name
 //
 // Keys are hex. A yep-stack line completes the record-th stack of the file
 // (0-based, in file order: a CPU profile's records, a heap profile's
@@ -15,6 +16,10 @@
 // the thread it was sampled in, and which of its native frames (indexes,
 // and inclusive ranges of them) are the interpreter's own plumbing, hidden
 // from reports unless asked for (python/interpreter_code.h says which).
+//
+// A yep-function line names the native function at [start, end) (hex
+// addresses) for the symbolizer, where the object file cannot: a builtin's
+// C function in a stripped interpreter, by its Python name.
 //
 // Files written before yep-stack lines existed put the keys themselves in
 // the stacks, as stand-in addresses outside any mapping (0x1000... for
@@ -50,6 +55,9 @@ class PythonStandIns {
   // plumbing()). Stacks of files without yep-stack lines are left as they are.
   void complete(size_t record, std::vector<uint64_t>& stack) const;
 
+  // The yep-function lines, sorted by start (Profile::function_hints).
+  const std::vector<FunctionHint>& function_hints() const { return hints_; }
+
   // Whether the file says which frames are the interpreter's plumbing.
   bool marks_plumbing() const { return marks_plumbing_; }
   // Whether a completed stack's entry is a native frame tagged as plumbing;
@@ -79,6 +87,7 @@ class PythonStandIns {
   std::map<uint64_t, std::string> threads_;
   std::unordered_map<size_t, Stack> stacks_;
   bool marks_plumbing_ = false;
+  std::vector<FunctionHint> hints_;
   std::map<std::tuple<std::string, std::string, int64_t>, uint64_t> function_ids_;
 };
 

@@ -475,6 +475,8 @@ class Symbolizer::Impl {
   const ObjectFile* object_for(const Mapping& mapping);
   Module& module(const std::string& path, uint64_t bias);
   std::vector<Frame> resolve(const Mapping* mapping, uint64_t address);
+  Frame hinted_or(uint64_t address, const std::string& fallback) const;
+  const std::vector<FunctionHint>* hints_ = nullptr;  // of the profile being symbolized
   std::vector<Frame> dwarf_frames(Module& module, Dwarf_Addr address,
                                   const std::string& fallback_name);
   Dwarf_Die* cu_from_own_index(Module& module, Dwarf_Addr address,
@@ -550,9 +552,9 @@ std::vector<Frame> Symbolizer::Impl::resolve(const Mapping* mapping,
   const ObjectFile* object = object_for(*mapping);
   uint64_t elf_address = 0;
   if (object == nullptr || !object->elf_address(file_offset, &elf_address)) {
-    return {named_frame(label + hex(file_offset))};
+    return {hinted_or(address, label + hex(file_offset))};
   }
-  const std::string fallback_name = label + hex(elf_address);
+  std::string fallback_name = label + hex(elf_address);
   Module& m = module(path, address - elf_address);
   if (m.dwfl_module != nullptr) {
     Dwarf_Addr dwfl_address = elf_address + m.bias;
@@ -560,8 +562,29 @@ std::vector<Frame> Symbolizer::Impl::resolve(const Mapping* mapping,
     if (!frames.empty()) return frames;
     Frame frame;
     if (symbol_frame(m, dwfl_address, &frame)) return {frame};
+    // No symbol: the function's entry, where its unwind information (every
+    // object has it) says the function starts, names every address in it.
+    Dwarf_Addr cfi_bias = 0;
+    Dwarf_CFI* cfi = dwfl_module_eh_cfi(m.dwfl_module, &cfi_bias);
+    Dwarf_Frame* fde = nullptr;
+    Dwarf_Addr start = 0, end = 0;
+    if (cfi && dwarf_cfi_addrframe(cfi, dwfl_address - cfi_bias, &fde) == 0) {
+      if (dwarf_frame_info(fde, &start, &end, nullptr) >= 0 && start + cfi_bias - m.bias <= elf_address)
+        fallback_name = label + hex(start + cfi_bias - m.bias);
+      free(fde);
+    }
   }
-  return {named_frame(fallback_name)};
+  return {hinted_or(address, fallback_name)};
+}
+
+// The capture's name for a function the object file does not name (see
+// FunctionHint), else `fallback`.
+Frame Symbolizer::Impl::hinted_or(uint64_t address, const std::string& fallback) const {
+  const std::vector<FunctionHint>& hints = *hints_;
+  auto it = std::upper_bound(hints.begin(), hints.end(), address,
+                             [](uint64_t a, const FunctionHint& h) { return a < h.start; });
+  if (it != hints.begin() && address < std::prev(it)->end) return named_frame(std::prev(it)->name);
+  return named_frame(fallback);
 }
 
 // Frames from DWARF, innermost first; empty if DWARF doesn't cover the
@@ -660,6 +683,7 @@ bool Symbolizer::Impl::symbol_frame(Module& m, Dwarf_Addr address,
 }
 
 void Symbolizer::Impl::symbolize(Profile& profile) {
+  hints_ = &profile.function_hints;
   // Functions already in the profile are reused; new ones are appended.
   std::unordered_map<std::string, uint64_t> function_ids;
   auto key_of = [](const std::string& name, const std::string& system_name,

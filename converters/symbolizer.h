@@ -23,7 +23,13 @@
 //    lies inside [st_value, st_value + st_size): never the nearest preceding
 //    symbol. Of aliases, global or weak before local, then the fewest
 //    leading underscores (getpid rather than __getpid or __GI_getpid).
-//  - Otherwise the function is named "<basename of object>+0x<ELF address>"
+//  - Otherwise, when the profile's capture named the function the address
+//    lies in (Profile::function_hints: a stripped interpreter's builtins,
+//    by their Python names), that name; else the function is named
+//    "<basename of object>+0x<ELF address of the function's entry>", the
+//    entry found in the object's unwind information (.eh_frame), so that
+//    every address of an unnamed function is one function; without it,
+//    "<basename of object>+0x<ELF address>"
 //    (the file offset when the file can't be read; "[vdso]+0x<offset>" for
 //    such pseudo files), and an address in no mapping or in an anonymous one
 //    is named "0x<address>".

@@ -418,6 +418,7 @@ std::string write_dump(const std::string& reason) {
   std::vector<uint64_t> python_frames;       // by key
   std::string annotations;
   std::vector<uint64_t> native;
+  BuiltinNames builtins(interpreter ? *interpreter : no_interpreter);
   size_t record = 0;
   for (const Copy& c : copy) {
     if (c.allocs == 0) continue;
@@ -436,6 +437,7 @@ std::string write_dump(const std::string& reason) {
       std::snprintf(addr, sizeof addr, " 0x%08lx", static_cast<unsigned long>(pc));
       out += addr;
     }
+    builtins.add(native.data(), native.size());
     out += '\n';
   }
   out += "\nMAPPED_LIBRARIES:\n";
@@ -448,6 +450,7 @@ std::string write_dump(const std::string& reason) {
     out += python_stand_in_line(key, stand_in_line(python_frames[key]), it->second);
   }
   out += annotations;
+  out += builtins.lines();
 
   char name[32];
   std::snprintf(name, sizeof name, ".%04d.heap", ++dump_count);

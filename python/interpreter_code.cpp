@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "native_unwinder.h"
@@ -213,28 +214,43 @@ void add_builtins(InterpreterCode& code) {
     PyObject* collect = ran ? PyDict_GetItemString(globals, "collect") : nullptr;  // borrowed
     if (collect) found = PyObject_CallOneArg(collect, sys);
   }
-  std::vector<uintptr_t>& entries = code.builtins;
-  auto add = [&](const void* f) {
+  std::vector<InterpreterCode::Builtin>& entries = code.builtins;
+  auto add = [&](const void* f, std::string name) {
     const uintptr_t entry = reinterpret_cast<uintptr_t>(f);
     if (!code.object.contains(entry)) return;  // only the interpreter's own code is ever hidden
-    entries.push_back(entry);
-    if (const uintptr_t target = jump_target(entry, code.object)) entries.push_back(target);
+    for (char& c : name)
+      if (c == '\t' || c == '\n' || c == '\r') c = ' ';
+    if (const uintptr_t target = jump_target(entry, code.object)) entries.push_back({target, name});
+    entries.push_back({entry, std::move(name)});
+  };
+  auto text = [](PyObject* s) -> std::string {
+    const char* utf8 = s && PyUnicode_Check(s) ? PyUnicode_AsUTF8(s) : nullptr;
+    if (!utf8) PyErr_Clear();
+    return utf8 ? utf8 : "";
   };
   const Py_ssize_t n = found && PyList_Check(found) ? PyList_GET_SIZE(found) : 0;
   for (Py_ssize_t i = 0; i < n; ++i) {
     PyObject* o = PyList_GET_ITEM(found, i);
     if (PyCFunction_Check(o)) {
-      add(reinterpret_cast<const void*>(reinterpret_cast<PyCFunctionObject*>(o)->m_ml->ml_meth));
+      const PyCFunctionObject* f = reinterpret_cast<PyCFunctionObject*>(o);
+      const std::string module = text(f->m_module);
+      const std::string name = f->m_ml->ml_name ? f->m_ml->ml_name : "?";
+      add(reinterpret_cast<const void*>(f->m_ml->ml_meth),
+          module.empty() || module == "builtins" ? name : module + "." + name);
     } else if (Py_IS_TYPE(o, &PyMethodDescr_Type) || Py_IS_TYPE(o, &PyClassMethodDescr_Type)) {
-      add(reinterpret_cast<const void*>(reinterpret_cast<PyMethodDescrObject*>(o)->d_method->ml_meth));
+      const PyMethodDescrObject* d = reinterpret_cast<PyMethodDescrObject*>(o);
+      add(reinterpret_cast<const void*>(d->d_method->ml_meth),
+          std::string(d->d_common.d_type->tp_name) + "." + (d->d_method->ml_name ? d->d_method->ml_name : "?"));
     } else if (PyType_Check(o)) {
       PyTypeObject* t = reinterpret_cast<PyTypeObject*>(o);
-      if (t->tp_call) add(reinterpret_cast<const void*>(t->tp_call));
-      if (t->tp_vectorcall) add(reinterpret_cast<const void*>(t->tp_vectorcall));
+      if (t->tp_call) add(reinterpret_cast<const void*>(t->tp_call), std::string(t->tp_name) + ".__call__");
+      if (t->tp_vectorcall) add(reinterpret_cast<const void*>(t->tp_vectorcall), t->tp_name);
     }
   }
-  std::sort(entries.begin(), entries.end());
-  entries.erase(std::unique(entries.begin(), entries.end()), entries.end());
+  // The first name found for an entry point stays (stable_sort keeps the order found).
+  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.entry < b.entry; });
+  entries.erase(std::unique(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.entry == b.entry; }),
+                entries.end());
   Py_XDECREF(found);
   Py_XDECREF(sys);
   Py_XDECREF(globals);
@@ -244,9 +260,35 @@ void add_builtins(InterpreterCode& code) {
 
 }  // namespace
 
-bool InterpreterCode::builtin(uintptr_t pc) const {
-  uintptr_t start, end;
-  return native_function_bounds(pc, &start, &end) && std::binary_search(builtins.begin(), builtins.end(), start);
+const InterpreterCode::Builtin* InterpreterCode::builtin_at(uintptr_t pc, uintptr_t* start, uintptr_t* end) const {
+  uintptr_t first, last;
+  if (!native_function_bounds(pc, &first, &last)) return nullptr;
+  auto it = std::lower_bound(builtins.begin(), builtins.end(), first,
+                             [](const Builtin& b, uintptr_t entry) { return b.entry < entry; });
+  if (it == builtins.end() || it->entry != first) return nullptr;
+  if (start) *start = first;
+  if (end) *end = last;
+  return &*it;
+}
+
+void BuiltinNames::add(const uint64_t* pcs, size_t depth) {
+  for (size_t i = 0; i < depth; ++i) {
+    const uintptr_t at = i == 0 ? pcs[i] : pcs[i] - 1;
+    if (!code_.object.contains(at) || code_.eval.contains(at) || !checked_.insert(at).second) continue;
+    uintptr_t start, end;
+    if (const InterpreterCode::Builtin* b = code_.builtin_at(at, &start, &end)) found_[start] = {end, &b->name};
+  }
+}
+
+std::string BuiltinNames::lines() const {
+  std::string out;
+  char line[64];
+  for (const auto& [start, found] : found_) {
+    std::snprintf(line, sizeof line, "# yep-function:\t%llx\t%llx\t", static_cast<unsigned long long>(start),
+                  static_cast<unsigned long long>(found.first));
+    out += line + *found.second + "\n";
+  }
+  return out;
 }
 
 void InterpreterCode::mark_plumbing(const uint64_t* pcs, size_t depth, std::vector<bool>& hidden) const {

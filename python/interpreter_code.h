@@ -21,6 +21,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <set>
+#include <string>
 #include <vector>
 
 namespace yep {
@@ -50,7 +53,11 @@ struct InterpreterCode {
   CodeRanges object;  // all code of the file that holds it (the python executable or libpython)
   CodeRanges loader;  // the dynamic loader's code (ld.so: __tls_get_addr)
 
-  std::vector<uintptr_t> builtins;  // sorted entry points of the builtins' C functions
+  struct Builtin {
+    uintptr_t entry;
+    std::string name;  // as Python names it: "str.upper", "len", "list" (calling the type)
+  };
+  std::vector<Builtin> builtins;  // the builtins' C functions, sorted by entry point
 
   // Sets hidden[i] for the native frames of a stack (pcs leaf first; pcs[0]
   // the exact leaf pc, the others return addresses) that are the
@@ -68,8 +75,27 @@ struct InterpreterCode {
   // themselves (PyMethodDef entry points, tp_call, tp_vectorcall), and
   // functions are bounded by their unwind information, so stripped
   // interpreters need no debug symbols. Not for signal handlers.
-  bool builtin(uintptr_t pc) const;
+  bool builtin(uintptr_t pc) const { return builtin_at(pc, nullptr, nullptr) != nullptr; }
+  // The builtin whose C function holds pc, and that function's bounds; nullptr if none.
+  const Builtin* builtin_at(uintptr_t pc, uintptr_t* start, uintptr_t* end) const;
   void mark_plumbing(const uint64_t* pcs, size_t depth, std::vector<bool>& hidden) const;
+};
+
+// Collects, from the native frames of the stacks a profile file holds, the
+// builtins' C functions among them, and writes the "# yep-function:" lines
+// that name them (converters/python_stand_ins.h): a stripped interpreter
+// (Debian's) has no symbol for them, but the capture knows their Python
+// names. Not for signal handlers.
+class BuiltinNames {
+ public:
+  explicit BuiltinNames(const InterpreterCode& code) : code_(code) {}
+  void add(const uint64_t* pcs, size_t depth);  // leaf first, pcs[0] the exact leaf pc
+  std::string lines() const;
+
+ private:
+  const InterpreterCode& code_;
+  std::set<uintptr_t> checked_;
+  std::map<uintptr_t, std::pair<uintptr_t, const std::string*>> found_;  // start -> (end, name)
 };
 
 // Finds the interpreter's code (needs the GIL; runs a little Python code).

@@ -269,6 +269,7 @@ void write_profile(const std::string& path, const CpuProfileSummary& s,
   // frames and threads go in "# yep-stack:" lines after the maps.
   std::string annotations;
   std::vector<uint64_t> native;
+  BuiltinNames builtins(*session.interpreter);
   for (size_t record = 0; record < stack_order.size(); ++record) {
     const std::vector<uint64_t>& stack = stack_order[record];
     const uint64_t thread = stack.back();  // merge() puts the thread at the root
@@ -278,6 +279,7 @@ void write_profile(const std::string& path, const CpuProfileSummary& s,
           return frame >= kPythonBase && frame < kThreadBase ? static_cast<long long>((frame - kPythonBase) / 2) : -1;
         },
         native);
+    builtins.add(native.data(), native.size());
     if (native.empty()) native.push_back(0);
     word(static_cast<uint64_t>(stacks[stack]));
     word(native.size());
@@ -303,6 +305,7 @@ void write_profile(const std::string& path, const CpuProfileSummary& s,
              one_line(name == thread_names.end() ? kernel_names[i] : name->second) + "\n";
   }
   bytes += annotations;
+  bytes += builtins.lines();
   write_atomically(path, bytes, "the profile");
 }
 
