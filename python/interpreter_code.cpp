@@ -166,9 +166,9 @@ void add_object_code(CodeRanges& r, void* symbol, bool program) {
 
 // ---- the builtins' C functions ---------------------------------------------
 
-// Every builtin function and method, and every type (its tp_call and
-// tp_vectorcall: calling it), reachable now: all types from object down,
-// what their dicts hold, and what every module's dict holds.
+// Every builtin function and method, and every type (its tp_vectorcall:
+// calling it), reachable now: all types from object down, what their dicts
+// hold, and what every module's dict holds.
 constexpr char kCollector[] =
     "def collect(sys):\n"
     "    out, seen, types = [], set(), [object]\n"
@@ -242,8 +242,10 @@ void add_builtins(InterpreterCode& code) {
       add(reinterpret_cast<const void*>(d->d_method->ml_meth),
           std::string(d->d_common.d_type->tp_name) + "." + (d->d_method->ml_name ? d->d_method->ml_name : "?"));
     } else if (PyType_Check(o)) {
+      // Calling a type builds an instance (list(x), dict(...)): its work. (A
+      // type's tp_call, calling its instances, is mostly call machinery:
+      // builtin_function_or_method's, method's.)
       PyTypeObject* t = reinterpret_cast<PyTypeObject*>(o);
-      if (t->tp_call) add(reinterpret_cast<const void*>(t->tp_call), std::string(t->tp_name) + ".__call__");
       if (t->tp_vectorcall) add(reinterpret_cast<const void*>(t->tp_vectorcall), t->tp_name);
     }
   }

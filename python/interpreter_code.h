@@ -64,15 +64,16 @@ struct InterpreterCode {
   // interpreter's plumbing: the eval loop, and all the interpreter's code
   // under it (its call machinery and its own helpers: arithmetic, attribute
   // lookup, allocation, deallocation...) except a builtin's C function (a
-  // builtin function or method, calling a builtin type: unicode_upper
-  // under `s.upper()`, builtin_sorted and list_sort under `sorted(x)`)
+  // builtin function or method, or calling a builtin type to build an
+  // instance: unicode_upper under `s.upper()`, builtin_sorted and list_sort
+  // under `sorted(x)`)
   // and what that calls, up to the next eval loop; and whatever started the
   // thread before its first eval loop (main, libc's start, the thread
   // bootstrap); and the dynamic loader's code the hidden frames call
   // (__tls_get_addr, for the interpreter's thread-locals). Other files'
   // frames under the first eval loop are never hidden, nor any frame of
   // threads that run no Python. Builtins are found at start-up from the objects
-  // themselves (PyMethodDef entry points, tp_call, tp_vectorcall), and
+  // themselves (PyMethodDef entry points, types' tp_vectorcall), and
   // functions are bounded by their unwind information, so stripped
   // interpreters need no debug symbols. Not for signal handlers.
   bool builtin(uintptr_t pc) const { return builtin_at(pc, nullptr, nullptr) != nullptr; }
