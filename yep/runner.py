@@ -41,7 +41,9 @@ class Target:
             if self.script is not None:
                 sys.argv[:] = [self.script, *args]
                 sys.path[0] = os.path.dirname(os.path.abspath(self.script))
-                runpy.run_path(self.script, run_name="__main__")
+                # As `python script.py` (3.9+): __file__ and the code's file
+                # name are absolute, so profiles find the source from anywhere.
+                runpy.run_path(os.path.abspath(self.script), run_name="__main__")
             else:
                 sys.argv[:] = [self.module, *args]
                 sys.path[0] = os.getcwd()
