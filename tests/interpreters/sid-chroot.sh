@@ -30,30 +30,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 want="mirror=$mirror pythons=$pythons packages=${packages[*]} dbg copyright"
 log=$dir.log
 
-host_files() {
-    mkdir -p "$dir/etc/ssl/certs"
-    cp /etc/ssl/certs/ca-certificates.crt "$dir/etc/ssl/certs/ca-certificates.crt"
-    if [ -f /etc/pip.conf ]; then
-        cp /etc/pip.conf "$dir/etc/pip.conf"
-    fi
-    rm -f "$dir/etc/resolv.conf"
-    cat /etc/resolv.conf > "$dir/etc/resolv.conf"
-}
-
-if [ -f "$dir/.yep-ready" ] && [ "$(cat "$dir/.yep-ready")" = "$want" ]; then
-    host_files
-    exit 0
-fi
-
-# Everything in-sid.sh mounts lives in its own namespace, so nothing is ever
-# mounted under DIR here; a mount made by hand would be, and rm -rf would
-# then delete through it: refuse instead.
-absolute=$(readlink -f "$dir")
-if grep -qE " $absolute(/| )" /proc/self/mounts; then
-    echo "sid-chroot.sh: something is mounted under $absolute (see /proc/self/mounts); unmount it first" >&2
-    exit 1
-fi
-command -v debootstrap >/dev/null || { echo "sid-chroot.sh: no debootstrap (apt-get install debootstrap)" >&2; exit 1; }
+# shellcheck source=chroot-lib.sh
+. "$here/chroot-lib.sh"
+exit_if_ready
+check_can_make
 
 echo "Making the Debian sid chroot $dir (log: $log)"
 rm -rf "$dir"

@@ -21,26 +21,10 @@ shift 3
 want="suite=$suite mirror=$mirror packages=$*"
 log=$dir.log
 
-host_files() {
-    mkdir -p "$dir/etc/ssl/certs"
-    cp /etc/ssl/certs/ca-certificates.crt "$dir/etc/ssl/certs/ca-certificates.crt"
-    if [ -f /etc/pip.conf ]; then
-        cp /etc/pip.conf "$dir/etc/pip.conf"
-    fi
-    rm -f "$dir/etc/resolv.conf"
-    cat /etc/resolv.conf > "$dir/etc/resolv.conf"
-}
-
-if [ -f "$dir/.yep-ready" ] && [ "$(cat "$dir/.yep-ready")" = "$want" ]; then
-    host_files
-    exit 0
-fi
-absolute=$(readlink -m "$dir")
-if grep -qE " $absolute(/| )" /proc/self/mounts; then
-    echo "clean-chroot.sh: something is mounted under $absolute (see /proc/self/mounts); unmount it first" >&2
-    exit 1
-fi
-command -v debootstrap >/dev/null || { echo "clean-chroot.sh: no debootstrap (apt-get install debootstrap)" >&2; exit 1; }
+# shellcheck source=../interpreters/chroot-lib.sh
+. "$(dirname "$0")/../interpreters/chroot-lib.sh"
+exit_if_ready
+check_can_make
 
 echo "Making a clean Debian $suite chroot $dir with $* (log: $log)"
 rm -rf "$dir"
