@@ -132,10 +132,19 @@ constexpr int kMissPages = 64;
 std::atomic<uintptr_t> missed_pages[kMissPages];
 std::atomic<unsigned> next_miss{0};
 
-Object* discover(SafeReader& reader, uintptr_t pc) {
+bool missed(uintptr_t pc) {
   const uintptr_t page = pc >> 12;
-  for (const auto& missed : missed_pages)
-    if (missed.load(std::memory_order_relaxed) == page) return nullptr;
+  for (const auto& m : missed_pages)
+    if (m.load(std::memory_order_relaxed) == page) return true;
+  return false;
+}
+
+void remember_miss(uintptr_t pc) {
+  missed_pages[next_miss.fetch_add(1, std::memory_order_relaxed) % kMissPages].store(pc >> 12, std::memory_order_relaxed);
+}
+
+Object* discover(SafeReader& reader, uintptr_t pc) {
+  if (missed(pc)) return nullptr;
   r_debug debug;
   if (!extra || !reader.read(&debug, reinterpret_cast<uintptr_t>(&_r_debug), sizeof debug)) return nullptr;
   uintptr_t at = reinterpret_cast<uintptr_t>(debug.r_map);
@@ -172,7 +181,7 @@ Object* discover(SafeReader& reader, uintptr_t pc) {
     stale.store(true, std::memory_order_relaxed);  // the next scan takes it into its snapshot
     return object;
   }
-  missed_pages[next_miss.fetch_add(1, std::memory_order_relaxed) % kMissPages].store(page, std::memory_order_relaxed);
+  remember_miss(pc);
   return nullptr;
 }
 
@@ -200,7 +209,12 @@ const UnwindRow* find_row(uintptr_t pc, SafeReader* in_handler = nullptr, const 
   Object* object = find_code(pc);
   if (!object && in_handler) object = discover(*in_handler, pc);
   if (!object) {
-    stale.store(true, std::memory_order_relaxed);
+    // Code loaded since the last scan asks for one; code in no object at
+    // all (JIT code, libffi's trampolines) only once: its page is remembered.
+    if (!missed(pc)) {
+      remember_miss(pc);
+      stale.store(true, std::memory_order_relaxed);
+    }
     return nullptr;
   }
   const UnwindRows* rows = rows_of(object);
