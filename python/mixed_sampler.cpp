@@ -184,8 +184,10 @@ const CodeInfo* stand_in_code(uint64_t frame) {
   return &code_info(python_frames_seen[(frame - kPythonBase) / 2].first);
 }
 
-// One slot -> one merged stack, leaf first, thread at the root.
-void merge(const Slot& slot, std::vector<uint64_t>& out) {
+// One slot -> one merged stack, leaf first, thread at the root. False when
+// no native frame of the program is left (the sample is in yep's runner or
+// runpy's Python code): counted as yep's own, as the drain's samples are.
+bool merge(const Slot& slot, std::vector<uint64_t>& out) {
   out.clear();
   merge_stacks(
       slot.pcs, static_cast<int>(slot.native_depth), slot.python,
@@ -205,9 +207,13 @@ void merge(const Slot& slot, std::vector<uint64_t>& out) {
         [](uint64_t frame) {  // Python frames, and the eval loop's native frames
           return stand_in_code(frame) != nullptr || frame >= kPythonBase || session.interpreter->eval.contains(frame - 1);
         }));
+    // Never a record without a native pc: one written as 0 first, google-pprof
+    // reads as the end of the data.
+    if (std::none_of(out.begin(), out.end(), [](uint64_t f) { return f < kPythonBase; })) return false;
   }
   if (out.size() > kMaxMerged - 1) out.resize(kMaxMerged - 1);
   out.push_back(thread_stand_in(slot.thread_id));
+  return true;
 }
 
 // Slots are claimed in order (next_slot): the drain reads the ones claimed
@@ -227,8 +233,12 @@ void drain_once() {
   for (; k < end; ++k) {
     Slot& slot = slots[k % kSlots];
     if (slot.state.load(std::memory_order_acquire) != 2) break;
-    merge(slot, merged);
+    const bool program = merge(slot, merged);
     slot.state.store(0, std::memory_order_release);
+    if (!program) {
+      own_samples.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
     auto [it, inserted] = stacks.try_emplace(merged, 0);
     if (inserted) stack_order.push_back(merged);
     ++it->second;
@@ -280,7 +290,6 @@ void write_profile(const std::string& path, const CpuProfileSummary& s,
         },
         native);
     builtins.add(native.data(), native.size());
-    if (native.empty()) native.push_back(0);
     word(static_cast<uint64_t>(stacks[stack]));
     word(native.size());
     for (uint64_t pc : native) word(pc);

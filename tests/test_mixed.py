@@ -380,6 +380,44 @@ def test_gperftools_readers_see_the_default_profile_as_a_native_one(hotcold, tmp
     assert hot / (hot + cold) == pytest.approx(0.75, abs=0.05), out
 
 
+def test_compiling_the_script_is_the_programs_time_and_every_reader_counts_it(tmp_path):
+    # runpy reads and compiles the script before its <module> runs: those
+    # samples have no frame of the program's own, only the parser's native
+    # frames under yep's runner. They stay (python script.py pays for its
+    # compiling too), as native frames with no runner above them; and no
+    # record starts with pc 0, which google-pprof reads as the end of the
+    # data (it once showed such a profile as empty).
+    body = "def big():\n" + "".join(f"    x{i} = ({i} + {i}) * {i} - {i} // 3\n" for i in range(60000)) + "big()\n"
+    script = write_script(tmp_path, "big.py", body)
+    result = run_yep(["-f", "250", str(script)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    written = int(re.search(r"wrote \S+: (\d+) samples", result.stderr).group(1))
+    data = (tmp_path / "big.py.prof").read_bytes()
+    words = [int.from_bytes(data[i:i + 8], "little") for i in range(0, len(data) - 7, 8)]
+    i, counted, records = 5, 0, []
+    while not (words[i] == 0 and words[i + 1] == 1 and words[i + 2] == 0):
+        count, depth = words[i], words[i + 1]
+        records.append(words[i + 2:i + 2 + depth])
+        counted += count
+        i += 2 + depth
+    assert records and all(r and r[0] != 0 for r in records)
+    assert counted == written
+
+    load(tmp_path / "big.py.prof").save(tmp_path / "big.pb.gz", "proto")
+    samples = stacks((tmp_path / "big.pb.gz").read_bytes())
+    files = {file for frames, _ in samples for _, file, *_ in frames}
+    assert not [f for f in files if f.endswith(("runpy.py", "runner.py")) or f == "<frozen runpy>"], files
+    # Running big() takes milliseconds, compiling it most of the run: those
+    # samples are native only, and hold most of the time.
+    python_free = sum(v[0] for frames, v in samples if not any(f.endswith("big.py") for _, f, *_ in frames))
+    assert python_free > 0.6 * sum(v[0] for _, v in samples), samples
+
+    if shutil.which("google-pprof"):
+        out = subprocess.run(["google-pprof", "--text", os.path.realpath(sys.executable), str(tmp_path / "big.py.prof")],
+                             capture_output=True, text=True, timeout=300, env=dict(os.environ, HOME=str(tmp_path)))
+        assert f"Total: {written} samples" in out.stdout, out.stdout + out.stderr
+
+
 def test_a_layout_the_interpreter_contradicts_is_refused_and_the_program_runs(tmp_path):
     # From 3.13 on the interpreter publishes its frame layout at the start of
     # _PyRuntime (cookie "xdebugpy"). A sitecustomize spoils the cookie, as a
