@@ -170,8 +170,8 @@ def plain_cmd(script, units):
     return [PYTHON, str(script), str(units)]
 
 
-def yep_cmd(script, units, outfile, hz=None):
-    cmd = [PYTHON, "-m", "yep", "-o", str(outfile)]
+def yep_cmd(script, units, outfile, hz=None, native=False):
+    cmd = [PYTHON, "-m", "yep", "-o", str(outfile)] + (["--native"] if native else [])
     if hz is not None:
         cmd += ["-f", str(hz)]
     return cmd + [str(script), str(units)]
@@ -324,19 +324,22 @@ def overhead(script, env, workdir, args):
     units = max(1, round(args.overhead_seconds / args.per_unit))
     print(f"b. Slowdown of the workload under python -m yep ({units} units of work, about "
           f"{args.overhead_seconds:g} s; median of {args.overhead_reps} runs each, interleaved in a rotating order)")
-    configs = [("no profiler", None), ("python -m yep (100 Hz)", 100), ("python -m yep -f 250", 250)]
+    # Python frames (the default) and gperftools' own sampler (--native).
+    configs = [("no profiler", None), ("python -m yep (100 Hz)", 100), ("python -m yep -f 250", 250),
+               ("python -m yep --native (100 Hz)", -100)]
     wall = {name: [] for name, _ in configs}
     work = {name: [] for name, _ in configs}
     samples = {name: [] for name, _ in configs}
     timed(plain_cmd(script, 1), env=env, cwd=workdir)  # warm the page cache
     for rep in range(args.overhead_reps):
         # Interleaved, and in a rotating order so no configuration always runs first.
-        for name, hz in configs[rep % 3:] + configs[:rep % 3]:
+        turn = rep % len(configs)
+        for name, hz in configs[turn:] + configs[:turn]:
             if hz is None:
                 cmd = plain_cmd(script, units)
             else:
-                cmd = yep_cmd(script, units, workdir / f"overhead-{hz}-{rep}.prof",
-                              hz=None if hz == 100 else hz)
+                cmd = yep_cmd(script, units, workdir / f"overhead-{abs(hz)}-{rep}.prof",
+                              hz=None if abs(hz) == 100 else hz, native=hz < 0)
             t, proc = timed(cmd, env=env, cwd=workdir)
             check(proc, f"the workload ({name})")
             wall[name].append(t)
@@ -414,7 +417,8 @@ def heap_overhead(env, workdir, args):
     rows = [(name, fmt_s(median(wall[name])), fmt_s(median(work[name])), f"{median(wall[name]) / base_wall:.2f}x",
              f"{median(work[name]) / base_work:.2f}x") for name, _ in configs]
     table(("run", "process wall", "work loop", "wall / plain", "work / plain"), rows)
-    print("  (yep --heap: every malloc with its native stack, Python objects included through PYTHONMALLOC=malloc; "
+    print("  (yep --heap: every malloc with its native stack and Python frames, Python objects included through "
+          "PYTHONMALLOC=malloc; "
           "--pymalloc leaves Python's small objects to pymalloc. memray: Python stacks; --native adds native "
           "stacks; --trace-python-allocators adds pymalloc's objects)")
     for name, _ in configs[1:]:
