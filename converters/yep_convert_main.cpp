@@ -5,11 +5,13 @@
 //               [--base OLD] PROFILE
 // Output goes to stdout unless -o is given. Exit status 2 with one line on
 // stderr for any bad input.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "profile_loader.h"
 #include "report.h"
@@ -34,6 +36,35 @@ long parse_number(const std::string& option, const std::string& s) {
   return n;
 }
 
+// ": did you mean --X?" for the option a mistyped one is closest to (at
+// most a third of its letters changed), or "".
+std::string did_you_mean(const std::string& word) {
+  static const char* const kOptions[] = {"--format", "--output", "--sort", "--nodecount", "--focus", "--ignore",
+                                         "--lines", "--list", "--sample-index", "--title", "--base", "--help",
+                                         "--version"};
+  auto distance = [](const std::string& a, const std::string& b) {  // Levenshtein
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+      size_t diagonal = row[0];
+      row[0] = i;
+      for (size_t j = 1; j <= b.size(); ++j) {
+        const size_t above = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+        diagonal = above;
+      }
+    }
+    return row[b.size()];
+  };
+  std::string best;
+  size_t best_distance = word.size() / 3 + 1;
+  for (const char* option : kOptions) {
+    const size_t d = distance(word, option);
+    if (d < best_distance) best = option, best_distance = d;
+  }
+  return best.empty() ? "" : ": did you mean " + best + "?";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -49,6 +80,9 @@ int main(int argc, char** argv) {
     };
     if (arg == "-h" || arg == "--help") {
       std::fputs(kUsage, stdout);
+      return 0;
+    } else if (arg == "-V" || arg == "--version") {
+      std::printf("yep-convert %s\n", YEP_VERSION);
       return 0;
     } else if (arg == "--format") {
       options.format = value();
@@ -77,8 +111,7 @@ int main(int argc, char** argv) {
     } else if (arg == "-o" || arg == "--output") {
       output = value();
     } else if (!arg.empty() && arg[0] == '-') {
-      std::fputs(kUsage, stderr);
-      fail("unknown option " + arg);
+      fail("unknown option " + arg + did_you_mean(arg) + " (see yep-convert -h)");
     } else if (input.empty()) {
       input = arg;
     } else {

@@ -159,6 +159,70 @@ def test_every_sub_command_says_a_mistake_in_one_line(tmp_path, args):
     assert "should not run" not in result.stdout
 
 
+@pytest.mark.parametrize("args, suggestion", [
+    (["--vizualize", "ok.py"], "did you mean --visualize?"),
+    (["--nodecont", "5", "ok.py"], "did you mean --nodecount?"),
+    (["report", "--sortt", "cum", "x.prof"], "did you mean --sort?"),
+    (["memory", "--precison", "2", "ok.py"], "did you mean --precision?"),
+    (["mprof", "run", "--intervall", "0.1", "ok.py"], "did you mean --interval?"),
+])
+def test_a_misspelled_option_is_one_line_with_the_option_meant(tmp_path, args, suggestion):
+    # One line, no usage block: the closest option named.
+    write_script(tmp_path, "ok.py", "print('should not run')\n")
+    result = run_yep(args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and suggestion in result.stderr, result.stderr
+    assert "should not run" not in result.stdout
+
+
+def test_version_of_yep_and_yep_convert(tmp_path):
+    import os
+
+    import yep
+
+    result = run_yep(["--version"], cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.startswith(f"yep {yep.__version__} (Python "), result
+    convert = subprocess.run([os.path.join(os.path.dirname(sys.executable), "yep-convert"), "--version"],
+                             capture_output=True, text=True)
+    assert convert.returncode == 0 and convert.stdout == f"yep-convert {yep.__version__}\n", convert
+    typo = subprocess.run([os.path.join(os.path.dirname(sys.executable), "yep-convert"), "--nodecont", "3", "x"],
+                          capture_output=True, text=True)
+    assert typo.returncode == 2 and "did you mean --nodecount?" in typo.stderr and typo.stderr.count("\n") == 1
+
+
+def test_a_profile_given_as_the_script_is_pointed_to_yep_report(tmp_path):
+    # `yep out.prof` (report forgotten) used to run the profile as Python: a
+    # SyntaxError, and a new out.prof.prof. CPU, heap and proto files alike.
+    script = write_script(tmp_path, "ok.py", "x = sum(range(10))\n")
+    assert run_yep(["-o", "out.prof", "--format", "proto", str(script)], cwd=tmp_path).returncode == 0
+    assert run_yep(["--heap", "-o", "mem", str(script)], cwd=tmp_path).returncode == 0
+    heap = sorted(p.name for p in tmp_path.glob("mem.*.heap"))[-1]
+    for name in ("out.prof", "out.prof.pb.gz", heap):
+        before = sorted(p.name for p in tmp_path.iterdir())
+        result = run_yep([name], cwd=tmp_path)
+        assert result.returncode == 2, result
+        assert result.stderr == f"yep: error: '{name}' is a profile, not a script: read it with yep report {name}\n"
+        assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_mprof_run_exits_with_the_programs_status(tmp_path):
+    # memory_profiler's mprof exits 0 unless -E; yep passes the status through.
+    script = write_script(tmp_path, "fails.py", "import sys; sys.exit(3)\n")
+    assert run_yep(["mprof", "run", "-o", "a.dat", str(script)], cwd=tmp_path).returncode == 3
+    killed = write_script(tmp_path, "killed.py", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)\n")
+    assert run_yep(["mprof", "run", "-o", "b.dat", str(killed)], cwd=tmp_path).returncode == -signal.SIGTERM
+
+
+def test_yep_memory_without_profile_says_so(tmp_path):
+    plain = write_script(tmp_path, "plain.py", "x = [0] * 1000\nprint('ran')\n")
+    result = run_yep(["memory", str(plain)], cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout == "ran\n", result
+    assert "no function was decorated with @profile" in result.stderr
+    decorated = write_script(tmp_path, "decorated.py", "@profile\ndef f():\n    return 1\nf()\n")
+    result = run_yep(["memory", str(decorated)], cwd=tmp_path)
+    assert result.returncode == 0 and "@profile" not in result.stderr and "Line #" in result.stdout, result
+
+
 @pytest.mark.parametrize("command", [["memory"], ["serve"], ["run"]])
 def test_after_dash_m_every_word_is_the_modules(tmp_path, command):
     (tmp_path / "echo_args.py").write_text("import sys\nprint(sys.argv[1:])\n")

@@ -16,7 +16,7 @@ import sys
 
 from . import mprof_cli
 from ._errors import UnsupportedInterpreter, YepError
-from .usage import Parser, UsageError, fail
+from .usage import Parser, UsageError, did_you_mean, fail
 
 USAGE = """\
 usage: python -m yep [-v] [-o OUTFILE] [-f HZ] [--wall] [--native] [--threads] [--interpreter]
@@ -77,6 +77,23 @@ heap profiling (gperftools' heap profiler; the program restarts with tcmalloc):
 FORMATS = ("text", "pstats", "source", "callgrind", "proto", "folded", "html")
 
 
+_OTHER_OPTIONS = ("-h", "--help", "-V", "--version", "--mixed", "--native")
+
+
+def _is_profile(path):
+    """Whether a file is a profile (what yep report reads) rather than a
+    script: a CPU profile's header, a heap profile's first line, gzip (a
+    proto). Only a regular file is opened, and only its first bytes read."""
+    try:
+        if not os.path.isfile(path):
+            return False
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return False
+    return head[:8] == bytes(8) or head.startswith((b"\x1f\x8b", b"heap profile:", b"heap_v2/"))
+
+
 def _parse_run_args(argv):
     """Options stop at the script (or -m module): the rest is the program's."""
     opts = {"outfile": None, "visualize": False, "frequency": None, "wall": False, "callgrind": False,
@@ -103,6 +120,8 @@ def _parse_run_args(argv):
             name, value, eq = arg[:2], arg[2:], "="  # -oFILE, -f250
         if arg in ("-h", "--help"):
             opts["help"] = True
+        elif arg in ("-V", "--version"):
+            opts["version"] = True
         elif arg in ("--mixed", "--native"):
             if opts["mixed"] is not None and opts["mixed"] != (arg == "--mixed"):
                 raise UsageError("--mixed and --native contradict each other: give one")
@@ -121,7 +140,7 @@ def _parse_run_args(argv):
                 opts["args"] = argv[i:]
                 return opts
         else:
-            raise UsageError(f"unknown option {arg}")
+            raise UsageError(f"unknown option {arg}{did_you_mean(name, [*flags, *with_value, *_OTHER_OPTIONS])}")
         i += 1
     if i < len(argv):
         opts["script"], opts["args"] = argv[i], argv[i + 1:]
@@ -136,6 +155,11 @@ def run_main(argv):
         opts = _parse_run_args(argv)
         if opts.get("help"):
             sys.stdout.write(USAGE)
+            return 0
+        if opts.get("version"):
+            from . import __version__
+
+            print(f"yep {__version__} (Python {sys.version.split()[0]})")
             return 0
         if opts["script"] is None and opts["module"] is None:
             raise UsageError("no script or -m module to run")
@@ -155,8 +179,9 @@ def run_main(argv):
             if fmt not in FORMATS:
                 raise UsageError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     except UsageError as exc:
-        sys.stderr.write(USAGE)
-        return fail(str(exc))
+        return fail(f"{exc} (see yep -h)")
+    if opts["script"] is not None and _is_profile(opts["script"]):
+        return fail(f"'{opts['script']}' is a profile, not a script: read it with yep report {opts['script']}")
 
     from . import heap_run, runner
 
@@ -414,6 +439,9 @@ def memory_main(argv):
     outcome = target.outcome_of_run(args.args)
     line_memory.finish()
     runner.show_exception(outcome)
+    if not line_memory.decorated_any():
+        print("yep: no function was decorated with @profile, so there is nothing to report: put @profile "
+              "(a builtin under yep memory) above the functions to measure line by line", file=sys.stderr)
     try:
         if args.output:
             from .atomic_file import atomic_path

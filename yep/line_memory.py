@@ -80,6 +80,11 @@ def finish():
     _active = False
 
 
+def decorated_any():
+    """Whether any function was decorated with @profile in this run."""
+    return bool(_functions)
+
+
 def results():
     """One dict per profiled function, in registration order."""
     out = []

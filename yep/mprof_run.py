@@ -39,7 +39,9 @@ def run_main(argv):
                         help="also sample the Python program's native heap (the bytes it holds from malloc, "
                              "Python objects included): a second line beside RSS")
     parser.add_argument("-o", "--output", help="the .dat file (default: mprofile_<date>.dat here)")
-    parser.add_argument("--exit-code", "-E", action="store_true", help="exit with the program's exit status")
+    # memory_profiler exits 0 unless -E; yep always passes the program's status through.
+    parser.add_argument("--exit-code", "-E", action="store_true",
+                        help="accepted for memory_profiler's command lines: the exit status is always the program's")
     parser.add_argument("program", help="a Python script or any command")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
     args = parser.parse_args(argv)
@@ -99,8 +101,6 @@ def run_main(argv):
                 with open(funcs) as records, open(output, "a") as dat:
                     dat.write(records.read())
             os.unlink(funcs)
-    if not args.exit_code:
-        return 0
     if status < 0:  # killed by a signal: end the same way
         signal.signal(-status, signal.SIG_DFL)
         os.kill(os.getpid(), -status)

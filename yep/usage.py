@@ -12,7 +12,9 @@ class Parser(argparse.ArgumentParser):
     """argparse, but a mistake raises UsageError (for fail) instead of exiting."""
 
     def error(self, message):
-        raise UsageError(f"{self.prog}: {message} (see {self.prog} -h)")
+        unknown = message.partition("unrecognized arguments: ")[2].split()
+        hint = did_you_mean(unknown[0], self._option_string_actions) if unknown else ""
+        raise UsageError(f"{self.prog}: {message}{hint} (see {self.prog} -h)")
 
     def add_program_arguments(self):
         """The program to run, as `python` takes it: script.py [args] or -m
@@ -52,6 +54,16 @@ class Parser(argparse.ArgumentParser):
             action = self._option_string_actions.get(word)
             i += 2 if action is not None and action.nargs != 0 else 1
         return argv, None, None, []
+
+
+def did_you_mean(word, options):
+    """': did you mean --X?' for the long option closest to a mistyped one, or ''."""
+    import difflib
+
+    if not word.startswith("-"):
+        return ""
+    close = difflib.get_close_matches(word, [o for o in options if o.startswith("--")], n=1, cutoff=0.6)
+    return f": did you mean {close[0]}?" if close else ""
 
 
 def fail(message):
