@@ -169,8 +169,10 @@ std::string write_pstats(const Profile& p, size_t vi) {
   Marshal m;
   m.dict_begin();
   std::vector<std::pair<size_t, Figures>> callers;
+  bool written = false;
   for (size_t e = 0; e < entries.size(); ++e) {
     if (entries[e].own.samples == 0) continue;
+    written = true;
     m.raw(key_bytes[e]);
     m.tuple(5);
     write_figures(m, entries[e].own);
@@ -182,6 +184,16 @@ std::string write_pstats(const Profile& p, size_t vi) {
       m.tuple(4);
       write_figures(m, figures);
     }
+    m.dict_end();
+  }
+  if (!written) {  // pstats.Stats refuses an empty dict (TypeError): one entry that says why
+    m.tuple(3);
+    m.text("~");
+    m.integer(0);
+    m.text("<no samples>");
+    m.tuple(5);
+    write_figures(m, Figures{});
+    m.dict_begin();
     m.dict_end();
   }
   m.dict_end();

@@ -87,6 +87,12 @@ std::string write_text(const Profile& p, const TextOptions& o) {
   out += "Total: " + format_value(total, type.unit);
   if (type.unit == "nanoseconds") out += " in " + std::to_string(samples) + " samples";
   out += "\n";
+  if (type.unit == "nanoseconds" && samples == 0) {
+    // An empty table is not an answer: say what leaves a CPU profile empty.
+    out += "No samples: the program ran less CPU (or wall) time than one sampling period";
+    if (p.period > 0) out += " (" + format_value(p.period, type.unit) + ")";
+    out += ", or something in it used SIGPROF or the profiling timer itself\n";
+  }
   if (unsymbolized) out += "Samples with no stack: " + format_value(unsymbolized, type.unit) + "\n";
   if (shown < rows.size()) {
     int64_t dropped = 0;

@@ -2,6 +2,7 @@
 real clients (pstats, gprof2dot, snakeviz's own code, callgrind_annotate),
 checked against known truths (3:1 split, callers, the hot loop line), and
 the totals identical across formats."""
+import os
 import pstats
 import re
 import shutil
@@ -279,3 +280,28 @@ def test_run_flags_callgrind_lines_and_formats(hotcold, tmp_path):
     for suffix in (".pstats", ".html", ".folded"):
         assert (tmp_path / f"f.prof{suffix}").stat().st_size > 0
     assert pstats.Stats(str(tmp_path / "f.prof.pstats")).total_tt > 0
+
+
+def test_an_empty_profile_says_why_and_opens_in_every_client(tmp_path):
+    # At 1 Hz a run this short takes no sample. The text says what leaves a
+    # profile empty, and every format still opens in its client: pstats
+    # refuses an empty dict (TypeError), so the pstats file has one entry
+    # that says "no samples", with zeros.
+    script = write_script(tmp_path, "short.py", "x = sum(range(1000))\n")
+    result = run_yep(["-f", "1", "-o", "short.prof", str(script)], cwd=tmp_path)
+    assert result.returncode == 0 and ": 0 samples" in result.stderr, result.stderr
+    text = report(tmp_path / "short.prof").stdout
+    assert "Total: 0.000s in 0 samples" in text
+    assert "No samples: the program ran less CPU (or wall) time than one sampling period (1.000s)" in text
+    for fmt in ("pstats", "callgrind", "proto", "folded", "html", "source"):
+        report(tmp_path / "short.prof", "--format", fmt, "-o", str(tmp_path / f"short.{fmt}"))
+    stats = pstats.Stats(str(tmp_path / "short.pstats"))
+    assert stats.total_tt == 0 and [k[2] for k in stats.stats] == ["<no samples>"]
+    assert (tmp_path / "short.folded").read_text() == ""
+    if shutil.which("callgrind_annotate"):
+        ann = subprocess.run(["callgrind_annotate", str(tmp_path / "short.callgrind")], capture_output=True, text=True)
+        assert ann.returncode == 0, ann.stderr
+    if shutil.which("go"):
+        top = subprocess.run(["go", "tool", "pprof", "-top", str(tmp_path / "short.proto")], capture_output=True,
+                             text=True, env=dict(os.environ, HOME=str(tmp_path), GOCACHE=str(tmp_path / "go")), timeout=120)
+        assert top.returncode == 0 and "Total samples = 0" in top.stdout, top.stderr
