@@ -95,11 +95,18 @@ std::string write_text(const Profile& p, const TextOptions& o) {
   }
   if (unsymbolized) out += "Samples with no stack: " + format_value(unsymbolized, type.unit) + "\n";
   if (shown < rows.size()) {
+    // Flat times add up; cum times overlap (a caller's holds its callees'),
+    // so by cum the line says the most any dropped function holds.
     int64_t dropped = 0;
-    for (size_t i = shown; i < rows.size(); ++i) dropped += o.sort == TextOptions::Sort::Cum ? rows[i].cum : rows[i].flat;
+    for (size_t i = shown; i < rows.size(); ++i) {
+      if (o.sort == TextOptions::Sort::Cum) dropped = std::max<int64_t>(dropped, std::llabs(rows[i].cum));
+      else dropped += rows[i].flat;
+    }
     out += "Showing top " + std::to_string(shown) + " of " + std::to_string(rows.size()) + " functions; dropped " +
-           std::to_string(rows.size() - shown) + " (" + format_value(dropped, type.unit) +
-           (o.sort == TextOptions::Sort::Cum ? " cum" : " flat") + ")\n";
+           std::to_string(rows.size() - shown) +
+           (o.sort == TextOptions::Sort::Cum ? " (each at most " + format_value(dropped, type.unit) + " cum)"
+                                             : " (" + format_value(dropped, type.unit) + " flat)") +
+           "\n";
   }
   char line[128];
   std::snprintf(line, sizeof line, "%10s %7s %7s %10s %7s  %s\n", "flat", "flat%", "sum%", "cum", "cum%", "name");

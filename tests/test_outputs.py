@@ -184,6 +184,14 @@ def test_text_options_focus_ignore_cum_lines(prof, hotcold):
     cum = report(prof, "--sort", "cum", "--nodecount", "5").stdout
     cums = [float(m.group(1)) for m in re.finditer(r"^\s*[\d.]+s\s+[\d.]+%\s+[\d.]+%\s+([\d.]+)s", cum, re.M)]
     assert cums == sorted(cums, reverse=True) and len(cums) == 5
+    # Cum times overlap, so the dropped line gives the largest dropped cum
+    # (the 4th row of the full list under --nodecount 3), never a sum
+    # beyond the total (it once said 42 s of a 3 s profile).
+    all_cums = [float(m.group(1)) for m in re.finditer(r"^\s*[\d.]+s\s+[\d.]+%\s+[\d.]+%\s+([\d.]+)s",
+                                                       report(prof, "--sort", "cum", "--nodecount", "0").stdout, re.M)]
+    top3_cum = report(prof, "--sort", "cum", "--nodecount", "3").stdout
+    most = float(re.search(r"dropped \d+ \(each at most ([\d.]+)s cum\)", top3_cum).group(1))
+    assert len(all_cums) > 4 and most == pytest.approx(all_cums[3], abs=0.0005) and most <= all_cums[2]
     # sum% runs over flat%, and the "dropped" line holds exactly the flat time not shown.
     full_rows, total = parse_report(report(prof, "--nodecount", "0").stdout)
     top3 = report(prof, "--nodecount", "3").stdout
