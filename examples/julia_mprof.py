@@ -5,15 +5,25 @@ brackets and label spans (README, "Memory over time").
     yep mprof run examples/julia_mprof.py && yep mprof plot
 """
 import sys
-from pathlib import Path
 
 import yep
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import julia  # noqa: E402  (the benchmark's workload: calculate_z_serial_purepython)
-
 X1, X2, Y1, Y2 = -1.8, 1.8, -1.8, 1.8
 C_REAL, C_IMAG = -0.62772, -0.42193
+
+
+def calculate_z(maxiter, zs, cs):
+    """Step count of each point under z -> z*z + c, stopping at |z| >= 2
+    (benchmarks/julia.py's calculate_z_serial_purepython; this file stands
+    alone, so it runs wherever it is copied)."""
+    output = [0] * len(zs)
+    for i, (z, c) in enumerate(zip(zs, cs)):
+        n = 0
+        while abs(z) < 2 and n < maxiter:
+            z = z * z + c
+            n += 1
+        output[i] = n
+    return output
 
 
 @profile  # noqa: F821  (a builtin under yep mprof run)
@@ -25,7 +35,7 @@ def calc_pure_python(width, max_iterations):
         zs = [complex(x, y) for y in ys for x in xs]
         cs = [complex(C_REAL, C_IMAG)] * len(zs)
     with yep.label("calculate_output"):
-        output = julia.calculate_z_serial_purepython(max_iterations, zs, cs)
+        output = calculate_z(max_iterations, zs, cs)
     return sum(output)
 
 

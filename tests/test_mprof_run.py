@@ -187,3 +187,15 @@ def test_label_and_profile_are_free_outside_mprof(tmp_path):
     """)
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0 and result.stdout == "ok\n", result.stderr
+
+
+def test_the_julia_example_runs_copied_out_of_the_repository(tmp_path):
+    # The README's mprof example, as a user copies it: alone in a directory.
+    example = Path(__file__).resolve().parents[1] / "examples" / "julia_mprof.py"
+    (tmp_path / "julia_mprof.py").write_text(example.read_text())
+    result = run_yep(["mprof", "run", "-o", "j.dat", "julia_mprof.py", "100"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("iterations: "), result.stdout
+    data = read_dat(tmp_path / "j.dat")
+    assert {f.name for f in data.funcs if f.is_label} == {".create_range_of_zs", ".calculate_output"}
+    assert {f.name for f in data.funcs if not f.is_label} == {"__main__.calc_pure_python"}
