@@ -1,5 +1,5 @@
 """The Julia set of "High Performance Python" ch. 2, for `yep mprof run`:
-two @profile functions and two labelled phases, so the plot shows function
+a @profile function and two labelled phases, so the plot shows the function
 brackets and label spans (README, "Memory over time").
 
     yep mprof run examples/julia_mprof.py && yep mprof plot
