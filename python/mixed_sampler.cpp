@@ -60,6 +60,7 @@ struct Session {
   itimerval saved_timer{};
   const InterpreterCode* interpreter = nullptr;
   uintptr_t root_code = 0;
+  std::string yep_dir;  // the root code's folder, with its final '/' ("" when none)
   bool wall = false;  // wall-clock time (ITIMER_REAL, SIGALRM), not CPU time
   std::thread drain;
   int signal() const { return wall ? SIGALRM : SIGPROF; }
@@ -184,9 +185,26 @@ const CodeInfo* stand_in_code(uint64_t frame) {
   return &code_info(python_frames_seen[(frame - kPythonBase) / 2].first);
 }
 
+// Whether a stack is yep's own work outside the script's run (the CLI
+// starting or stopping the profile): it has Python frames, all of them yep's
+// or runpy's. A thread of the program always has one of its own.
+bool outside_the_run(const std::vector<uint64_t>& stack) {
+  bool python = false;
+  for (uint64_t frame : stack) {
+    const CodeInfo* code = stand_in_code(frame);
+    if (!code) continue;
+    python = true;
+    const bool yeps = !session.yep_dir.empty() && code->filename.compare(0, session.yep_dir.size(), session.yep_dir) == 0;
+    if (!yeps && !is_runpy_file(code->filename)) return false;
+  }
+  return python;
+}
+
+bool is_native(uint64_t frame) { return frame < kPythonBase; }
+
 // One slot -> one merged stack, leaf first, thread at the root. False when
-// no native frame of the program is left (the sample is in yep's runner or
-// runpy's Python code): counted as yep's own, as the drain's samples are.
+// the sample is yep's own (outside_the_run, or in yep's runner or runpy's
+// Python code): counted as yep's own, as the drain's samples are.
 bool merge(const Slot& slot, std::vector<uint64_t>& out) {
   out.clear();
   merge_stacks(
@@ -194,7 +212,8 @@ bool merge(const Slot& slot, std::vector<uint64_t>& out) {
       static_cast<int>(slot.python_depth), session.interpreter->eval, [&](uintptr_t pc) { out.push_back(pc); },
       [&](const PyFrameRecord& f) { out.push_back(python_stand_in(f.code, f.lasti)); });
   if (session.root_code) {
-    out.resize(depth_above_root(
+    const size_t whole = out.size();
+    const size_t kept = depth_above_root(
         out.data(), out.size(),
         [](uint64_t frame) {
           const CodeInfo* code = stand_in_code(frame);
@@ -206,12 +225,29 @@ bool merge(const Slot& slot, std::vector<uint64_t>& out) {
         },
         [](uint64_t frame) {  // Python frames, and the eval loop's native frames
           return stand_in_code(frame) != nullptr || frame >= kPythonBase || session.interpreter->eval.contains(frame - 1);
-        }));
-    // Never a record without a native pc: one written as 0 first, google-pprof
-    // reads as the end of the data.
-    if (std::none_of(out.begin(), out.end(), [](uint64_t f) { return f < kPythonBase; })) return false;
+        });
+    if (kept == whole && outside_the_run(out)) return false;
+    if (kept == 0) return false;  // in yep's runner or runpy's Python code
+    // Python frames cut from a root run by the same eval call (the root a
+    // function the program calls directly) keep the eval frame running them.
+    const auto native = std::find_if(out.begin(), out.end(), is_native);
+    if (native != out.end() && static_cast<size_t>(native - out.begin()) >= kept) {
+      out[kept] = *native;
+      out.resize(kept + 1);
+    } else {
+      out.resize(kept);
+    }
   }
-  if (out.size() > kMaxMerged - 1) out.resize(kMaxMerged - 1);
+  // Every record keeps a native pc (one written as 0 first, google-pprof
+  // reads as the end of the data): cut to the deepest a record may be, a
+  // stack of Python frames only (deep recursion) ends in the native frame
+  // that runs them.
+  const auto native = std::find_if(out.begin(), out.end(), is_native);
+  if (native == out.end()) return false;
+  if (out.size() > kMaxMerged - 1) {
+    if (native - out.begin() >= kMaxMerged - 1) out[kMaxMerged - 2] = *native;
+    out.resize(kMaxMerged - 1);
+  }
   out.push_back(thread_stand_in(slot.thread_id));
   return true;
 }
@@ -353,7 +389,8 @@ void after_fork_in_child() {
 
 bool mixed_sampler_running() { return session.running; }
 
-void mixed_sampler_start(const std::string& path, double frequency, uintptr_t root_code, bool wall) {
+void mixed_sampler_start(const std::string& path, double frequency, uintptr_t root_code, const std::string& root_file,
+                         bool wall) {
   if (session.running)
     throw CaptureError("the CPU profiler is already running (writing '" + session.path +
                        "'); call yep.stop() before starting it again");
@@ -385,6 +422,7 @@ void mixed_sampler_start(const std::string& path, double frequency, uintptr_t ro
   session.requested_hz = frequency;
   session.interpreter = &interpreter_code();
   session.root_code = root_code;
+  session.yep_dir = root_file.substr(0, root_file.rfind('/') + 1);
   stacks.clear();
   stack_order.clear();
   python_ids.clear();

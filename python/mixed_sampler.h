@@ -32,9 +32,13 @@ namespace yep {
 // root_code: if not 0, the address of a code object whose root-most frame,
 // and everything below it, is left out of stacks (the runner that executes
 // the profiled script, so stacks start at the script's <module>).
+// root_file: that code's file, in yep's package: a sample outside the
+// script's run whose Python frames are all yep's (that folder) or runpy's
+// is yep's own work (starting, stopping), counted but not recorded.
 // wall: sample wall-clock time (ITIMER_REAL, SIGALRM, the thread the kernel
 // delivers it to) instead of CPU time.
-void mixed_sampler_start(const std::string& path, double frequency, uintptr_t root_code, bool wall = false);
+void mixed_sampler_start(const std::string& path, double frequency, uintptr_t root_code,
+                         const std::string& root_file = "", bool wall = false);
 // thread_names: native thread id -> name, for the labels.
 CpuProfileSummary mixed_sampler_stop(const std::map<uint64_t, std::string>& thread_names);
 // Writes the whole profile so far (a complete file) while sampling goes on.

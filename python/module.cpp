@@ -101,8 +101,9 @@ PYBIND11_MODULE(_native, m) {
   m.def("cpu_profile_path", &yep::cpu_profiler_path,
         "The file the running CPU profiler writes to ('' when none is running).");
   m.def("mixed_start", [](const std::string& path, double frequency, py::object root_code, bool wall) {
-          yep::mixed_sampler_start(path, frequency, root_code.is_none() ? 0 : reinterpret_cast<uintptr_t>(root_code.ptr()),
-                                   wall);
+          const bool none = root_code.is_none();
+          yep::mixed_sampler_start(path, frequency, none ? 0 : reinterpret_cast<uintptr_t>(root_code.ptr()),
+                                   none ? "" : root_code.attr("co_filename").cast<std::string>(), wall);
         }, py::arg("path"), py::arg("frequency") = 0.0, py::arg("root_code") = py::none(), py::arg("wall") = false,
         "Start the mixed Python + native stack sampler writing to path (frequency <= 0: 100 Hz); stacks "
         "start above the root-most frame of root_code (a code object kept alive by the caller); wall: "

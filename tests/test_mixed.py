@@ -418,6 +418,184 @@ def test_compiling_the_script_is_the_programs_time_and_every_reader_counts_it(tm
         assert f"Total: {written} samples" in out.stdout, out.stdout + out.stderr
 
 
+def test_samples_outside_the_scripts_run_are_yeps_own(tmp_path):
+    # Under the CLI, the main thread runs yep's code (and python -m's runpy)
+    # before and after the script: such a sample has no frame of the
+    # program's and is yep's own, counted for the period and not recorded
+    # (CI once found <frozen runpy> at the root of a profile). yep's folder
+    # is the root code's: here the script's own, so its spin() outside
+    # program() stands for yep's code, and only program()'s 0.6 s remain.
+    script = write_script(tmp_path, "outside.py", """
+        import time
+        import yep
+
+        def spin(seconds):  # this thread's CPU time: yep's drain thread runs beside it
+            end = time.thread_time() + seconds
+            while time.thread_time() < end:
+                pass
+
+        def program():
+            spin(0.6)
+
+        yep.start("outside.prof", frequency=250, _root_code=program.__code__)
+        spin(0.4)
+        program()
+        yep.stop()
+    """)
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(hotcold)), timeout=120)
+    assert result.returncode == 0, result.stderr
+    folded = load(tmp_path / "pre.prof").folded(threads=True).splitlines()
+    total = sum(int(line.rsplit(" ", 1)[1]) for line in folded)
+    burning = sum(int(line.rsplit(" ", 1)[1]) for line in folded
+                  if re.match(r"thread early-worker \(\d+\);.*;spin_in_worker;py_burn_hot;burn_hot ", line))
+    assert burning >= 0.8 * total, folded
+
+
+def test_every_output_format_shows_python_and_native_frames(hotcold, tmp_path):
+    script, _ = profiled(tmp_path, hotcold, SPLIT.format(rounds=40),
+                         "--format", "pstats,callgrind,proto,folded,html,source")
+    stats = load(tmp_path / "work.py.prof").stats()
+    keys = {(os.path.basename(f), func) for f, _, func in stats.stats}
+    assert ("work.py", "caller_a") in keys and ("hotcold.c", "burn_hot") in keys, keys
+    callgrind = (tmp_path / "work.py.prof.callgrind").read_text()
+    assert "fn=" in callgrind and "caller_a" in callgrind and "burn_hot" in callgrind
+    html = (tmp_path / "work.py.prof.html").read_text()
+    assert "caller_a" in html and "burn_hot" in html
+    # The source listing of a Python function: its own lines, with time on the call.
+    source = run_yep(["report", "work.py.prof", "--format", "source", "--list", "^caller_a$"], cwd=tmp_path).stdout
+    call_row = next(line for line in source.splitlines() if "# call-a" in line)
+    assert re.search(r"[1-9][\d.]*s", call_row), source
+
+
+@needs_program("go")
+def test_go_tool_pprof_shows_python_and_native_frames_together(hotcold, tmp_path):
+    script, _ = profiled(tmp_path, hotcold, SPLIT.format(rounds=60), "--format", "proto")
+    env = dict(os.environ, HOME=str(tmp_path), GOCACHE=str(tmp_path / "gocache"), PPROF_TMPDIR=str(tmp_path))
+    out = subprocess.run(["go", "tool", "pprof", "-traces", str(tmp_path / "work.py.prof.pb.gz")],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    traces = out.stdout.split("-----------+-------------------------------------------------------")
+    # One trace, leaf first: burn_hot, its wrapper, the Python caller, the module.
+    wanted = re.compile(r"burn_hot\s*\n\s*py_burn_hot\s*\n\s*caller_a\s*\n\s*<module>")
+    assert any(wanted.search(t) for t in traces), out.stdout
+
+
+def peer_top(command, env):
+    out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+@pytest.mark.parametrize("reader", ["go tool pprof", "google-pprof"])
+def test_gperftools_readers_see_the_default_profile_as_a_native_one(hotcold, tmp_path, reader):
+    # The .prof itself, not a conversion: its stacks are native, and the
+    # Python frames ride in lines these readers skip. So they show native
+    # names, the 3:1 split, and no node for a Python frame.
+    if shutil.which(reader.split()[0]) is None:
+        pytest.skip(f"{reader} is not installed (gperftools 2.17 and later no longer ship google-pprof)")
+    from test_cpu_profile import WORKLOAD  # burn_hot does 3x burn_cold's work
+
+    profiled(tmp_path, hotcold, WORKLOAD.format(rounds=60))
+    env = dict(os.environ, HOME=str(tmp_path), GOCACHE=str(tmp_path / "gocache"), PPROF_TMPDIR=str(tmp_path))
+    profile = str(tmp_path / "work.py.prof")
+    if reader == "go tool pprof":
+        out = peer_top(["go", "tool", "pprof", "-top", "-nodecount=500", profile], env)
+    else:
+        out = peer_top(["google-pprof", "--text", "--nodecount=500", os.path.realpath(sys.executable), profile], env)
+    units = {"": 1.0, "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "mins": 60.0}
+    flat = {}
+    for value, unit, name in re.findall(r"^\s*([\d.]+)(ns|us|µs|ms|s|mins|)\s+[\d.]+%\s+[\d.]+%\s+\S+\s+[\d.]+%\s+(.+?)\s*$",
+                                        out, re.M):
+        flat[name] = flat.get(name, 0) + float(value) * units[unit]
+    assert not [n for n in flat if n.startswith("<unknown>") or re.fullmatch(r"0x1[0-9a-f]{15}", n)], out
+    hot, cold = flat.get("burn_hot", 0), flat.get("burn_cold", 0)
+    assert hot > 0 and cold > 0, out
+    assert hot / (hot + cold) == pytest.approx(0.75, abs=0.05), out
+
+
+def test_compiling_the_script_is_the_programs_time_and_every_reader_counts_it(tmp_path):
+    # runpy reads and compiles the script before its <module> runs: those
+    # samples have no frame of the program's own, only the parser's native
+    # frames under yep's runner. They stay (python script.py pays for its
+    # compiling too), as native frames with no runner above them; and no
+    # record starts with pc 0, which google-pprof reads as the end of the
+    # data (it once showed such a profile as empty).
+    body = "def big():\n" + "".join(f"    x{i} = ({i} + {i}) * {i} - {i} // 3\n" for i in range(60000)) + "big()\n"
+    script = write_script(tmp_path, "big.py", body)
+    result = run_yep(["-f", "250", str(script)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    written = int(re.search(r"wrote \S+: (\d+) samples", result.stderr).group(1))
+    data = (tmp_path / "big.py.prof").read_bytes()
+    words = [int.from_bytes(data[i:i + 8], "little") for i in range(0, len(data) - 7, 8)]
+    i, counted, records = 5, 0, []
+    while not (words[i] == 0 and words[i + 1] == 1 and words[i + 2] == 0):
+        count, depth = words[i], words[i + 1]
+        records.append(words[i + 2:i + 2 + depth])
+        counted += count
+        i += 2 + depth
+    assert records and all(r and r[0] != 0 for r in records)
+    assert counted == written
+
+    load(tmp_path / "big.py.prof").save(tmp_path / "big.pb.gz", "proto")
+    samples = stacks((tmp_path / "big.pb.gz").read_bytes())
+    files = {file for frames, _ in samples for _, file, *_ in frames}
+    assert not [f for f in files if f.endswith(("runpy.py", "runner.py")) or f == "<frozen runpy>"], files
+    # Running big() takes milliseconds, compiling it most of the run: those
+    # samples are native only, and hold most of the time.
+    python_free = sum(v[0] for frames, v in samples if not any(f.endswith("big.py") for _, f, *_ in frames))
+    assert python_free > 0.6 * sum(v[0] for _, v in samples), samples
+
+    if shutil.which("google-pprof"):
+        out = subprocess.run(["google-pprof", "--text", os.path.realpath(sys.executable), str(tmp_path / "big.py.prof")],
+                             capture_output=True, text=True, timeout=300, env=dict(os.environ, HOME=str(tmp_path)))
+        assert f"Total: {written} samples" in out.stdout, out.stdout + out.stderr
+
+
+def test_samples_outside_the_scripts_run_are_yeps_own(tmp_path):
+    # Under the CLI, the main thread runs yep's code (and python -m's runpy)
+    # before and after the script: such a sample has no frame of the
+    # program's and is yep's own, counted for the period and not recorded
+    # (CI once found <frozen runpy> at the root of a profile). yep's folder
+    # is the root code's: here the script's own, so its spin() outside
+    # program() stands for yep's code, and only program()'s 0.6 s remain.
+    script = write_script(tmp_path, "outside.py", """
+        import resource
+        import yep
+
+        def cpu():
+            r = resource.getrusage(resource.RUSAGE_SELF)
+            return r.ru_utime + r.ru_stime
+
+        def spin(seconds):
+            end = cpu() + seconds
+            while cpu() < end:
+                pass
+
+        def program():
+            spin(0.6)
+
+        yep.start("outside.prof", frequency=250, _root_code=program.__code__)
+        spin(0.4)
+        program()
+        yep.stop()
+    """)
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "outside.prof").read_bytes()
+    own = int(re.search(rb"own_samples=(\d+)", text).group(1))
+    taken = own + int(re.search(rb" samples=(\d+)", text).group(1))
+    cpu = float(re.search(rb" cpu_seconds=([\d.]+)", text).group(1))
+    profile = load(tmp_path / "outside.prof")
+    roots = {line.split(";")[0].rsplit(" ", 1)[0] for line in profile.folded().splitlines()}
+    assert roots == {"spin"}, roots  # below program(): never <module>
+    # The profile holds program()'s 0.6 s; the 0.4 s before it (and the
+    # drain thread's time) went to yep's own samples.
+    total = float(re.search(r"Total: ([\d.]+)s", profile.render("text")).group(1))
+    assert total == pytest.approx(0.6, abs=0.08), (total, own, taken)
+    assert own * cpu / taken >= 0.35, (own, taken, cpu)
+
+
 def test_a_layout_the_interpreter_contradicts_is_refused_and_the_program_runs(tmp_path):
     # From 3.13 on the interpreter publishes its frame layout at the start of
     # _PyRuntime (cookie "xdebugpy"). A sitecustomize spoils the cookie, as a
