@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "function_name.h"
+#include "short_paths.h"
 #include "value_format.h"
 
 namespace yep {
@@ -26,11 +27,10 @@ std::string percent(int64_t part, int64_t total) {
   return buf;
 }
 
-std::string describe(const Function& f) {
+std::string describe(const Function& f, const ShortPaths& paths) {
   std::string s = display_name(f);
   if (!f.filename.empty()) {
-    size_t slash = f.filename.rfind('/');
-    s += "  " + f.filename.substr(slash == std::string::npos ? 0 : slash + 1);
+    s += "  " + paths(f.filename);
     if (f.start_line > 0) s += ":" + std::to_string(f.start_line);
   }
   return s;
@@ -111,6 +111,9 @@ std::string write_text(const Profile& p, const TextOptions& o) {
   char line[128];
   std::snprintf(line, sizeof line, "%10s %7s %7s %10s %7s  %s\n", "flat", "flat%", "sum%", "cum", "cum%", "name");
   out += line;
+  std::vector<std::string> files;
+  for (const Function& f : p.functions) files.push_back(f.filename);
+  const ShortPaths paths(files);
   int64_t sum = 0;
   for (size_t i = 0; i < shown; ++i) {
     const Row& r = rows[i];
@@ -118,7 +121,7 @@ std::string write_text(const Profile& p, const TextOptions& o) {
     std::snprintf(line, sizeof line, "%10s %7s %7s %10s %7s  ", format_value(r.flat, type.unit).c_str(),
                   percent(r.flat, total).c_str(), percent(sum, total).c_str(), format_value(r.cum, type.unit).c_str(),
                   percent(r.cum, total).c_str());
-    out += line + describe(p.function(r.function_id)) + "\n";
+    out += line + describe(p.function(r.function_id), paths) + "\n";
   }
   return out;
 }

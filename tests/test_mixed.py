@@ -596,6 +596,31 @@ def test_samples_outside_the_scripts_run_are_yeps_own(tmp_path):
     assert own * cpu / taken >= 0.35, (own, taken, cpu)
 
 
+def test_two_files_of_one_name_read_apart_in_the_report(tmp_path):
+    # pkg_a/util.py and pkg_b/util.py both define work(): the report names
+    # each by the shortest tail of its path that tells them apart (they once
+    # both read "work  util.py:1"), with their 2:1 split.
+    for package, rounds in (("pkg_a", 2), ("pkg_b", 1)):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+        (tmp_path / package / "util.py").write_text(
+            f"def work(n):\n    total = 0\n    for i in range({rounds} * n):\n        total += i\n    return total\n")
+    script = write_script(tmp_path, "main.py", """
+        from pkg_a import util as a
+        from pkg_b import util as b
+        for r in range(40):
+            n = 200_000 + (r * 7919) % 20_000
+            a.work(n)
+            b.work(n)
+    """)
+    result = run_yep(["-v", "-f", "250", "--nodecount", "0", str(script)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = re.findall(r"^\s*([\d.]+)s\s+[\d.]+%\s+[\d.]+%\s+[\d.]+s\s+[\d.]+%\s+work\s+(\S+)$", result.stdout, re.M)
+    flat = {where: float(seconds) for seconds, where in rows}
+    assert set(flat) == {"pkg_a/util.py:1", "pkg_b/util.py:1"}, result.stdout
+    assert flat["pkg_a/util.py:1"] / sum(flat.values()) == pytest.approx(2 / 3, abs=0.07), flat
+
+
 def test_a_layout_the_interpreter_contradicts_is_refused_and_the_program_runs(tmp_path):
     # From 3.13 on the interpreter publishes its frame layout at the start of
     # _PyRuntime (cookie "xdebugpy"). A sitecustomize spoils the cookie, as a

@@ -15,6 +15,10 @@ add_executable(function_name_test tests/cpp/function_name_test.cpp)
 target_link_libraries(function_name_test PRIVATE yepconv GTest::gtest_main)
 gtest_discover_tests(function_name_test)
 
+add_executable(short_paths_test tests/cpp/short_paths_test.cpp)
+target_link_libraries(short_paths_test PRIVATE yepconv GTest::gtest_main)
+gtest_discover_tests(short_paths_test)
+
 # The symbolizer against a fixture library with known functions, and copies
 # of it stripped, without .debug_aranges, with separate debug info
 # (.gnu_debuglink) and with MiniDebugInfo (.gnu_debugdata).
