@@ -1,8 +1,8 @@
 // yep-convert: the converter as a command line tool, the same formats and
 // options as `yep report` (both go through report.h).
 //   yep-convert [--format F] [-o FILE] [--sort flat|cum] [--nodecount N] [--focus RE]
-//               [--ignore RE] [-l|--lines] [--list RE] [--sample-index N] [--title T]
-//               [--base OLD] PROFILE
+//               [--ignore RE] [-l|--lines] [--list RE] [--sample-index N|NAME] [--title T]
+//               [--base OLD] [--threads] [--interpreter] PROFILE
 // Output goes to stdout unless -o is given. Exit status 2 with one line on
 // stderr for any bad input.
 #include <algorithm>
@@ -19,9 +19,10 @@
 namespace {
 
 const char kUsage[] =
-    "usage: yep-convert [--format text|pstats|source|callgrind|proto|folded|html] [-o FILE]\n"
+    "usage: yep-convert [--format text|pstats|source|callgrind|proto|folded|html] [-o|--output FILE]\n"
     "                   [--sort flat|cum] [--nodecount N] [--focus RE] [--ignore RE] [-l|--lines]\n"
-    "                   [--list RE] [--sample-index N] [--title T] [--base OLD] PROFILE\n";
+    "                   [--list RE] [--sample-index N|NAME] [--title T] [--base OLD] [--threads]\n"
+    "                   [--interpreter] PROFILE\n";
 
 [[noreturn]] void fail(const std::string& message) {
   std::fprintf(stderr, "yep-convert: error: %s\n", message.c_str());
@@ -36,12 +37,24 @@ long parse_number(const std::string& option, const std::string& s) {
   return n;
 }
 
+// --sample-index by number or by name (inuse_space, alloc_objects, ...), as
+// yep report takes it.
+int resolve_sample_index(const yep::Profile& profile, const std::string& input, const std::string& which) {
+  if (which.find_first_not_of("0123456789") == std::string::npos) return static_cast<int>(parse_number("--sample-index", which));
+  std::string names;
+  for (size_t i = 0; i < profile.sample_types.size(); ++i) {
+    if (profile.sample_types[i].type == which) return static_cast<int>(i);
+    names += (i ? ", " : "") + profile.sample_types[i].type;
+  }
+  fail(input + " has no sample type '" + which + "': it has " + names);
+}
+
 // ": did you mean --X?" for the option a mistyped one is closest to (at
 // most a third of its letters changed), or "".
 std::string did_you_mean(const std::string& word) {
   static const char* const kOptions[] = {"--format", "--output", "--sort", "--nodecount", "--focus", "--ignore",
-                                         "--lines", "--list", "--sample-index", "--title", "--base", "--help",
-                                         "--version"};
+                                         "--lines", "--list", "--sample-index", "--title", "--base", "--threads",
+                                         "--interpreter", "--help", "--version"};
   auto distance = [](const std::string& a, const std::string& b) {  // Levenshtein
     std::vector<size_t> row(b.size() + 1);
     for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
@@ -68,7 +81,7 @@ std::string did_you_mean(const std::string& word) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string input, output, base;
+  std::string input, output, base, sample_index;
   yep::ReportOptions options;
   options.nodecount = 30;
   bool nodecount_given = false;
@@ -95,7 +108,7 @@ int main(int argc, char** argv) {
       options.nodecount = static_cast<size_t>(parse_number(arg, value()));
       nodecount_given = true;
     } else if (arg == "--sample-index") {
-      options.sample_index = static_cast<int>(parse_number(arg, value()));
+      sample_index = value();  // a number or a name: resolved once the profile is read
     } else if (arg == "--focus") {
       options.focus = value();
     } else if (arg == "--ignore") {
@@ -108,6 +121,10 @@ int main(int argc, char** argv) {
       options.title = value();
     } else if (arg == "-l" || arg == "--lines") {
       options.lines = true;
+    } else if (arg == "--threads") {
+      options.threads = true;
+    } else if (arg == "--interpreter") {
+      options.interpreter = true;
     } else if (arg == "-o" || arg == "--output") {
       output = value();
     } else if (!arg.empty() && arg[0] == '-') {
@@ -125,7 +142,9 @@ int main(int argc, char** argv) {
   if (!nodecount_given && options.format != "text") options.nodecount = 0;
   std::string text;
   try {
-    text = yep::render(yep::load_profile(input, base), options);
+    const yep::Profile profile = yep::load_profile(input, base);
+    if (!sample_index.empty()) options.sample_index = resolve_sample_index(profile, input, sample_index);
+    text = yep::render(profile, options);
   } catch (const yep::ProfileError& e) {
     fail(e.what());
   }

@@ -313,3 +313,25 @@ def test_an_empty_profile_says_why_and_opens_in_every_client(tmp_path):
         top = subprocess.run(["go", "tool", "pprof", "-top", str(tmp_path / "short.proto")], capture_output=True,
                              text=True, env=dict(os.environ, HOME=str(tmp_path), GOCACHE=str(tmp_path / "go")), timeout=120)
         assert top.returncode == 0 and "Total samples = 0" in top.stdout, top.stderr
+
+
+def test_yep_convert_takes_every_option_yep_report_takes(prof, tmp_path):
+    # The README says the two share their options: each of yep report's long
+    # options (read from its -h) is yep-convert's too, with the same output.
+    help_text = run_yep(["report", "-h"], cwd=tmp_path).stdout
+    report_options = set(re.findall(r"(--[a-z][a-z-]+)", help_text)) - {"--help"}
+    convert_usage = subprocess.run([str(BIN / "yep-convert"), "-h"], capture_output=True, text=True).stdout
+    assert report_options <= set(re.findall(r"(--[a-z][a-z-]+)", convert_usage)), report_options
+    script = write_script(tmp_path, "alloc.py", "import numpy as np\nkeep = [np.ones(1 << 18) for _ in range(4)]\n")
+    assert run_yep(["--heap", "-o", "mem", str(script)], cwd=tmp_path).returncode == 0
+    heap = sorted(tmp_path.glob("mem.*.heap"))[-1]
+    for profile, options in [(prof, ["--threads"]), (prof, ["--interpreter", "--nodecount", "0"]),
+                             (prof, ["--sort", "cum", "--lines", "--nodecount", "4"]), (prof, ["--focus", "burn"]),
+                             (prof, ["--format", "folded", "--threads"]), (heap, ["--sample-index", "alloc_space"]),
+                             (heap, ["--sample-index", "2"])]:
+        ours = run_yep(["report", str(profile), *options], cwd=tmp_path)
+        convert = subprocess.run([str(BIN / "yep-convert"), *options, str(profile)], capture_output=True, text=True)
+        assert ours.returncode == 0 and convert.returncode == 0, (options, ours.stderr, convert.stderr)
+        assert convert.stdout == ours.stdout, options
+    bad = subprocess.run([str(BIN / "yep-convert"), "--sample-index", "nope", str(heap)], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "has no sample type 'nope'" in bad.stderr
