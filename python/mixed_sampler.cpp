@@ -361,6 +361,28 @@ std::string absolute(const std::string& path) {
   return std::string(cwd) + "/" + path;
 }
 
+// yep's own threads (the live view's, named "yep-..." by yep) are yep's
+// work, not the program's: their samples count as yep's own, as the drain's.
+void leave_out_yeps_threads(const std::map<uint64_t, std::string>& thread_names) {
+  auto yeps = [&](uint64_t thread) {
+    const size_t i = (thread - kThreadBase) / 2;
+    auto name = thread_names.find(threads_seen[i]);
+    return (name == thread_names.end() ? kernel_names[i] : name->second).rfind("yep-", 0) == 0;
+  };
+  size_t kept = 0;
+  for (std::vector<uint64_t>& stack : stack_order) {
+    if (yeps(stack.back())) {
+      auto it = stacks.find(stack);
+      own_samples.fetch_add(it->second, std::memory_order_relaxed);
+      stacks.erase(it);
+    } else {
+      if (&stack_order[kept] != &stack) stack_order[kept] = std::move(stack);
+      ++kept;
+    }
+  }
+  stack_order.resize(kept);
+}
+
 void count_samples(CpuProfileSummary& s) {
   for (const auto& [stack, count] : stacks) s.samples += count;
   const double measured = s.wall_clock ? s.wall_seconds : s.cpu_seconds;
@@ -469,6 +491,7 @@ void mixed_sampler_flush(const std::map<uint64_t, std::string>& thread_names) {
   s.wall_clock = session.wall;
   s.requested_hz = session.requested_hz;
   session.clock.measure(s);
+  leave_out_yeps_threads(thread_names);
   count_samples(s);
   write_profile(session.file, s, thread_names);
 }
@@ -494,6 +517,7 @@ CpuProfileSummary mixed_sampler_stop(const std::map<uint64_t, std::string>& thre
   session.drain.join();
   drain_once();
   session.running = false;
+  leave_out_yeps_threads(thread_names);
   count_samples(s);
   try {
     write_profile(session.file, s, thread_names);

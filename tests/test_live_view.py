@@ -203,3 +203,36 @@ def test_a_browser_sees_the_leak(served, tmp_path, kind):
             (Path(__file__).parent.parent / "docs" / "live_view.png").write_bytes(png)
     finally:
         browser.close()
+
+
+def test_the_live_views_work_stays_out_of_the_programs_cpu_profile(tmp_path):
+    # Under yep serve, a program that profiles itself while mostly asleep
+    # once found yep's census thread at the top of its profile. yep's own
+    # threads (named yep-...) are yep's work: counted for the period, never
+    # recorded; the profile holds the main thread's CPU time.
+    script = write_script(tmp_path, "served.py", """
+        import time, yep
+        keep = [{"k": i, "v": [i] * 5} for i in range(200_000)]   # a heap for the census to walk
+        yep.start("served.prof", frequency=250)
+        start = time.thread_time()
+        for _ in range(15):
+            end = time.thread_time() + 0.02
+            while time.thread_time() < end:
+                pass
+            time.sleep(0.1)
+        print(f"main {time.thread_time() - start:.3f}")
+        yep.stop()
+    """)
+    result = subprocess.run([sys.executable, "-m", "yep", "serve", "--interval", "0.05", str(script)], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    main = float(re.search(r"main ([\d.]+)", result.stdout).group(1))
+    import yep
+
+    profile = yep.load(tmp_path / "served.prof")
+    roots = {line.split(";")[0] for line in profile.folded(threads=True).splitlines()}
+    assert all(root.startswith("thread MainThread") for root in roots), roots
+    raw = (tmp_path / "served.prof").read_bytes()
+    own = int(re.search(rb"own_samples=(\d+)", raw).group(1))
+    assert own >= 5, raw[-300:]  # the census ran, and was left out
+    assert profile.total_seconds == pytest.approx(main, abs=0.06)
