@@ -25,6 +25,7 @@
 
 #include "profile_file.h"
 #include "native_unwinder.h"
+#include "own_threads.h"
 #include "interpreter_code.h"
 #include "python_frames.h"
 #include "safe_reader.h"
@@ -50,12 +51,13 @@ struct Slot {
   PyFrameRecord python[kMaxPython];
 };
 
+// The sampler: one timer, signal handler and drain thread, however many
+// profiles (windows) record from it.
 struct Session {
   bool running = false;
-  std::string path, file;
+  bool ticking = false;  // the timer is armed (some window records)
   pid_t owner = 0;
   double requested_hz = 0;
-  ProfileClock clock;
   struct sigaction saved_action {};
   itimerval saved_timer{};
   const InterpreterCode* interpreter = nullptr;
@@ -87,8 +89,25 @@ struct VectorHash {
     return static_cast<size_t>(h);
   }
 };
-std::unordered_map<std::vector<uint64_t>, int64_t, VectorHash> stacks;
-std::vector<std::vector<uint64_t>> stack_order;
+std::unordered_map<std::vector<uint64_t>, size_t, VectorHash> stack_index;  // stack -> its index
+std::vector<std::vector<uint64_t>> stack_order;  // by index
+std::vector<uint64_t> counts;                    // samples of each stack since the sampler started
+
+// A profile file recording from the sampler: yep.start() while another
+// profile runs opens one more (nested profiles), and a decorator pauses its
+// own between calls. Its figures are what the sampler gathered while it was
+// active: the counts then, minus the counts at each resume.
+struct Window {
+  std::string path, file;
+  bool active = false;
+  std::vector<uint64_t> base, gathered;  // by stack index
+  uint64_t own_base = 0, own_gathered = 0, dropped_base = 0, dropped_gathered = 0;
+  ProfileClock clock;                       // at the last resume
+  double cpu_seconds = 0, wall_seconds = 0;  // active before the last resume
+  double start_unix = 0;
+};
+std::map<int, Window> windows;
+int next_window = 0;
 std::map<std::pair<uint32_t, int>, uint64_t> python_ids;  // (code, line) -> stand-in
 std::vector<std::pair<uint32_t, int>> python_frames_seen;
 std::map<uint64_t, uint64_t> thread_ids;  // native id -> stand-in
@@ -275,9 +294,12 @@ void drain_once() {
       own_samples.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    auto [it, inserted] = stacks.try_emplace(merged, 0);
-    if (inserted) stack_order.push_back(merged);
-    ++it->second;
+    auto [it, inserted] = stack_index.try_emplace(merged, stack_order.size());
+    if (inserted) {
+      stack_order.push_back(merged);
+      counts.push_back(0);
+    }
+    ++counts[it->second];
   }
   drained_to = k;
 }
@@ -298,46 +320,92 @@ std::string one_line(std::string s) {
   return s;
 }
 
-void write_profile(const std::string& path, const CpuProfileSummary& s,
-                   const std::map<uint64_t, std::string>& thread_names) {
+// What a window gathered: samples of each stack, yep's own samples (its
+// threads' among them: the live view's census, see own_threads.h), dropped
+// samples, and its time.
+struct Gathered {
+  std::vector<uint64_t> counts;
+  uint64_t own = 0, dropped = 0;
+  CpuProfileSummary summary;
+};
+
+Gathered gathered(const Window& w) {
+  Gathered g;
+  g.counts = w.gathered;
+  g.counts.resize(counts.size(), 0);
+  g.own = w.own_gathered;
+  g.dropped = w.dropped_gathered;
+  CpuProfileSummary& s = g.summary;
+  s.path = w.path;
+  s.wall_clock = session.wall;
+  s.requested_hz = session.requested_hz;
+  if (w.active) {
+    for (size_t i = 0; i < counts.size(); ++i) g.counts[i] += counts[i] - (i < w.base.size() ? w.base[i] : 0);
+    g.own += own_samples.load() - w.own_base;
+    g.dropped += dropped.load() - w.dropped_base;
+    w.clock.measure(s);
+  }
+  s.cpu_seconds += w.cpu_seconds;
+  s.wall_seconds += w.wall_seconds;
+  auto yeps = [&](const std::vector<uint64_t>& stack) {  // merge() puts the thread at the root
+    return is_own_thread(threads_seen[(stack.back() - kThreadBase) / 2]);
+  };
+  for (size_t i = 0; i < g.counts.size(); ++i) {
+    if (g.counts[i] && yeps(stack_order[i])) {
+      g.own += g.counts[i];
+      g.counts[i] = 0;
+    }
+    s.samples += static_cast<int64_t>(g.counts[i]);
+  }
+  const double measured = s.wall_clock ? s.wall_seconds : s.cpu_seconds;
+  const double taken = static_cast<double>(s.samples + static_cast<int64_t>(g.own));
+  if (taken > 0 && measured > 0) s.achieved_hz = taken / measured;
+  return g;
+}
+
+void write_profile(const Window& w, const Gathered& g, const std::map<uint64_t, std::string>& thread_names) {
+  const CpuProfileSummary& s = g.summary;
   std::string bytes;
-  auto word = [&](uint64_t w) {
-    uintptr_t v = static_cast<uintptr_t>(w);
-    bytes.append(reinterpret_cast<const char*>(&v), sizeof v);
+  auto word = [&](uint64_t v) {
+    uintptr_t u = static_cast<uintptr_t>(v);
+    bytes.append(reinterpret_cast<const char*>(&u), sizeof u);
   };
   const double measured = s.wall_clock ? s.wall_seconds : s.cpu_seconds;
-  const uint64_t taken = static_cast<uint64_t>(s.samples) + own_samples.load();
+  const uint64_t taken = static_cast<uint64_t>(s.samples) + g.own;
   uint64_t period_us = s.requested_hz > 0 ? static_cast<uint64_t>(std::llround(1e6 / s.requested_hz)) : 10000;
   if (taken > 0 && measured > 0) period_us = static_cast<uint64_t>(std::llround(measured * 1e6 / taken));
   if (period_us == 0) period_us = 1;
-  for (uint64_t w : {uint64_t(0), uint64_t(3), uint64_t(0), period_us, uint64_t(0)}) word(w);
+  for (uint64_t v : {uint64_t(0), uint64_t(3), uint64_t(0), period_us, uint64_t(0)}) word(v);
   // Stacks stay native (what gperftools' readers expect); their Python
   // frames and threads go in "# yep-stack:" lines after the maps.
   std::string annotations;
   std::vector<uint64_t> native;
   BuiltinNames builtins(*session.interpreter);
-  for (size_t record = 0; record < stack_order.size(); ++record) {
-    const std::vector<uint64_t>& stack = stack_order[record];
-    const uint64_t thread = stack.back();  // merge() puts the thread at the root
+  size_t record = 0;
+  for (size_t i = 0; i < stack_order.size(); ++i) {
+    if (g.counts[i] == 0) continue;
+    const std::vector<uint64_t>& stack = stack_order[i];
+    const uint64_t thread = stack.back();
     annotations += split_mixed_stack(
-        record, stack.data(), stack.size() - 1, static_cast<long long>((thread - kThreadBase) / 2), *session.interpreter,
+        record++, stack.data(), stack.size() - 1, static_cast<long long>((thread - kThreadBase) / 2),
+        *session.interpreter,
         [](uint64_t frame) {
           return frame >= kPythonBase && frame < kThreadBase ? static_cast<long long>((frame - kPythonBase) / 2) : -1;
         },
         native);
     builtins.add(native.data(), native.size());
-    word(static_cast<uint64_t>(stacks[stack]));
+    word(g.counts[i]);
     word(native.size());
     for (uint64_t pc : native) word(pc);
   }
-  for (uint64_t w : {uint64_t(0), uint64_t(1), uint64_t(0)}) word(w);
+  for (uint64_t v : {uint64_t(0), uint64_t(1), uint64_t(0)}) word(v);
   bytes += read_self_maps();
   if (!bytes.empty() && bytes.back() != '\n') bytes += '\n';
   char extra[128];
   std::snprintf(extra, sizeof extra, " mixed=1 dropped=%llu max_backlog=%llu own_samples=%llu",
-                static_cast<unsigned long long>(dropped.load()), static_cast<unsigned long long>(max_backlog),
-                static_cast<unsigned long long>(own_samples.load()));
-  bytes += cpu_profile_record(s, session.clock.unix_seconds(), extra);
+                static_cast<unsigned long long>(g.dropped), static_cast<unsigned long long>(max_backlog),
+                static_cast<unsigned long long>(g.own));
+  bytes += cpu_profile_record(s, w.start_unix, extra);
   for (size_t i = 0; i < python_frames_seen.size(); ++i) {
     const auto& [code, line] = python_frames_seen[i];
     bytes += python_stand_in_line(i, line, code_infos[code]);
@@ -351,7 +419,7 @@ void write_profile(const std::string& path, const CpuProfileSummary& s,
   }
   bytes += annotations;
   bytes += builtins.lines();
-  write_atomically(path, bytes, "the profile");
+  write_atomically(w.file, bytes, "the profile");
 }
 
 std::string absolute(const std::string& path) {
@@ -361,33 +429,55 @@ std::string absolute(const std::string& path) {
   return std::string(cwd) + "/" + path;
 }
 
-// yep's own threads (the live view's, named "yep-..." by yep) are yep's
-// work, not the program's: their samples count as yep's own, as the drain's.
-void leave_out_yeps_threads(const std::map<uint64_t, std::string>& thread_names) {
-  auto yeps = [&](uint64_t thread) {
-    const size_t i = (thread - kThreadBase) / 2;
-    auto name = thread_names.find(threads_seen[i]);
-    return (name == thread_names.end() ? kernel_names[i] : name->second).rfind("yep-", 0) == 0;
-  };
-  size_t kept = 0;
-  for (std::vector<uint64_t>& stack : stack_order) {
-    if (yeps(stack.back())) {
-      auto it = stacks.find(stack);
-      own_samples.fetch_add(it->second, std::memory_order_relaxed);
-      stacks.erase(it);
-    } else {
-      if (&stack_order[kept] != &stack) stack_order[kept] = std::move(stack);
-      ++kept;
-    }
+// The timer runs while some window records.
+void set_ticking(bool on) {
+  if (on == session.ticking) return;
+  itimerval timer{};
+  if (on) {
+    const long period_us = std::lround(1e6 / session.requested_hz);
+    timer.it_interval.tv_sec = period_us / 1000000;
+    timer.it_interval.tv_usec = period_us % 1000000;
+    timer.it_value = timer.it_interval;
   }
-  stack_order.resize(kept);
+  setitimer(session.timer(), &timer, nullptr);
+  sampling = on;
+  session.ticking = on;
 }
 
-void count_samples(CpuProfileSummary& s) {
-  for (const auto& [stack, count] : stacks) s.samples += count;
-  const double measured = s.wall_clock ? s.wall_seconds : s.cpu_seconds;
-  const double taken = static_cast<double>(s.samples + static_cast<int64_t>(own_samples.load()));
-  if (taken > 0 && measured > 0) s.achieved_hz = taken / measured;
+// Both with the drain's data up to date (drain_once) and its mutex held.
+void activate(Window& w) {
+  w.base = counts;
+  w.own_base = own_samples.load();
+  w.dropped_base = dropped.load();
+  w.clock = ProfileClock::start();
+  w.active = true;
+  set_ticking(true);
+}
+
+// Adds what the window gathered since its last resume to its own figures.
+void deactivate(Window& w) {
+  CpuProfileSummary s;
+  w.clock.measure(s);
+  w.cpu_seconds += s.cpu_seconds;
+  w.wall_seconds += s.wall_seconds;
+  w.gathered.resize(counts.size(), 0);
+  for (size_t i = 0; i < counts.size(); ++i) w.gathered[i] += counts[i] - (i < w.base.size() ? w.base[i] : 0);
+  w.own_gathered += own_samples.load() - w.own_base;
+  w.dropped_gathered += dropped.load() - w.dropped_base;
+  w.active = false;
+  if (std::none_of(windows.begin(), windows.end(), [](const auto& e) { return e.second.active; })) set_ticking(false);
+}
+
+Window& window(int id) {
+  auto it = windows.find(id);
+  if (it == windows.end()) throw CaptureError("no such profile is running");
+  return it->second;
+}
+
+void check_owner() {
+  if (session.owner != ::getpid())
+    throw CaptureError("the CPU profile belongs to the parent process (pid " + std::to_string(session.owner) +
+                       "), which writes it; a forked child is not profiled");
 }
 
 // In a forked child the sampler is the parent's: its drain thread does not
@@ -405,25 +495,33 @@ void after_fork_in_child() {
   if (!(restored.sa_flags & SA_SIGINFO) && restored.sa_handler == SIG_DFL) restored.sa_handler = SIG_IGN;
   sigaction(session.signal(), &restored, nullptr);
   session.running = false;
+  session.ticking = false;
+  windows.clear();
 }
 
 }  // namespace
 
 bool mixed_sampler_running() { return session.running; }
 
-void mixed_sampler_start(const std::string& path, double frequency, uintptr_t root_code, const std::string& root_file,
-                         bool wall) {
-  if (session.running)
-    throw CaptureError("the CPU profiler is already running (writing '" + session.path +
-                       "'); call yep.stop() before starting it again");
+bool mixed_sampler_recording() { return session.running && session.ticking; }
+
+CpuProfileSummary mixed_sampler_rate() {
+  CpuProfileSummary s;
+  s.requested_hz = session.requested_hz;
+  s.wall_clock = session.wall;
+  return s;
+}
+
+namespace {
+
+// Starts the sampler: its handler, drain thread and tables, timer off.
+void start_sampler(double frequency, uintptr_t root_code, const std::string& root_file, bool wall) {
   if (cpu_profiler_running())
     throw CaptureError("the CPU profiler is already running; call yep.stop() before starting it again");
   if (const char* why = python_frames_unsupported_reason()) throw CaptureError(why);
-  if (path.empty()) throw CaptureError("no profile path given");
   if (frequency <= 0) frequency = 100;
   if (frequency < 1 || frequency > 4000)
     throw CaptureError("frequency must be between 1 and 4000 Hz, not " + std::to_string(frequency));
-  session.wall = wall;
   if (!timer_signal_is_free(wall ? SIGALRM : SIGPROF))
     throw CaptureError(std::string("another ") + (wall ? "SIGALRM" : "SIGPROF") +
                        " handler is installed (another profiler, or the program's own timer?); stop it first");
@@ -433,20 +531,19 @@ void mixed_sampler_start(const std::string& path, double frequency, uintptr_t ro
     if (p == MAP_FAILED) throw CaptureError("cannot map memory for the mixed-stack sampler");
     slots = static_cast<Slot*>(p);
   }
-  check_writable(path);
   SafeReader::init();
   native_unwinder_scan();
   static const bool fork_handler = ::pthread_atfork(nullptr, nullptr, after_fork_in_child) == 0;
   (void)fork_handler;
-  session.path = path;
-  session.file = absolute(path);
+  session.wall = wall;
   session.owner = ::getpid();
   session.requested_hz = frequency;
   session.interpreter = &interpreter_code();
   session.root_code = root_code;
   session.yep_dir = root_file.substr(0, root_file.rfind('/') + 1);
-  stacks.clear();
+  stack_index.clear();
   stack_order.clear();
+  counts.clear();
   python_ids.clear();
   python_frames_seen.clear();
   thread_ids.clear();
@@ -467,47 +564,16 @@ void mixed_sampler_start(const std::string& path, double frequency, uintptr_t ro
   action.sa_flags = SA_SIGINFO | SA_RESTART;
   sigemptyset(&action.sa_mask);
   sigaction(session.signal(), &action, &session.saved_action);
-  sampling = true;
-  itimerval timer{};
-  const long period_us = std::lround(1e6 / frequency);
-  timer.it_interval.tv_sec = period_us / 1000000;
-  timer.it_interval.tv_usec = period_us % 1000000;
-  timer.it_value = timer.it_interval;
-  setitimer(session.timer(), &timer, &session.saved_timer);
-  session.clock = ProfileClock::start();
+  getitimer(session.timer(), &session.saved_timer);
+  session.ticking = false;
   session.running = true;
 }
 
-void mixed_sampler_flush(const std::map<uint64_t, std::string>& thread_names) {
-  if (!session.running) throw CaptureError("the CPU profiler is not running; call yep.start() first");
-  if (session.owner != ::getpid())
-    throw CaptureError("the CPU profile belongs to the parent process (pid " + std::to_string(session.owner) +
-                       "), which writes it; a forked child is not profiled");
-  drain_once();
-  // The drain thread waits while the stacks are written out.
-  std::lock_guard<std::mutex> guard(drain_mutex);
-  CpuProfileSummary s;
-  s.path = session.path;
-  s.wall_clock = session.wall;
-  s.requested_hz = session.requested_hz;
-  session.clock.measure(s);
-  leave_out_yeps_threads(thread_names);
-  count_samples(s);
-  write_profile(session.file, s, thread_names);
-}
-
-CpuProfileSummary mixed_sampler_stop(const std::map<uint64_t, std::string>& thread_names) {
-  if (!session.running) throw CaptureError("the CPU profiler is not running; call yep.start() first");
-  if (session.owner != ::getpid())
-    throw CaptureError("the CPU profile belongs to the parent process (pid " + std::to_string(session.owner) +
-                       "), which writes it; a forked child is not profiled");
-  CpuProfileSummary s;
-  s.path = session.path;
-  s.wall_clock = session.wall;
-  s.requested_hz = session.requested_hz;
-  session.clock.measure(s);
+// Stops the sampler once no window is left: the timer and handler as they
+// were, the drain thread joined.
+void stop_sampler() {
+  set_ticking(false);
   setitimer(session.timer(), &session.saved_timer, nullptr);
-  sampling = false;
   while (in_handler.load() != 0) std::this_thread::yield();
   // A signal still in flight must not meet SIG_DFL, which ends the process.
   struct sigaction restored = session.saved_action;
@@ -515,17 +581,80 @@ CpuProfileSummary mixed_sampler_stop(const std::map<uint64_t, std::string>& thre
   sigaction(session.signal(), &restored, nullptr);
   drain_stop = true;
   session.drain.join();
-  drain_once();
   session.running = false;
-  leave_out_yeps_threads(thread_names);
-  count_samples(s);
+}
+
+}  // namespace
+
+int mixed_sampler_start(const std::string& path, double frequency, uintptr_t root_code, const std::string& root_file,
+                        bool wall) {
+  if (path.empty()) throw CaptureError("no profile path given");
+  if (session.running) check_owner();
+  check_writable(path);
+  const bool started = !session.running;
+  if (started) start_sampler(frequency, root_code, root_file, wall);
+  drain_once();
+  std::lock_guard<std::mutex> guard(drain_mutex);
+  Window& w = windows[next_window];
+  w.path = path;
+  w.file = absolute(path);
+  w.start_unix = ProfileClock::start().unix_seconds();
+  activate(w);
+  return next_window++;
+}
+
+void mixed_sampler_pause(int id, const std::map<uint64_t, std::string>& thread_names) {
+  check_owner();
+  drain_once();
+  std::lock_guard<std::mutex> guard(drain_mutex);
+  Window& w = window(id);
+  if (!w.active) return;
+  deactivate(w);
+  write_profile(w, gathered(w), thread_names);
+}
+
+void mixed_sampler_resume(int id) {
+  check_owner();
+  drain_once();
+  std::lock_guard<std::mutex> guard(drain_mutex);
+  Window& w = window(id);
+  if (!w.active) activate(w);
+}
+
+void mixed_sampler_flush(int id, const std::map<uint64_t, std::string>& thread_names) {
+  check_owner();
+  drain_once();
+  // The drain thread waits while the stacks are written out.
+  std::lock_guard<std::mutex> guard(drain_mutex);
+  const Window& w = window(id);
+  write_profile(w, gathered(w), thread_names);
+}
+
+CpuProfileSummary mixed_sampler_stop(int id, const std::map<uint64_t, std::string>& thread_names) {
+  check_owner();
+  window(id);  // exists
+  std::unique_lock<std::mutex> guard(drain_mutex, std::defer_lock);
+  if (windows.size() == 1) {
+    // The last window: the sampler stops first, so every sample is drained.
+    stop_sampler();
+    drain_once();
+    guard.lock();
+  } else {
+    drain_once();
+    guard.lock();
+  }
+  Window& w = window(id);
+  if (w.active) deactivate(w);
+  const Gathered g = gathered(w);
+  const Window closed = std::move(w);
+  windows.erase(id);
   try {
-    write_profile(session.file, s, thread_names);
+    write_profile(closed, g, thread_names);
   } catch (const CaptureError&) {
-    ::unlink(session.file.c_str());  // the empty file check_writable made is no profile
+    ::unlink(closed.file.c_str());  // the empty file check_writable made is no profile
     throw;
   }
-  return s;
+  return g.summary;
 }
 
 }  // namespace yep

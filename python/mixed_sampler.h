@@ -29,6 +29,10 @@
 
 namespace yep {
 
+// Starts a profile writing to path, and returns its id. The first one
+// starts the sampler; one started while the sampler runs (a profile inside a
+// profile) records from the same sampler, with its rate and timer, the
+// samples of its own window.
 // root_code: if not 0, the address of a code object whose root-most frame,
 // and everything below it, is left out of stacks (the runner that executes
 // the profiled script, so stacks start at the script's <module>).
@@ -37,12 +41,22 @@ namespace yep {
 // is yep's own work (starting, stopping), counted but not recorded.
 // wall: sample wall-clock time (ITIMER_REAL, SIGALRM, the thread the kernel
 // delivers it to) instead of CPU time.
-void mixed_sampler_start(const std::string& path, double frequency, uintptr_t root_code,
-                         const std::string& root_file = "", bool wall = false);
+// (root_code, root_file, frequency and wall are the first profile's.)
+int mixed_sampler_start(const std::string& path, double frequency, uintptr_t root_code,
+                        const std::string& root_file = "", bool wall = false);
 // thread_names: native thread id -> name, for the labels.
-CpuProfileSummary mixed_sampler_stop(const std::map<uint64_t, std::string>& thread_names);
+// Writes profile `id` and ends it; the last one stops the sampler.
+CpuProfileSummary mixed_sampler_stop(int id, const std::map<uint64_t, std::string>& thread_names);
 // Writes the whole profile so far (a complete file) while sampling goes on.
-void mixed_sampler_flush(const std::map<uint64_t, std::string>& thread_names);
+void mixed_sampler_flush(int id, const std::map<uint64_t, std::string>& thread_names);
+// A profile that gathers only while active: pause writes what it has (a
+// complete file), resume gathers on (yep.profile as a decorator, over calls).
+void mixed_sampler_pause(int id, const std::map<uint64_t, std::string>& thread_names);
+void mixed_sampler_resume(int id);
 bool mixed_sampler_running();
+// Whether some profile gathers now (not all paused).
+bool mixed_sampler_recording();
+// The running sampler's rate and clock (requested_hz, wall_clock; samples 0).
+CpuProfileSummary mixed_sampler_rate();
 
 }  // namespace yep

@@ -9,6 +9,7 @@
 #include "heap_profiler.h"
 #include "interpreter_code.h"
 #include "mixed_sampler.h"
+#include "own_threads.h"
 #include "profile_loader.h"
 #include "python_frames.h"
 #include "report.h"
@@ -102,12 +103,12 @@ PYBIND11_MODULE(_native, m) {
         "The file the running CPU profiler writes to ('' when none is running).");
   m.def("mixed_start", [](const std::string& path, double frequency, py::object root_code, bool wall) {
           const bool none = root_code.is_none();
-          yep::mixed_sampler_start(path, frequency, none ? 0 : reinterpret_cast<uintptr_t>(root_code.ptr()),
-                                   none ? "" : root_code.attr("co_filename").cast<std::string>(), wall);
+          return yep::mixed_sampler_start(path, frequency, none ? 0 : reinterpret_cast<uintptr_t>(root_code.ptr()),
+                                          none ? "" : root_code.attr("co_filename").cast<std::string>(), wall);
         }, py::arg("path"), py::arg("frequency") = 0.0, py::arg("root_code") = py::none(), py::arg("wall") = false,
-        "Start the mixed Python + native stack sampler writing to path (frequency <= 0: 100 Hz); stacks "
-        "start above the root-most frame of root_code (a code object kept alive by the caller); wall: "
-        "sample wall-clock time instead of CPU time.");
+        "Start a mixed Python + native stack profile writing to path and return its id; the first starts the "
+        "sampler (frequency <= 0: 100 Hz; stacks start above the root-most frame of root_code, a code object "
+        "kept alive by the caller; wall: wall-clock time instead of CPU time), later ones share it.");
   m.def("interpreter_code", [] {
           const yep::InterpreterCode& code = yep::interpreter_code();
           auto ranges = [](const yep::CodeRanges& r) {
@@ -130,12 +131,23 @@ PYBIND11_MODULE(_native, m) {
         },
         "Whether this Python's frames can be read: ('ok', ''), ('no layout', why) for a version this build "
         "does not know, ('mismatch', why) when the running interpreter contradicts the layout built in.");
-  m.def("mixed_stop", [](const std::map<uint64_t, std::string>& names) {
-          return summary_to_dict(yep::mixed_sampler_stop(names));
-        }, py::arg("thread_names"), "Stop the mixed sampler, write the file and return what was measured.");
-  m.def("mixed_flush", &yep::mixed_sampler_flush, py::arg("thread_names"),
-        "Write the mixed profile so far to its file; sampling goes on.");
+  m.def("mixed_stop", [](int id, const std::map<uint64_t, std::string>& names) {
+          return summary_to_dict(yep::mixed_sampler_stop(id, names));
+        }, py::arg("id"), py::arg("thread_names"),
+        "End mixed profile id: write its file and return what was measured; the last one stops the sampler.");
+  m.def("mixed_flush", &yep::mixed_sampler_flush, py::arg("id"), py::arg("thread_names"),
+        "Write mixed profile id so far to its file; sampling goes on.");
+  m.def("mixed_pause", &yep::mixed_sampler_pause, py::arg("id"), py::arg("thread_names"),
+        "Stop gathering into mixed profile id and write its file; mixed_resume gathers on.");
+  m.def("mixed_resume", &yep::mixed_sampler_resume, py::arg("id"), "Gather into mixed profile id again.");
   m.def("mixed_running", &yep::mixed_sampler_running, "Whether the mixed sampler is running.");
+  m.def("mark_own_thread", &yep::mark_own_thread,
+        "The calling thread is yep's own: CPU profiles count its samples as yep's and record none.");
+  m.def("unmark_own_thread", &yep::unmark_own_thread, "The calling thread is no longer yep's own (it ends).");
+  m.def("mixed_recording", &yep::mixed_sampler_recording,
+        "Whether some mixed profile gathers samples now (not all paused).");
+  m.def("mixed_rate", [] { return summary_to_dict(yep::mixed_sampler_rate()); },
+        "The running mixed sampler's requested_hz and wall_clock.");
   m.def("cpu_wall_clock", &yep::cpu_profiler_wall_clock,
         "Whether the profiler samples wall time (CPUPROFILE_REALTIME was set when loaded).");
   m.def("tcmalloc_is_allocator", &yep::tcmalloc_is_allocator, "Whether tcmalloc is this process's allocator.");

@@ -1,6 +1,7 @@
 #include "rss_sampler.h"
 
 #include "cpu_profiler.h"  // CaptureError
+#include "own_threads.h"
 #include "tcmalloc.h"
 
 #include <dirent.h>
@@ -390,6 +391,10 @@ void RssSampler::start() {
 }
 
 void RssSampler::run() {
+  mark_own_thread();
+  struct Unmark {
+    ~Unmark() { unmark_own_thread(); }
+  } unmark;
   const auto period = std::max<Clock::duration>(
       std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.interval)),
       Clock::duration(1));

@@ -208,7 +208,7 @@ def test_a_browser_sees_the_leak(served, tmp_path, kind):
 def test_the_live_views_work_stays_out_of_the_programs_cpu_profile(tmp_path):
     # Under yep serve, a program that profiles itself while mostly asleep
     # once found yep's census thread at the top of its profile. yep's own
-    # threads (named yep-...) are yep's work: counted for the period, never
+    # threads (python/own_threads.h) are yep's work: counted for the period, never
     # recorded; the profile holds the main thread's CPU time.
     script = write_script(tmp_path, "served.py", """
         import time, yep

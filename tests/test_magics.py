@@ -254,16 +254,21 @@ def test_yep_passes_report_options_through(shell, with_hotcold):
     assert len(cums) == 3 and cums == sorted(cums, reverse=True), out
 
 
-def test_yep_while_the_profiler_runs_is_a_one_line_error(shell, tmp_path):
+def test_yep_while_a_profile_runs_profiles_its_statement(shell, with_hotcold, tmp_path):
+    # %yep inside a profiled kernel once refused ("already running"): now
+    # its profile is the statement's window of the running sampler, and the
+    # running profile goes on and holds it too.
     import yep
 
     yep.start(str(tmp_path / "outer.prof"))
     try:
-        ok, out, _ = run(shell, "%yep 1 + 1")
+        ok, out, _ = run(shell, "%yep hotcold.burn_hot(40_000_000)")
+        assert yep.is_running()
     finally:
         yep.stop()
-    assert not ok and out.startswith("UsageError: %yep:") and "running" in out, out
-    assert len(out.strip().splitlines()) == 1, out
+    assert ok, out
+    assert re.search(r"^\s*[\d.]+s\s+[\d.]+%.*\bburn_hot\b", out, re.M), out
+    assert "burn_hot" in yep.load(tmp_path / "outer.prof").folded()
 
 
 # %mprun: an IPython shell in a Python started under tcmalloc.

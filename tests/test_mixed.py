@@ -670,10 +670,6 @@ def test_api_mixed_profile_flush_and_errors(hotcold, tmp_path):
     with yep.profile("api.prof", mixed=True):
         caller()
     yep.start("again.prof", mixed=True)
-    try:
-        yep.start("twice.prof")
-    except yep.YepError as exc:
-        print("error:", exc)
     caller()
     yep.flush()  # a complete file, readable while sampling goes on
     shutil.copy("again.prof", "flushed.prof")  # (reading it here would add samples)
@@ -688,10 +684,8 @@ def test_api_mixed_profile_flush_and_errors(hotcold, tmp_path):
                             env=dict(os.environ, PYTHONPATH=str(hotcold)), timeout=120)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == ("error: the CPU profiler is already running (writing 'again.prof'); "
-                        "call yep.stop() before starting it again")
-    flushed, running = int(lines[1].split()[1]), lines[1].split()[2]
-    _, final, samples, running_after = lines[2].split()
+    flushed, running = int(lines[0].split()[1]), lines[0].split()[2]
+    _, final, samples, running_after = lines[1].split()
     # Each caller() burns about as long: the flush saw about half of the samples.
     assert running == "True" and running_after == "False"
     assert int(final) == int(samples) and 0.3 * int(final) < flushed < 0.7 * int(final), lines

@@ -82,9 +82,20 @@ def start(path="out.prof", frequency=None, mixed=None, _root_code=None, wall=Fal
     own sampler (YEP 0.4's profiles). ``wall=True`` samples wall-clock time
     instead of CPU time (Python-frame profiles; for native ones start Python
     with CPUPROFILE_REALTIME=1, as ``python -m yep --wall`` does).
-    Raises YepError if the profiler is already running, the path cannot be
-    written, or another profiler owns the timer signal.
+    A profile started while another runs (a script's own yep.start() under
+    ``python -m yep``, a decorated function calling another) gets the samples
+    of its own window, from the same sampler, at its rate; yep.stop() ends
+    the last one started. gperftools' own profiler (``mixed=False``) runs
+    one at a time: a profile started while it runs records nothing, and
+    says so.
+    Raises YepError if the path cannot be written or another profiler owns
+    the timer signal.
     """
+    _started.append(_begin(path, frequency, mixed, _root_code, wall))
+
+
+def _begin(path, frequency=None, mixed=None, root_code=None, wall=False):
+    """Starts a profile as start() does; returns what it began (see _started)."""
     path = _fspath(path)
     if frequency is not None:
         try:
@@ -95,17 +106,41 @@ def start(path="out.prof", frequency=None, mixed=None, _root_code=None, wall=Fal
             raise YepError(f"frequency must be between 1 and 4000 Hz, not {frequency:g}")
     from . import mixed as mixed_sampler
 
-    if mixed_sampler.running():  # (the native profiler and the mixed sampler each refuse the other too)
-        raise YepError(f"the CPU profiler is already running (writing '{mixed_sampler.given_path()}'); "
-                       f"call yep.stop() before starting it again")
+    if mixed_sampler.running():
+        return "mixed", _start_inside(mixed_sampler, path, frequency, mixed, wall)
+    if is_running():  # gperftools' own profiler
+        print(f"yep: '{path}' records nothing: a native profile ('{_native().cpu_profile_path()}') is running, "
+              f"and gperftools' profiler runs one at a time", file=sys.stderr)
+        return "nothing", path
     if python_frames(mixed):
-        mixed_sampler.start(path, frequency, _root_code or runner_root_code(), wall=wall)
-    else:
-        native = _native()
-        if wall and not native.cpu_wall_clock():
-            raise YepError("native wall-clock profiles need CPUPROFILE_REALTIME=1 set before yep loads "
-                           "(python -m yep --native --wall does it)")
-        native.cpu_start(path, frequency or 0.0)
+        return "mixed", mixed_sampler.start(path, frequency, root_code or runner_root_code(), wall=wall)
+    native = _native()
+    if wall and not native.cpu_wall_clock():
+        raise YepError("native wall-clock profiles need CPUPROFILE_REALTIME=1 set before yep loads "
+                       "(python -m yep --native --wall does it)")
+    native.cpu_start(path, frequency or 0.0)
+    return "native", path
+
+
+# What each yep.start() began, in order: ("mixed", id), ("native", path) or
+# ("nothing", path); yep.stop() ends the last. The command line and the
+# decorator hold theirs apart.
+_started = []
+
+
+def _start_inside(mixed_sampler, path, frequency, mixed, wall):
+    """A profile inside a running one: its window of the same sampler. What
+    it cannot have of its own (rate, timer, native stacks) is said once."""
+    running = _native().mixed_rate()
+    differs = [f"{running['requested_hz']:g} Hz"] if frequency is not None and frequency != running["requested_hz"] else []
+    if wall != running["wall_clock"]:
+        differs.append("wall-clock time" if running["wall_clock"] else "CPU time")
+    if mixed is False:
+        differs.append("Python frames")
+    if differs:
+        print(f"yep: '{path}' shares the running profile's sampler ({mixed_sampler.given_path()}): "
+              f"{', '.join(differs)}", file=sys.stderr)
+    return mixed_sampler.start(path, frequency)
 
 
 def stop():
@@ -115,21 +150,42 @@ def stop():
     achieved_hz, wall_clock. Warns on stderr when the achieved sampling rate
     is far below the requested one.
     """
+    if not _started:
+        raise YepError("no profile started by yep.start() is running; call yep.start() first")
+    return _end(_started.pop())
+
+
+def _end(begun):
+    """Writes and ends what _begin began; returns its summary."""
     from . import mixed
 
-    summary = mixed.stop() if mixed.running() else _native().cpu_stop()
+    kind, what = begun
+    if kind == "nothing":
+        return {"path": what, "samples": 0, "cpu_seconds": 0.0, "wall_seconds": 0.0, "requested_hz": 0.0,
+                "achieved_hz": 0.0, "wall_clock": False}
+    summary = mixed.stop(what) if kind == "mixed" else _native().cpu_stop()
     _warn_if_rate_capped(summary)
     return summary
 
 
+def _end_after_the_programs(begun):
+    """Ends the profiles the program started and left running, then `begun`
+    (the command line's own); returns its summary."""
+    while _started:
+        stop()
+    return _end(begun)
+
+
 def flush():
-    """Write the samples gathered so far to the profile file. A mixed-stack
-    profile's file is then complete, readable while sampling goes on."""
+    """Write the samples gathered so far to the profile file (the last
+    started). A mixed-stack profile's file is then complete, readable while
+    sampling goes on."""
     from . import mixed
 
-    if mixed.running():
-        mixed.flush()
-    else:
+    kind, what = _started[-1] if _started else ("native", None)
+    if kind == "mixed":
+        mixed.flush(what)
+    elif kind == "native":
         _native().cpu_flush()
 
 
@@ -137,7 +193,7 @@ def is_running():
     """Whether the CPU profiler is running."""
     if "yep._native" not in sys.modules:
         return False
-    return _native().cpu_running() or _native().mixed_running()
+    return _native().cpu_running() or _native().mixed_recording()
 
 
 def _warn_if_rate_capped(summary):
@@ -209,9 +265,41 @@ class CpuProfile:
         return False
 
     def __call__(self, func):
+        """As a decorator: one profile over every call of the function, its
+        file written after each (a Python-frame profile gathers over the
+        calls, paused between them; a native one holds the last call). A
+        call inside a call (recursion) is part of the outermost."""
+        state = {"depth": 0, "profile": None}
+
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            with CpuProfile(self.path, self.frequency, self.mixed):
+            if state["depth"]:
                 return func(*args, **kwargs)
+            state["depth"] += 1
+            try:
+                self._begin_call(state)
+                try:
+                    return func(*args, **kwargs)
+                finally:
+                    self._end_call(state)
+            finally:
+                state["depth"] -= 1
 
         return wrapper
+
+    def _begin_call(self, state):
+        from . import mixed
+
+        if state["profile"] is not None and mixed.is_open(state["profile"]):
+            mixed.resume(state["profile"])
+            return
+        state["kind"], what = _begin(self.path, self.frequency, self.mixed)  # held here, across the calls
+        state["profile"] = what if state["kind"] == "mixed" else None
+
+    def _end_call(self, state):
+        from . import mixed
+
+        if state["kind"] == "mixed":
+            mixed.pause(state["profile"])
+        elif state["kind"] == "native":
+            _native().cpu_stop()

@@ -247,7 +247,7 @@ class _CpuSession:
             os.environ["CPUPROFILE_REALTIME"] = "1"  # read by libprofiler when it loads (native profiles)
         try:
             # Python frames: below yep's runner (api.runner_root_code)
-            api.start(self.path, self.frequency, self.mixed, wall=self.wall)
+            self.begun = api._begin(self.path, self.frequency, self.mixed, wall=self.wall)
         finally:
             if self.wall:
                 del os.environ["CPUPROFILE_REALTIME"]  # not for the program's own children
@@ -262,7 +262,7 @@ class _CpuSession:
         from . import api
         from .report import load
 
-        summary = api.stop()
+        summary = api._end_after_the_programs(self.begun)
         written = [self.outfile]
         if self.callgrind:
             load(self.path).save(self.outfile, "callgrind", **self.view)

@@ -87,6 +87,19 @@ def stop():
             _view = None
 
 
+def _own_thread(target):
+    """A thread's target that marks the thread as yep's own first: a CPU
+    profile of the program leaves its samples out (python/own_threads.h)."""
+    def run():
+        _native().mark_own_thread()
+        try:
+            target()
+        finally:
+            _native().unmark_own_thread()
+
+    return run
+
+
 def _native():
     from .api import _native as native
     return native()
@@ -193,8 +206,9 @@ class LiveView:
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/?token={self.token}"
         self.take_moment()
-        threading.Thread(target=self.server.serve_forever, name="yep-live-view-server", daemon=True).start()
-        self.sampler = threading.Thread(target=self._sample, name="yep-live-view-sampler", daemon=True)
+        threading.Thread(target=_own_thread(self.server.serve_forever), name="yep-live-view-server",
+                         daemon=True).start()
+        self.sampler = threading.Thread(target=_own_thread(self._sample), name="yep-live-view-sampler", daemon=True)
         self.sampler.start()
 
     def stop(self):
@@ -385,6 +399,16 @@ def _handler(view):
 
         def log_message(self, format, *args):  # the program's stderr is its own
             pass
+
+        def setup(self):  # each request has a thread: yep's, while it lasts
+            _native().mark_own_thread()
+            super().setup()
+
+        def finish(self):
+            try:
+                super().finish()
+            finally:
+                _native().unmark_own_thread()
 
         def _send(self, status, body, content_type="application/json"):
             if not isinstance(body, bytes):
