@@ -98,8 +98,7 @@ struct FunctionCosts {
 
 // Where each edge's Call is, and the last sample that charged it.
 struct EdgeState {
-  size_t call;
-  size_t last_sample;
+  size_t call;  // index in the caller's calls
 };
 
 }  // namespace
@@ -119,22 +118,34 @@ std::string write_callgrind(const Profile& p) {
   Costs total;
   std::vector<Line> frames;
   std::unordered_map<EdgeKey, EdgeState, EdgeHash> edges;
+  // Clients add up a function by its file and name: functions of the
+  // profile that share both (a Python function's lines) are one to them.
+  std::map<std::pair<std::string, std::string>, size_t> client_ids;
+  std::vector<size_t> client_of(nf);
+  for (const Function& f : p.functions)
+    client_of[f.id - 1] = client_ids.try_emplace({f.filename, display_name(f)}, client_ids.size()).first->second;
+  std::vector<size_t> covered(client_ids.size(), SIZE_MAX);  // the last sample a call into it was counted in
   for (size_t si = 0; si < p.samples.size(); ++si) {
     const Sample& s = p.samples[si];
     add(total, s.values);
     p.frames(s, frames);
     if (frames.empty()) continue;
     add(costs[frames[0].function_id - 1].self[frames[0].line], s.values);
-    for (size_t i = 0; i + 1 < frames.size(); ++i) {
+    // A client's inclusive cost of a function is the cost of the calls into
+    // it (callgrind_annotate, KCachegrind). So that a sample counts once in
+    // each function on its stack, however often the function recurses
+    // (directly, or through the interpreter's eval loop), only the call into
+    // its root-most frame carries the sample.
+    for (size_t i = frames.size() - 1; i-- > 0;) {
       const Line& callee = frames[i];
       const Line& caller = frames[i + 1];
+      size_t& last = covered[client_of[callee.function_id - 1]];
+      if (last == si) continue;
+      last = si;
       FunctionCosts& fc = costs[caller.function_id - 1];
       auto [it, inserted] = edges.try_emplace(EdgeKey{caller.function_id, callee.function_id, caller.line},
-                                              EdgeState{fc.calls.size(), SIZE_MAX});
+                                              EdgeState{fc.calls.size()});
       if (inserted) fc.calls.push_back({callee.function_id, caller.line, 0, {}});
-      // Once per sample for each edge: no recursion inflation.
-      if (it->second.last_sample == si) continue;
-      it->second.last_sample = si;
       Call& call = fc.calls[it->second.call];
       call.count += counted ? s.values[0] : 1;
       add(call.costs, s.values);

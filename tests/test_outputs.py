@@ -335,3 +335,32 @@ def test_yep_convert_takes_every_option_yep_report_takes(prof, tmp_path):
         assert convert.stdout == ours.stdout, options
     bad = subprocess.run([str(BIN / "yep-convert"), "--sample-index", "nope", str(heap)], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "has no sample type 'nope'" in bad.stderr
+
+
+@needs_program("callgrind_annotate")
+@pytest.mark.parametrize("mode", [[], ["--native"]])
+def test_callgrind_inclusive_costs_of_recursion_stay_within_the_total(tmp_path, mode):
+    # rec() recurses through a C function (sorted's key), so with native
+    # stacks the eval loop recurses too. A client's inclusive cost is self
+    # plus calls: each sample must count once per function, never once per
+    # level (rec once read 600%).
+    script = write_script(tmp_path, "rec.py", """
+        def rec(n):
+            if n == 0:
+                return sum(i * i for i in range(100_000))
+            return sorted([n], key=lambda x: rec(n - 1))[0]
+
+        for _ in range(40):
+            rec(6)
+    """)
+    result = run_yep([*mode, "-f", "250", "-o", "rec.prof", str(script)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report(tmp_path / "rec.prof", "--format", "callgrind", "-o", str(tmp_path / "rec.callgrind"))
+    ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", str(tmp_path / "rec.callgrind")],
+                         capture_output=True, text=True)
+    assert ann.returncode == 0, ann.stderr
+    shares = {m.group(2): float(m.group(1)) for m in re.finditer(
+        r"^\s*[\d,]+\s+\(\s*([\d.]+)%\)\s+[\d,]+\s+\(\s*[\d.]+%\)\s+\S+?:(\S+)", ann.stdout, re.M)}
+    assert shares and max(shares.values()) <= 100.0, ann.stdout
+    top = "rec" if not mode else "_PyEval_EvalFrameDefault"
+    assert shares[top] >= 90.0, ann.stdout
