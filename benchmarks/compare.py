@@ -391,6 +391,8 @@ def heap_overhead(env, workdir, args):
     configs = [("no profiler", [PYTHON, str(script), str(units)])]
     configs.append(("python -m yep --heap", [PYTHON, "-m", "yep", "--heap", "-o", str(workdir / "h"), str(script),
                                              str(units)]))
+    configs.append(("python -m yep --heap --native", [PYTHON, "-m", "yep", "--heap", "--native", "-o",
+                                                      str(workdir / "hn"), str(script), str(units)]))
     configs.append(("python -m yep --heap --pymalloc", [PYTHON, "-m", "yep", "--heap", "--pymalloc", "-o",
                                                         str(workdir / "hp"), str(script), str(units)]))
     try:
@@ -418,7 +420,7 @@ def heap_overhead(env, workdir, args):
              f"{median(work[name]) / base_work:.2f}x") for name, _ in configs]
     table(("run", "process wall", "work loop", "wall / plain", "work / plain"), rows)
     print("  (yep --heap: every malloc with its native stack and Python frames, Python objects included through "
-          "PYTHONMALLOC=malloc; "
+          "PYTHONMALLOC=malloc; --native: the native stack only; "
           "--pymalloc leaves Python's small objects to pymalloc. memray: Python stacks; --native adds native "
           "stacks; --trace-python-allocators adds pymalloc's objects)")
     for name, _ in configs[1:]:

@@ -363,6 +363,18 @@ struct Copy {
   uint32_t index;
 };
 
+// " 0x%08lx", without printf: a dump writes millions of them.
+void append_address(std::string& out, uint64_t pc) {
+  char buf[20];
+  char* end = buf + sizeof buf;
+  char* p = end;
+  for (int digits = 0; pc != 0 || digits < 8; ++digits, pc >>= 4) *--p = "0123456789abcdef"[pc & 0xf];
+  *--p = 'x';
+  *--p = '0';
+  *--p = ' ';
+  out.append(p, static_cast<size_t>(end - p));
+}
+
 void append_counts(std::string& out, int64_t allocs, int64_t frees, int64_t alloc_bytes, int64_t free_bytes) {
   char buf[96];
   std::snprintf(buf, sizeof buf, "%6lld: %8lld [%6lld: %8lld] @", static_cast<long long>(allocs - frees),
@@ -413,7 +425,6 @@ std::string write_dump(const std::string& reason) {
   out += " heapprofile\n";
   // Stacks stay native (what gperftools' readers expect); their Python
   // frames go in "# yep-stack:" lines after the maps, keyed by number.
-  char addr[32];
   std::map<uint64_t, long long> python_keys;  // stand-in -> key, in order of first use
   std::vector<uint64_t> python_frames;       // by key
   std::string annotations;
@@ -433,10 +444,7 @@ std::string write_dump(const std::string& reason) {
           return it->second;
         },
         native);
-    for (const uint64_t pc : native) {
-      std::snprintf(addr, sizeof addr, " 0x%08lx", static_cast<unsigned long>(pc));
-      out += addr;
-    }
+    for (const uint64_t pc : native) append_address(out, pc);
     builtins.add(native.data(), native.size());
     out += '\n';
   }
