@@ -30,6 +30,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <set>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
@@ -454,6 +455,15 @@ class Symbolizer::Impl {
   Impl() {
     elf_version(EV_CURRENT);
     dwfl_ = dwfl_begin(&dwfl_callbacks);
+    const char* dirs = std::getenv("YEP_BINARY_PATH");
+    if (dirs == nullptr || !*dirs) dirs = std::getenv("PPROF_BINARY_PATH");
+    for (std::string rest = dirs ? dirs : ""; !rest.empty();) {
+      const size_t colon = rest.find(':');
+      std::string dir = rest.substr(0, colon);
+      while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+      if (!dir.empty()) binary_path_.push_back(dir);
+      rest = colon == std::string::npos ? "" : rest.substr(colon + 1);
+    }
   }
   ~Impl() {
     if (dwfl_ != nullptr) dwfl_end(dwfl_);
@@ -472,7 +482,9 @@ class Symbolizer::Impl {
   };
 
   const ObjectFile& object_file(const std::string& path);
-  const ObjectFile* object_for(const Mapping& mapping);
+  // The object file for a mapping (its path, or a copy in binary_path_;
+  // *found says which), nullptr when there is none of its build.
+  const ObjectFile* object_for(const Mapping& mapping, std::string* found);
   Module& module(const std::string& path, uint64_t bias);
   std::vector<Frame> resolve(const Mapping* mapping, uint64_t address);
   Frame hinted_or(uint64_t address, const std::string& fallback) const;
@@ -486,6 +498,8 @@ class Symbolizer::Impl {
   bool symbol_frame(Module& module, Dwarf_Addr address, Frame* frame);
 
   Dwfl* dwfl_ = nullptr;
+  std::vector<std::string> binary_path_;  // where copies of missing objects may be
+  std::set<std::string> missing_;         // of the profile being symbolized
   std::unordered_map<std::string, ObjectFile> files_;
   std::map<std::pair<std::string, uint64_t>, Module> modules_;
   // Keyed by the DIE's address in the mapped debug data, unique per DIE.
@@ -500,19 +514,32 @@ const ObjectFile& Symbolizer::Impl::object_file(const std::string& path) {
 }
 
 // The file to read for `mapping`, or null if there is none we can trust.
-const ObjectFile* Symbolizer::Impl::object_for(const Mapping& mapping) {
+const ObjectFile* Symbolizer::Impl::object_for(const Mapping& mapping, std::string* found) {
   bool deleted = false;
   const std::string path = object_path(mapping, &deleted);
   if (path.empty() || path[0] != '/') return nullptr;  // [vdso], [heap], ...
+  auto matches = [&](const ObjectFile& object) {
+    return object.usable && (mapping.build_id.empty() || lower(mapping.build_id) == object.build_id);
+  };
   // A deleted file's path may now hold another build: use it only when the
   // profile recorded the build id to check it against.
-  if (deleted && mapping.build_id.empty()) return nullptr;
-  const ObjectFile& object = object_file(path);
-  if (!object.usable) return nullptr;
-  if (!mapping.build_id.empty() && lower(mapping.build_id) != object.build_id) {
-    return nullptr;
+  if (!deleted || !mapping.build_id.empty()) {
+    const ObjectFile& object = object_file(path);
+    if (matches(object)) {
+      *found = path;
+      return &object;
+    }
   }
-  return &object;
+  for (const std::string& dir : binary_path_) {
+    for (const std::string& candidate : {dir + path, dir + "/" + base_name(path)}) {
+      const ObjectFile& object = object_file(candidate);
+      if (matches(object)) {
+        *found = candidate;
+        return &object;
+      }
+    }
+  }
+  return nullptr;
 }
 
 Symbolizer::Impl::Module& Symbolizer::Impl::module(const std::string& path,
@@ -549,13 +576,22 @@ std::vector<Frame> Symbolizer::Impl::resolve(const Mapping* mapping,
   const uint64_t file_offset =
       address - mapping->memory_start + mapping->file_offset;
 
-  const ObjectFile* object = object_for(*mapping);
+  std::string found;
+  const ObjectFile* object = object_for(*mapping, &found);
+  if (object == nullptr && path[0] == '/' && !deleted) {
+    // Gone from here, or another build than the profile's (not a file that
+    // is no object file: /memfd:..., a device).
+    struct stat st;
+    const bool gone = stat(path.c_str(), &st) != 0;
+    const ObjectFile& here = object_file(path);
+    if (gone || (here.usable && !mapping->build_id.empty())) missing_.insert(path);
+  }
   uint64_t elf_address = 0;
   if (object == nullptr || !object->elf_address(file_offset, &elf_address)) {
     return {hinted_or(address, label + hex(file_offset))};
   }
   std::string fallback_name = label + hex(elf_address);
-  Module& m = module(path, address - elf_address);
+  Module& m = module(found, address - elf_address);
   if (m.dwfl_module != nullptr) {
     Dwarf_Addr dwfl_address = elf_address + m.bias;
     std::vector<Frame> frames = dwarf_frames(m, dwfl_address, fallback_name);
@@ -684,6 +720,7 @@ bool Symbolizer::Impl::symbol_frame(Module& m, Dwarf_Addr address,
 
 void Symbolizer::Impl::symbolize(Profile& profile) {
   hints_ = &profile.function_hints;
+  missing_.clear();
   // Functions already in the profile are reused; new ones are appended.
   std::unordered_map<std::string, uint64_t> function_ids;
   auto key_of = [](const std::string& name, const std::string& system_name,
@@ -730,6 +767,7 @@ void Symbolizer::Impl::symbolize(Profile& profile) {
       location.lines.push_back({intern(frame.function), frame.line});
     }
   }
+  profile.missing_objects.assign(missing_.begin(), missing_.end());
 
   for (size_t i = 0; i < profile.mappings.size(); ++i) {
     Mapping& mapping = profile.mappings[i];

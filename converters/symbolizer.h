@@ -43,6 +43,11 @@
 //  - Missing, deleted ("(deleted)"), unreadable or non-ELF files, pseudo
 //    mappings ([vdso], [heap], anonymous) and address 0 never throw or crash;
 //    they only get fallback names.
+//  - An object file missing at its path, or of another build than the
+//    profile's, is looked for in the directories of YEP_BINARY_PATH (else
+//    PPROF_BINARY_PATH; colon-separated, as pprof's): DIR/<its path> (a copy
+//    of the other machine's tree), then DIR/<its base name>. Those not found
+//    anywhere, that hold a sample, are listed in Profile::missing_objects.
 //
 // Each object file is read once, and reported to the one libdwfl session
 // once per load bias, however many addresses and profiles fall in it; DWARF

@@ -2,7 +2,7 @@
 // options as `yep report` (both go through report.h).
 //   yep-convert [--format F] [-o FILE] [--sort flat|cum] [--nodecount N] [--focus RE]
 //               [--ignore RE] [-l|--lines] [--list RE] [--sample-index N|NAME] [--title T]
-//               [--base OLD] [--threads] [--interpreter] PROFILE
+//               [--base OLD] [--threads] [--interpreter] [--binary-path DIRS] PROFILE
 // Output goes to stdout unless -o is given. Exit status 2 with one line on
 // stderr for any bad input.
 #include <algorithm>
@@ -22,7 +22,7 @@ const char kUsage[] =
     "usage: yep-convert [--format text|pstats|source|callgrind|proto|folded|html] [-o|--output FILE]\n"
     "                   [--sort flat|cum] [--nodecount N] [--focus RE] [--ignore RE] [-l|--lines]\n"
     "                   [--list RE] [--sample-index N|NAME] [--title T] [--base OLD] [--threads]\n"
-    "                   [--interpreter] PROFILE\n";
+    "                   [--interpreter] [--binary-path DIR[:DIR...]] PROFILE\n";
 
 [[noreturn]] void fail(const std::string& message) {
   std::fprintf(stderr, "yep-convert: error: %s\n", message.c_str());
@@ -54,7 +54,7 @@ int resolve_sample_index(const yep::Profile& profile, const std::string& input, 
 std::string did_you_mean(const std::string& word) {
   static const char* const kOptions[] = {"--format", "--output", "--sort", "--nodecount", "--focus", "--ignore",
                                          "--lines", "--list", "--sample-index", "--title", "--base", "--threads",
-                                         "--interpreter", "--help", "--version"};
+                                         "--interpreter", "--binary-path", "--help", "--version"};
   auto distance = [](const std::string& a, const std::string& b) {  // Levenshtein
     std::vector<size_t> row(b.size() + 1);
     for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
@@ -121,6 +121,8 @@ int main(int argc, char** argv) {
       options.title = value();
     } else if (arg == "-l" || arg == "--lines") {
       options.lines = true;
+    } else if (arg == "--binary-path") {
+      ::setenv("YEP_BINARY_PATH", value().c_str(), 1);  // read by the symbolizer as it loads the profile
     } else if (arg == "--threads") {
       options.threads = true;
     } else if (arg == "--interpreter") {

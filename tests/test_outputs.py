@@ -364,3 +364,40 @@ def test_callgrind_inclusive_costs_of_recursion_stay_within_the_total(tmp_path, 
     assert shares and max(shares.values()) <= 100.0, ann.stdout
     top = "rec" if not mode else "_PyEval_EvalFrameDefault"
     assert shares[top] >= 90.0, ann.stdout
+
+
+def test_object_files_missing_here_are_named_and_found_with_binary_path(hotcold, tmp_path):
+    # A profile read where its extension is gone (another machine, a clean
+    # build): the report names the file and how much goes through it, and
+    # --binary-path (or YEP_BINARY_PATH) finds a copy, by its path under the
+    # directory or by its name.
+    ext = tmp_path / "ext"
+    ext.mkdir()
+    so = next(hotcold.glob("hotcold*.so"))
+    shutil.copy(so, ext / so.name)
+    script = write_script(tmp_path, "work.py", WORKLOAD.format(rounds=60))
+    result = run_yep(["-f", "250", "-o", "work.prof", str(script)], cwd=tmp_path, env={"PYTHONPATH": str(ext)})
+    assert result.returncode == 0, result.stderr
+    full, _ = parse_report(report(tmp_path / "work.prof", "--nodecount", "0").stdout)
+    elsewhere = tmp_path / "copies"
+    elsewhere.mkdir()
+    shutil.move(ext / so.name, elsewhere / so.name)
+
+    text = report(tmp_path / "work.prof", "--nodecount", "0").stdout
+    note = re.search(rf"^Not found here: {re.escape(str(ext / so.name))} \(([\d.]+)% of the profile goes through it; "
+                     r"its functions are named by address\): point yep at a copy with --binary-path DIR or "
+                     r"YEP_BINARY_PATH=DIR$", text, re.M)
+    assert note and float(note.group(1)) > 90, text
+    assert "burn_hot" not in text and f"{so.name}+0x" in text
+
+    tree = tmp_path / "tree"  # a copy of the other machine's tree: DIR/<the file's path>
+    (tree / str(ext).lstrip("/")).mkdir(parents=True)
+    shutil.copy(elsewhere / so.name, tree / str(ext).lstrip("/") / so.name)
+    for args, env in ((["--binary-path", str(elsewhere)], {}), ([], {"YEP_BINARY_PATH": str(elsewhere)}),
+                      (["--binary-path", f"/nonexistent:{tree}"], {})):
+        found = run_yep(["report", "--nodecount", "0", *args, str(tmp_path / "work.prof")], cwd=tmp_path, env=env)
+        assert found.returncode == 0 and "Not found here" not in found.stdout, found.stdout
+        assert parse_report(found.stdout)[0]["burn_hot"] == full["burn_hot"]
+        convert = subprocess.run([str(BIN / "yep-convert"), "--nodecount", "0", *args, str(tmp_path / "work.prof")],
+                                 capture_output=True, text=True, env=dict(os.environ, **env))
+        assert convert.stdout == found.stdout

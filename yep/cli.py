@@ -383,7 +383,12 @@ def report_main(argv):
     parser.add_argument("--threads", action="store_true", help="one root per thread (thread name and id)")
     parser.add_argument("--interpreter", action="store_true",
                         help="mixed profiles: also show the interpreter's own native frames (hidden by default)")
+    parser.add_argument("--binary-path", metavar="DIR[:DIR...]",
+                        help="where to find copies of object files missing here (a profile from another machine, "
+                             "a rebuilt extension): DIR/<their path> or DIR/<their name>; also YEP_BINARY_PATH")
     args = parser.parse_args(argv)
+    if args.binary_path:
+        os.environ["YEP_BINARY_PATH"] = args.binary_path  # read by the symbolizer as it loads the profile
     nodecount = args.nodecount if args.nodecount is not None else (30 if args.format == "text" else 0)
     if nodecount < 0:
         return fail(f"--nodecount must be >= 0, not {nodecount}")
