@@ -37,7 +37,7 @@ BUILD_PACKAGES := scikit-build-core cmake ninja pytest
 # Peer packages the tests use or compare yep with: each may fail to install
 # on a new interpreter; its tests then skip with the reason.
 PEER_PACKAGES := numpy gprof2dot snakeviz memray memory_profiler line_profiler matplotlib ipython nbclient nbformat \
-	ipykernel guppy3 websocket-client py-spy psutil
+	ipykernel guppy3 websocket-client py-spy psutil cython
 # pybind11 from PyPI for the versions newer than Debian's pybind11-dev knows.
 MATRIX_BUILD_PACKAGES := $(BUILD_PACKAGES) pybind11
 

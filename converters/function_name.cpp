@@ -1,5 +1,6 @@
 #include "function_name.h"
 
+#include <cctype>
 #include <cstring>
 #include <vector>
 
@@ -61,6 +62,29 @@ std::string short_function_name(const std::string& name) {
   while (!spaces.empty() && spaces.back() + 1 >= out.size()) spaces.pop_back();
   if (!spaces.empty()) out.erase(0, spaces.back() + 1);
   return out.empty() ? name : out;
+}
+
+std::string cython_name(const std::string& symbol) {
+  static const char* const kPrefixes[] = {"__pyx_f_", "__pyx_pf_", "__pyx_pw_", "__pyx_gb_"};
+  size_t i = std::string::npos;
+  for (const char* prefix : kPrefixes)
+    if (symbol.rfind(prefix, 0) == 0) i = std::strlen(prefix);
+  if (i == std::string::npos) return "";
+  std::string out;
+  // Length-prefixed parts, each followed by '_': the module path and classes.
+  for (;;) {
+    size_t digits = i;
+    while (digits < symbol.size() && std::isdigit(static_cast<unsigned char>(symbol[digits]))) ++digits;
+    if (digits == i || digits - i > 4) break;
+    const size_t length = std::stoul(symbol.substr(i, digits - i));
+    if (length == 0 || digits + length >= symbol.size() || symbol[digits + length] != '_') break;
+    out += symbol.substr(digits, length) + ".";
+    i = digits + length + 1;
+  }
+  // The function's own name, after the index def functions carry.
+  while (i < symbol.size() && std::isdigit(static_cast<unsigned char>(symbol[i]))) ++i;
+  if (out.empty() || i >= symbol.size()) return "";
+  return out + symbol.substr(i);
 }
 
 std::string display_name(const Function& f) {

@@ -35,6 +35,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "function_name.h"
+
 namespace yep {
 namespace {
 
@@ -357,6 +359,7 @@ FunctionKey describe_function(Dwarf_Die* die) {
   key.name = demangle(linkage);
   if (key.name.empty()) key.name = plain ? plain : (linkage ? linkage : "");
   key.system_name = linkage ? linkage : key.name;
+  if (std::string python = cython_name(key.system_name); !python.empty()) key.name = python;
   key.filename = decl_file(die);
   Dwarf_Attribute mem;
   key.start_line = udata_attribute(dwarf_attr_integrate(die, DW_AT_decl_line, &mem));
@@ -714,6 +717,7 @@ bool Symbolizer::Impl::symbol_frame(Module& m, Dwarf_Addr address,
   frame->function = FunctionKey();
   frame->function.name = demangled.empty() ? name : demangled;
   frame->function.system_name = symbol->name;
+  if (std::string python = cython_name(name); !python.empty()) frame->function.name = python;
   frame->line = 0;
   return true;
 }

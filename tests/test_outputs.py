@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import yep
-from conftest import definition_line, marked_line, needs_program, parse_report, require, require_program, run_yep, write_script
+from conftest import definition_line, marked_line, needs, needs_program, parse_report, require, require_program, run_yep, write_script
 from proto_reader import sample_totals
 from test_cpu_profile import WORKLOAD
 
@@ -401,3 +401,38 @@ def test_object_files_missing_here_are_named_and_found_with_binary_path(hotcold,
         convert = subprocess.run([str(BIN / "yep-convert"), "--nodecount", "0", *args, str(tmp_path / "work.prof")],
                                  capture_output=True, text=True, env=dict(os.environ, **env))
         assert convert.stdout == found.stdout
+
+
+@needs("Cython")
+def test_cython_functions_read_as_python_names_them(tmp_path):
+    # Cython's C functions carry module, class and function mangled into the
+    # symbol (__pyx_f_5cyfix_6Burner_spin); reports show cyfix.Burner.spin,
+    # and the proto keeps the C symbol as the function's system name.
+    import gzip
+
+    from conftest import build_extension
+
+    (tmp_path / "cyfix.pyx").write_text(
+        "cdef class Burner:\n"
+        "    cdef double spin(self, long n):\n"
+        "        cdef double x = 0\n"
+        "        cdef long i\n"
+        "        for i in range(n):\n"
+        "            x += i * 0.5 + x * 1e-9\n"
+        "        return x\n\n"
+        "    def run(self, long n):\n"
+        "        return self.spin(n)\n\n"
+        "def burn(long n):\n"
+        "    return Burner().run(n)\n")
+    subprocess.run([sys.executable, "-m", "cython", "-3", str(tmp_path / "cyfix.pyx"), "-o", str(tmp_path / "cyfix.c")],
+                   check=True, capture_output=True)
+    build_extension(tmp_path / "cyfix.c", tmp_path)
+    script = write_script(tmp_path, "work.py", "import cyfix\nfor _ in range(20):\n    cyfix.burn(20_000_000)\n")
+    result = run_yep(["-f", "250", "-o", "cy.prof", "--format", "proto", str(script)], cwd=tmp_path,
+                     env={"PYTHONPATH": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    rows, total = parse_report(report(tmp_path / "cy.prof", "--nodecount", "0").stdout)
+    assert rows["cyfix.Burner.spin"][0] > 0.8 * total, rows
+    assert rows["cyfix.Burner.run"][1] >= rows["cyfix.Burner.spin"][1] and "cyfix.burn" in rows, rows
+    assert not [name for name in rows if name.startswith("__pyx_")], rows
+    assert b"__pyx_f_5cyfix_6Burner_spin" in gzip.decompress((tmp_path / "cy.prof.pb.gz").read_bytes())

@@ -25,3 +25,21 @@ TEST(ShortFunctionName, KeepsOperators) {
   EXPECT_EQ(short_function_name("operator new(unsigned long)"), "operator new");
   EXPECT_EQ(short_function_name("bool std::operator< <char>(std::string const&, char const*)"), "std::operator<");
 }
+
+TEST(CythonName, ModulesClassesAndFunctionsAsPythonNamesThem) {
+  using yep::cython_name;
+  EXPECT_EQ(cython_name("__pyx_f_7sklearn_4tree_10_criterion_4Gini_children_impurity"),
+            "sklearn.tree._criterion.Gini.children_impurity");
+  EXPECT_EQ(cython_name("__pyx_pw_6pandas_5_libs_3lib_25maybe_convert_objects"), "pandas._libs.lib.maybe_convert_objects");
+  EXPECT_EQ(cython_name("__pyx_pf_7fixture_3hot"), "fixture.hot");
+  EXPECT_EQ(cython_name("__pyx_f_5numpy_7ndarray_4size"), "numpy.ndarray.size");
+}
+
+TEST(CythonName, OtherNamesAreNotCythons) {
+  using yep::cython_name;
+  EXPECT_EQ(cython_name("burn_hot"), "");
+  EXPECT_EQ(cython_name("__pyx_module_is_main_fixture"), "");
+  EXPECT_EQ(cython_name("__pyx_f_"), "");
+  EXPECT_EQ(cython_name("__pyx_f_nodigits"), "");
+  EXPECT_EQ(cython_name("__pyx_f_99999999999_x"), "");
+}
