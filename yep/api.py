@@ -108,7 +108,7 @@ def _begin(path, frequency=None, mixed=None, root_code=None, wall=False):
 
     if mixed_sampler.running():
         return "mixed", _start_inside(mixed_sampler, path, frequency, mixed, wall)
-    if is_running():  # gperftools' own profiler
+    if "yep._native" in sys.modules and _native().cpu_running():  # gperftools' own profiler
         print(f"yep: '{path}' records nothing: a native profile ('{_native().cpu_profile_path()}') is running, "
               f"and gperftools' profiler runs one at a time", file=sys.stderr)
         return "nothing", path
