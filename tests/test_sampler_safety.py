@@ -158,6 +158,8 @@ def test_openmp_workers_keep_their_callers(native_threads, tmp_path):
     outlined = {s: v for s, v in leaf.items() if re.search(r";omp_burn\._omp_fn\.\d+;omp_leaf$", s)}
     assert sum(outlined.values()) >= 0.95 * sum(leaf.values()), leaf
     workers = {s: v for s, v in outlined.items() if "<module>" not in s}
-    # (libgomp's thread start and libc's under it: named or not, two frames at least)
-    assert workers and all(re.search(r"^thread [^;]+;[^;]+;[^;]+;.*omp_burn\._omp_fn", s) for s in workers), workers
+    # (libgomp's thread start and libc's under it: named or not, two frames
+    # at least; CI once saw one sample in some 150 stop at libgomp's frame)
+    whole = sum(v for s, v in workers.items() if re.search(r"^thread [^;]+;[^;]+;[^;]+;.*omp_burn\._omp_fn", s))
+    assert workers and whole >= 0.97 * sum(workers.values()), workers
     assert sum(workers.values()) > 0.4 * sum(outlined.values()), outlined
