@@ -36,6 +36,7 @@ frames they call (the interpreter's own frames hidden from reports).
 
 options:
   -h, --help            show this help and exit
+  -V, --version         show yep's version and exit
   -o, --outfile FILE    profile file to write (default: <script basename>.prof,
                         e.g. script.py.prof, in the current directory)
   -v, --visualize       print the report (yep report) after the run
