@@ -753,8 +753,10 @@ def test_a_script_run_by_a_yep_command_starts_its_own_mixed_profile_at_its_modul
     """)
     result = run_yep([*command, str(script)], cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(hotcold)))
     assert result.returncode == 0, result.stderr
-    stacks = [line for line in load(tmp_path / "own.prof").folded().splitlines() if "burn_hot" in line]
-    assert stacks and all(line.startswith("<module>;caller;py_burn_hot;burn_hot ") for line in stacks), stacks
+    # (a sample may fall in the wrapper py_burn_hot itself, around its call)
+    stacks = [line for line in load(tmp_path / "own.prof").folded().splitlines() if "py_burn_hot" in line]
+    assert stacks and all(re.match(r"<module>;caller;py_burn_hot(;burn_hot)? \d+$", line) for line in stacks), stacks
+    assert any(line.startswith("<module>;caller;py_burn_hot;burn_hot ") for line in stacks), stacks
 
 
 def test_mixed_to_an_unwritable_path_is_one_line_and_the_program_does_not_run(tmp_path):
