@@ -197,9 +197,14 @@ def test_pure_python_loop_has_its_share_at_its_line(hotcold, tmp_path):
     assert rows["burn"][1] / total == pytest.approx(burn_cpu / total, abs=0.05), (burn_cpu, result.stdout)
     stats = load(tmp_path / "work.py.prof").stats(lines=True)
     line = marked_line(script, "# spin-line")
-    at_line = sum(ct for (file, number, func), (_, _, _, ct, _) in stats.stats.items()
-                  if func == "spin" and number == line and file.endswith("work.py"))
-    assert at_line >= 0.6 * spin_cpu, (at_line, spin_cpu)
+    by_line = {}
+    for (file, number, func), (_, _, _, ct, _) in stats.stats.items():
+        if func == "spin" and file.endswith("work.py"):
+            by_line[number] = by_line.get(number, 0) + ct
+    # The loop's two lines (its for: FOR_ITER and the jump back; its body)
+    # hold spin's time, the body most (it once held 59% to the for's 41%).
+    assert by_line.get(line - 1, 0) + by_line.get(line, 0) >= 0.85 * spin_cpu, (by_line, spin_cpu)
+    assert max(by_line, key=by_line.get) == line, by_line
 
 
 UPPER = """
@@ -449,8 +454,12 @@ def test_samples_outside_the_scripts_run_are_yeps_own(tmp_path):
     taken = own + int(re.search(rb" samples=(\d+)", text).group(1))
     cpu = float(re.search(rb" cpu_seconds=([\d.]+)", text).group(1))
     profile = load(tmp_path / "outside.prof")
-    roots = {line.split(";")[0].rsplit(" ", 1)[0] for line in profile.folded().splitlines()}
-    assert roots == {"spin"}, roots  # below program(): never <module>
+    # Below program(): spin at the root, never <module>. (Only a sample in
+    # yep.start()'s or yep.stop()'s own Python code, which this made-up
+    # root does not cover, may start at <module>: a sample or two.)
+    folded = [line.rsplit(" ", 1) for line in profile.folded().splitlines()]
+    outside = sum(int(ns) for stack, ns in folded if not stack.startswith("spin"))
+    assert outside <= 4_000_000 * 2, folded
     # The profile holds program()'s 0.6 s; the 0.4 s before it (and the
     # drain thread's time) went to yep's own samples.
     total = float(re.search(r"Total: ([\d.]+)s", profile.render("text")).group(1))
