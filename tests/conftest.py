@@ -140,6 +140,18 @@ def run_yep(args, cwd, env=None, timeout=120, **kwargs):
                           text=True, timeout=timeout, **kwargs)
 
 
+# spin(seconds): a script busy for that much of its own thread's CPU time
+# (yep's drain thread runs beside it, so not the process's).
+SPIN_THREAD_TIME = """
+import time
+
+def spin(seconds):
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+"""
+
+
 def write_script(directory, name, body):
     path = Path(directory) / name
     path.write_text(textwrap.dedent(body))

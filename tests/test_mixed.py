@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import marked_line, needs, needs_program, parse_report, run_yep, write_script
+from conftest import SPIN_THREAD_TIME, marked_line, needs, needs_program, parse_report, run_yep, write_script
 from proto_reader import stacks
 
 # caller_a calls burn_hot three times for each call from caller_b, in the
@@ -430,23 +430,17 @@ def test_samples_outside_the_scripts_run_are_yeps_own(tmp_path):
     # (CI once found <frozen runpy> at the root of a profile). yep's folder
     # is the root code's: here the script's own, so its spin() outside
     # program() stands for yep's code, and only program()'s 0.6 s remain.
-    script = write_script(tmp_path, "outside.py", """
-        import time
-        import yep
+    script = write_script(tmp_path, "outside.py", SPIN_THREAD_TIME + """
+import yep
 
-        def spin(seconds):  # this thread's CPU time: yep's drain thread runs beside it
-            end = time.thread_time() + seconds
-            while time.thread_time() < end:
-                pass
+def program():
+    spin(0.6)
 
-        def program():
-            spin(0.6)
-
-        yep.start("outside.prof", frequency=250, _root_code=program.__code__)
-        spin(0.4)
-        program()
-        yep.stop()
-    """)
+yep.start("outside.prof", frequency=250, _root_code=program.__code__)
+spin(0.4)
+program()
+yep.stop()
+""")
     result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     text = (tmp_path / "outside.prof").read_bytes()

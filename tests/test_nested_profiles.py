@@ -9,16 +9,10 @@ import sys
 import pytest
 
 import yep
-from conftest import run_yep, write_script
+from conftest import SPIN_THREAD_TIME, run_yep, write_script
 
-SPIN = """
-import time
+SPIN = SPIN_THREAD_TIME + """
 import yep
-
-def spin(seconds):  # this thread's CPU time: yep's drain thread runs beside it
-    end = time.thread_time() + seconds
-    while time.thread_time() < end:
-        pass
 
 def a():
     spin(0.3)
@@ -117,3 +111,16 @@ print(yep.stop()["samples"], yep.stop()["path"])
     assert result.stderr == ("yep: 'inner.prof' records nothing: a native profile ('native.prof') is running, "
                              "and gperftools' profiler runs one at a time\n")
     assert not (tmp_path / "inner.prof").exists()
+
+
+def test_a_profile_inside_asking_for_another_rate_or_clock_is_told_it_shares_the_sampler(tmp_path):
+    result = run(tmp_path, """
+yep.start("outer.prof", frequency=250)
+yep.start("inner.prof", frequency=100, wall=True)
+b()
+print(yep.stop()["requested_hz"])
+yep.stop()
+""")
+    assert result.stdout.split() == ["250.0"]
+    assert result.stderr == "yep: 'inner.prof' shares the running profile's sampler (outer.prof): 250 Hz, CPU time\n"
+    assert seconds_of(tmp_path / "inner.prof") == pytest.approx(0.2, abs=0.04)
