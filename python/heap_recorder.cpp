@@ -283,7 +283,8 @@ int allocation_stack(uintptr_t* stack) {
         merged, depth,
         [&](uint64_t pc) { return is_python_stand_in(pc) && codes.address(stand_in_code(pc)) == mixed_stacks.root_code; },
         [&](uint64_t pc) { return is_python_stand_in(pc) && is_runpy_file(codes.filename(stand_in_code(pc))); },
-        [&](uint64_t pc) { return is_python_stand_in(pc) || interpreter->eval.contains(pc - 1); });
+        [&](uint64_t pc) { return is_python_stand_in(pc); },
+        [&](uint64_t pc) { return !is_python_stand_in(pc) && interpreter->eval.contains(pc - 1); });
   }
   depth = std::min<size_t>(depth, kMaxDepth);
   for (size_t i = 0; i < depth; ++i) stack[i] = static_cast<uintptr_t>(merged[i]);

@@ -242,9 +242,8 @@ bool merge(const Slot& slot, std::vector<uint64_t>& out) {
           const CodeInfo* code = stand_in_code(frame);
           return code && is_runpy_file(code->filename);
         },
-        [](uint64_t frame) {  // Python frames, and the eval loop's native frames
-          return stand_in_code(frame) != nullptr || frame >= kPythonBase || session.interpreter->eval.contains(frame - 1);
-        });
+        [](uint64_t frame) { return frame >= kPythonBase; },
+        [](uint64_t frame) { return is_native(frame) && session.interpreter->eval.contains(frame - 1); });
     if (kept == whole && outside_the_run(out)) return false;
     if (kept == 0) return false;  // in yep's runner or runpy's Python code
     // Python frames cut from a root run by the same eval call (the root a

@@ -15,6 +15,7 @@
 
 #include "interpreter_code.h"
 #include "python_frames.h"
+#include "root_cut.h"
 
 namespace yep {
 
@@ -42,29 +43,6 @@ void merge_stacks(const uintptr_t* pcs, int native_depth, const PyFrameRecord* p
     push_native(pcs[i]);
   }
   while (next < python_depth) run();
-}
-
-// The depth a merged stack (leaf first) keeps when it is cut at the
-// root-most frame for which is_root holds: that frame, everything below it,
-// and the frames just above it that run the profiled script are left out:
-// yep's runner, runpy's frames (is_runner) and the native frames of exec
-// (keep_native false: all but the eval loop's), so the script's stack
-// starts at its <module>, on the eval loop that runs it. Before the
-// <module> runs (runpy reads and compiles the script), nothing is left but
-// the native frames at the leaf, up to the first runner frame: compiling is
-// the program's time, as under `python script.py`.
-template <typename IsRoot, typename IsRunner, typename KeepNative>
-size_t depth_above_root(const uint64_t* stack, size_t depth, IsRoot is_root, IsRunner is_runner,
-                        KeepNative keep_native) {
-  for (size_t i = depth; i-- > 0;)
-    if (is_root(stack[i])) {
-      const size_t root = i;
-      while (i > 0 && (is_runner(stack[i - 1]) || !keep_native(stack[i - 1]))) --i;
-      if (i > 0) return i;
-      while (i < root && !is_runner(stack[i]) && !keep_native(stack[i])) ++i;
-      return i;
-    }
-  return depth;
 }
 
 // Whether a Python file is runpy's (its frames run the profiled script).

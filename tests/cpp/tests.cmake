@@ -102,3 +102,8 @@ target_compile_options(unwinder_test PRIVATE -O2 -fomit-frame-pointer)
 target_link_options(unwinder_test PRIVATE -rdynamic)
 target_link_libraries(unwinder_test PRIVATE GTest::gtest_main ${CMAKE_DL_LIBS})
 gtest_discover_tests(unwinder_test)
+
+add_executable(root_cut_test tests/cpp/root_cut_test.cpp)
+target_include_directories(root_cut_test PRIVATE python)
+target_link_libraries(root_cut_test PRIVATE GTest::gtest_main)
+gtest_discover_tests(root_cut_test)
