@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <string>
+#include <unordered_map>
 
 namespace yep {
 
@@ -57,20 +58,44 @@ bool parse_line(std::string_view line, Mapping& m) {
   return true;
 }
 
+// "# yep-build-id:\t<address>\t<build id>"
+bool parse_build_id(std::string_view line, uint64_t& address, std::string_view& id) {
+  const std::string_view tag = "# yep-build-id:\t";
+  if (line.substr(0, tag.size()) != tag) return false;
+  line.remove_prefix(tag.size());
+  const size_t tab = line.find('\t');
+  if (tab == std::string_view::npos || !parse_hex(line.substr(0, tab), address)) return false;
+  id = line.substr(tab + 1);
+  return !id.empty() && id.size() <= 128 && id.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
 }  // namespace
 
 std::vector<Mapping> parse_proc_maps(std::string_view text) {
   std::vector<Mapping> out;
+  std::vector<std::pair<uint64_t, std::string_view>> build_ids;
   while (!text.empty()) {
     size_t nl = text.find('\n');
     std::string_view line = text.substr(0, nl);
     text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
     Mapping m;
+    uint64_t address = 0;
+    std::string_view id;
     if (parse_line(line, m)) {
       m.id = out.size() + 1;
       out.push_back(std::move(m));
+    } else if (parse_build_id(line, address, id)) {
+      build_ids.emplace_back(address, id);
     }
   }
+  if (build_ids.empty()) return out;
+  const MappingIndex index(out);
+  std::unordered_map<std::string_view, std::string_view> by_file;
+  for (const auto& [address, id] : build_ids)
+    if (const uint64_t at = index.find(address); at && out[at - 1].filename.rfind('/', 0) == 0)
+      by_file[out[at - 1].filename] = id;
+  for (Mapping& m : out)
+    if (auto it = by_file.find(m.filename); it != by_file.end()) m.build_id = std::string(it->second);
   return out;
 }
 

@@ -106,10 +106,14 @@ struct Profile {
   // the interpreter's files instead.
   bool interpreter_marked = false;
   std::vector<FunctionHint> function_hints;  // sorted by start, disjoint
-  // Object files the symbolizer could not read (missing here, or another
-  // build than the profile's), as the mappings name them: their addresses
-  // have fallback names, and reports say so (see symbolizer.h).
-  std::vector<std::string> missing_objects;
+  // Object files the symbolizer could not read, as the mappings name them:
+  // their addresses have fallback names, and reports say so (see
+  // symbolizer.h).
+  struct MissingObject {
+    std::string path;
+    bool changed = false;  // here, but another build than the profile's (by build id)
+  };
+  std::vector<MissingObject> missing_objects;
 
   // Index of the sample type reports use by default.
   size_t default_sample_type = 0;

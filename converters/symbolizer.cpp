@@ -502,7 +502,7 @@ class Symbolizer::Impl {
 
   Dwfl* dwfl_ = nullptr;
   std::vector<std::string> binary_path_;  // where copies of missing objects may be
-  std::set<std::string> missing_;         // of the profile being symbolized
+  std::map<std::string, bool> missing_;   // of the profile being symbolized: path -> changed
   std::unordered_map<std::string, ObjectFile> files_;
   std::map<std::pair<std::string, uint64_t>, Module> modules_;
   // Keyed by the DIE's address in the mapped debug data, unique per DIE.
@@ -587,7 +587,7 @@ std::vector<Frame> Symbolizer::Impl::resolve(const Mapping* mapping,
     struct stat st;
     const bool gone = stat(path.c_str(), &st) != 0;
     const ObjectFile& here = object_file(path);
-    if (gone || (here.usable && !mapping->build_id.empty())) missing_.insert(path);
+    if (gone || (here.usable && !mapping->build_id.empty())) missing_.emplace(path, !gone);
   }
   uint64_t elf_address = 0;
   if (object == nullptr || !object->elf_address(file_offset, &elf_address)) {
@@ -771,7 +771,8 @@ void Symbolizer::Impl::symbolize(Profile& profile) {
       location.lines.push_back({intern(frame.function), frame.line});
     }
   }
-  profile.missing_objects.assign(missing_.begin(), missing_.end());
+  profile.missing_objects.clear();
+  for (const auto& [path, changed] : missing_) profile.missing_objects.push_back({path, changed});
 
   for (size_t i = 0; i < profile.mappings.size(); ++i) {
     Mapping& mapping = profile.mappings[i];

@@ -36,25 +36,26 @@ std::string describe(const Function& f, const ShortPaths& paths) {
   return s;
 }
 
-// A line for each object file the symbolizer did not find (a profile read
+// A line for each object file the symbolizer could not use (a profile read
 // on another machine, an extension rebuilt since): how much of the profile
 // goes through it, and how to point yep at a copy.
 std::string missing_objects_note(const Profile& p, size_t vi, int64_t total) {
   std::string out;
-  for (const std::string& object : p.missing_objects) {
+  for (const Profile::MissingObject& object : p.missing_objects) {
     int64_t through = 0;
     for (const Sample& s : p.samples)
       for (uint64_t lid : s.location_ids) {
         const Mapping* m = p.mapping(p.location(lid).mapping_id);
-        if (m && m->filename == object) {
+        if (m && m->filename == object.path) {
           through += s.values[vi];
           break;
         }
       }
     if (through == 0) continue;
-    out += "Not found here: " + object + " (" + percent(through, total) +
-           " of the profile goes through it; its functions are named by address): point yep at a copy with "
-           "--binary-path DIR or YEP_BINARY_PATH=DIR\n";
+    out += (object.changed ? "Changed here since the run: " : "Not found here: ") + object.path + " (" +
+           (object.changed ? "another build than the profile's, by build id; " : "") + percent(through, total) +
+           " of the profile goes through it; its functions are named by address): point yep at " +
+           (object.changed ? "the run's copy" : "a copy") + " with --binary-path DIR or YEP_BINARY_PATH=DIR\n";
   }
   return out;
 }

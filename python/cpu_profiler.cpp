@@ -133,6 +133,7 @@ void finalize_profile(const std::string& path, CpuProfileSummary& s) {
   }
   if (!bytes.empty() && bytes.back() != '\n') bytes += '\n';
   bytes += cpu_profile_record(s, session.clock.unix_seconds(), "");
+  bytes += read_self_build_ids();
 
   write_atomically(path, bytes, "the profile");
 }

@@ -451,6 +451,7 @@ std::string write_dump(const std::string& reason) {
   }
   out += "\nMAPPED_LIBRARIES:\n";
   out += read_self_maps();
+  out += read_self_build_ids();
   std::map<uint32_t, CodeInfo> codes;
   for (size_t key = 0; key < python_frames.size(); ++key) {
     const uint32_t index = stand_in_code(python_frames[key]);

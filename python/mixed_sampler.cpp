@@ -405,6 +405,7 @@ void write_profile(const Window& w, const Gathered& g, const std::map<uint64_t, 
                 static_cast<unsigned long long>(g.dropped), static_cast<unsigned long long>(max_backlog),
                 static_cast<unsigned long long>(g.own));
   bytes += cpu_profile_record(s, w.start_unix, extra);
+  bytes += read_self_build_ids();
   for (size_t i = 0; i < python_frames_seen.size(); ++i) {
     const auto& [code, line] = python_frames_seen[i];
     bytes += python_stand_in_line(i, line, code_infos[code]);

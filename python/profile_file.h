@@ -1,6 +1,8 @@
 // What every profile file the capture side writes needs: the text of
-// /proc/self/maps (gperftools' formats end with it), and a write that leaves
-// the whole file or nothing: the bytes go to PATH.yep-tmp, renamed over PATH.
+// /proc/self/maps (gperftools' formats end with it), the build ids of the
+// loaded objects (so that a report made where an object was rebuilt since
+// can tell), and a write that leaves the whole file or nothing: the bytes go
+// to PATH.yep-tmp, renamed over PATH.
 #pragma once
 
 #include <string>
@@ -9,6 +11,12 @@ namespace yep {
 
 // The process's memory maps now ("" if /proc is not readable).
 std::string read_self_maps();
+
+// One "# yep-build-id:\t<address>\t<build id>" line (both in hex) per loaded
+// object that has a GNU build id, the address one inside its first loaded
+// segment (converters/proc_maps.h gives the id to that object's mappings).
+// Read from the objects' notes in memory: no file is opened.
+std::string read_self_build_ids();
 
 // Creates PATH empty, so a start fails at once on a path it could never write
 // at stop. Throws CaptureError "cannot write the profile to '<path>': ...".

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import yep
-from conftest import definition_line, marked_line, needs, needs_program, parse_report, require, require_program, run_yep, write_script
+from conftest import build_extension, definition_line, marked_line, needs, needs_program, parse_report, require, require_program, run_yep, write_script
 from proto_reader import sample_totals
 from test_cpu_profile import WORKLOAD
 
@@ -410,6 +410,56 @@ def test_object_files_missing_here_are_named_and_found_with_binary_path(hotcold,
         convert = subprocess.run([str(BIN / "yep-convert"), "--nodecount", "0", *args, str(tmp_path / "work.prof")],
                                  capture_output=True, text=True, env=dict(os.environ, **env))
         assert convert.stdout == found.stdout
+
+
+def build_id(path):
+    note = subprocess.run(["readelf", "-n", str(path)], capture_output=True, text=True, check=True).stdout
+    return re.search(r"Build ID: ([0-9a-f]+)", note).group(1)
+
+
+@pytest.mark.parametrize("mode", [[], ["--native"], ["--heap"]])
+def test_an_object_rebuilt_since_the_run_is_named_not_misread(hotcold, allocs, tmp_path, mode):
+    # The run's copy of an extension is rebuilt in place with other code
+    # before the report (a rebuilt wheel, a `make` in between): every capture
+    # records build ids, so the report tells the new file from the run's,
+    # names its functions by address rather than by the new file's symbols,
+    # and --binary-path finds the run's copy by its build id.
+    fixture, name = (allocs, "allocs") if mode == ["--heap"] else (hotcold, "hotcold")
+    ext = tmp_path / "ext"
+    ext.mkdir()
+    source = ext / f"{name}.c"
+    shutil.copy(fixture / f"{name}.c", source)
+    so = build_extension(source, ext)
+    run_id = build_id(so)
+    body = ("import allocs\nallocs.alloc_big()\nallocs.alloc_churn()\n" if name == "allocs"
+            else WORKLOAD.format(rounds=60))
+    script = write_script(tmp_path, "work.py", body)
+    rate = [] if mode == ["--heap"] else ["-f", "250"]
+    result = run_yep([*mode, *rate, "-o", "work.prof", str(script)], cwd=tmp_path, env={"PYTHONPATH": str(ext)})
+    assert result.returncode == 0, result.stderr
+    profile = sorted(tmp_path.glob("work.prof*"))[-1]  # the heap profile's last dump
+    assert re.search(rf"^# yep-build-id:\t[0-9a-f]+\t{run_id}$", profile.read_text(errors="replace"), re.M)
+    full, _ = parse_report(report(profile, "--nodecount", "0").stdout)
+
+    kept = tmp_path / "run-copy"
+    kept.mkdir()
+    shutil.copy(so, kept / so.name)
+    # Other code first in the file: the run's addresses fall elsewhere now.
+    source.write_text("__attribute__((used)) double padding(double x) {\n" +
+                      "".join(f"    x = x * 1.0001 + {i};\n" for i in range(2000)) + "    return x;\n}\n" +
+                      source.read_text())
+    build_extension(source, ext)
+    assert build_id(so) != run_id
+
+    text = report(profile, "--nodecount", "0").stdout
+    note = re.search(rf"^Changed here since the run: {re.escape(str(so))} \(another build than the profile's, by "
+                     r"build id; ([\d.]+)% of the profile goes through it; its functions are named by address\): "
+                     r"point yep at the run's copy with --binary-path DIR or YEP_BINARY_PATH=DIR$", text, re.M)
+    assert note and float(note.group(1)) > 0, text
+    assert "padding" not in text and f"{so.name}+0x" in text, text
+    found = report(profile, "--nodecount", "0", "--binary-path", str(kept)).stdout
+    assert "Changed here" not in found and "padding" not in found, found
+    assert parse_report(found)[0] == full
 
 
 @needs("Cython")
