@@ -36,6 +36,7 @@
 #include <utility>
 
 #include "function_name.h"
+#include "progress.h"
 
 namespace yep {
 namespace {
@@ -759,6 +760,9 @@ void Symbolizer::Impl::symbolize(Profile& profile) {
   };
 
   std::vector<bool> referenced(profile.mappings.size(), false);
+  size_t unnamed = 0, done = 0;
+  for (const Location& location : profile.locations) unnamed += location.lines.empty();
+  Progress progress("symbolizing", "addresses", unnamed);
   for (Location& location : profile.locations) {
     const Mapping* mapping = nullptr;
     if (location.mapping_id != 0 &&
@@ -770,6 +774,7 @@ void Symbolizer::Impl::symbolize(Profile& profile) {
     for (const Frame& frame : resolve(mapping, location.address)) {
       location.lines.push_back({intern(frame.function), frame.line});
     }
+    progress.at(++done);
   }
   profile.missing_objects.clear();
   for (const auto& [path, changed] : missing_) profile.missing_objects.push_back({path, changed});

@@ -195,6 +195,12 @@ bool cpu_profiler_running() {
   return session.running || state.enabled;
 }
 
+long long cpu_profiler_samples() {
+  ProfilerState state{};
+  ProfilerGetCurrentState(&state);
+  return state.enabled ? state.samples_gathered : 0;
+}
+
 std::string cpu_profiler_path() {
   if (session.running) return session.path;
   ProfilerState state{};

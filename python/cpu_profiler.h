@@ -59,6 +59,8 @@ void cpu_profiler_flush();
 // without touching the parent's file; the child may then profile itself.
 void cpu_profiler_release_after_fork();
 bool cpu_profiler_running();
+// Samples gperftools' profiler has gathered so far (0 when it is not running).
+long long cpu_profiler_samples();
 // The file the running CPU profiler writes to ("" when none is running).
 std::string cpu_profiler_path();
 // True when no profiler samples and `signal` (SIGPROF or SIGALRM) has its

@@ -79,6 +79,7 @@ std::atomic<uint64_t> next_slot{0}, dropped{0};
 // over every sample taken.
 std::atomic<long> drain_tid{0};
 std::atomic<uint64_t> own_samples{0};
+std::atomic<uint64_t> program_samples{0};  // recorded since the sampler started, in any profile
 std::atomic<bool> drain_stop{false};
 
 // Drained data (drain thread and stop only).
@@ -299,6 +300,7 @@ void drain_once() {
       counts.push_back(0);
     }
     ++counts[it->second];
+    program_samples.fetch_add(1, std::memory_order_relaxed);
   }
   drained_to = k;
 }
@@ -505,6 +507,8 @@ bool mixed_sampler_running() { return session.running; }
 
 bool mixed_sampler_recording() { return session.running && session.ticking; }
 
+uint64_t mixed_sampler_samples() { return program_samples.load(std::memory_order_relaxed); }
+
 CpuProfileSummary mixed_sampler_rate() {
   CpuProfileSummary s;
   s.requested_hz = session.requested_hz;
@@ -552,6 +556,7 @@ void start_sampler(double frequency, uintptr_t root_code, const std::string& roo
   code_infos.clear();
   dropped = 0;
   own_samples = 0;
+  program_samples = 0;
   drain_tid = 0;
   next_slot = 0;
   drained_to = 0;

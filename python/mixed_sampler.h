@@ -56,6 +56,9 @@ void mixed_sampler_resume(int id);
 bool mixed_sampler_running();
 // Whether some profile gathers now (not all paused).
 bool mixed_sampler_recording();
+// The program's samples the sampler has recorded since it started (for a
+// progress line; the drain thread adds them every 20 ms).
+uint64_t mixed_sampler_samples();
 // The running sampler's rate and clock (requested_hz, wall_clock; samples 0).
 CpuProfileSummary mixed_sampler_rate();
 

@@ -99,6 +99,7 @@ PYBIND11_MODULE(_native, m) {
         "In a forked child: forget the parent's profile without writing to it.");
   m.def("cpu_flush", &yep::cpu_profiler_flush, "Flush samples gathered so far to the file.");
   m.def("cpu_running", &yep::cpu_profiler_running, "Whether the CPU profiler is running.");
+  m.def("cpu_samples", &yep::cpu_profiler_samples, "Samples gperftools' CPU profiler has gathered so far.");
   m.def("cpu_profile_path", &yep::cpu_profiler_path,
         "The file the running CPU profiler writes to ('' when none is running).");
   m.def("mixed_start", [](const std::string& path, double frequency, py::object root_code, bool wall) {
@@ -141,6 +142,7 @@ PYBIND11_MODULE(_native, m) {
         "Stop gathering into mixed profile id and write its file; mixed_resume gathers on.");
   m.def("mixed_resume", &yep::mixed_sampler_resume, py::arg("id"), "Gather into mixed profile id again.");
   m.def("mixed_running", &yep::mixed_sampler_running, "Whether the mixed sampler is running.");
+  m.def("mixed_samples", &yep::mixed_sampler_samples, "The program's samples recorded since the sampler started.");
   m.def("mark_own_thread", &yep::mark_own_thread,
         "The calling thread is yep's own: CPU profiles count its samples as yep's and record none.");
   m.def("unmark_own_thread", &yep::unmark_own_thread, "The calling thread is no longer yep's own (it ends).");

@@ -25,6 +25,19 @@ def _native():
     return native
 
 
+def own_thread(target):
+    """A thread's target that marks the thread as yep's own first: a CPU
+    profile of the program leaves its samples out (python/own_threads.h)."""
+    def run():
+        _native().mark_own_thread()
+        try:
+            target()
+        finally:
+            _native().unmark_own_thread()
+
+    return run
+
+
 _fork_hook_registered = False
 
 

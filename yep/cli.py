@@ -258,6 +258,13 @@ class _CpuSession:
 
         return api.is_running()
 
+    def so_far(self):
+        from .api import _native
+
+        kind, _ = self.begun
+        samples = _native().mixed_samples() if kind == "mixed" else _native().cpu_samples()
+        return f"{samples:,} samples so far"
+
     def stop(self):
         """Stops; returns (profile to report, files written, what was measured)."""
         from . import api
@@ -289,6 +296,13 @@ class _HeapSession:
 
         return heap.heap_is_running()
 
+    def so_far(self):
+        from . import heap
+
+        stats = heap.heap_stats()
+        return (f"{stats['live_bytes'] / 2**20:.1f} MiB of native heap in use, peak {stats['peak_bytes'] / 2**20:.1f} MiB, "
+                f"{stats['allocations']:,} allocations so far")
+
     def stop(self):
         from . import heap
 
@@ -301,13 +315,16 @@ class _HeapSession:
 def _run_profiled(session, target, opts, nodecount, formats):
     """Runs the program under a started session and ends as the program would."""
     from . import runner
+    from .progress import RunProgress
     from .report import format_suffix, load
 
     parent = os.getpid()
+    progress = RunProgress(session.so_far)
 
     def finish_profile(outcome):
         """Stops the session, shows the program's exception, then yep's
         line and the -v report. Returns 0, or 2 on a yep error."""
+        progress.stop()
         try:
             report_path, stem, written, measured = session.stop()
         except YepError as exc:
@@ -345,6 +362,7 @@ def _run_profiled(session, target, opts, nodecount, formats):
 
     os._exit = exit_after_profile
     outcome = None
+    progress.start()
     try:
         target.run(opts["args"])
     except BaseException as exc:  # the program's own: passed through below

@@ -45,6 +45,7 @@ import urllib.parse
 
 from . import mixed
 from ._errors import YepError
+from .api import own_thread
 from .census import Census, CensusRow, _excluded, census, exclude_from_census, type_name
 
 MAX_MOMENTS = 240
@@ -85,19 +86,6 @@ def stop():
         if _view is not None:
             _view.stop()
             _view = None
-
-
-def _own_thread(target):
-    """A thread's target that marks the thread as yep's own first: a CPU
-    profile of the program leaves its samples out (python/own_threads.h)."""
-    def run():
-        _native().mark_own_thread()
-        try:
-            target()
-        finally:
-            _native().unmark_own_thread()
-
-    return run
 
 
 def _native():
@@ -206,9 +194,9 @@ class LiveView:
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/?token={self.token}"
         self.take_moment()
-        threading.Thread(target=_own_thread(self.server.serve_forever), name="yep-live-view-server",
+        threading.Thread(target=own_thread(self.server.serve_forever), name="yep-live-view-server",
                          daemon=True).start()
-        self.sampler = threading.Thread(target=_own_thread(self._sample), name="yep-live-view-sampler", daemon=True)
+        self.sampler = threading.Thread(target=own_thread(self._sample), name="yep-live-view-sampler", daemon=True)
         self.sampler.start()
 
     def stop(self):
