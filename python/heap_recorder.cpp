@@ -528,11 +528,27 @@ void interval_loop() {
   }
 }
 
+// In a forked child the heap profile is the parent's: the child records
+// nothing (its allocations would wait for a dump thread it does not have),
+// and the parent's thread and locks are dropped, not joined or waited on.
+void after_fork_in_child() {
+  if (!recording.load()) return;
+  recording = false;
+  new (&interval_thread) std::thread();
+  new (&interval_mutex) std::mutex();
+  new (&interval_wake) std::condition_variable();  // its destructor at exit would wait for the thread
+  new (&dump_mutex) std::mutex();
+  new (&table_lock) SpinLock();
+  in_dump = false;
+}
+
 }  // namespace
 
 void heap_recorder_start(const HeapHooks& h, const std::string& prefix, const HeapDumpIntervals& intervals,
                          const HeapMixed& mixed) {
   if (recording.load()) throw CaptureError("the heap profiler is already running");
+  static const bool fork_handler = ::pthread_atfork(nullptr, nullptr, after_fork_in_child) == 0;
+  (void)fork_handler;
   if (!tables.buckets) {
     tables.buckets = static_cast<Bucket*>(map_memory(kMaxBuckets * sizeof(Bucket)));
     tables.bucket_slots = static_cast<uint32_t*>(map_memory(kBucketSlots * sizeof(uint32_t)));

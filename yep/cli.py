@@ -317,6 +317,7 @@ def _run_profiled(session, target, opts, nodecount, formats):
     from . import runner
     from .progress import RunProgress
     from .report import format_suffix, load
+    from .run_ends import RunEnds
 
     parent = os.getpid()
     progress = RunProgress(session.so_far)
@@ -349,18 +350,8 @@ def _run_profiled(session, target, opts, nodecount, formats):
                 return fail(str(exc))
         return 0
 
-    # os._exit skips every clean-up: finish the profile first (in this
-    # process only; forked children often leave through os._exit).
-    real_exit = os._exit
-
-    def exit_after_profile(status):
-        if os.getpid() == parent and session.running():
-            finish_profile(None)
-            sys.stdout.flush()
-            sys.stderr.flush()
-        real_exit(status)
-
-    os._exit = exit_after_profile
+    ends = RunEnds(lambda: finish_profile(None), session.running)
+    ends.install()
     outcome = None
     progress.start()
     try:
@@ -368,7 +359,7 @@ def _run_profiled(session, target, opts, nodecount, formats):
     except BaseException as exc:  # the program's own: passed through below
         outcome = exc
     finally:
-        os._exit = real_exit
+        ends.uninstall()
     if os.getpid() != parent:  # a forked child ending: the profile is the parent's
         runner.show_exception(outcome)
         return runner.finish(outcome)
