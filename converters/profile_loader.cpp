@@ -5,6 +5,7 @@
 #include "cpu_profile_reader.h"
 #include "heap_profile_reader.h"
 #include "profile_diff.h"
+#include "profile_merge.h"
 #include "symbolizer.h"
 
 namespace yep {
@@ -33,6 +34,22 @@ Profile load_profile(const std::string& path, const std::string& base_path) {
   Symbolizer().symbolize(p);
   p.check_valid();
   return p;
+}
+
+Profile load_profiles(const std::vector<std::string>& paths, const std::string& base_path) {
+  if (paths.size() == 1) return load_profile(paths[0], base_path);
+  if (paths.empty()) throw ProfileError("no profile given: name one or more profile files");
+  if (!base_path.empty())
+    throw ProfileError("--base compares one profile with another, not " + std::to_string(paths.size()) +
+                       " merged: give one profile with --base");
+  std::vector<Profile> profiles;
+  Symbolizer symbolizer;
+  for (const std::string& path : paths) {
+    profiles.push_back(read_profile(path));
+    symbolizer.symbolize(profiles.back());
+    profiles.back().check_valid();
+  }
+  return merge(std::move(profiles), paths);
 }
 
 }  // namespace yep

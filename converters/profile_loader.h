@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "profile.h"
 
@@ -20,5 +21,11 @@ Profile read_profile(const std::string& path);
 // Throws ProfileError with a one-line message for any unreadable input, and
 // when the two profiles are of different kinds (e.g. CPU and heap).
 Profile load_profile(const std::string& path, const std::string& base_path = "");
+
+// Several profiles of one kind read as one (profile_merge.h): each read and
+// symbolized (one symbolizer: each object file is read once), then merged.
+// One path is load_profile. A base (base_path) compares one profile only:
+// with several paths it is refused.
+Profile load_profiles(const std::vector<std::string>& paths, const std::string& base_path = "");
 
 }  // namespace yep

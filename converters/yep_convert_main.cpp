@@ -2,7 +2,7 @@
 // options as `yep report` (both go through report.h).
 //   yep-convert [--format F] [-o FILE] [--sort flat|cum] [--nodecount N] [--focus RE]
 //               [--ignore RE] [-l|--lines] [--list RE] [--sample-index N|NAME] [--title T]
-//               [--base OLD] [--threads] [--interpreter] [--binary-path DIRS] PROFILE
+//               [--base OLD] [--threads] [--interpreter] [--binary-path DIRS] PROFILE...
 // Output goes to stdout unless -o is given. Exit status 2 with one line on
 // stderr for any bad input.
 #include <algorithm>
@@ -22,7 +22,8 @@ const char kUsage[] =
     "usage: yep-convert [--format text|pstats|source|callgrind|proto|folded|html] [-o|--output FILE]\n"
     "                   [--sort flat|cum] [--nodecount N] [--focus RE] [--ignore RE] [-l|--lines]\n"
     "                   [--list RE] [--sample-index N|NAME] [--title T] [--base OLD] [--threads]\n"
-    "                   [--interpreter] [--binary-path DIR[:DIR...]] PROFILE\n";
+    "                   [--interpreter] [--binary-path DIR[:DIR...]] PROFILE [PROFILE...]\n"
+    "Several profiles of one kind are merged into one.\n";
 
 [[noreturn]] void fail(const std::string& message) {
   std::fprintf(stderr, "yep-convert: error: %s\n", message.c_str());
@@ -81,7 +82,8 @@ std::string did_you_mean(const std::string& word) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string input, output, base, sample_index;
+  std::vector<std::string> inputs;
+  std::string output, base, sample_index;
   yep::ReportOptions options;
   options.nodecount = 30;
   bool nodecount_given = false;
@@ -131,21 +133,19 @@ int main(int argc, char** argv) {
       output = value();
     } else if (!arg.empty() && arg[0] == '-') {
       fail("unknown option " + arg + did_you_mean(arg) + " (see yep-convert -h)");
-    } else if (input.empty()) {
-      input = arg;
     } else {
-      fail("only one profile at a time (got '" + input + "' and '" + arg + "')");
+      inputs.push_back(arg);
     }
   }
-  if (input.empty()) {
+  if (inputs.empty()) {
     std::fputs(kUsage, stderr);
     return 2;
   }
   if (!nodecount_given && options.format != "text") options.nodecount = 0;
   std::string text;
   try {
-    const yep::Profile profile = yep::load_profile(input, base);
-    if (!sample_index.empty()) options.sample_index = resolve_sample_index(profile, input, sample_index);
+    const yep::Profile profile = yep::load_profiles(inputs, base);
+    if (!sample_index.empty()) options.sample_index = resolve_sample_index(profile, inputs[0], sample_index);
     text = yep::render(profile, options);
   } catch (const yep::ProfileError& e) {
     fail(e.what());

@@ -190,16 +190,16 @@ PYBIND11_MODULE(_native, m) {
            py::arg("sample_index") = -1, py::arg("focus") = "", py::arg("ignore") = "", py::arg("lines") = false,
            py::arg("list") = "", py::arg("title") = "", py::arg("interpreter") = false, py::arg("threads") = false,
            "The profile in one output format, as bytes.");
-  m.def("load", [](const std::string& path, const std::string& base) {
-          yep::Profile profile = yep::load_profile(path, base);
+  m.def("load", [](const std::vector<std::string>& paths, const std::string& base) {
+          yep::Profile profile = yep::load_profiles(paths, base);
           // The symbolizer's scratch memory (often 100 MB) goes back to the
           // system: the Python process goes on running, and measuring memory.
           malloc_trim(0);
           return profile;
         },
-        py::arg("path"), py::arg("base") = "",
+        py::arg("paths"), py::arg("base") = "",
         py::call_guard<py::gil_scoped_release>(),
-        "Read and symbolize a profile file.");
+        "Read and symbolize profile files (several: merged into one).");
   m.def("format_names", &yep::format_names, "Output formats render() accepts.");
   m.def("format_suffix", &yep::format_suffix, py::arg("format"), "Usual file suffix of a format.");
   m.def("is_binary_format", &yep::is_binary_format, py::arg("format"), "Whether a format is binary.");

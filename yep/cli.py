@@ -375,7 +375,8 @@ def report_main(argv):
         prog="yep report", description="Print or write a profile in one of yep's output formats.",
         epilog="text, source and folded go to stdout unless -o is given; the others go to "
                "PROFILE.pstats, .callgrind, .pb.gz or .html unless -o is given.")
-    parser.add_argument("profile", help="profile file (gperftools CPU or heap profile)")
+    parser.add_argument("profile", nargs="+", help="profile file (gperftools CPU or heap profile); several of one "
+                        "kind are merged into one")
     parser.add_argument("--format", default="text", choices=FORMATS, help="output format (default text)")
     parser.add_argument("-o", "--output", help="file to write")
     parser.add_argument("--sort", choices=("flat", "cum"), default="flat", help="text: order rows by flat or cum")
@@ -403,13 +404,13 @@ def report_main(argv):
     if nodecount < 0:
         return fail(f"--nodecount must be >= 0, not {nodecount}")
     try:
-        data = load(args.profile, base=args.base).render(args.format, sort=args.sort, nodecount=nodecount, focus=args.focus,
+        data = load(*args.profile, base=args.base).render(args.format, sort=args.sort, nodecount=nodecount, focus=args.focus,
                                          ignore=args.ignore, lines=args.lines, sample_index=args.sample_index,
                                          list=args.list, title=args.title, threads=args.threads,
                                          interpreter=args.interpreter)
         output = args.output
         if output is None and (is_binary_format(args.format) or args.format in ("callgrind", "html")):
-            output = args.profile + format_suffix(args.format)
+            output = args.profile[0] + format_suffix(args.format)
         if output is None or output == "-":
             if isinstance(data, bytes):
                 sys.stdout.buffer.write(data)

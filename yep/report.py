@@ -30,19 +30,23 @@ def is_binary_format(fmt):
     return _native().is_binary_format(fmt)
 
 
-def load(path, base=None):
+def load(path, *more, base=None):
     """Read and symbolize a profile file (CPU or heap); returns a Profile.
 
+    Several paths of one kind (`load("a.prof", "b.prof")`: the processes
+    of a run, the runs of a job, other hosts) are read as one profile: a
+    function is one function whatever address it was loaded at, and each
+    sample carries a "profile" label naming its file.
     With `base`, the result is the profile minus the base profile, stack by
-    stack (pprof's -base: what grew between two heap dumps).
+    stack (pprof's -base: what grew between two heap dumps); one path only.
     Raises YepError for a missing, truncated or corrupt file.
     """
     try:
-        path = os.fspath(path)
+        paths = [os.fspath(p) for p in (path, *more)]
         base = "" if base is None else os.fspath(base)
     except TypeError:
         raise YepError("profile paths must be str or os.PathLike") from None
-    return Profile(_native().load(path, base), path)
+    return Profile(_native().load(paths, base), paths[0] if len(paths) == 1 else " + ".join(paths))
 
 
 class Profile:
