@@ -28,9 +28,10 @@ def two_runs(hotcold, allocs, tmp_path_factory):
     # The second run loads another extension first: its hotcold lies
     # elsewhere, as on another host, even where randomization is off.
     tmp = tmp_path_factory.mktemp("merge")
-    env = {"PYTHONPATH": f"{hotcold}:{allocs}"}
-    for name, first in (("a", ""), ("b", "import allocs\n")):
-        script = write_script(tmp, f"{name}.py", first + WORKLOAD.format(rounds=40))
+    script = write_script(tmp, "work.py", "import os\nif os.environ['FIRST']:\n    import allocs\n" +
+                          WORKLOAD.format(rounds=40))
+    for name, first in (("a", ""), ("b", "1")):
+        env = {"PYTHONPATH": f"{hotcold}:{allocs}", "FIRST": first}
         result = run_yep(["-f", "250", "-o", f"{name}.prof", str(script)], cwd=tmp, env=env)
         assert result.returncode == 0, result.stderr
     assert extension_start(tmp / "a.prof", "hotcold") != extension_start(tmp / "b.prof", "hotcold")
