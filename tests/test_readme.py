@@ -273,36 +273,32 @@ def copy_examples(*names, into="."):
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """examples/demo.py run as `make demo` runs it: `python -m yep -v demo.py`
-    beside its C extension, built as the Makefile builds it (-O2 -g)."""
+    """A copy of the repository's examples/ after `make demo`: the demo's C
+    extension built in build/examples as the Makefile builds it (-O2 -g), and
+    the run make demo makes there (`python -m yep -v ../../examples/demo.py`,
+    the extension importable), which leaves build/examples/demo.py.prof."""
     require("numpy")
-    directory = tmp_path_factory.mktemp("demo")
-    for name in ("demo.py", "demo_kernels.c"):
-        shutil.copy(EXAMPLES / name, directory / name)
-    build_extension(directory / "demo_kernels.c", directory, opt="-O2")
-    result = run_yep(["-v", "demo.py"], cwd=directory)
+    root = tmp_path_factory.mktemp("demo")
+    shutil.copytree(EXAMPLES, root / "examples")
+    build = root / "build" / "examples"
+    build.mkdir(parents=True)
+    build_extension(root / "examples" / "demo_kernels.c", build, opt="-O2")
+    result = run_yep(["-v", "../../examples/demo.py"], cwd=build, env={"PYTHONPATH": "."})
     assert result.returncode == 0, result.stderr
-    return directory, result
+    return root, result
 
 
-def demo_profile(*, also_as=None):
-    """The demo's files and its profile demo.py.prof (made by `make demo`)."""
+def after_make_demo(*, profile_also_as=None):
+    """The repository's examples/, and build/examples as `make demo` leaves
+    it: the demo's extension and its profile demo.py.prof."""
     def setup(scratch, request):
-        directory, _ = request.getfixturevalue("demo")
-        for name in ("demo.py", "demo_kernels.c", "demo.py.prof"):
-            shutil.copy(directory / name, scratch / name)
-        if also_as:
-            shutil.copy(directory / "demo.py.prof", scratch / also_as)
+        root, _ = request.getfixturevalue("demo")
+        shutil.copytree(root / "examples", scratch / "examples")
+        shutil.copytree(root / "build", scratch / "build")
+        if profile_also_as:
+            shutil.copy(scratch / "build" / "examples" / "demo.py.prof",
+                        scratch / "build" / "examples" / profile_also_as)
     return setup
-
-
-def demo_in_examples(scratch, request):
-    """examples/demo.py with its extension beside it (importable as the script's own directory's)."""
-    directory, _ = request.getfixturevalue("demo")
-    (scratch / "examples").mkdir()
-    for path in directory.iterdir():
-        if path.name.startswith("demo") and not path.name.endswith(".prof"):
-            shutil.copy(path, scratch / "examples" / path.name)
 
 
 def mistakes(scratch, request):
@@ -358,6 +354,7 @@ class Run:
     setup: Callable = None          # setup(scratch, request): its files; may return environment variables
     needs: tuple = ()               # peer packages its programs import
     programs: tuple = ()            # programs it runs
+    cwd: str = "."                  # where its commands run, in the scratch directory
     output_follows: bool = False    # a python block: the next block is its output
     marks: list = field(init=False)
 
@@ -372,14 +369,17 @@ RUN = {
     "from-python": Run("import yep"),
     "from-python-2": Run("import numpy as np", needs=("numpy",), output_follows=True),
     "output-formats": Run("$ yep report --nodecount 2 work.py.prof", extension_moved_away),
-    "output-formats-2": Run("import yep", demo_profile(also_as="out.prof"), ("numpy",)),
-    "output-formats-3": Run("$ yep report demo.py.prof --format source", demo_profile(), ("numpy",)),
-    "output-formats-4": Run("$ yep report demo.py.prof --format pstats", demo_profile(), ("numpy",)),
-    "output-formats-5": Run("$ yep report demo.py.prof --format callgrind", demo_profile(), ("numpy",),
-                            ("callgrind_annotate",)),
+    "output-formats-2": Run("import yep", after_make_demo(profile_also_as="out.prof"), ("numpy",),
+                            cwd="build/examples"),
+    "output-formats-3": Run("$ yep report demo.py.prof --format source", after_make_demo(), ("numpy",),
+                            cwd="build/examples"),
+    "output-formats-4": Run("$ yep report demo.py.prof --format pstats", after_make_demo(), ("numpy",),
+                            cwd="build/examples"),
+    "output-formats-5": Run("$ yep report demo.py.prof --format callgrind", after_make_demo(), ("numpy",),
+                            ("callgrind_annotate",), cwd="build/examples"),
     "output-formats-6": Run("$ go tool pprof -top work.pb.gz", hotcold_proto, programs=("go",)),
-    "heap-profiling": Run("$ python -m yep --heap -v --nodecount 10 examples/demo.py", demo_in_examples,
-                          ("numpy",)),
+    "heap-profiling": Run("$ PYTHONPATH=. python -m yep --heap -v --nodecount 10 ../../examples/demo.py",
+                          after_make_demo(), ("numpy",), cwd="build/examples"),
     "heap-profiling-2": Run("import yep", tcmalloc_preloaded),
     "line-by-line-memory-yep-memory-2": Run("$ yep memory ex.py", ex_py, ("numpy",)),
     "memory-over-time-from-python-yepmemory_usage": Run(">>> import time, yep"),
@@ -427,13 +427,14 @@ def test_readme_block(block, tmp_path, request):
     extra = entry.setup(tmp_path, request) if entry.setup else None
     own = own_names(tmp_path)
     env = environment(extra)
+    cwd = tmp_path / entry.cwd
     report = []
     where = f"README.md line {block.line} ({block.id})"
     if block.kind == "shell":
         for command, output in shell_session(block.lines):
-            report += check(f"{where}, `$ {command}`", output, run_shell(command, tmp_path, env), own)
+            report += check(f"{where}, `$ {command}`", output, run_shell(command, cwd, env), own)
     elif block.kind == "repl":
-        examples, result = run_repl(block.lines, tmp_path, env)
+        examples, result = run_repl(block.lines, cwd, env)
         if result.returncode != 0:
             report += [f"{where}: exit status {result.returncode}", result.stderr]
         for source, want, out in examples:
@@ -442,16 +443,16 @@ def test_readme_block(block, tmp_path, request):
                 report += [f"{where}, >>> {source.splitlines()[0]}:", *problems, "  its output:", out]
     else:
         output = block_after(block.id).lines if entry.output_follows else []
-        report += check(f"{where}, run as a script", output, run_python("\n".join(block.lines) + "\n", tmp_path,
-                                                                          env), own)
+        result = run_python("\n".join(block.lines) + "\n", cwd, env)
+        report += check(f"{where}, run as a script", output, result, own)
     assert not report, "\n".join(report)
 
 
 def test_make_demo_prints_the_quick_starts_report(demo):
     # The Quick start's report is what `make demo` prints: python -m yep -v
     # on examples/demo.py, beside its extension.
-    directory, result = demo
+    root, result = demo
     shown = block_after("quick-start")
     assert not shown.kind, f"README.md line {shown.line}: the block after make demo is not its output"
-    report = check("make demo", shown.lines, result, own_names(directory))
+    report = check("make demo", shown.lines, result, own_names(root / "examples"))
     assert not report, "\n".join(report)
