@@ -378,8 +378,8 @@ RUN = {
     "output-formats-5": Run("$ yep report demo.py.prof --format callgrind", after_make_demo(), ("numpy",),
                             ("callgrind_annotate",), cwd="build/examples"),
     "output-formats-6": Run("$ go tool pprof -top work.pb.gz", hotcold_proto, programs=("go",)),
-    "heap-profiling": Run("$ PYTHONPATH=. python -m yep --heap -v --nodecount 10 ../../examples/demo.py",
-                          after_make_demo(), ("numpy",), cwd="build/examples"),
+    "heap-profiling": Run("$ python -m yep --heap -v --nodecount 10 first.py", copy_examples("first.py"),
+                          ("numpy",)),
     "heap-profiling-2": Run("import yep", tcmalloc_preloaded),
     "line-by-line-memory-yep-memory-2": Run("$ yep memory ex.py", ex_py, ("numpy",)),
     "memory-over-time-from-python-yepmemory_usage": Run(">>> import time, yep"),
@@ -411,10 +411,12 @@ NOT_RUN = {
 
 def test_every_block_is_run_or_listed():
     shown = {b.id: b for b in BLOCKS if b.kind}
-    assert not set(RUN) & set(NOT_RUN), set(RUN) & set(NOT_RUN)
-    listed = set(RUN) | set(NOT_RUN)
-    assert not shown.keys() - listed, f"README blocks neither run nor in NOT_RUN: {sorted(shown.keys() - listed)}"
-    assert not listed - shown.keys(), f"RUN and NOT_RUN name blocks the README no longer has: {listed - shown.keys()}"
+    both = sorted(set(RUN) & set(NOT_RUN))
+    unlisted = sorted(set(shown) - set(RUN) - set(NOT_RUN))
+    gone = sorted((set(RUN) | set(NOT_RUN)) - set(shown))
+    assert not both, f"both run and in NOT_RUN: {both}"
+    assert not unlisted, f"README blocks neither run nor in NOT_RUN: {unlisted}"
+    assert not gone, f"RUN and NOT_RUN name blocks the README no longer has: {gone}"
     for block_id, b in shown.items():
         starts = RUN[block_id].starts if block_id in RUN else NOT_RUN[block_id][0]
         assert b.lines[0].startswith(starts), (f"README.md line {b.line}: block {block_id} starts with "
