@@ -27,7 +27,10 @@ paths and runs of spaces in both outputs:
   the real output as the README shows it, figures aside; any other row (the
   interpreter's, numpy's, BLAS's: which of them show, and in which order, is
   the sampling's) needs a real row with the same columns of figures.
-A `...` line in the README's output stands for lines left out.
+A `...` line in the README's output stands for lines left out; any README
+output may be an excerpt (real lines between its lines are allowed), so the
+order is checked as a subsequence, and lines that repeat (go tool pprof's
+traces) may match in another order.
 """
 import doctest
 import os
@@ -42,12 +45,11 @@ from typing import Callable
 
 import pytest
 
-from conftest import build_extension, needs, needs_program, require, run_yep, write_script, yep_environment
+from conftest import FIXTURES, build_extension, needs, needs_program, require, run_yep, write_script, yep_environment
 from test_cpu_profile import WORKLOAD
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 EXAMPLES = README.parent / "examples"
-FIXTURES = Path(__file__).parent / "fixtures"
 BIN = Path(sys.executable).parent  # python, yep and yep-convert of the interpreter under test
 
 
@@ -57,7 +59,6 @@ BIN = Path(sys.executable).parent  # python, yep and yep-convert of the interpre
 class Block:
     id: str       # "" for blocks that show no command (outputs, synopses, tables)
     line: int     # README.md line of the opening fence
-    lang: str
     lines: list
     kind: str     # "shell", "repl", "ipython", "python", "sh", or ""
 
@@ -74,9 +75,8 @@ def anchor(heading):
     return re.sub(r"[^\w\- ]", "", heading.lstrip("#").strip().lower()).replace(" ", "-")
 
 
-def readme_blocks(text=None):
-    text = README.read_text() if text is None else text
-    lines = text.splitlines()
+def readme_blocks():
+    lines = README.read_text().splitlines()
     blocks, section, per_section = [], "", Counter()
     i = 0
     while i < len(lines):
@@ -91,7 +91,7 @@ def readme_blocks(text=None):
             if kind:
                 per_section[section] += 1
                 block_id = section if per_section[section] == 1 else f"{section}-{per_section[section]}"
-            blocks.append(Block(block_id, i + 1, fence.group(1), body, kind))
+            blocks.append(Block(block_id, i + 1, body, kind))
             i = end
         i += 1
     return blocks
@@ -163,10 +163,14 @@ def own_names(directory):
     for path in directory.rglob("*.py"):
         names |= set(re.findall(r"^\s*(?:async\s+)?(?:def|class)\s+(?!__)(\w+)", path.read_text(), re.M))
     for path in directory.rglob("*.c"):
-        for line in path.read_text().splitlines():
+        for line in path.read_text().splitlines():  # a definition starts at the line's start: type name(
             if re.match(r"[A-Za-z_]", line) and "(" in line and "=" not in line.split("(")[0]:
-                names |= {next(n for n in re.findall(r"(\w+)\(", line) if n != "__attribute__")}
+                names.update([n for n in re.findall(r"(\w+)\(", line) if n != "__attribute__"][:1])
     return names
+
+
+def names_own_code(text, own):
+    return any(re.search(rf"\b{re.escape(name)}\b", text) for name in own)
 
 
 def compare(expected, stdout, stderr, own):
@@ -190,7 +194,7 @@ def compare(expected, stdout, stderr, own):
             else:
                 where = "out of the README's order" if shape in everything else "missing"
                 problems.append(f"{where}: {line.strip()!r} (as {shape!r})")
-        elif re.search(r"\b(%s)\b" % "|".join(map(re.escape, sorted(own))), row[1]) if own else False:
+        elif names_own_code(row[1], own):
             if shape not in everything:
                 problems.append(f"the example's own row is missing: {line.strip()!r} (as {shape!r})")
         elif row[0] not in real_columns:
@@ -209,8 +213,9 @@ def check(what, expected, result, own):
         problems.insert(0, f"exit status {result.returncode}, the README's is {expected_status(expected)}")
     if not problems:
         return []
-    return [f"{what}:", *(f"    {p}" for p in problems), "  its stdout:", *(f"    | {line}" for line in
-            result.stdout.splitlines()), "  its stderr:", *(f"    | {line}" for line in result.stderr.splitlines())]
+    return [f"{what}:", *(f"    {p}" for p in problems),
+            "  its stdout:", *(f"    | {line}" for line in result.stdout.splitlines()),
+            "  its stderr:", *(f"    | {line}" for line in result.stderr.splitlines())]
 
 
 # ---- running blocks -----------------------------------------------------------------------------------------
@@ -256,9 +261,10 @@ def run_repl(lines, scratch, env):
     result = subprocess.run([sys.executable, "-c", REPL, *(e.source for e in examples)], cwd=scratch, env=env,
                             capture_output=True, text=True, timeout=300)
     outputs = result.stdout.split(SEPARATOR + "\n")[1:]
+    outputs += [""] * (len(examples) - len(outputs))  # the statements after one that failed
     # An output line's "   # ..." after two spaces is the README's comment on it.
     return [(e.source, [re.sub(r"\s{2,}#.*$", "", w) for w in e.want.splitlines()], out)
-            for e, out in zip(examples, outputs + [""] * (len(examples) - len(outputs)))], result
+            for e, out in zip(examples, outputs)], result
 
 
 # ---- what each block needs in its scratch directory ---------------------------------------------------------
@@ -402,7 +408,8 @@ NOT_RUN = {
     "notebooks-memit-mprun-yep-2": ("In: def standardize(a):", "an IPython session, as above"),
     "notebooks-memit-mprun-yep-3": ("In: %mprun -f work work()", "an IPython session, as above"),
     "notebooks-memit-mprun-yep-4": ("python -m ipykernel install --user", "installs a Jupyter kernel into the "
-                                    "user's home; tests/test_notebook.py starts its kernel under tcmalloc the same way"),
+                                    "user's home; tests/test_notebook.py starts its kernel with the same three "
+                                    "variables (yep.magics.tcmalloc_environment)"),
     "notebooks-memit-mprun-yep-5": ("In: %yep --nodecount 8", "an IPython session, as above"),
     "the-live-view": ("$ python -m yep serve leaky_server.py", "a server that runs until stopped, at a random port "
                       "and token; tests/test_live_view.py serves a leaking program and drives browsers against it"),
