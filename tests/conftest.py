@@ -129,15 +129,21 @@ def marked_line(source, text):
     raise AssertionError(f"{text!r} not found in {source}")
 
 
-def run_yep(args, cwd, env=None, timeout=120, **kwargs):
-    """Runs `python -m yep ARGS` and returns the CompletedProcess (text)."""
+def yep_environment(env=None):
+    """The environment a yep command runs in: this one, without gperftools'
+    variables that would change the rate or the clock, plus `env`."""
     full_env = dict(os.environ)
     full_env.pop("CPUPROFILE_REALTIME", None)
     full_env.pop("CPUPROFILE_FREQUENCY", None)
     if env:
         full_env.update(env)
-    return subprocess.run([sys.executable, "-m", "yep", *args], cwd=cwd, env=full_env, capture_output=True,
-                          text=True, timeout=timeout, **kwargs)
+    return full_env
+
+
+def run_yep(args, cwd, env=None, timeout=120, **kwargs):
+    """Runs `python -m yep ARGS` and returns the CompletedProcess (text)."""
+    return subprocess.run([sys.executable, "-m", "yep", *args], cwd=cwd, env=yep_environment(env),
+                          capture_output=True, text=True, timeout=timeout, **kwargs)
 
 
 # spin(seconds): a script busy for that much of its own thread's CPU time
