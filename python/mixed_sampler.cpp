@@ -558,6 +558,11 @@ void start_sampler(double frequency, uintptr_t root_code, const std::string& roo
   own_samples = 0;
   program_samples = 0;
   drain_tid = 0;
+  // Every slot free: a forked child's copy of the ring holds its parent's
+  // samples not yet drained, which would block the ring from its start.
+  // (Only those in use are written: the others' pages stay shared.)
+  for (size_t i = 0; i < kSlots; ++i)
+    if (slots[i].state.load(std::memory_order_relaxed) != 0) slots[i].state.store(0, std::memory_order_relaxed);
   next_slot = 0;
   drained_to = 0;
   max_backlog = 0;
