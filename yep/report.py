@@ -59,8 +59,8 @@ def _process_profiles(folder):
     if unfinished:
         import sys
 
-        print(f"yep: {folder}: left out {len(unfinished)} unfinished profile{'s' if len(unfinished) > 1 else ''} "
-              f"(of processes still running, or killed): {', '.join(os.path.basename(p) for p in unfinished)}",
+        print(f"yep: {folder}: left out {len(unfinished)} profile{'s' if len(unfinished) > 1 else ''} not finished "
+              f"(processes still running, or killed): {', '.join(os.path.basename(p) for p in unfinished)}",
               file=sys.stderr)
     if not complete:
         raise YepError(f"{folder}: holds no finished profile")

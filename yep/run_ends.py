@@ -39,8 +39,11 @@ class RunEnds:
             self._finishing = True
             try:
                 self._finish()
-                sys.stdout.flush()
-                sys.stderr.flush()
+                for stream in (sys.stdout, sys.stderr):
+                    try:
+                        stream.flush()
+                    except (AttributeError, OSError, ValueError):  # closed by the program (a resource tracker)
+                        pass
             finally:
                 self._finishing = False
             if self._pending is not None:  # SIGTERM while writing: it ends the process now
