@@ -255,8 +255,10 @@ def test_bad_combinations_get_one_line_and_status_2(tmp_path):
     for args in (["--heap"], ["-c"]):
         result = run_yep(["--subprocesses", *args, str(script)], cwd=tmp_path, timeout=60)
         assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+        assert "--subprocesses" in result.stderr and "unknown option" not in result.stderr, result.stderr
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     result = run_yep(["--subprocesses", "-o", "busy", str(script)], cwd=tmp_path, timeout=60)
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert "'busy' holds other files" in result.stderr, result.stderr
     assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
