@@ -95,6 +95,29 @@ void apply_yep_record(std::string_view text, Profile& p) {
   p.comments.push_back(comment);
 }
 
+// A profile of one process of a tree (python -m yep --subprocesses) ends
+// with "# yep-process:\t<pid>\t<parent pid>\t<run|fork>\t<command line>":
+// every sample gets a "process" label, "<command line> (<pid>)", or
+// "<command line> (<pid>, fork of <parent pid>)". "" when there is none.
+std::string process_label(std::string_view text) {
+  const std::string_view tag = "# yep-process:\t";
+  size_t at = text.rfind(tag);
+  if (at == std::string_view::npos || (at != 0 && text[at - 1] != '\n')) return "";
+  std::string_view line = text.substr(at + tag.size());
+  line = line.substr(0, line.find('\n'));
+  std::string_view fields[4];
+  for (int i = 0; i < 3; ++i) {
+    const size_t tab = line.find('\t');
+    if (tab == std::string_view::npos) return "";
+    fields[i] = line.substr(0, tab);
+    line.remove_prefix(tab + 1);
+  }
+  fields[3] = line;
+  std::string label = std::string(fields[3]) + " (" + std::string(fields[0]);
+  if (fields[2] == "fork") label += ", fork of " + std::string(fields[1]);
+  return label + ")";
+}
+
 }  // namespace
 
 Profile parse_cpu_profile(std::string_view bytes, const std::string& name) {
@@ -154,6 +177,7 @@ Profile parse_cpu_profile(std::string_view bytes, const std::string& name) {
   p.mappings = parse_proc_maps(maps_text);
   apply_yep_record(maps_text, p);  // after sample types: it may rename "cpu" to "wall"
   // Mixed profiles' Python frames and threads (python_stand_ins.h).
+  const std::string process = process_label(maps_text);
   PythonStandIns stand_ins(maps_text);
   p.interpreter_marked = stand_ins.marks_plumbing();
   p.function_hints = stand_ins.function_hints();
@@ -200,6 +224,7 @@ Profile parse_cpu_profile(std::string_view bytes, const std::string& name) {
       s.location_ids.push_back(locations.id(leaf ? address : address - 1, PythonStandIns::plumbing(pc)));
       leaf = false;
     }
+    if (!process.empty()) s.labels.push_back({"process", process});
     const int64_t count = counts[k];
     s.values = {count, count * p.period};
     p.samples.push_back(std::move(s));

@@ -90,7 +90,9 @@ std::string cython_name(const std::string& symbol) {
 std::string display_name(const Function& f) {
   const std::string& file = f.filename;
   const bool python_file = file.size() > 3 && file.compare(file.size() - 3, 3, ".py") == 0;
-  if (python_file || f.system_name.rfind("py:", 0) == 0 || f.system_name.rfind("thread:", 0) == 0) return f.name;
+  if (python_file || f.system_name.rfind("py:", 0) == 0 || f.system_name.rfind("thread:", 0) == 0 ||
+      f.system_name.rfind("process:", 0) == 0)
+    return f.name;
   return short_function_name(f.name);
 }
 

@@ -102,20 +102,24 @@ Profile hide_interpreter_frames(const Profile& p) {
   return out;
 }
 
-Profile split_by_thread(const Profile& p) {
+namespace {
+
+// A root frame per value of a label ("thread", "process"), named
+// "<kind> <value>", pushed below the sample's other frames.
+Profile split_by_label(const Profile& p, const std::string& key) {
   Profile out = p;
-  std::map<std::string, uint64_t> location_of;  // thread -> its root location
+  std::map<std::string, uint64_t> location_of;  // label value -> its root location
   for (Sample& s : out.samples) {
-    const Label* thread = nullptr;
+    const Label* label = nullptr;
     for (const Label& l : s.labels)
-      if (l.key == "thread") thread = &l;
-    if (!thread) continue;
-    auto [it, inserted] = location_of.try_emplace(thread->value, out.locations.size() + 1);
+      if (l.key == key) label = &l;
+    if (!label) continue;
+    auto [it, inserted] = location_of.try_emplace(label->value, out.locations.size() + 1);
     if (inserted) {
       Function f;
       f.id = out.functions.size() + 1;
-      f.name = "thread " + thread->value;
-      f.system_name = "thread:" + thread->value;  // see display_name
+      f.name = key + " " + label->value;
+      f.system_name = key + ":" + label->value;  // see display_name
       out.functions.push_back(f);
       Location loc;
       loc.id = it->second;
@@ -126,5 +130,11 @@ Profile split_by_thread(const Profile& p) {
   }
   return out;
 }
+
+}  // namespace
+
+Profile split_by_thread(const Profile& p) { return split_by_label(p, "thread"); }
+
+Profile split_by_process(const Profile& p) { return split_by_label(p, "process"); }
 
 }  // namespace yep

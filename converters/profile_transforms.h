@@ -33,4 +33,9 @@ Profile hide_interpreter_frames(const Profile& profile);
 // every output format splits the profile by thread.
 Profile split_by_thread(const Profile& profile);
 
+// Adds a root frame per process, named by the sample's "process" label (the
+// process's command line and pid, from its profile's "# yep-process:"
+// line), below the thread's when both are split.
+Profile split_by_process(const Profile& profile);
+
 }  // namespace yep

@@ -34,6 +34,7 @@ std::string render(const Profile& original, const ReportOptions& o) {
   }
   Profile shown = o.interpreter ? original : hide_interpreter_frames(original);
   if (o.threads) shown = split_by_thread(shown);
+  if (o.processes) shown = split_by_process(shown);
   Profile filtered = filter_samples(shown, o.focus, o.ignore);
   const Profile p = o.lines ? by_lines(filtered) : std::move(filtered);
   const size_t vi = p.value_index(o.sample_index);

@@ -23,6 +23,7 @@ struct ReportOptions {
   std::string title;             // html: page title
   bool interpreter = false;      // mixed stacks: show the interpreter's own frames
   bool threads = false;          // one root frame per thread
+  bool processes = false;        // one root frame per process (profiles of a process tree)
 };
 
 // The names accepted as ReportOptions::format.

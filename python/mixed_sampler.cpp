@@ -558,11 +558,27 @@ void start_sampler(double frequency, uintptr_t root_code, const std::string& roo
   own_samples = 0;
   program_samples = 0;
   drain_tid = 0;
+  // Every slot free: a forked child's copy of the ring holds its parent's
+  // samples not yet drained, which would block the ring from its start.
+  // (Only those in use are written: the others' pages stay shared.)
+  for (size_t i = 0; i < kSlots; ++i)
+    if (slots[i].state.load(std::memory_order_relaxed) != 0) slots[i].state.store(0, std::memory_order_relaxed);
   next_slot = 0;
   drained_to = 0;
   max_backlog = 0;
   drain_stop = false;
-  session.drain = std::thread(drain_loop);
+  {
+    // The drain thread takes none of the program's signals (it inherits
+    // this mask): a SIGTERM delivered to it would not wake Python's main
+    // thread, which alone runs the handler (a pool worker waiting on its
+    // queue then never ends). The timer's and the faults stay open.
+    sigset_t program_signals, saved;
+    sigfillset(&program_signals);
+    for (int sig : {SIGPROF, SIGALRM, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP}) sigdelset(&program_signals, sig);
+    pthread_sigmask(SIG_BLOCK, &program_signals, &saved);
+    session.drain = std::thread(drain_loop);
+    pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  }
 
   struct sigaction action {};
   action.sa_sigaction = on_signal;

@@ -20,8 +20,8 @@ from .usage import Parser, UsageError, did_you_mean, fail
 
 USAGE = """\
 usage: python -m yep [-v] [-o OUTFILE] [-f HZ] [--wall] [--native] [--threads] [--interpreter]
-                     [-c] [-l] [--format F[,F...]] [--sort flat|cum] [--nodecount N]
-                     [--] script.py [args ...]
+                     [--subprocesses] [--processes] [-c] [-l] [--format F[,F...]]
+                     [--sort flat|cum] [--nodecount N] [--] script.py [args ...]
        python -m yep --heap [-v] [-o PREFIX] [--native] [--pymalloc] [--heap-interval SIZE]
                      [--heap-inuse-interval SIZE] [--heap-time-interval S] script.py [args ...]
        python -m yep [options] -m module [args ...]
@@ -49,6 +49,11 @@ options:
   --mixed               Python frames between the native ones: the default
                         (refused where this Python's frames cannot be read)
   --threads             reports: one root per thread (thread name and id)
+  --subprocesses        also profile every Python process the program starts
+                        (fork, multiprocessing, subprocess, exec): OUTFILE is
+                        then a folder of one profile per process, which yep
+                        report reads as one
+  --processes           reports: one root per process (command line and pid)
   --interpreter         reports: also show the interpreter's own native frames
                         (hidden by default)
   -c, --callgrind       write OUTFILE in callgrind format (as YEP did)
@@ -100,10 +105,12 @@ def _parse_run_args(argv):
     opts = {"outfile": None, "visualize": False, "frequency": None, "wall": False, "callgrind": False,
             "lines": False, "formats": "", "sort": "flat", "nodecount": 30, "script": None, "module": None,
             "args": [], "heap": False, "pymalloc": False, "heap_interval": None, "heap_inuse_interval": None,
-            "heap_time_interval": None, "mixed": None, "threads": False, "interpreter": False}
+            "heap_time_interval": None, "mixed": None, "threads": False, "interpreter": False,
+            "subprocesses": False, "processes": False}
     flags = {"-v": "visualize", "--visualize": "visualize", "--wall": "wall", "-c": "callgrind",
              "--callgrind": "callgrind", "-l": "lines", "--lines": "lines", "--heap": "heap",
-             "--pymalloc": "pymalloc", "--threads": "threads", "--interpreter": "interpreter"}
+             "--pymalloc": "pymalloc", "--threads": "threads", "--interpreter": "interpreter",
+             "--subprocesses": "subprocesses", "--processes": "processes"}
     with_value = {"-o": "outfile", "--outfile": "outfile", "-f": "frequency", "--frequency": "frequency",
                   "--sort": "sort", "--nodecount": "nodecount", "--format": "formats", "-m": "module",
                   "--heap-interval": "heap_interval", "--heap-inuse-interval": "heap_inuse_interval",
@@ -175,6 +182,10 @@ def run_main(argv):
             raise UsageError(str(exc)) from None
         if opts["heap"] and (opts["callgrind"] or opts["wall"] or frequency):
             raise UsageError("--heap profiles memory: -c, --wall and -f are for CPU profiles")
+        if opts["subprocesses"] and opts["heap"]:
+            raise UsageError("--subprocesses profiles CPU time only: not with --heap")
+        if opts["subprocesses"] and opts["callgrind"]:
+            raise UsageError("--subprocesses writes a folder of profiles: for callgrind, use --format callgrind")
         formats = [f for f in opts["formats"].split(",") if f]
         for fmt in formats:
             if fmt not in FORMATS:
@@ -239,11 +250,18 @@ class _CpuSession:
         self.callgrind = opts["callgrind"]
         self.path = self.outfile + ".yep-raw" if self.callgrind else self.outfile
         self.wall, self.frequency, self.mixed = opts["wall"], frequency, opts["mixed"]
-        self.view = {"lines": opts["lines"], "threads": opts["threads"], "interpreter": opts["interpreter"]}
+        self.view = _view(opts)
+        # --subprocesses: OUTFILE is a folder, this process's profile one file in it
+        self.folder = self.outfile if opts["subprocesses"] else None
 
     def start(self):
         from . import api
 
+        if self.folder is not None:
+            from . import subprocesses
+
+            subprocesses.prepare_folder(self.folder)
+            self.path = subprocesses.reserve_file(self.folder)
         if self.wall:
             os.environ["CPUPROFILE_REALTIME"] = "1"  # read by libprofiler when it loads (native profiles)
         try:
@@ -252,6 +270,8 @@ class _CpuSession:
         finally:
             if self.wall:
                 del os.environ["CPUPROFILE_REALTIME"]  # not for the program's own children
+        if self.folder is not None:
+            subprocesses.export(self.folder, self.begun[0] == "mixed", self.frequency, self.wall)
 
     def running(self):
         from . import api
@@ -272,6 +292,14 @@ class _CpuSession:
 
         summary = api._end_after_the_programs(self.begun)
         written = [self.outfile]
+        if self.folder is not None:
+            from . import subprocesses
+
+            subprocesses.append_record(self.path, forked=False)
+            measured = "wall" if summary["wall_clock"] else "cpu"
+            return self.folder, self.outfile, written, (
+                f"one profile per process; this one {summary['samples']} samples, "
+                f"{summary[measured + '_seconds']:.2f} s {measured.replace('cpu', 'CPU')}")
         if self.callgrind:
             load(self.path).save(self.outfile, "callgrind", **self.view)
             os.unlink(self.path)
@@ -312,6 +340,12 @@ class _HeapSession:
                                              f"peak {stats['peak_bytes'] / 2**20:.1f} MiB of native heap")
 
 
+def _view(opts):
+    """The report options of a run's -v and --format outputs."""
+    return {"lines": opts["lines"], "threads": opts["threads"], "interpreter": opts["interpreter"],
+            "processes": opts["processes"]}
+
+
 def _run_profiled(session, target, opts, nodecount, formats):
     """Runs the program under a started session and ends as the program would."""
     from . import runner
@@ -335,13 +369,19 @@ def _run_profiled(session, target, opts, nodecount, formats):
         try:
             if formats or opts["visualize"]:
                 profile = load(report_path)
-            view = {"lines": opts["lines"], "threads": opts["threads"], "interpreter": opts["interpreter"]}
+            view = _view(opts)
             for fmt in formats:
                 written.append(profile.save(stem + format_suffix(fmt), fmt, **view))
         except YepError as exc:
             return fail(str(exc))
         shown = written if len(written) <= 3 else [written[0], "...", *written[-2:]]
         print(f"yep: wrote {', '.join(shown)}: {measured}", file=sys.stderr)
+        if not opts["subprocesses"] and isinstance(session, _CpuSession):
+            from .subprocesses import children_note
+
+            note = children_note()
+            if note:
+                print(note, file=sys.stderr)
         if opts["visualize"]:
             sys.stdout.flush()
             try:
@@ -376,7 +416,7 @@ def report_main(argv):
         epilog="text, source and folded go to stdout unless -o is given; the others go to "
                "PROFILE.pstats, .callgrind, .pb.gz or .html unless -o is given.")
     parser.add_argument("profile", nargs="+", help="profile file (gperftools CPU or heap profile); several of one "
-                        "kind are merged into one")
+                        "kind are merged into one, and so are those of a folder (python -m yep --subprocesses)")
     parser.add_argument("--format", default="text", choices=FORMATS, help="output format (default text)")
     parser.add_argument("-o", "--output", help="file to write")
     parser.add_argument("--sort", choices=("flat", "cum"), default="flat", help="text: order rows by flat or cum")
@@ -392,6 +432,9 @@ def report_main(argv):
     parser.add_argument("--base", metavar="OLD", help="subtract this earlier profile (what grew since)")
     parser.add_argument("--title", help="html: the page title")
     parser.add_argument("--threads", action="store_true", help="one root per thread (thread name and id)")
+    parser.add_argument("--processes", action="store_true",
+                        help="profiles of a process tree (a --subprocesses folder): one root per process "
+                             "(command line and pid)")
     parser.add_argument("--interpreter", action="store_true",
                         help="mixed profiles: also show the interpreter's own native frames (hidden by default)")
     parser.add_argument("--binary-path", metavar="DIR[:DIR...]",
@@ -407,7 +450,7 @@ def report_main(argv):
         data = load(*args.profile, base=args.base).render(args.format, sort=args.sort, nodecount=nodecount, focus=args.focus,
                                          ignore=args.ignore, lines=args.lines, sample_index=args.sample_index,
                                          list=args.list, title=args.title, threads=args.threads,
-                                         interpreter=args.interpreter)
+                                         interpreter=args.interpreter, processes=args.processes)
         output = args.output
         if output is None and (is_binary_format(args.format) or args.format in ("callgrind", "html")):
             output = args.profile[0] + format_suffix(args.format)

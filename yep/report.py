@@ -46,7 +46,25 @@ def load(path, *more, base=None):
         base = "" if base is None else os.fspath(base)
     except TypeError:
         raise YepError("profile paths must be str or os.PathLike") from None
+    if any(os.path.isdir(p) for p in paths):
+        paths = [q for p in paths for q in (_process_profiles(p) if os.path.isdir(p) else [p])]
     return Profile(_native().load(paths, base), paths[0] if len(paths) == 1 else " + ".join(paths))
+
+
+def _process_profiles(folder):
+    """The profiles of a process tree's folder (python -m yep --subprocesses)."""
+    from .subprocesses import profile_files
+
+    complete, unfinished = profile_files(folder)
+    if unfinished:
+        import sys
+
+        print(f"yep: {folder}: left out {len(unfinished)} profile{'s' if len(unfinished) > 1 else ''} not finished "
+              f"(processes still running, or killed): {', '.join(os.path.basename(p) for p in unfinished)}",
+              file=sys.stderr)
+    if not complete:
+        raise YepError(f"{folder}: holds no finished profile")
+    return complete
 
 
 class Profile:
@@ -58,7 +76,8 @@ class Profile:
     sample_index (which value, for profiles with several), list (source:
     regex of the functions to annotate), title (html); for mixed Python +
     native profiles (the default), interpreter (show the interpreter's own
-    native frames, hidden by default) and threads (one root per thread).
+    native frames, hidden by default) and threads (one root per thread);
+    processes: one root per process (profiles of a process tree).
     """
 
     def __init__(self, native, path):
@@ -100,7 +119,7 @@ class Profile:
         return int(which)
 
     def render(self, fmt="text", sort="flat", nodecount=0, focus=None, ignore=None, lines=False,
-               sample_index=-1, list=None, title=None, interpreter=False, threads=False):
+               sample_index=-1, list=None, title=None, interpreter=False, threads=False, processes=False):
         """The profile in format `fmt`: str for text formats, bytes for pstats and proto.
 
         sample_index picks the value by index or name (e.g. 'alloc_space').
@@ -111,7 +130,8 @@ class Profile:
         if not isinstance(nodecount, int) or nodecount < 0:
             raise YepError(f"nodecount must be an integer >= 0, not {nodecount!r}")
         data = self._native.render(fmt, sort, nodecount, sample_index, focus or "", ignore or "", bool(lines),
-                                   list or "", title or os.path.basename(self.path), bool(interpreter), bool(threads))
+                                   list or "", title or os.path.basename(self.path), bool(interpreter), bool(threads),
+                                   bool(processes))
         return data if is_binary_format(fmt) else data.decode("utf-8", "replace")
 
     def save(self, path, fmt=None, **options):
