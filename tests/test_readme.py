@@ -373,6 +373,10 @@ class Run:
 RUN = {
     "install-2": Run("$ python -m yep -v --nodecount 10 first.py", copy_examples("first.py"), ("numpy",)),
     "command-line": Run("$ python -m yep --vizualize script.py", mistakes),
+    "process-trees---subprocesses": Run("$ python -m yep pool.py", copy_examples("pool.py", into="examples"),
+                                        cwd="examples"),
+    "process-trees---subprocesses-2": Run("$ python -m yep --subprocesses -v --nodecount 8 pool.py",
+                                          copy_examples("pool.py", into="examples"), cwd="examples"),
     "from-python": Run("import yep"),
     "from-python-2": Run("import numpy as np", needs=("numpy",), output_follows=True),
     "output-formats": Run("$ yep report --nodecount 2 work.py.prof", extension_moved_away),
