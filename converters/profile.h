@@ -39,6 +39,15 @@ struct Mapping {
   std::string filename;       // path of the object file, "" if anonymous
   std::string build_id;       // hex, "" if unknown
   bool executable = false;    // r-x mapping: the only kind symbols live in
+  // Where the object file's own (ELF, link-time) addresses lie in this
+  // mapping, as the symbolizer found when it looked up a location's address
+  // in the file: set only then (`placed`). The load bias is what the loader
+  // added (runtime address - ELF address; 0 for a non-PIE executable);
+  // code_vaddr is the ELF address where the lowest PT_LOAD segment holding
+  // the mapping's located addresses begins (see object_addresses.h).
+  bool placed = false;
+  uint64_t load_bias = 0;
+  uint64_t code_vaddr = 0;
 };
 
 struct Line {

@@ -9,6 +9,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "object_addresses.h"
+
 namespace yep {
 
 namespace {
@@ -91,7 +93,7 @@ class StringTable {
   std::vector<const std::string*> strings_;
 };
 
-std::string encode(const Profile& p) {
+std::string encode(const Profile& p, bool object_addresses) {
   StringTable strings;
   Encoder out, msg, sub, scratch;
 
@@ -128,10 +130,12 @@ std::string encode(const Profile& p) {
   for (const Mapping& m : p.mappings) {
     const bool has = symbolized[m.id - 1];
     msg.clear();
+    const ObjectRange range =
+        object_addresses ? object_range(m) : ObjectRange{m.memory_start, m.memory_limit, m.file_offset};
     msg.uint(field::kMappingId, m.id);
-    msg.uint(field::kMemoryStart, m.memory_start);
-    msg.uint(field::kMemoryLimit, m.memory_limit);
-    msg.uint(field::kFileOffset, m.file_offset);
+    msg.uint(field::kMemoryStart, range.start);
+    msg.uint(field::kMemoryLimit, range.limit);
+    msg.uint(field::kFileOffset, range.file_offset);
     msg.int64(field::kMappingFilename, strings.intern(m.filename));
     msg.int64(field::kBuildId, strings.intern(m.build_id));
     msg.boolean(field::kHasFunctions, has);
@@ -146,7 +150,7 @@ std::string encode(const Profile& p) {
     msg.clear();
     msg.uint(field::kLocationId, loc.id);
     msg.uint(field::kLocationMappingId, loc.mapping_id);
-    msg.uint(field::kAddress, loc.address);
+    msg.uint(field::kAddress, object_addresses ? object_address(p.mapping(loc.mapping_id), loc.address) : loc.address);
     for (const Line& line : loc.lines) {
       sub.clear();
       sub.uint(field::kLineFunctionId, line.function_id);
@@ -216,6 +220,8 @@ std::string gzip(const std::string& data) {
 
 }  // namespace
 
-std::string write_proto(const Profile& profile) { return gzip(encode(profile)); }
+std::string write_proto(const Profile& profile, bool object_addresses) {
+  return gzip(encode(profile, object_addresses));
+}
 
 }  // namespace yep

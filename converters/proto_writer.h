@@ -10,8 +10,13 @@
 //  - string_table[0] is "" and every other string appears once; an empty
 //    string in the model (unknown file, anonymous mapping) is index 0.
 //  - Locations keep their lines innermost first, samples their location ids
-//    leaf first; addresses are written as they are in the model (already
-//    "return address - 1" for callers), which is what pprof expects.
+//    leaf first; addresses are the model's (already "return address - 1"
+//    for callers), which is what pprof expects. With object_addresses, they
+//    are in the object file's own addresses wherever the symbolizer placed
+//    the mapping, the mapping's range with them (object_addresses.h): so
+//    that go tool pprof finds the code of shared objects and PIEs for its
+//    source and disassembly views; not by default, because libraries then
+//    share addresses, and those views add up samples by address alone.
 //  - The profile is fully symbolized: Function::name is the demangled name,
 //    system_name the linkage name. A mapping that any location with lines
 //    falls in says has_functions, has_filenames, has_line_numbers and
@@ -32,6 +37,6 @@ namespace yep {
 
 // gzip-compressed perftools.profiles.Profile protobuf of the whole profile
 // (all sample types), fully symbolized.
-std::string write_proto(const Profile& profile);
+std::string write_proto(const Profile& profile, bool object_addresses = false);
 
 }  // namespace yep

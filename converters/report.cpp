@@ -53,7 +53,7 @@ std::string render(const Profile& original, const ReportOptions& o) {
     return write_source(p, vi, s);
   }
   if (o.format == "callgrind") return write_callgrind(p);
-  if (o.format == "proto") return write_proto(p);
+  if (o.format == "proto") return write_proto(p, o.object_addresses);
   if (o.format == "folded") return write_folded(p, vi);
   return write_flamegraph_html(p, vi, o.title.empty() ? "yep flame graph" : o.title);
 }

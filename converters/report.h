@@ -24,6 +24,7 @@ struct ReportOptions {
   bool interpreter = false;      // mixed stacks: show the interpreter's own frames
   bool threads = false;          // one root frame per thread
   bool processes = false;        // one root frame per process (profiles of a process tree)
+  bool object_addresses = false; // proto: addresses in the object files' own (see object_addresses.h)
 };
 
 // The names accepted as ReportOptions::format.

@@ -128,13 +128,15 @@ struct ObjectFile {
   std::string build_id;  // hex, "" if it has none
 
   // The ELF virtual address that file offset `offset` is loaded at, by the
-  // PT_LOAD segment that holds it. False if no segment does.
-  bool elf_address(uint64_t offset, uint64_t* address) const {
+  // PT_LOAD segment that holds it, and where that segment begins. False if
+  // no segment does.
+  bool elf_address(uint64_t offset, uint64_t* address, uint64_t* segment_vaddr) const {
     for (bool file_part : {true, false}) {
       for (const Segment& s : loads) {
         uint64_t size = file_part ? s.filesz : s.memsz;
         if (offset >= s.offset && offset - s.offset < size) {
           *address = offset - s.offset + s.vaddr;
+          *segment_vaddr = s.vaddr;
           return true;
         }
       }
@@ -490,7 +492,13 @@ class Symbolizer::Impl {
   // *found says which), nullptr when there is none of its build.
   const ObjectFile* object_for(const Mapping& mapping, std::string* found);
   Module& module(const std::string& path, uint64_t bias);
-  std::vector<Frame> resolve(const Mapping* mapping, uint64_t address);
+  // Where an address was found in its object file: the load bias and the
+  // start of the PT_LOAD segment that holds it.
+  struct Found {
+    bool in_file = false;
+    uint64_t load_bias = 0, segment_vaddr = 0;
+  };
+  std::vector<Frame> resolve(const Mapping* mapping, uint64_t address, Found* where);
   Frame hinted_or(uint64_t address, const std::string& fallback) const;
   const std::vector<FunctionHint>* hints_ = nullptr;  // of the profile being symbolized
   std::vector<Frame> dwarf_frames(Module& module, Dwarf_Addr address,
@@ -569,7 +577,7 @@ Symbolizer::Impl::Module& Symbolizer::Impl::module(const std::string& path,
 }
 
 std::vector<Frame> Symbolizer::Impl::resolve(const Mapping* mapping,
-                                             uint64_t address) {
+                                             uint64_t address, Found* where) {
   if (mapping == nullptr || mapping->filename.empty() ||
       address < mapping->memory_start || address >= mapping->memory_limit) {
     return {named_frame(hex(address))};
@@ -590,10 +598,11 @@ std::vector<Frame> Symbolizer::Impl::resolve(const Mapping* mapping,
     const ObjectFile& here = object_file(path);
     if (gone || (here.usable && !mapping->build_id.empty())) missing_.emplace(path, !gone);
   }
-  uint64_t elf_address = 0;
-  if (object == nullptr || !object->elf_address(file_offset, &elf_address)) {
+  uint64_t elf_address = 0, segment_vaddr = 0;
+  if (object == nullptr || !object->elf_address(file_offset, &elf_address, &segment_vaddr)) {
     return {hinted_or(address, label + hex(file_offset))};
   }
+  *where = {true, address - elf_address, segment_vaddr};
   std::string fallback_name = label + hex(elf_address);
   Module& m = module(found, address - elf_address);
   if (m.dwfl_module != nullptr) {
@@ -763,18 +772,33 @@ void Symbolizer::Impl::symbolize(Profile& profile) {
   size_t unnamed = 0, done = 0;
   for (const Location& location : profile.locations) unnamed += location.lines.empty();
   Progress progress("symbolizing", "addresses", unnamed);
+  // A mapping whose addresses disagree on the load bias (an address in the
+  // page another segment's bytes share with its code) is left unplaced.
+  std::vector<bool> unplaceable(profile.mappings.size(), false);
   for (Location& location : profile.locations) {
-    const Mapping* mapping = nullptr;
+    Mapping* mapping = nullptr;
     if (location.mapping_id != 0 &&
         location.mapping_id <= profile.mappings.size()) {
       mapping = &profile.mappings[location.mapping_id - 1];
       referenced[location.mapping_id - 1] = true;
     }
     if (!location.lines.empty()) continue;
-    for (const Frame& frame : resolve(mapping, location.address)) {
+    Found where;
+    for (const Frame& frame : resolve(mapping, location.address, &where)) {
       location.lines.push_back({intern(frame.function), frame.line});
     }
     progress.at(++done);
+    if (!where.in_file || unplaceable[location.mapping_id - 1]) continue;
+    if (!mapping->placed) {
+      mapping->placed = true;
+      mapping->load_bias = where.load_bias;
+      mapping->code_vaddr = where.segment_vaddr;
+    } else if (mapping->load_bias != where.load_bias) {
+      mapping->placed = false;
+      unplaceable[location.mapping_id - 1] = true;
+    } else {
+      mapping->code_vaddr = std::min(mapping->code_vaddr, where.segment_vaddr);
+    }
   }
   profile.missing_objects.clear();
   for (const auto& [path, changed] : missing_) profile.missing_objects.push_back({path, changed});

@@ -35,6 +35,10 @@
 //    is named "0x<address>".
 //  - Functions are deduplicated on (name, system_name, filename, start_line),
 //    reusing the profile's existing functions; new ones get id = index + 1.
+//  - A mapping in which it looked addresses up in the object file gets
+//    placed = true, its load_bias (runtime address - ELF address) and
+//    code_vaddr (where the lowest PT_LOAD segment holding those addresses
+//    begins); not if two of its addresses disagree on the bias.
 //  - Mapping::build_id, when empty, is filled from the file's
 //    NT_GNU_BUILD_ID note (for executable mappings and those locations use).
 //    When a mapping already has a build id and the file on disk has another
@@ -74,7 +78,8 @@ class Symbolizer {
   Symbolizer& operator=(const Symbolizer&) = delete;
 
   // Fills Location::lines and Profile::functions for every location whose
-  // lines are empty, and Mapping::build_id where it can. Never throws for a
+  // lines are empty, and Mapping::build_id and the mappings' placement
+  // where it can. Never throws for a
   // missing/unreadable object file: such addresses get a fallback name.
   void symbolize(Profile& profile);
 

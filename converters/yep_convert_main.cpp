@@ -2,7 +2,8 @@
 // options as `yep report` (both go through report.h).
 //   yep-convert [--format F] [-o FILE] [--sort flat|cum] [--nodecount N] [--focus RE]
 //               [--ignore RE] [-l|--lines] [--list RE] [--sample-index N|NAME] [--title T]
-//               [--base OLD] [--threads] [--processes] [--interpreter] [--binary-path DIRS] PROFILE...
+//               [--base OLD] [--threads] [--processes] [--interpreter] [--object-addresses]
+//               [--binary-path DIRS] PROFILE...
 // Output goes to stdout unless -o is given. Exit status 2 with one line on
 // stderr for any bad input.
 #include <algorithm>
@@ -22,7 +23,8 @@ const char kUsage[] =
     "usage: yep-convert [--format text|pstats|source|callgrind|proto|folded|html] [-o|--output FILE]\n"
     "                   [--sort flat|cum] [--nodecount N] [--focus RE] [--ignore RE] [-l|--lines]\n"
     "                   [--list RE] [--sample-index N|NAME] [--title T] [--base OLD] [--threads]\n"
-    "                   [--processes] [--interpreter] [--binary-path DIR[:DIR...]] PROFILE [PROFILE...]\n"
+    "                   [--processes] [--interpreter] [--object-addresses] [--binary-path DIR[:DIR...]]\n"
+    "                   PROFILE [PROFILE...]\n"
     "Several profiles of one kind are merged into one.\n";
 
 [[noreturn]] void fail(const std::string& message) {
@@ -54,7 +56,7 @@ int resolve_sample_index(const yep::Profile& profile, const std::string& input, 
 // most a third of its letters changed), or "".
 std::string did_you_mean(const std::string& word) {
   static const char* const kOptions[] = {"--format", "--output", "--sort", "--nodecount", "--focus", "--ignore",
-                                         "--lines", "--list", "--sample-index", "--title", "--base", "--threads", "--processes",
+                                         "--lines", "--list", "--sample-index", "--title", "--base", "--threads", "--processes", "--object-addresses",
                                          "--interpreter", "--binary-path", "--help", "--version"};
   auto distance = [](const std::string& a, const std::string& b) {  // Levenshtein
     std::vector<size_t> row(b.size() + 1);
@@ -129,6 +131,8 @@ int main(int argc, char** argv) {
       options.threads = true;
     } else if (arg == "--processes") {
       options.processes = true;
+    } else if (arg == "--object-addresses") {
+      options.object_addresses = true;
     } else if (arg == "--interpreter") {
       options.interpreter = true;
     } else if (arg == "-o" || arg == "--output") {

@@ -3,14 +3,17 @@ client, `go tool pprof`: profile the hotcold extension, convert the .prof
 with `yep report --format proto`, and check that pprof
 finds burn_hot and burn_cold by name at 3:1, agrees with yep's own report on
 the total seconds, lists burn_hot's source lines from hotcold.c, shows
-inlined frames as inlined, and keeps our symbols instead of re-symbolizing."""
+inlined frames as inlined, keeps our symbols instead of re-symbolizing,
+and shows native and Python functions in its web UI's source view and
+-disasm with the time where the code spends it."""
 import os
 import re
 import subprocess
 
 import pytest
 
-from conftest import definition_line, needs_program, parse_report, run_yep, write_script
+from conftest import definition_line, marked_line, needs_program, parse_report, run_yep, write_script
+from pprof_web import PprofWeb
 from proto_reader import fields, profile_messages
 from test_cpu_profile import WORKLOAD
 
@@ -67,15 +70,23 @@ def converted(hotcold, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def pprof(tmp_path_factory):
-    """Runs `go tool pprof ARGS PROFILE` with a private HOME and GOCACHE."""
+def go_env(tmp_path_factory):
+    """The environment go tool pprof runs in: a private HOME and GOCACHE."""
     home = tmp_path_factory.mktemp("gohome")
     env = dict(os.environ, HOME=str(home), GOCACHE=str(home / "gocache"))
     env.pop("PPROF_BINARY_PATH", None)
+    return env
 
-    def run(*args):
+
+@pytest.fixture(scope="module")
+def pprof(go_env):
+    """Runs `go tool pprof ARGS PROFILE`."""
+
+    def run(*args, check=True):
         out = subprocess.run(["go", "tool", "pprof", *map(str, args)], capture_output=True, text=True,
-                             timeout=300, env=env)
+                             timeout=300, env=go_env)
+        if not check:
+            return out.stdout + out.stderr
         assert out.returncode == 0, out.stderr
         assert not SYMBOLIZATION_TROUBLE.search(out.stderr), out.stderr
         return out.stdout
@@ -85,11 +96,17 @@ def pprof(tmp_path_factory):
 
 # --- tests ------------------------------------------------------------------
 
-def top_rows(text):
-    """{name: (flat s, cum s)} from `go tool pprof -top`."""
+def count(text):
+    """A sample count as pprof prints it: '361'; '0' or '.' -> 0."""
+    return 0 if text in ("0", ".") else int(text)
+
+
+def top_rows(text, value=seconds):
+    """{name: (flat, cum)} from `go tool pprof -top`, in seconds (or, with
+    value=count, in samples for -sample_index=samples)."""
     rows = {}
     for m in re.finditer(r"^\s*(\S+)\s+[\d.]+%\s+[\d.]+%\s+(\S+)\s+[\d.]+%\s+(.+?)\s*$", text, re.M):
-        rows[m.group(3)] = (seconds(m.group(1)), seconds(m.group(2)))
+        rows[m.group(3)] = (value(m.group(1)), value(m.group(2)))
     return rows
 
 
@@ -167,3 +184,112 @@ def test_pprof_trusts_our_symbols(converted, pprof):
     # inlined frames. With the flags set, what it shows must be exactly what
     # it shows when told not to symbolize at all.
     assert pprof("-traces", path) == pprof("-symbolize=none", "-traces", path)
+
+
+# --- the web UI's source view and -disasm -----------------------------------
+# In samples (-sample_index=samples, si=samples): pprof prints counts
+# exactly, durations to 3 digits.
+
+# burn_hot (native, a loop on one line: SPIN) and spin (pure Python, a loop
+# on two lines), about the same time each.
+WEB_WORKLOAD = """
+import hotcold
+
+def spin(n):  # pure Python
+    total = 0
+    for i in range(n):
+        total += i * i  # spin-line
+    return total
+
+for r in range(20):
+    hotcold.burn_hot(3_000_000 + (r * 7919) % 200_000)
+    spin(1_000_000)
+"""
+
+
+@pytest.fixture(scope="module")
+def web(hotcold, go_env, tmp_path_factory):
+    """`go tool pprof -http` serving yep's proto of WEB_WORKLOAD's profile:
+    (the server, the proto, the script)."""
+    tmp = tmp_path_factory.mktemp("web")
+    script = write_script(tmp, "work.py", WEB_WORKLOAD)
+    result = run_yep(["-f", "250", "-o", "work.prof", str(script)], cwd=tmp, env={"PYTHONPATH": str(hotcold)})
+    assert result.returncode == 0, result.stderr
+    dump = run_yep(["report", "work.prof", "--format", "proto", "--object-addresses", "-o", "out.pb.gz"], cwd=tmp)
+    assert dump.returncode == 0, dump.stderr
+    server = PprofWeb(tmp / "out.pb.gz", go_env)
+    try:
+        yield server, tmp / "out.pb.gz", script
+    finally:
+        server.close()
+
+
+def top_samples(pprof, path):
+    return top_rows(pprof("-top", "-nodecount=1000", "-sample_index=samples", path), value=count)
+
+
+def shown(server, function, source):
+    """{line: (flat, cum)} and (flat, cum) of `function` in the source view,
+    in samples, checking that it is shown from `source` and that every line
+    shown is source's own."""
+    view = server.source(f"^{function}$", "&si=samples")
+    assert not SYMBOLIZATION_TROUBLE.search(server.log()), server.log()
+    files = [file for name, file in view if name == function]
+    assert files == [str(source)], (function, list(view))
+    entry = view[function, str(source)]
+    text = source.read_text().splitlines()
+    lines = {}
+    for number, (flat, cum, code) in entry["lines"].items():
+        assert code.rstrip() == text[number - 1].rstrip(), (number, code)
+        lines[number] = (count(flat), count(cum))
+    total = tuple(sum(count(t[i]) for t in entry["totals"]) for i in (0, 1))
+    assert sum(f for f, _ in lines.values()) == total[0], entry
+    return lines, total
+
+
+def test_web_source_view_shows_a_native_function_with_its_time_on_its_loop(web, hotcold, pprof):
+    server, path, _ = web
+    source = hotcold / "hotcold.c"
+    lines, total = shown(server, "burn_hot", source)
+    # All of burn_hot's samples, as -top counts them: none fewer, and none
+    # of another object's at the same address.
+    top = top_samples(pprof, path)["burn_hot"]
+    assert total == top and top[0] > 0, (lines, top)
+    # On the loop (the SPIN macro's line), the known hot spot.
+    definition = definition_line(source, "burn_hot")
+    loop = next(i for i, line in enumerate(source.read_text().splitlines(), 1)
+                if i > definition and "SPIN(3 * n, x)" in line)
+    assert definition in lines, lines
+    assert lines[loop][0] >= 0.9 * total[0], lines
+
+
+def test_web_source_view_shows_a_python_function_with_its_time_on_its_loop(web, pprof):
+    server, path, script = web
+    lines, total = shown(server, "spin", script)
+    top = top_samples(pprof, path)["spin"]
+    assert total == top and top[1] > 0, (lines, top)
+    # The loop's two lines (its for, its body) hold spin's time.
+    body = marked_line(script, "# spin-line")
+    assert lines[body - 1][1] > 0 and lines[body][1] > 0, lines
+    assert lines[body - 1][1] + lines[body][1] >= 0.85 * total[1], lines
+
+
+def test_disasm_shows_burn_hot_s_instructions_with_all_its_time(converted, pprof):
+    # In the object file's own addresses, as go tool pprof needs: without
+    # --object-addresses (the default: addresses where the code was loaded)
+    # it finds no instruction.
+    path = converted[0].with_name("object.pb.gz")
+    dump = run_yep(["report", "work.prof", "--format", "proto", "--object-addresses", "-o", path.name], cwd=path.parent)
+    assert dump.returncode == 0, dump.stderr
+    assert "ROUTINE" not in pprof("-disasm", "burn_hot", "-sample_index=samples", converted[0], check=False)
+    # (Unanchored: -disasm matches the regexp against "ADDRESS NAME FILE:LINE".)
+    out = pprof("-disasm", "burn_hot", "-sample_index=samples", path)
+    routine = re.search(r"^ROUTINE =+ burn_hot\n\s*(\S+)\s+(\S+) \(flat, cum\).*?\n(.*?)(?=^ROUTINE|\Z)",
+                        out, re.M | re.S)
+    assert routine, out
+    flat = count(routine.group(1))
+    instructions = re.findall(r"^\s*(\S+)\s+(\S+)\s+[0-9a-f]+: ", routine.group(3), re.M)
+    assert instructions, out
+    assert sum(count(f) for f, _ in instructions) == flat, out
+    top = top_samples(pprof, path)["burn_hot"]
+    assert flat == top[0] and flat > 0, (out, top)

@@ -437,6 +437,9 @@ def report_main(argv):
                              "(command line and pid)")
     parser.add_argument("--interpreter", action="store_true",
                         help="mixed profiles: also show the interpreter's own native frames (hidden by default)")
+    parser.add_argument("--object-addresses", action="store_true",
+                        help="proto: native addresses as in the object files (link-time), which go tool pprof's "
+                             "source and disassembly views need; libraries may then share addresses there")
     parser.add_argument("--binary-path", metavar="DIR[:DIR...]",
                         help="where to find copies of object files missing here (a profile from another machine, "
                              "a rebuilt extension): DIR/<their path> or DIR/<their name>; also YEP_BINARY_PATH")
@@ -450,7 +453,8 @@ def report_main(argv):
         data = load(*args.profile, base=args.base).render(args.format, sort=args.sort, nodecount=nodecount, focus=args.focus,
                                          ignore=args.ignore, lines=args.lines, sample_index=args.sample_index,
                                          list=args.list, title=args.title, threads=args.threads,
-                                         interpreter=args.interpreter, processes=args.processes)
+                                         interpreter=args.interpreter, processes=args.processes,
+                                         object_addresses=args.object_addresses)
         output = args.output
         if output is None and (is_binary_format(args.format) or args.format in ("callgrind", "html")):
             output = args.profile[0] + format_suffix(args.format)

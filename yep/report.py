@@ -77,7 +77,9 @@ class Profile:
     regex of the functions to annotate), title (html); for mixed Python +
     native profiles (the default), interpreter (show the interpreter's own
     native frames, hidden by default) and threads (one root per thread);
-    processes: one root per process (profiles of a process tree).
+    processes: one root per process (profiles of a process tree);
+    object_addresses (proto): addresses in the object files' own, for go tool
+    pprof's source and disassembly views of native code.
     """
 
     def __init__(self, native, path):
@@ -119,7 +121,8 @@ class Profile:
         return int(which)
 
     def render(self, fmt="text", sort="flat", nodecount=0, focus=None, ignore=None, lines=False,
-               sample_index=-1, list=None, title=None, interpreter=False, threads=False, processes=False):
+               sample_index=-1, list=None, title=None, interpreter=False, threads=False, processes=False,
+               object_addresses=False):
         """The profile in format `fmt`: str for text formats, bytes for pstats and proto.
 
         sample_index picks the value by index or name (e.g. 'alloc_space').
@@ -131,7 +134,7 @@ class Profile:
             raise YepError(f"nodecount must be an integer >= 0, not {nodecount!r}")
         data = self._native.render(fmt, sort, nodecount, sample_index, focus or "", ignore or "", bool(lines),
                                    list or "", title or os.path.basename(self.path), bool(interpreter), bool(threads),
-                                   bool(processes))
+                                   bool(processes), bool(object_addresses))
         return data if is_binary_format(fmt) else data.decode("utf-8", "replace")
 
     def save(self, path, fmt=None, **options):

@@ -262,6 +262,31 @@ TEST(ProtoWriter, MappingsWithSymbolizedLocationsSayTheyHaveFunctions) {
   for (uint32_t has = 7; has <= 10; ++has) EXPECT_EQ(lib.scalar(has), 0u) << "has_* field " << has;
 }
 
+// With object_addresses, a mapping the symbolizer placed goes out in its
+// object file's own addresses, its locations with it (object_addresses.h);
+// the others as they are. Without, every address is the process's.
+TEST(ProtoWriter, PlacedMappingsAndTheirLocationsAreInObjectAddressesWhenAsked) {
+  yep::Profile p = sample_profile();
+  yep::Mapping& lib = p.mappings[1];  // loaded at kLibStart, file offset 0x1000
+  lib.placed = true;
+  lib.load_bias = kLibStart - 0x1000;  // its code segment: vaddr 0x1000
+  lib.code_vaddr = 0x1000;
+  const Decoded as_loaded(yep::write_proto(p));
+  EXPECT_EQ(as_loaded.profile.messages(3)[1].scalar(2), kLibStart);
+  EXPECT_EQ(as_loaded.profile.messages(4)[2].scalar(3), kLibStart + 0x2345);
+  const Decoded d(yep::write_proto(p, true));
+  const auto mappings = d.profile.messages(3);
+  ASSERT_EQ(mappings.size(), 2u);
+  EXPECT_EQ(mappings[0].scalar(2), 0x400000u);
+  EXPECT_EQ(mappings[1].scalar(2), 0x1000u);
+  EXPECT_EQ(mappings[1].scalar(3), 0x101000u);
+  EXPECT_EQ(mappings[1].scalar(4), 0x1000u);
+  const auto locations = d.profile.messages(4);
+  ASSERT_EQ(locations.size(), 3u);
+  EXPECT_EQ(locations[0].scalar(3), 0x401234u);
+  EXPECT_EQ(locations[2].scalar(3), 0x3345u);  // kLibStart + 0x2345 in the file
+}
+
 TEST(ProtoWriter, LocationsKeepInlinedLinesInnermostFirst) {
   const Decoded d(yep::write_proto(sample_profile()));
   const auto locations = d.profile.messages(4);

@@ -195,6 +195,55 @@ TEST(SymbolizerTest, CFunctionFromDwarf) {
             std::string::npos);
 }
 
+// The loader's own account of a loaded object: its load bias and the
+// PT_LOAD segment that holds `elf_address`, from dl_iterate_phdr.
+struct LoadedSegment {
+  uint64_t bias = 0, elf_address = 0, segment_vaddr = 0;
+  bool found = false;
+};
+
+int FindLoadedSegment(dl_phdr_info* info, size_t, void* data) {
+  auto* want = static_cast<LoadedSegment*>(data);
+  if (info->dlpi_addr != want->bias) return 0;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type == PT_LOAD && want->elf_address >= ph.p_vaddr &&
+        want->elf_address < ph.p_vaddr + ph.p_memsz) {
+      want->segment_vaddr = ph.p_vaddr;
+      want->found = true;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+// Where the library's own addresses lie in its mapping, as the dynamic
+// loader placed it: recorded on the mapping for writers that need the
+// file's addresses (object_addresses.h).
+TEST(SymbolizerTest, RecordsWhereTheLoaderPlacedTheLibrary) {
+  void* lib = Open(YEP_SYMBOLIZER_FIXTURE);
+  Profile profile;
+  profile.mappings = SelfMaps();
+  const uint64_t f = Address(Symbol(lib, "yep_fixture_c_function"));
+  const uint64_t id = AddLocation(profile, f + 4);
+  yep::Symbolizer().symbolize(profile);
+
+  LoadedSegment truth;
+  truth.bias = LoadBias(lib);
+  truth.elf_address = f + 4 - truth.bias;
+  dl_iterate_phdr(FindLoadedSegment, &truth);
+  ASSERT_TRUE(truth.found);
+  const Mapping& mapping = profile.mappings[profile.location(id).mapping_id - 1];
+  EXPECT_TRUE(mapping.placed);
+  EXPECT_EQ(mapping.load_bias, truth.bias);
+  EXPECT_EQ(mapping.code_vaddr, truth.segment_vaddr);
+  // Linked at 0x10000: the file's addresses are not its offsets.
+  EXPECT_GE(mapping.code_vaddr, 0x10000u);
+  // Mappings no location fell in are not placed.
+  for (const Mapping& m : profile.mappings)
+    if (m.id != mapping.id) EXPECT_FALSE(m.placed) << m.filename;
+}
+
 TEST(SymbolizerTest, CppFunctionInNamespaceIsDemangled) {
   void* lib = Open(YEP_SYMBOLIZER_FIXTURE);
   auto scaled = reinterpret_cast<FunctionPointer>(
@@ -386,6 +435,11 @@ TEST(SymbolizerTest, NonPieExecutable) {
   EXPECT_EQ(Name(profile, s), "yep_fixture::scaled(int)");
   EXPECT_EQ(BaseName(FunctionOf(profile, profile.location(c).lines[0]).filename),
             "symbolizer_fixture.c");
+  // Loaded where it was linked: no bias.
+  const Mapping& text = profile.mappings[profile.location(c).mapping_id - 1];
+  EXPECT_TRUE(text.placed);
+  EXPECT_EQ(text.load_bias, 0u);
+  EXPECT_LE(text.code_vaddr, c_function);
 }
 
 // A function of this (PIE) test executable, found through its .symtab.

@@ -66,6 +66,10 @@ if(XZ_EXECUTABLE)
 endif()
 gtest_discover_tests(symbolizer_test)
 
+add_executable(object_addresses_test tests/cpp/object_addresses_test.cpp)
+target_link_libraries(object_addresses_test PRIVATE yepconv GTest::gtest_main)
+gtest_discover_tests(object_addresses_test)
+
 add_executable(proto_writer_test tests/cpp/proto_writer_test.cpp)
 target_link_libraries(proto_writer_test PRIVATE yepconv GTest::gtest_main)
 gtest_discover_tests(proto_writer_test)
