@@ -82,11 +82,9 @@ def go_env(tmp_path_factory):
 def pprof(go_env):
     """Runs `go tool pprof ARGS PROFILE`."""
 
-    def run(*args, check=True):
+    def run(*args):
         out = subprocess.run(["go", "tool", "pprof", *map(str, args)], capture_output=True, text=True,
                              timeout=300, env=go_env)
-        if not check:
-            return out.stdout + out.stderr
         assert out.returncode == 0, out.stderr
         assert not SYMBOLIZATION_TROUBLE.search(out.stderr), out.stderr
         return out.stdout
@@ -275,13 +273,12 @@ def test_web_source_view_shows_a_python_function_with_its_time_on_its_loop(web, 
 
 
 def test_disasm_shows_burn_hot_s_instructions_with_all_its_time(converted, pprof):
-    # In the object file's own addresses, as go tool pprof needs: without
-    # --object-addresses (the default: addresses where the code was loaded)
-    # it finds no instruction.
+    # In the object file's own addresses, as go tool pprof 1.19 needs
+    # (without --object-addresses it finds no instruction; sid's newer Go
+    # finds them either way).
     path = converted[0].with_name("object.pb.gz")
     dump = run_yep(["report", "work.prof", "--format", "proto", "--object-addresses", "-o", path.name], cwd=path.parent)
     assert dump.returncode == 0, dump.stderr
-    assert "ROUTINE" not in pprof("-disasm", "burn_hot", "-sample_index=samples", converted[0], check=False)
     # (Unanchored: -disasm matches the regexp against "ADDRESS NAME FILE:LINE".)
     out = pprof("-disasm", "burn_hot", "-sample_index=samples", path)
     routine = re.search(r"^ROUTINE =+ burn_hot\n\s*(\S+)\s+(\S+) \(flat, cum\).*?\n(.*?)(?=^ROUTINE|\Z)",
