@@ -487,7 +487,25 @@ void check_owner() {
 // exit), its mutex may have been held by that thread, and the profile file
 // is the parent's to write. The child forgets all of it; it may start a
 // profile of its own. (Interval timers are not inherited across fork.)
+// A fork waits for the drain thread's pass to end (it holds drain_mutex
+// while it changes the merged stacks' tables): a child gets consistent
+// tables, which a profile of its own clears and reuses (--subprocesses).
+bool locked_for_fork = false;
+
+void before_fork() {
+  if (!session.running) return;
+  drain_mutex.lock();
+  locked_for_fork = true;
+}
+
+void after_fork_in_parent() {
+  if (!locked_for_fork) return;
+  locked_for_fork = false;
+  drain_mutex.unlock();
+}
+
 void after_fork_in_child() {
+  locked_for_fork = false;
   if (!session.running) return;
   sampling = false;
   new (&session.drain) std::thread();  // the parent's thread: dropped, never joined
@@ -537,7 +555,7 @@ void start_sampler(double frequency, uintptr_t root_code, const std::string& roo
   }
   SafeReader::init();
   native_unwinder_scan();
-  static const bool fork_handler = ::pthread_atfork(nullptr, nullptr, after_fork_in_child) == 0;
+  static const bool fork_handler = ::pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child) == 0;
   (void)fork_handler;
   session.wall = wall;
   session.owner = ::getpid();
