@@ -78,7 +78,6 @@ CASES = {
     "spawn": ("spawn", "pool", []),
     "forkserver": ("forkserver", "pool", []),
     "executor": ("spawn", "executor", []),
-    "fork-native": ("fork", "pool", ["--native"]),
 }
 
 
@@ -171,7 +170,7 @@ sys.exit(4)
 """
 
 
-@pytest.mark.parametrize("mode", [[], ["--native"]])
+@pytest.mark.parametrize("mode", [[]])
 def test_subprocess_fork_and_exec_children_each_have_their_process(tmp_path, hotcold, mode):
     write_script(tmp_path, "child.py", CHILD)
     write_script(tmp_path, "execd.py", EXECD)
@@ -257,7 +256,7 @@ def test_without_the_option_a_line_says_what_cpu_the_children_used(tmp_path):
 
 def test_bad_combinations_get_one_line_and_status_2(tmp_path):
     script = write_script(tmp_path, "s.py", "pass\n")
-    for args in (["--heap"], ["-c"]):
+    for args in (["--heap"], ["-c"], ["--native"]):
         result = run_yep(["--subprocesses", *args, str(script)], cwd=tmp_path, timeout=60)
         assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
         assert "--subprocesses" in result.stderr and "unknown option" not in result.stderr, result.stderr

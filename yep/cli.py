@@ -184,6 +184,10 @@ def run_main(argv):
             raise UsageError("--heap profiles memory: -c, --wall and -f are for CPU profiles")
         if opts["subprocesses"] and opts["heap"]:
             raise UsageError("--subprocesses profiles CPU time only: not with --heap")
+        if opts["subprocesses"] and opts["mixed"] is False:
+            # gperftools' profiler restarted in a forked child can deadlock
+            # (a lock its signal handler held at the fork): a pool hung in CI.
+            raise UsageError("--subprocesses follows processes with Python frames, not --native profiles")
         if opts["subprocesses"] and opts["callgrind"]:
             raise UsageError("--subprocesses writes a folder of profiles: for callgrind, use --format callgrind")
         formats = [f for f in opts["formats"].split(",") if f]
