@@ -1,7 +1,7 @@
 """python -m yep --subprocesses: the program and every Python process it
 starts (fork, multiprocessing's three start methods, ProcessPoolExecutor,
 subprocess, exec) each write a profile into one folder, read back as one
-profile whose samples carry their process (yep/subprocesses.py). Checked
+profile whose samples carry their process (yep/subprocesses/). Checked
 against what the program measures itself: the CPU of its process tree
 (getrusage), and the 3:1 work of the hotcold fixture. Without the option,
 a program whose children used CPU is told so. Each run has a timeout, so

@@ -275,7 +275,9 @@ class _CpuSession:
             if self.wall:
                 del os.environ["CPUPROFILE_REALTIME"]  # not for the program's own children
         if self.folder is not None:
-            subprocesses.export(self.folder, self.begun[0] == "mixed", self.frequency, self.wall)
+            from .subprocesses import cpu
+
+            subprocesses.export(self.folder, "cpu", **cpu.settings(self.begun[0] == "mixed", self.frequency, self.wall))
 
     def running(self):
         from . import api

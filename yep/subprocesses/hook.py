@@ -6,7 +6,7 @@ import os
 import sys
 
 try:
-    from .subprocesses import start_in_new_interpreter
+    from . import start_in_new_interpreter
 
     start_in_new_interpreter()
 except Exception as exc:  # noqa: BLE001 - the program must start whatever happens here

@@ -1,7 +1,13 @@
 """Profiles of a process tree (``python -m yep --subprocesses``): every
-Python process the program starts writes its own complete CPU profile into
+Python process the program starts writes its own complete profile into
 one folder, ``<pid>.prof`` each, read back as one profile whose samples
 carry a "process" label (``yep report FOLDER``).
+
+This module is the mechanism, the same for every kind of profile; each
+kind (``cpu``: CPU time, Python and native frames) is a module of this
+package with ``begin(settings)``, which starts this process's profile and
+returns its state, and ``end(state)``, which finishes it and writes its
+``# yep-process:`` record (append_record).
 
 How the children are reached:
 
@@ -11,7 +17,7 @@ How the children are reached:
 - new interpreters (spawn, forkserver, subprocess running a Python,
   os.exec* of a Python): the parent exports YEP_SUBPROCESSES (the folder and
   the settings, JSON) and the ``yep-subprocesses.pth`` file installed beside
-  the yep package imports yep.subprocess_hook at every interpreter's start
+  the yep package imports yep.subprocesses.hook at every interpreter's start
   while it is set, which starts the profile before the program runs.
 
 Each profile is finished when its process ends: at exit, through os._exit
@@ -29,7 +35,7 @@ import os
 import shlex
 import sys
 
-from ._errors import YepError
+from .._errors import YepError
 
 ENV = "YEP_SUBPROCESSES"
 SUFFIX = ".prof"
@@ -130,11 +136,11 @@ def _finished(path):
 # --- the parent: what children inherit -------------------------------------
 
 
-def export(folder, mixed, frequency, wall):
-    """Sets what every new interpreter below this one reads at its start,
+def export(folder, kind, **settings):
+    """Sets what every new interpreter below this one reads at its start
+    (the folder, the kind of profile and its settings, JSON-serializable),
     and profiles this process's forked children."""
-    os.environ[ENV] = json.dumps({"folder": os.path.abspath(folder), "mixed": bool(mixed),
-                                  "frequency": frequency, "wall": bool(wall)})
+    os.environ[ENV] = json.dumps({"folder": os.path.abspath(folder), "kind": kind, **settings})
     follow_forks()
 
 
@@ -165,7 +171,7 @@ def _forked():
 
 
 def start_in_new_interpreter():
-    """yep.subprocess_hook: this interpreter was started below a profiled one."""
+    """yep.subprocesses.hook: this interpreter was started below a profiled one."""
     ChildProfile(_settings(), forked=False).start()
     follow_forks()
 
@@ -174,44 +180,33 @@ def start_in_new_interpreter():
 
 
 class ChildProfile:
+    """This process's profile, of the kind its settings name, finished
+    however the process ends."""
+
     def __init__(self, settings, forked):
         self.settings, self.forked = settings, forked
-        self.begun = None
+        self.state = None
 
     def start(self):
-        from . import api
-        from .run_ends import RunEnds
+        import importlib
 
-        del api._started[:]  # a forked child's copy of its parent's: not this process's
-        path = reserve_file(self.settings["folder"])
-        wall = self.settings["wall"]
-        if wall and not self.settings["mixed"] and "yep._native" not in sys.modules:
-            os.environ["CPUPROFILE_REALTIME"] = "1"  # read by libprofiler as it loads
-        try:
-            self.begun = api._begin(path, self.settings["frequency"], self.settings["mixed"], wall=wall)
-        except BaseException:
-            os.unlink(path)
-            raise
-        finally:
-            if wall and not self.settings["mixed"]:
-                os.environ.pop("CPUPROFILE_REALTIME", None)
-        self.path = path
+        from ..run_ends import RunEnds
+
+        self.kind = importlib.import_module(f"{__name__}.{self.settings.get('kind', 'cpu')}")
+        self.state = self.kind.begin(self.settings, self.forked)
         self.owner = os.getpid()
-        self.ends = RunEnds(self.finish, lambda: self.begun is not None)
+        self.ends = RunEnds(self.finish, lambda: self.state is not None)
         self.ends.install()
         atexit.register(self.ends.finish_now)
 
     def finish(self):
-        from . import api
-
-        if self.begun is None or os.getpid() != self.owner:
+        if self.state is None or os.getpid() != self.owner:
             return
-        begun, self.begun = self.begun, None
+        state, self.state = self.state, None
         try:
-            api._end(begun)
-            append_record(self.path, self.forked)
+            self.kind.end(state)
         except Exception as exc:
-            print(f"yep: cannot finish the profile of process {os.getpid()} ({self.path}): {exc}", file=sys.stderr)
+            print(f"yep: cannot finish the profile of process {os.getpid()}: {exc}", file=sys.stderr)
 
 
 # --- without --subprocesses: what the profile left out -----------------------
