@@ -9,10 +9,12 @@ a hang fails."""
 import os
 import re
 import signal
+import subprocess
+import sys
 
 import pytest
 
-from conftest import SPIN_THREAD_TIME, parse_report, run_yep, write_script
+from conftest import SPIN_THREAD_TIME, parse_report, run_yep, write_script, yep_environment
 
 # Four tasks of each kind on a pool of two: burn_hot does 3x burn_cold's
 # work, so 3/4 of the workers' time is under hot_task. The program prints
@@ -209,6 +211,80 @@ def test_subprocess_fork_and_exec_children_each_have_their_process(tmp_path, hot
     assert not any(line.startswith("process ") for line in merged.splitlines()), merged
 
 
+# yep.start(..., subprocesses=True) from the program itself: the processes
+# started between start and stop are followed, one started after stop is
+# not; each knows its own CPU, so the folder's processes are checked
+# against the program's pids and the work against what each spun.
+API_TREE = SPIN_THREAD_TIME + """
+import multiprocessing as mp, os, subprocess, sys
+import yep
+
+CHILD = "import os, time\\nend = time.thread_time() + 0.1\\nwhile time.thread_time() < end: pass\\nprint(os.getpid())"
+
+
+def task(seconds):
+    spin(seconds)
+    return os.getpid()
+
+
+def main():
+    summary = yep.start("tree", subprocesses=True)
+    with mp.get_context("{method}").Pool(2) as pool:
+        workers = set(pool.map(task, [0.3, 0.3, 0.1, 0.1]))
+    child = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True)
+    spin(0.2)
+    summary = yep.stop()
+    after = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True)
+    print("PATH", summary["path"], "MAIN", os.getpid(), "WORKERS", *workers)
+    print("CHILD", child.stdout.strip(), "AFTER", after.stdout.strip())
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_yep_start_with_subprocesses_follows_the_processes_started_until_stop(tmp_path, method):
+    script = write_script(tmp_path, "api_tree.py", API_TREE.format(method=method))
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=yep_environment(), capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"PATH tree ", result.stdout), result.stdout
+    main_pid = re.search(r"MAIN (\d+)", result.stdout).group(1)
+    workers = re.search(r"WORKERS (.*)", result.stdout).group(1).split()
+    child, after = re.search(r"CHILD (\d+) AFTER (\d+)", result.stdout).groups()
+    names = set(os.listdir(tmp_path / "tree"))
+    assert {f"{p}.prof" for p in (main_pid, child, *workers)} <= names, (names, result.stdout)
+    assert f"{after}.prof" not in names, (names, result.stdout)
+    assert "YEP_SUBPROCESSES" not in os.environ
+    rows, total = parse_report(report(tmp_path))
+    # 0.8 s spun in the tasks, 0.2 s by the program
+    assert rows["task"][1] == pytest.approx(0.8, abs=0.08), rows["task"]
+    folded = report(tmp_path, "--processes", "--format", "folded")
+    roots = {line.split(";")[0] for line in folded.splitlines()}
+    for pid in (main_pid, child, *workers):
+        assert any(r.endswith(f"({pid})") or f" {pid}," in r or f"({pid}," in r for r in roots), (pid, roots)
+
+
+def test_yep_start_with_subprocesses_refuses_what_it_cannot_follow(tmp_path):
+    script = write_script(tmp_path, "refused.py", """
+        import yep
+        for kwargs in ({"mixed": False}, {}):
+            try:
+                yep.start("tree", subprocesses=True, **kwargs)
+            except yep.YepError as exc:
+                print("REFUSED", exc)
+        yep.start("inner", subprocesses=True)  # already a process tree's: refused
+    """)
+    result = run_yep(["--subprocesses", "-o", "outer", str(script)], cwd=tmp_path, timeout=60)
+    assert result.returncode == 1, result.stderr  # the program's own uncaught YepError
+    assert "REFUSED subprocesses=True follows processes with Python frames, not mixed=False" in result.stdout
+    assert "REFUSED this process is already one of a profiled process tree" in result.stdout
+    assert "YepError: this process is already one of a profiled process tree" in result.stderr, result.stderr
+    assert not (tmp_path / "tree").exists() and not (tmp_path / "inner").exists()
+
+
 def test_a_worker_terminated_by_its_pool_writes_its_profile(tmp_path, hotcold):
     script = write_script(tmp_path, "idle.py", """
         import multiprocessing as mp, os, signal
@@ -229,29 +305,61 @@ def test_a_worker_terminated_by_its_pool_writes_its_profile(tmp_path, hotcold):
         assert text.rstrip(b"\n").rsplit(b"\n", 1)[-1].startswith(b"# yep-process:\t" + pid.encode()), pid
 
 
+# Children started every way the count must see (subprocess, os.fork,
+# os.system, os.posix_spawn, a multiprocessing spawn Process, which also
+# starts multiprocessing's resource tracker); the program prints their
+# number, from the pids it knows (os.system's child is one more), and the
+# CPU of those it waited for.
 CHILDREN = SPIN_THREAD_TIME + """
-import os, resource, subprocess, sys
+import multiprocessing, os, resource, subprocess, sys
+from multiprocessing import resource_tracker
 
-subprocess.run([sys.executable, "-c", "import time\\nend = time.process_time() + 0.5\\nwhile time.process_time() < end: pass"],
-               check=True)
-spin(0.1)
-usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(f"CHILDREN_CPU {usage.ru_utime + usage.ru_stime:.4f}")
+BUSY = "import time\\nend = time.process_time() + 0.5\\nwhile time.process_time() < end: pass"
+
+
+def idle():
+    pass
+
+
+if __name__ == "__main__":
+    pids = {subprocess.run([sys.executable, "-c", BUSY], check=True) and 0}
+    child = subprocess.Popen(["true"])
+    child.wait()
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    os.system("true")
+    spawned = os.posix_spawn("/bin/true", ["true"], os.environ)
+    os.waitpid(spawned, 0)
+    p = multiprocessing.get_context("spawn").Process(target=idle)
+    p.start()
+    p.join()
+    pids = {child.pid, pid, spawned, p.pid, resource_tracker._resource_tracker._pid}
+    started = 1 + len(pids) + 1  # the busy child, those above, os.system's
+    spin(0.1)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(f"CHILDREN_CPU {usage.ru_utime + usage.ru_stime:.4f} STARTED {started}")
 """
 
 
-def test_without_the_option_a_line_says_what_cpu_the_children_used(tmp_path):
+def test_without_the_option_a_line_says_how_many_children_and_what_cpu_they_used(tmp_path):
     script = write_script(tmp_path, "kids.py", CHILDREN)
     result = run_yep(["-o", "kids.prof", str(script)], cwd=tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr
     children = float(re.search(r"CHILDREN_CPU (\S+)", result.stdout).group(1))
-    line = re.search(r"^yep: child processes used ([\d.]+) s CPU.*--subprocesses.*$", result.stderr, re.M)
+    started = int(re.search(r"STARTED (\d+)", result.stdout).group(1))
+    line = re.search(r"^yep: the (\d+) child processes the program started used ([\d.]+) s CPU.*--subprocesses.*$",
+                     result.stderr, re.M)
     assert line, result.stderr
-    assert float(line.group(1)) == pytest.approx(children, abs=0.011), result.stderr
+    assert int(line.group(1)) == started == 7, result.stderr
+    # the resource tracker ends after the program's last print
+    assert float(line.group(2)) == pytest.approx(children, abs=0.05), result.stderr
+    assert float(line.group(2)) >= children - 0.011, result.stderr
     # A program without children gets no such line.
     quiet = write_script(tmp_path, "alone.py", SPIN_THREAD_TIME + "spin(0.2)\n")
     result = run_yep(["-o", "alone.prof", str(quiet)], cwd=tmp_path, timeout=60)
-    assert result.returncode == 0 and "child processes" not in result.stderr, result.stderr
+    assert result.returncode == 0 and "child process" not in result.stderr, result.stderr
 
 
 def test_bad_combinations_get_one_line_and_status_2(tmp_path):

@@ -83,7 +83,7 @@ def python_frames(mixed=None):
 _native_only_said = False
 
 
-def start(path="out.prof", frequency=None, mixed=None, _root_code=None, wall=False):
+def start(path="out.prof", frequency=None, mixed=None, _root_code=None, wall=False, subprocesses=False):
     """Start the CPU profiler, writing to ``path`` (str or os.PathLike).
 
     ``frequency`` is the sampling rate in Hz (default 100 Hz, or
@@ -101,10 +101,20 @@ def start(path="out.prof", frequency=None, mixed=None, _root_code=None, wall=Fal
     the last one started. gperftools' own profiler (``mixed=False``) runs
     one at a time: a profile started while it runs records nothing, and
     says so.
+    ``subprocesses=True`` also profiles every Python process the program
+    starts from now until yep.stop() (as ``python -m yep --subprocesses``):
+    ``path`` is then a folder, made or emptied of an earlier run's profiles,
+    where each process writes its own ``<pid>.prof``; ``yep report path``
+    reads them as one profile with a "process" label. Processes started
+    before yep.stop() write theirs when they end, after it if they outlive
+    it.
     Raises YepError if the path cannot be written or another profiler owns
     the timer signal.
     """
-    _started.append(_begin(path, frequency, mixed, _root_code, wall))
+    if subprocesses:
+        _started.append(_begin_tree(path, frequency, mixed, _root_code, wall))
+    else:
+        _started.append(_begin(path, frequency, mixed, _root_code, wall))
 
 
 def _begin(path, frequency=None, mixed=None, root_code=None, wall=False):
@@ -135,8 +145,34 @@ def _begin(path, frequency=None, mixed=None, root_code=None, wall=False):
     return "native", path
 
 
-# What each yep.start() began, in order: ("mixed", id), ("native", path) or
-# ("nothing", path); yep.stop() ends the last. The command line and the
+def _begin_tree(folder, frequency, mixed, root_code, wall):
+    """yep.start(..., subprocesses=True): this process's profile in the
+    folder, and every Python process started below it followed."""
+    from . import subprocesses
+    from .subprocesses import cpu
+
+    folder = _fspath(folder)
+    if mixed is False:
+        raise YepError("subprocesses=True follows processes with Python frames, not mixed=False profiles")
+    if subprocesses.ENV in os.environ:
+        raise YepError(f"this process is already one of a profiled process tree "
+                       f"({subprocesses.exported_folder()}): its children are followed there")
+    subprocesses.prepare_folder(folder)
+    path = subprocesses.reserve_file(folder)
+    try:
+        begun = _begin(path, frequency, mixed, root_code, wall)
+    except BaseException:
+        os.unlink(path)
+        raise
+    if begun[0] != "mixed":  # another profiler runs: nothing to follow
+        return begun
+    subprocesses.export(folder, "cpu", **cpu.settings(True, frequency, wall))
+    return "tree", (begun, path, folder)
+
+
+# What each yep.start() began, in order: ("mixed", id), ("native", path),
+# ("nothing", path) or ("tree", (what it began, its file, the folder));
+# yep.stop() ends the last. The command line and the
 # decorator hold theirs apart.
 _started = []
 
@@ -173,6 +209,14 @@ def _end(begun):
     from . import mixed
 
     kind, what = begun
+    if kind == "tree":
+        from . import subprocesses
+
+        begun, path, folder = what
+        subprocesses.unexport()
+        summary = _end(begun)
+        subprocesses.append_record(path, forked=False)
+        return {**summary, "path": folder}
     if kind == "nothing":
         return {"path": what, "samples": 0, "cpu_seconds": 0.0, "wall_seconds": 0.0, "requested_hz": 0.0,
                 "achieved_hz": 0.0, "wall_clock": False}

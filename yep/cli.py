@@ -274,7 +274,11 @@ class _CpuSession:
         finally:
             if self.wall:
                 del os.environ["CPUPROFILE_REALTIME"]  # not for the program's own children
-        if self.folder is not None:
+        if self.folder is None:
+            from .subprocesses import unfollowed
+
+            unfollowed.start_counting()
+        else:
             from .subprocesses import cpu
 
             subprocesses.export(self.folder, "cpu", **cpu.settings(self.begun[0] == "mixed", self.frequency, self.wall))
@@ -383,9 +387,9 @@ def _run_profiled(session, target, opts, nodecount, formats):
         shown = written if len(written) <= 3 else [written[0], "...", *written[-2:]]
         print(f"yep: wrote {', '.join(shown)}: {measured}", file=sys.stderr)
         if not opts["subprocesses"] and isinstance(session, _CpuSession):
-            from .subprocesses import children_note
+            from .subprocesses import unfollowed
 
-            note = children_note()
+            note = unfollowed.note()
             if note:
                 print(note, file=sys.stderr)
         if opts["visualize"]:

@@ -144,6 +144,18 @@ def export(folder, kind, **settings):
     follow_forks()
 
 
+def unexport():
+    """Ends following: processes started from now on are not profiled."""
+    os.environ.pop(ENV, None)
+
+
+def exported_folder():
+    try:
+        return _settings()["folder"]
+    except (ValueError, KeyError, TypeError):
+        return os.environ.get(ENV)
+
+
 _following = False
 
 
@@ -207,21 +219,3 @@ class ChildProfile:
             self.kind.end(state)
         except Exception as exc:
             print(f"yep: cannot finish the profile of process {os.getpid()}: {exc}", file=sys.stderr)
-
-
-# --- without --subprocesses: what the profile left out -----------------------
-
-CHILDREN_NOISE_SECONDS = 0.1
-
-
-def children_note():
-    """One line when child processes used CPU that the profile does not
-    hold (only those waited for count), else None."""
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    seconds = usage.ru_utime + usage.ru_stime
-    if seconds < CHILDREN_NOISE_SECONDS:
-        return None
-    return (f"yep: child processes used {seconds:.2f} s CPU, which this profile does not hold: "
-            f"python -m yep --subprocesses profiles them")
