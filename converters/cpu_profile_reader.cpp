@@ -1,5 +1,6 @@
 #include "cpu_profile_reader.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <cstdio>
@@ -93,6 +94,20 @@ void apply_yep_record(std::string_view text, Profile& p) {
                 wall ? "wall-clock" : "CPU-time", number("requested_hz"), number("achieved_hz"),
                 number("cpu_seconds"), number("wall_seconds"));
   p.comments.push_back(comment);
+  if (kv["timer_handler"] == "replaced")
+    p.comments.push_back("the program replaced yep's timer signal handler: samples stop there, "
+                         "each counted at the asked rate");
+}
+
+// "# yep-note:\t<text>" lines (yep/timer_handler.py): comments of the
+// report's header, in their order.
+void apply_yep_notes(std::string_view text, Profile& p) {
+  const std::string_view tag = "\n# yep-note:\t";
+  for (size_t at = text.find(tag); at != std::string_view::npos; at = text.find(tag, at + 1)) {
+    std::string_view line = text.substr(at + tag.size());
+    line = line.substr(0, std::min(line.find('\n'), size_t{4096}));
+    p.comments.emplace_back(line);
+  }
 }
 
 // A profile of one process of a tree (python -m yep --subprocesses) ends
@@ -176,6 +191,7 @@ Profile parse_cpu_profile(std::string_view bytes, const std::string& name) {
     throw ProfileError(name + ": truncated CPU profile: the memory maps at its end are cut off" + advice);
   p.mappings = parse_proc_maps(maps_text);
   apply_yep_record(maps_text, p);  // after sample types: it may rename "cpu" to "wall"
+  apply_yep_notes(maps_text, p);
   // Mixed profiles' Python frames and threads (python_stand_ins.h).
   const std::string process = process_label(maps_text);
   PythonStandIns stand_ins(maps_text);

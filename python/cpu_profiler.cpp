@@ -1,4 +1,5 @@
 #include "cpu_profiler.h"
+#include "signal_owner.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -125,8 +126,8 @@ void finalize_profile(const std::string& path, CpuProfileSummary& s) {
   }
   s.samples = samples;
   const double measured = s.wall_clock ? s.wall_seconds : s.cpu_seconds;
-  if (samples > 0 && measured > 0) {
-    s.achieved_hz = samples / measured;
+  if (samples > 0 && measured > 0) s.achieved_hz = samples / measured;
+  if (samples > 0 && measured > 0 && s.timer_handler_replaced_by.empty()) {
     Word period_us = static_cast<Word>(std::llround(measured * 1e6 / samples));
     if (period_us == 0) period_us = 1;
     std::memcpy(&bytes[3 * sizeof(Word)], &period_us, sizeof period_us);
@@ -178,7 +179,7 @@ std::string cpu_profile_record(const CpuProfileSummary& s, double start_unix, co
                 "wall_seconds=%.6f start_unix=%.6f",
                 s.wall_clock ? "wall" : "cpu", s.requested_hz, s.achieved_hz, static_cast<long long>(s.samples),
                 s.cpu_seconds, s.wall_seconds, start_unix);
-  return record + extra + "\n";
+  return std::string(record) + (s.timer_handler_replaced_by.empty() ? "" : " timer_handler=replaced") + extra + "\n";
 }
 
 bool timer_signal_is_free(int signal) {
@@ -285,6 +286,7 @@ CpuProfileSummary cpu_profiler_stop() {
     throw CaptureError("the CPU profiler is not running; call yep.start() first");
   }
   CpuProfileSummary s;
+  if (!handler_is_libprofiler(current_handler())) s.timer_handler_replaced_by = signal_handler_owner(kSignal);
   s.path = session.path;
   s.wall_clock = kWallClock;
   s.requested_hz = session.requested_hz;

@@ -36,6 +36,10 @@ struct CpuProfileSummary {
   double achieved_hz = 0;      // samples / measured seconds; 0 if no samples
   double cpu_seconds = 0;      // process CPU time between start and stop
   double wall_seconds = 0;
+  // Who replaced the timer signal's handler while the profile ran ("" if
+  // nobody did): its samples stop there, so the period stays the asked one
+  // (the record says timer_handler=replaced) and the owner is named.
+  std::string timer_handler_replaced_by;
 };
 
 // The clocks a CPU profile's summary is measured with, read at its start.

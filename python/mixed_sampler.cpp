@@ -1,4 +1,5 @@
 #include "mixed_sampler.h"
+#include "signal_owner.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -64,6 +65,7 @@ struct Session {
   uintptr_t root_code = 0;
   std::string yep_dir;  // the root code's folder, with its final '/' ("" when none)
   bool wall = false;  // wall-clock time (ITIMER_REAL, SIGALRM), not CPU time
+  std::string replaced_by;  // who replaced the handler (signal_owner.h), once seen
   std::thread drain;
   int signal() const { return wall ? SIGALRM : SIGPROF; }
   int timer() const { return wall ? ITIMER_REAL : ITIMER_PROF; }
@@ -305,6 +307,8 @@ void drain_once() {
   drained_to = k;
 }
 
+void check_handler();
+
 void drain_loop() {
   pthread_setname_np(pthread_self(), "yep-drain");
   drain_tid = syscall(SYS_gettid);
@@ -312,6 +316,7 @@ void drain_loop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     drain_once();
     native_unwinder_scan();  // objects loaded since (cheap when none was: glibc counts them)
+    check_handler();
   }
 }
 
@@ -330,8 +335,12 @@ struct Gathered {
   CpuProfileSummary summary;
 };
 
+void note_replaced_handler();
+
 Gathered gathered(const Window& w) {
+  note_replaced_handler();
   Gathered g;
+  g.summary.timer_handler_replaced_by = session.replaced_by;
   g.counts = w.gathered;
   g.counts.resize(counts.size(), 0);
   g.own = w.own_gathered;
@@ -374,7 +383,9 @@ void write_profile(const Window& w, const Gathered& g, const std::map<uint64_t, 
   const double measured = s.wall_clock ? s.wall_seconds : s.cpu_seconds;
   const uint64_t taken = static_cast<uint64_t>(s.samples) + g.own;
   uint64_t period_us = s.requested_hz > 0 ? static_cast<uint64_t>(std::llround(1e6 / s.requested_hz)) : 10000;
-  if (taken > 0 && measured > 0) period_us = static_cast<uint64_t>(std::llround(measured * 1e6 / taken));
+  // Scaled to the time measured, unless the samples stopped midway (the
+  // program took the timer signal's handler): then each is the asked period.
+  if (taken > 0 && measured > 0 && s.timer_handler_replaced_by.empty()) period_us = static_cast<uint64_t>(std::llround(measured * 1e6 / taken));
   if (period_us == 0) period_us = 1;
   for (uint64_t v : {uint64_t(0), uint64_t(3), uint64_t(0), period_us, uint64_t(0)}) word(v);
   // Stacks stay native (what gperftools' readers expect); their Python
@@ -432,16 +443,56 @@ std::string absolute(const std::string& path) {
 }
 
 // The timer runs while some window records.
+long period_us() { return std::lround(1e6 / session.requested_hz); }
+
+// Whether the timer is still the one set_ticking armed (the program may
+// have armed its own with its handler).
+bool timer_is_ours() {
+  itimerval now{};
+  getitimer(session.timer(), &now);
+  return now.it_interval.tv_sec * 1000000L + now.it_interval.tv_usec == period_us();
+}
+
+bool handler_is_ours() {
+  struct sigaction action {};
+  sigaction(session.signal(), nullptr, &action);
+  return (action.sa_flags & SA_SIGINFO) && action.sa_sigaction == on_signal;
+}
+
+// Remembers who replaced yep's handler, the first time it is seen replaced.
+void note_replaced_handler() {
+  if (session.running && session.replaced_by.empty() && !handler_is_ours())
+    session.replaced_by = signal_handler_owner(session.signal());
+}
+
+// Arms or disarms yep's timer. Once the program replaced yep's handler,
+// the timer is left as it is: the program's ticks (or yep's, which now
+// reach the program's handler, as they would if yep stopped) are its own.
+// Run by the drain thread: once the program replaced yep's handler, yep's
+// timer stops within a drain pass, so the program's handler does not get
+// yep's ticks (it gets those of a timer it armed itself).
+void check_handler() {
+  std::lock_guard<std::mutex> guard(drain_mutex);
+  if (!session.ticking || !session.replaced_by.empty() || handler_is_ours()) return;
+  note_replaced_handler();
+  if (timer_is_ours()) {
+    itimerval off{};
+    setitimer(session.timer(), &off, nullptr);
+  }
+}
+
 void set_ticking(bool on) {
   if (on == session.ticking) return;
-  itimerval timer{};
-  if (on) {
-    const long period_us = std::lround(1e6 / session.requested_hz);
-    timer.it_interval.tv_sec = period_us / 1000000;
-    timer.it_interval.tv_usec = period_us % 1000000;
-    timer.it_value = timer.it_interval;
+  note_replaced_handler();
+  if (session.replaced_by.empty() || (!on && timer_is_ours())) {
+    itimerval timer{};
+    if (on) {
+      timer.it_interval.tv_sec = period_us() / 1000000;
+      timer.it_interval.tv_usec = period_us() % 1000000;
+      timer.it_value = timer.it_interval;
+    }
+    setitimer(session.timer(), &timer, nullptr);
   }
-  setitimer(session.timer(), &timer, nullptr);
   sampling = on;
   session.ticking = on;
 }
@@ -560,6 +611,7 @@ void start_sampler(double frequency, uintptr_t root_code, const std::string& roo
   session.wall = wall;
   session.owner = ::getpid();
   session.requested_hz = frequency;
+  session.replaced_by.clear();
   session.interpreter = &interpreter_code();
   session.root_code = root_code;
   session.yep_dir = root_file.substr(0, root_file.rfind('/') + 1);
@@ -609,15 +661,22 @@ void start_sampler(double frequency, uintptr_t root_code, const std::string& roo
 }
 
 // Stops the sampler once no window is left: the timer and handler as they
-// were, the drain thread joined.
+// were, the drain thread joined. A handler the program installed over
+// yep's stays, and so does a timer it armed itself.
 void stop_sampler() {
-  set_ticking(false);
-  setitimer(session.timer(), &session.saved_timer, nullptr);
+  bool ours, replaced;
+  {
+    std::lock_guard<std::mutex> guard(drain_mutex);  // the drain thread's check_handler
+    ours = timer_is_ours();
+    set_ticking(false);
+    replaced = !session.replaced_by.empty();
+  }
+  if (!replaced || ours) setitimer(session.timer(), &session.saved_timer, nullptr);
   while (in_handler.load() != 0) std::this_thread::yield();
   // A signal still in flight must not meet SIG_DFL, which ends the process.
   struct sigaction restored = session.saved_action;
   if (!(restored.sa_flags & SA_SIGINFO) && restored.sa_handler == SIG_DFL) restored.sa_handler = SIG_IGN;
-  sigaction(session.signal(), &restored, nullptr);
+  if (!replaced) sigaction(session.signal(), &restored, nullptr);
   drain_stop = true;
   session.drain.join();
   session.running = false;

@@ -31,6 +31,7 @@ py::dict summary_to_dict(const yep::CpuProfileSummary& s) {
   d["achieved_hz"] = s.achieved_hz;
   d["cpu_seconds"] = s.cpu_seconds;
   d["wall_seconds"] = s.wall_seconds;
+  d["timer_handler_replaced_by"] = s.timer_handler_replaced_by;
   return d;
 }
 

@@ -221,7 +221,12 @@ def _end(begun):
         return {"path": what, "samples": 0, "cpu_seconds": 0.0, "wall_seconds": 0.0, "requested_hz": 0.0,
                 "achieved_hz": 0.0, "wall_clock": False}
     summary = mixed.stop(what) if kind == "mixed" else _native().cpu_stop()
-    _warn_if_rate_capped(summary)
+    if summary.get("timer_handler_replaced_by"):
+        from .timer_handler import say_replaced
+
+        say_replaced(summary)
+    else:
+        _warn_if_rate_capped(summary)
     return summary
 
 
