@@ -7,6 +7,7 @@
 // Output goes to stdout unless -o is given. Exit status 2 with one line on
 // stderr for any bad input.
 #include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "output_file.h"
 #include "profile_loader.h"
 #include "report.h"
 
@@ -33,22 +35,28 @@ const char kUsage[] =
 }
 
 // A number >= 0 for an option, or fail.
+// Digits only (no sign, space or other script's digits), at most INT_MAX.
 long parse_number(const std::string& option, const std::string& s) {
-  char* end = nullptr;
-  long n = std::strtol(s.c_str(), &end, 10);
-  if (s.empty() || *end || n < 0) fail(option + " needs a number >= 0, not '" + s + "'");
+  const bool digits = !s.empty() && s.size() <= 10 && s.find_first_not_of("0123456789") == std::string::npos;
+  const long n = digits ? std::strtol(s.c_str(), nullptr, 10) : -1;
+  if (n < 0 || n > INT_MAX) fail(option + " needs a whole number from 0 to " + std::to_string(INT_MAX) + ", not '" + s + "'");
   return n;
 }
 
 // --sample-index by number or by name (inuse_space, alloc_objects, ...), as
 // yep report takes it.
 int resolve_sample_index(const yep::Profile& profile, const std::string& input, const std::string& which) {
-  if (which.find_first_not_of("0123456789") == std::string::npos) return static_cast<int>(parse_number("--sample-index", which));
   std::string names;
-  for (size_t i = 0; i < profile.sample_types.size(); ++i) {
-    if (profile.sample_types[i].type == which) return static_cast<int>(i);
-    names += (i ? ", " : "") + profile.sample_types[i].type;
+  for (size_t i = 0; i < profile.sample_types.size(); ++i) names += (i ? ", " : "") + profile.sample_types[i].type;
+  if (which.find_first_not_of("0123456789") == std::string::npos) {
+    const long index = parse_number("--sample-index", which);
+    if (index >= static_cast<long>(profile.sample_types.size()))
+      fail(input + " has sample types 0 to " + std::to_string(profile.sample_types.size() - 1) + " (" + names +
+           "), not " + which);
+    return static_cast<int>(index);
   }
+  for (size_t i = 0; i < profile.sample_types.size(); ++i)
+    if (profile.sample_types[i].type == which) return static_cast<int>(i);
   fail(input + " has no sample type '" + which + "': it has " + names);
 }
 
@@ -156,18 +164,16 @@ int main(int argc, char** argv) {
   } catch (const yep::ProfileError& e) {
     fail(e.what());
   }
-  if (output.empty()) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
+  if (output.empty() || output == "-") {
+    const bool written = std::fwrite(text.data(), 1, text.size(), stdout) == text.size();
+    if (!written || std::fflush(stdout) != 0)
+      fail(std::string("cannot write the report to standard output: ") + std::strerror(errno));
     return 0;
   }
-  // Write to a temporary then rename: never a half-written output file.
-  const std::string tmp = output + ".yep-tmp";
-  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  out.close();
-  if (!out || std::rename(tmp.c_str(), output.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    fail("cannot write '" + output + "': " + std::strerror(errno));
+  try {
+    yep::write_output(output, text);  // whole or not at all; see output_file.h
+  } catch (const yep::OutputError& e) {
+    fail(e.what());
   }
   return 0;
 }

@@ -1,5 +1,6 @@
 #include "cpu_profiler.h"
 #include "signal_owner.h"
+#include "output_file.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -36,6 +37,7 @@ struct Session {
   bool running = false;
   std::string path;         // as the user gave it, for messages
   std::string file;         // absolute: the program may chdir meanwhile
+  std::string raw;          // gperftools' own file: a private temporary beside it
   int fd = -1;              // libprofiler's descriptor of the file
   pid_t owner = 0;          // the process that started profiling
   double requested_hz = 0;  // 0: gperftools' own, read from the header at stop
@@ -98,11 +100,12 @@ void after_fork_in_child() {
 // Machine words of the profile as written by this process (native order).
 using Word = uintptr_t;
 
-// Counts the samples into s, rewrites the header period to the achieved one
-// and appends yep's record. Leaves the file untouched if it is not as
-// expected (then the summary still reports what was measured).
-void finalize_profile(const std::string& path, CpuProfileSummary& s) {
-  std::ifstream in(path, std::ios::binary);
+// Reads gperftools' raw file, counts the samples into s, rewrites the header
+// period to the achieved one, appends yep's record and writes it all to
+// path. A raw file not as expected is written as it is (then the summary
+// still reports what was measured).
+void finalize_profile(const std::string& raw, const std::string& path, CpuProfileSummary& s) {
+  std::ifstream in(raw, std::ios::binary);
   std::ostringstream buf;
   buf << in.rdbuf();
   std::string bytes = std::move(buf).str();
@@ -112,7 +115,10 @@ void finalize_profile(const std::string& path, CpuProfileSummary& s) {
     std::memcpy(&w, bytes.data() + i * sizeof(Word), sizeof w);
     return w;
   };
-  if (n < 5 || word(0) != 0 || word(1) != 3 || word(3) == 0) return;
+  if (n < 5 || word(0) != 0 || word(1) != 3 || word(3) == 0) {
+    write_atomically(path, bytes, "the profile");  // as gperftools wrote it
+    return;
+  }
   const Word header_period_us = word(3);
   if (s.requested_hz <= 0) s.requested_hz = 1e6 / static_cast<double>(header_period_us);
 
@@ -233,17 +239,22 @@ void cpu_profiler_start(const std::string& path, double frequency) {
   session = Session{};
   session.path = path;
   session.file = absolute(path);
+  try {
+    session.raw = make_private_temporary(session.file);
+  } catch (const OutputError& e) {
+    throw CaptureError("cannot write the profile to " + std::string(e.what()).substr(13));
+  }
   session.owner = ::getpid();
   session.clock = ProfileClock::start();
-  if (!ProfilerStart(session.file.c_str())) {
-    ::unlink(path.c_str());
+  if (!ProfilerStart(session.raw.c_str())) {
+    ::unlink(session.raw.c_str());
     throw CaptureError("gperftools could not start profiling to '" + path + "'");
   }
   if (!handler_is_libprofiler(current_handler())) {
     // libprofiler disables itself for good when the signal had a handler
     // when it was loaded: ProfilerStart "succeeds" and records nothing.
     ProfilerStop();
-    ::unlink(path.c_str());
+    ::unlink(session.raw.c_str());
     throw CaptureError(std::string("gperftools' profiler is disabled in this process: a ") + kSignalName +
                        " handler was installed before yep's native module was loaded. "
                        "Import yep (or run python -m yep) before the other profiler");
@@ -261,13 +272,19 @@ void cpu_profiler_start(const std::string& path, double frequency) {
     session.timer_overridden = true;
     session.requested_hz = frequency;
   }
-  session.fd = find_descriptor(session.file);
+  session.fd = find_descriptor(session.raw);
   session.running = true;
 }
 
 void cpu_profiler_flush() {
   if (!cpu_profiler_running()) throw CaptureError("the CPU profiler is not running; call yep.start() first");
   ProfilerFlush();
+  if (session.running && !session.raw.empty()) {  // the samples so far, as gperftools wrote them
+    std::ifstream in(session.raw, std::ios::binary);
+    std::ostringstream buf;
+    buf << in.rdbuf();
+    write_atomically(session.file, std::move(buf).str(), "the profile");
+  }
 }
 
 void cpu_profiler_release_after_fork() {
@@ -295,11 +312,12 @@ CpuProfileSummary cpu_profiler_stop() {
   if (session.timer_overridden) setitimer(kTimer, &session.saved_timer, nullptr);
   session.running = false;
   try {
-    finalize_profile(session.file, s);
+    finalize_profile(session.raw, session.file, s);
   } catch (const CaptureError&) {
-    ::unlink(session.file.c_str());  // gperftools' part alone lacks the record yep's reports need
+    ::unlink(session.raw.c_str());
     throw;
   }
+  ::unlink(session.raw.c_str());
   return s;
 }
 

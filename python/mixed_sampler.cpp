@@ -746,12 +746,7 @@ CpuProfileSummary mixed_sampler_stop(int id, const std::map<uint64_t, std::strin
   const Gathered g = gathered(w);
   const Window closed = std::move(w);
   windows.erase(id);
-  try {
-    write_profile(closed, g, thread_names);
-  } catch (const CaptureError&) {
-    ::unlink(closed.file.c_str());  // the empty file check_writable made is no profile
-    throw;
-  }
+  write_profile(closed, g, thread_names);
   return g.summary;
 }
 

@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "output_file.h"
 #include "cpu_profiler.h"
 #include "heap_profiler.h"
 #include "interpreter_code.h"
@@ -88,8 +89,18 @@ PYBIND11_MODULE(_native, m) {
       PyErr_SetString(yep_error.ptr(), e.what());
     } catch (const yep::ProfileError& e) {
       PyErr_SetString(yep_error.ptr(), e.what());
+    } catch (const yep::OutputError& e) {
+      PyErr_SetString(yep_error.ptr(), e.what());
     }
   });
+
+  // yep/atomic_file.py: every Python writer's output file (output_file.h).
+  py::class_<yep::OutputFile>(m, "OutputFile")
+      .def(py::init<const std::string&>(), py::arg("path"))
+      .def_property_readonly("fd", &yep::OutputFile::fd)
+      .def_property_readonly("temporary", &yep::OutputFile::temporary)
+      .def("commit", &yep::OutputFile::commit)
+      .def("abandon", &yep::OutputFile::abandon);
 
   bind_rss_sampler(m);
   bind_line_tracer(m);

@@ -1,4 +1,5 @@
 #include "profile_file.h"
+#include "output_file.h"
 
 #include <elf.h>
 #include <fcntl.h>
@@ -69,35 +70,18 @@ std::string read_self_build_ids() {
 }
 
 void check_writable(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd < 0)
-    throw CaptureError("cannot write the profile to '" + path + "': " + std::strerror(errno) +
-                       "; choose a writable path");
-  ::close(fd);
+  try {
+    check_output(path);
+  } catch (const OutputError& e) {
+    throw CaptureError("cannot write the profile to " + std::string(e.what()).substr(13) + "; choose a writable path");
+  }
 }
 
 void write_atomically(const std::string& path, const std::string& bytes, const std::string& what) {
-  const std::string tmp = path + ".yep-tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  bool ok = fd >= 0;
-  for (size_t done = 0; ok && done < bytes.size();) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    done += ok ? static_cast<size_t>(n) : 0;
-  }
-  int err = errno;
-  if (fd >= 0 && ::close(fd) != 0 && ok) {
-    ok = false;
-    err = errno;
-  }
-  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ok = false;
-    err = errno;
-  }
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    throw CaptureError("cannot write " + what + " '" + path + "': " + std::strerror(err));
+  try {
+    write_output(path, bytes);
+  } catch (const OutputError& e) {
+    throw CaptureError("cannot write " + what + " " + std::string(e.what()).substr(13));
   }
 }
 

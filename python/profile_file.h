@@ -1,8 +1,9 @@
 // What every profile file the capture side writes needs: the text of
 // /proc/self/maps (gperftools' formats end with it), the build ids of the
 // loaded objects (so that a report made where an object was rebuilt since
-// can tell), and a write that leaves the whole file or nothing: the bytes go
-// to PATH.yep-tmp, renamed over PATH.
+// can tell), and a write that leaves the whole file or nothing (see
+// converters/output_file.h: a private temporary renamed over PATH, a
+// special file written directly, no planted link followed).
 #pragma once
 
 #include <string>
@@ -18,8 +19,9 @@ std::string read_self_maps();
 // Read from the objects' notes in memory: no file is opened.
 std::string read_self_build_ids();
 
-// Creates PATH empty, so a start fails at once on a path it could never write
-// at stop. Throws CaptureError "cannot write the profile to '<path>': ...".
+// Whether PATH could be written at stop, creating nothing and never
+// blocking, so a start fails at once on a path it could never write.
+// Throws CaptureError "cannot write '<path>': ...".
 void check_writable(const std::string& path);
 
 // Throws CaptureError "cannot write <what> '<path>': <reason>".

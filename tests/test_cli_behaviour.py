@@ -2,6 +2,7 @@
 untouched (argv, __main__, output, exit status, exceptions, Ctrl-C), the
 profile is complete whatever way the program ends, and user mistakes get
 one clear line and exit status 2."""
+import os
 import signal
 import subprocess
 import sys
@@ -129,7 +130,18 @@ def test_run_subcommand_and_a_script_named_like_a_subcommand(tmp_path):
     (["-m", "no_such_module_here"], "yep: error: cannot run module 'no_such_module_here'"),
     (["--bogus", "x.py"], "yep: error: unknown option --bogus"),
     (["-o", "/nonexistent-dir/out.prof", "ok.py"], "yep: error: cannot write the profile to '/nonexistent-dir/out.prof'"),
-    (["-f", "0", "ok.py"], "yep: error: frequency must be between 1 and 4000 Hz"),
+    (["-f", "0", "ok.py"], "yep: error: -f takes a number from 1 to 4000, not '0'"),
+    # Numbers as the user might mistype them: other scripts' digits, beyond
+    # 64 bits, exponents and infinities, a dump interval of one byte.
+    (["-f", "١٠٠", "ok.py"], "yep: error: -f takes a number from 1 to 4000, not '١٠٠'"),
+    (["-f", "inf", "ok.py"], "yep: error: -f takes a number from 1 to 4000, not 'inf'"),
+    (["--nodecount", "99999999999999999999999", "ok.py"],
+     "yep: error: --nodecount takes a whole number from 0 to 2147483647, not '99999999999999999999999'"),
+    (["report", "--nodecount", "١٠", "x.prof"], "yep: error: --nodecount takes a whole number from 0 to 2147483647"),
+    (["--heap", "--heap-interval", "1", "ok.py"], "yep: error: --heap-interval takes a size from 1M to 1P, not '1'"),
+    (["--heap", "--heap-interval", "1e400", "ok.py"], "yep: error: --heap-interval needs a size like 64M or 1G"),
+    (["memory", "--precision", "1000000000", "ok.py"], "yep: error: --precision takes a whole number from 0 to 12"),
+    (["serve", "--port", "70000", "ok.py"], "yep: error: --port takes a whole number from 0 to 65535"),
     (["report", "nothing.prof"], "yep: error: nothing.prof: no such profile file"),
 ])
 def test_user_mistakes_get_one_line_and_status_2(tmp_path, args, message):
@@ -341,14 +353,13 @@ def test_os_exit_still_finishes_the_profile(tmp_path):
 
 @pytest.mark.parametrize("mode", [[], ["--mixed"]], ids=["plain", "mixed"])
 def test_a_profile_that_cannot_be_written_at_stop_leaves_no_file(tmp_path, mode):
-    # The start creates the file empty (so a bad path fails before the program
-    # runs); when the write at stop fails, that empty file must not stay
-    # behind looking like a profile. Here the temporary file's name is taken
-    # by a directory, which even root cannot open for writing.
-    script = write_script(tmp_path, "w.py", "print('ran')\n")
-    (tmp_path / "out.prof.yep-tmp").mkdir()
+    # The start creates nothing (it only checks that the path could be
+    # written); when the write at stop fails, nothing half-written stays
+    # behind, no temporary either. Here the program itself takes the
+    # output's name with a folder, which no write can replace.
+    script = write_script(tmp_path, "w.py", "import os\nos.mkdir('out.prof')\nprint('ran')\n")
     result = run_yep([*mode, "-o", str(tmp_path / "out.prof"), str(script)], cwd=tmp_path)
     assert result.returncode == 2 and "ran" in result.stdout
     assert result.stderr.strip().splitlines() == [
         f"yep: error: cannot write the profile '{tmp_path / 'out.prof'}': Is a directory"], result.stderr
-    assert not (tmp_path / "out.prof").exists()
+    assert sorted(os.listdir(tmp_path)) == ["out.prof", "w.py"] and not os.listdir(tmp_path / "out.prof")

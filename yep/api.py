@@ -42,13 +42,9 @@ _fork_hook_registered = False
 
 
 def _fspath(path):
-    try:
-        path = os.fspath(path)
-    except TypeError:
-        raise YepError(f"profile path must be a str or os.PathLike, not {type(path).__name__}") from None
-    if isinstance(path, bytes):
-        path = os.fsdecode(path)
-    return path
+    from .user_paths import user_path
+
+    return user_path(path)
 
 
 def runner_root_code():

@@ -16,7 +16,7 @@ import sys
 
 from . import mprof_cli
 from ._errors import UnsupportedInterpreter, YepError
-from .usage import Parser, UsageError, did_you_mean, fail
+from .usage import Parser, UsageError, decimal, did_you_mean, fail, whole_number
 
 USAGE = """\
 usage: python -m yep [-v] [-o OUTFILE] [-f HZ] [--wall] [--native] [--threads] [--interpreter]
@@ -173,13 +173,10 @@ def run_main(argv):
             raise UsageError("no script or -m module to run")
         if opts["sort"] not in ("flat", "cum"):
             raise UsageError(f"unknown sort {opts['sort']!r}: use flat or cum")
-        try:
-            nodecount = int(opts["nodecount"])
-            frequency = None if opts["frequency"] is None else float(opts["frequency"])
-            if opts["heap_time_interval"] is not None:
-                opts["heap_time_interval"] = int(opts["heap_time_interval"])
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
+        nodecount = whole_number("--nodecount")(opts["nodecount"])
+        frequency = None if opts["frequency"] is None else decimal("-f", 1, 4000)(opts["frequency"])
+        if opts["heap_time_interval"] is not None:
+            opts["heap_time_interval"] = whole_number("--heap-time-interval", 1, 86400)(opts["heap_time_interval"])
         if opts["heap"] and (opts["callgrind"] or opts["wall"] or frequency):
             raise UsageError("--heap profiles memory: -c, --wall and -f are for CPU profiles")
         if opts["subprocesses"] and opts["heap"]:
@@ -418,7 +415,7 @@ def _run_profiled(session, target, opts, nodecount, formats):
 
 
 def report_main(argv):
-    from .atomic_file import write_atomically
+    from .atomic_file import write_atomically, write_stdout
     from .report import format_suffix, is_binary_format, load
 
     parser = Parser(
@@ -430,7 +427,7 @@ def report_main(argv):
     parser.add_argument("--format", default="text", choices=FORMATS, help="output format (default text)")
     parser.add_argument("-o", "--output", help="file to write")
     parser.add_argument("--sort", choices=("flat", "cum"), default="flat", help="text: order rows by flat or cum")
-    parser.add_argument("--nodecount", type=int, default=None,
+    parser.add_argument("--nodecount", type=whole_number("--nodecount"), default=None,
                         help="text: rows to show (default 30, 0 for all); source: functions (default 5)")
     parser.add_argument("--focus", metavar="REGEX", help="keep only samples through a matching function")
     parser.add_argument("--ignore", metavar="REGEX", help="drop samples through a matching function")
@@ -457,8 +454,6 @@ def report_main(argv):
     if args.binary_path:
         os.environ["YEP_BINARY_PATH"] = args.binary_path  # read by the symbolizer as it loads the profile
     nodecount = args.nodecount if args.nodecount is not None else (30 if args.format == "text" else 0)
-    if nodecount < 0:
-        return fail(f"--nodecount must be >= 0, not {nodecount}")
     try:
         data = load(*args.profile, base=args.base).render(args.format, sort=args.sort, nodecount=nodecount, focus=args.focus,
                                          ignore=args.ignore, lines=args.lines, sample_index=args.sample_index,
@@ -469,10 +464,7 @@ def report_main(argv):
         if output is None and (is_binary_format(args.format) or args.format in ("callgrind", "html")):
             output = args.profile[0] + format_suffix(args.format)
         if output is None or output == "-":
-            if isinstance(data, bytes):
-                sys.stdout.buffer.write(data)
-            else:
-                sys.stdout.write(data)
+            write_stdout(data)
         else:
             write_atomically(output, data)
             print(f"yep: wrote {output}", file=sys.stderr)
@@ -488,7 +480,7 @@ def memory_main(argv):
         "the profiled functions, memory (RSS, and the bytes it allocated minus freed, and its peak) and time.")
     parser.add_argument("-o", "--output", help="write the report to this file (memory_profiler's -T)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    parser.add_argument("--precision", type=int, default=3, help="decimals of MiB figures (default 3)")
+    parser.add_argument("--precision", type=whole_number("--precision", 0, 12), default=3, help="decimals of MiB figures (default 3)")
     parser.add_program_arguments()
     args = parser.parse_program_args(argv)
     from . import heap_run, line_memory, runner

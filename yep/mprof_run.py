@@ -23,13 +23,13 @@ import sys
 import tempfile
 
 from ._errors import YepError
-from .usage import Parser, fail
+from .usage import Parser, decimal, fail
 
 
 def run_main(argv):
     parser = Parser(
         prog="yep mprof run", description="Sample the memory of a program over time into an mprof .dat file.")
-    parser.add_argument("--interval", "-T", type=float, default=0.1, help="seconds between samples (default 0.1)")
+    parser.add_argument("--interval", "-T", type=decimal("--interval", 0.001, 3600), default=0.1, help="seconds between samples (default 0.1)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--include-children", "-C", action="store_true", help="add the children's memory to MEM")
     group.add_argument("--multiprocess", "-M", action="store_true", help="record each child as its own line (CHLD)")

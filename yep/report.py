@@ -10,6 +10,8 @@ SORTS = ("flat", "cum")
 DEFAULT_NODECOUNT = 30
 
 
+MAX_NODECOUNT = 2**31 - 1  # the C++ side's int; 0 means all
+
 def _native():
     from .api import _native as native
 
@@ -41,11 +43,10 @@ def load(path, *more, base=None):
     stack (pprof's -base: what grew between two heap dumps); one path only.
     Raises YepError for a missing, truncated or corrupt file.
     """
-    try:
-        paths = [os.fspath(p) for p in (path, *more)]
-        base = "" if base is None else os.fspath(base)
-    except TypeError:
-        raise YepError("profile paths must be str or os.PathLike") from None
+    from .user_paths import user_path
+
+    paths = [user_path(p) for p in (path, *more)]
+    base = "" if base is None else user_path(base, "base profile path")
     if any(os.path.isdir(p) for p in paths):
         paths = [q for p in paths for q in (_process_profiles(p) if os.path.isdir(p) else [p])]
     return Profile(_native().load(paths, base), paths[0] if len(paths) == 1 else " + ".join(paths))
@@ -114,10 +115,12 @@ class Profile:
         if which is None or which == -1:
             return -1
         names = [t for t, _ in self.sample_types]
-        if isinstance(which, str) and not which.isdigit():
+        if isinstance(which, str) and not (which.isascii() and which.isdigit()):
             if which not in names:
                 raise YepError(f"{self.path} has no sample type {which!r}: it has {', '.join(names)}")
             return names.index(which)
+        if isinstance(which, bool) or not isinstance(which, (int, str)) or not 0 <= int(which) < len(names):
+            raise YepError(f"{self.path} has sample types 0 to {len(names) - 1} ({', '.join(names)}), not {which!r}")
         return int(which)
 
     def render(self, fmt="text", sort="flat", nodecount=0, focus=None, ignore=None, lines=False,
@@ -130,8 +133,8 @@ class Profile:
         sample_index = self.sample_index(sample_index)
         if sort not in SORTS:
             raise YepError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
-        if not isinstance(nodecount, int) or nodecount < 0:
-            raise YepError(f"nodecount must be an integer >= 0, not {nodecount!r}")
+        if not isinstance(nodecount, int) or isinstance(nodecount, bool) or not 0 <= nodecount <= MAX_NODECOUNT:
+            raise YepError(f"nodecount must be a whole number from 0 to {MAX_NODECOUNT}, not {nodecount!r}")
         data = self._native.render(fmt, sort, nodecount, sample_index, focus or "", ignore or "", bool(lines),
                                    list or "", title or os.path.basename(self.path), bool(interpreter), bool(threads),
                                    bool(processes), bool(object_addresses))

@@ -3,15 +3,15 @@
 import sys
 
 from ._errors import YepError
-from .usage import Parser, UsageError, fail
+from .usage import Parser, UsageError, decimal, fail, whole_number
 
 
 def main(argv):
     parser = Parser(prog="yep serve", description="Run a script (or -m module) with yep's live view: RSS and "
                      "Python objects over time, a census by type with sparklines, instances and referrers, "
                      "growth since a moment. The view's URL (loopback only, with a token) is printed on stderr.")
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
-    parser.add_argument("--interval", type=float, default=1.0,
+    parser.add_argument("--port", type=whole_number("--port", 0, 65535), default=0, help="port on 127.0.0.1 (default: a free one)")
+    parser.add_argument("--interval", type=decimal("--interval", 0.01, 3600), default=1.0,
                         help="seconds between censuses (default 1; longer when a census is slow)")
     parser.add_program_arguments()
     try:
