@@ -10,11 +10,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "input_file.h"
 #include "location_table.h"
 #include "proc_maps.h"
 #include "python_stand_ins.h"
 
 namespace yep {
+
+constexpr uint64_t kMaxPeriodMicroseconds = 3600ull * 1000000;
 
 namespace {
 
@@ -154,7 +157,12 @@ Profile parse_cpu_profile(std::string_view bytes, const std::string& name) {
   Profile p;
   p.sample_types = {{"samples", "count"}, {"cpu", "nanoseconds"}};
   p.period_type = {"cpu", "nanoseconds"};
+  // A period up to an hour, counts and their products that add up within
+  // int64: a file claiming more is corrupt, never a negative total.
   const uint64_t period_us = w->at(3);
+  if (period_us > kMaxPeriodMicroseconds)
+    throw ProfileError(name + ": corrupt CPU profile: a sampling period of " + std::to_string(period_us) +
+                       " microseconds (over an hour)");
   p.period = static_cast<int64_t>(period_us) * 1000;
   p.default_sample_type = 1;
 
@@ -166,6 +174,7 @@ Profile parse_cpu_profile(std::string_view bytes, const std::string& name) {
     size_t at, depth;  // words
   };
   std::vector<Record> records;
+  int64_t total_count = 0, total_value = 0;
   bool trailer = false;
   while (i + 2 <= n) {
     const uint64_t count = w->at(i), depth = w->at(i + 1);
@@ -179,6 +188,10 @@ Profile parse_cpu_profile(std::string_view bytes, const std::string& name) {
     if (depth > n - i - 2)
       throw ProfileError(name + ": truncated or corrupt CPU profile: a record of depth " + std::to_string(depth) +
                          " runs past the end of the file" + advice);
+    if (count > static_cast<uint64_t>(INT64_MAX) ||
+        __builtin_add_overflow(total_count, static_cast<int64_t>(count), &total_count) ||
+        __builtin_mul_overflow(total_count, p.period, &total_value))
+      throw ProfileError(name + ": corrupt CPU profile: sample counts beyond what 64 bits can add up");
     records.push_back({static_cast<int64_t>(count), i + 2, static_cast<size_t>(depth)});
     i += 2 + depth;
   }
@@ -189,6 +202,10 @@ Profile parse_cpu_profile(std::string_view bytes, const std::string& name) {
   // copy of the file was cut short.
   if (!maps_text.empty() && maps_text.back() != '\n')
     throw ProfileError(name + ": truncated CPU profile: the memory maps at its end are cut off" + advice);
+  // gperftools and yep always write the maps: a file that ends at the
+  // trailer was cut there, and its addresses could name nothing.
+  if (maps_text.find_first_not_of(" \t\n") == std::string_view::npos)
+    throw ProfileError(name + ": truncated CPU profile: it ends after its samples, without the memory maps" + advice);
   p.mappings = parse_proc_maps(maps_text);
   apply_yep_record(maps_text, p);  // after sample types: it may rename "cpu" to "wall"
   apply_yep_notes(maps_text, p);
@@ -249,15 +266,7 @@ Profile parse_cpu_profile(std::string_view bytes, const std::string& name) {
   return p;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw ProfileError(path + ": cannot open: " + std::strerror(errno));
-  std::string bytes(static_cast<size_t>(in.tellg()), '\0');
-  in.seekg(0);
-  if (!in.read(bytes.data(), static_cast<std::streamsize>(bytes.size())))
-    throw ProfileError(path + ": read error: " + std::strerror(errno));
-  return bytes;
-}
+std::string read_file(const std::string& path) { return read_input(path, kMaxProfileBytes); }
 
 Profile read_cpu_profile(const std::string& path) {
   return parse_cpu_profile(read_file(path), path);

@@ -107,8 +107,13 @@ void unsample(int64_t& count, int64_t& bytes, int64_t period) {
   if (period <= 1) return;  // everything sampled, or unknown: leave as is
   const double average = static_cast<double>(bytes) / static_cast<double>(count);
   const double scale = 1 / (1 - std::exp(-average / static_cast<double>(period)));
-  count = static_cast<int64_t>(static_cast<double>(count) * scale);
-  bytes = static_cast<int64_t>(static_cast<double>(bytes) * scale);
+  const double scaled_count = static_cast<double>(count) * scale, scaled_bytes = static_cast<double>(bytes) * scale;
+  if (!(std::fabs(scaled_count) < 9e18) || !(std::fabs(scaled_bytes) < 9e18)) {
+    count = bytes = INT64_MAX;  // add_bucket's sums then say the file is corrupt
+    return;
+  }
+  count = static_cast<int64_t>(scaled_count);
+  bytes = static_cast<int64_t>(scaled_bytes);
 }
 
 // "7 of 10 in-use bytes (70.0%)"
@@ -234,13 +239,19 @@ Profile parse_heap_profile(std::string_view text, const std::string& name) {
   std::vector<const std::vector<uint64_t>*> stacks;
   std::vector<std::array<int64_t, 4>> values;
   Counts sum;
+  // Counts that overflow int64 when added up are a corrupt file, never a
+  // negative total.
+  auto add = [&](int64_t& to, int64_t value) {
+    if (__builtin_add_overflow(to, value, &to))
+      throw ProfileError(name + ": corrupt heap profile: counts beyond what 64 bits can add up");
+  };
   auto add_bucket = [&](Counts c, std::vector<uint64_t>& stack) {
     if (!stand_ins.empty()) stand_ins.complete(bucket_count, stack);
     ++bucket_count;
-    sum.inuse_objects += c.inuse_objects;
-    sum.inuse_bytes += c.inuse_bytes;
-    sum.alloc_objects += c.alloc_objects;
-    sum.alloc_bytes += c.alloc_bytes;
+    add(sum.inuse_objects, c.inuse_objects);
+    add(sum.inuse_bytes, c.inuse_bytes);
+    add(sum.alloc_objects, c.alloc_objects);
+    add(sum.alloc_bytes, c.alloc_bytes);
     if (sampled) {
       unsample(c.alloc_objects, c.alloc_bytes, period);
       unsample(c.inuse_objects, c.inuse_bytes, period);
@@ -251,10 +262,8 @@ Profile parse_heap_profile(std::string_view text, const std::string& name) {
       values.push_back({0, 0, 0, 0});
     }
     std::array<int64_t, 4>& v = values[it->second];
-    v[0] += c.alloc_objects;
-    v[1] += c.alloc_bytes;
-    v[2] += c.inuse_objects;
-    v[3] += c.inuse_bytes;
+    const int64_t in_order[4] = {c.alloc_objects, c.alloc_bytes, c.inuse_objects, c.inuse_bytes};
+    for (int k = 0; k < 4; ++k) add(v[k], in_order[k]);  // totals: Profile::check_valid
   };
   // The addresses after a bucket's '@'.
   std::vector<uint64_t> stack;

@@ -47,10 +47,18 @@ void Profile::check_valid() const {
       if (line.function_id == 0 || line.function_id > functions.size())
         invalid("location " + std::to_string(loc.id) + " names a missing function");
   }
+  // Every total a report prints is a sum of sample values (of any sign, in
+  // any subset): their magnitudes must add up within int64.
+  std::vector<int64_t> magnitude(nvalues, 0);
   for (const Sample& s : samples) {
     if (s.values.size() != nvalues) invalid("a sample has the wrong number of values");
     for (uint64_t id : s.location_ids)
       if (id == 0 || id > locations.size()) invalid("a sample names a missing location");
+    for (size_t v = 0; v < nvalues; ++v)
+      if (s.values[v] == INT64_MIN ||
+          __builtin_add_overflow(magnitude[v], s.values[v] < 0 ? -s.values[v] : s.values[v], &magnitude[v]))
+        throw ProfileError("the profile's " + sample_types[v].type + " values add up beyond what 64 bits hold: "
+                           "the file is corrupt");
   }
 }
 

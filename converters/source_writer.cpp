@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "function_name.h"
+#include "input_file.h"
 #include "value_format.h"
 
 namespace yep {
@@ -23,13 +24,6 @@ struct Listing {
   std::map<int64_t, LineFigures> lines;
 };
 
-std::vector<std::string> read_lines(const std::string& path, bool& found) {
-  std::vector<std::string> lines;
-  std::ifstream in(path);
-  found = static_cast<bool>(in);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 }  // namespace
 
@@ -101,8 +95,10 @@ std::string write_source(const Profile& p, size_t vi, const SourceOptions& o) {
     std::snprintf(buf, sizeof buf, "%10s %10s (flat, cum) %.2f%% of Total\n", format_value(l.flat, unit).c_str(),
                   format_value(l.cum, unit).c_str(), total ? 100.0 * l.cum / total : 0.0);
     out += buf;
-    bool found = false;
-    const std::vector<std::string> text = f.filename.empty() ? std::vector<std::string>() : read_lines(f.filename, found);
+    std::string why;
+    const auto read = f.filename.empty() ? std::nullopt : read_source_lines(f.filename, why);
+    const bool found = read.has_value();
+    const std::vector<std::string> text = found ? *read : std::vector<std::string>();
     std::vector<int64_t> shown;
     if (found && !l.lines.empty()) {
       int64_t first = l.lines.begin()->first, end = l.lines.rbegin()->first;
@@ -111,7 +107,9 @@ std::string write_source(const Profile& p, size_t vi, const SourceOptions& o) {
       end = std::min<int64_t>(static_cast<int64_t>(text.size()), end + o.context);
       for (int64_t n = first; n <= end; ++n) shown.push_back(n);
     } else {
-      if (!f.filename.empty()) out += "   (source file not found: " + f.filename + "; showing only lines with samples)\n";
+      if (!f.filename.empty())
+        out += "   (source file " + (why == "no such file" ? std::string("not found") : "not shown, " + why) + ": " +
+               f.filename + "; showing only lines with samples)\n";
       for (const auto& entry : l.lines) shown.push_back(entry.first);
     }
     for (int64_t n : shown) {

@@ -4,7 +4,9 @@
 #include "tcmalloc.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <glob.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -81,11 +83,27 @@ int64_t env_number(const char* name, int64_t fallback) {
   return end && *end == '\0' && n >= 0 ? n : fallback;
 }
 
+// Whether a file a glob found is a heap dump this user's yep wrote: a
+// regular file (not a link) owned by this user, starting as heap profiles
+// do. Another user's files in a shared folder are never counted, nor deleted.
+bool own_dump(const char* path) {
+  struct stat st {};
+  if (::lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid()) return false;
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) return false;
+  char head[13] = {};
+  const bool heap = ::read(fd, head, sizeof head) == static_cast<ssize_t>(sizeof head) &&
+                    std::memcmp(head, "heap profile:", sizeof head) == 0;
+  ::close(fd);
+  return heap;
+}
+
 std::vector<std::string> dumps_on_disk(const std::string& prefix) {
   std::vector<std::string> out;
   glob_t g{};
   if (glob((prefix + ".[0-9][0-9][0-9][0-9]*.heap").c_str(), 0, nullptr, &g) == 0)
-    for (size_t i = 0; i < g.gl_pathc; ++i) out.push_back(g.gl_pathv[i]);
+    for (size_t i = 0; i < g.gl_pathc; ++i)
+      if (own_dump(g.gl_pathv[i])) out.push_back(g.gl_pathv[i]);
   globfree(&g);
   // Numbered order (10000 after 9999).
   std::sort(out.begin(), out.end(), [](const std::string& a, const std::string& b) {
@@ -108,7 +126,8 @@ void heap_profiler_start(const std::string& prefix, const HeapMixed& mixed) {
     throw CaptureError("cannot write heap profiles to '" + prefix + "': " + std::strerror(errno) +
                        "; choose a prefix in a writable directory");
   install_hooks(t);
-  // Like gperftools: a new session replaces the old one's numbered files.
+  // Like gperftools: a new session replaces the old one's numbered files
+  // (only this user's heap dumps: dumps_on_disk).
   for (const std::string& old : dumps_on_disk(full)) ::unlink(old.c_str());
   HeapDumpIntervals intervals;
   intervals.allocated_bytes = env_number("HEAP_PROFILE_ALLOCATION_INTERVAL", intervals.allocated_bytes);

@@ -100,9 +100,37 @@ TEST(CpuProfileReader, AcceptsDeepStacks) {
   std::vector<uint64_t> words = {0, 3, 0, 4000, 0, 1, 1000};
   for (int i = 0; i < 1000; ++i) words.push_back(0x401000 + i);
   words.insert(words.end(), {0, 1, 0});
-  yep::Profile p = yep::parse_cpu_profile(encode(words, 8, false), "t.prof");
+  const std::string maps = "00400000-00500000 r-xp 00000000 00:00 42          /usr/bin/prog\n";
+  yep::Profile p = yep::parse_cpu_profile(encode(words, 8, false) + maps, "t.prof");
   ASSERT_EQ(p.samples.size(), 1u);
   EXPECT_EQ(p.samples[0].location_ids.size(), 1000u);
+}
+
+// Numbers from a file are range-checked: no total may overflow int64, and
+// a file that ends at its trailer (no maps) was cut there.
+TEST(CpuProfileReader, RefusesNumbersThatOverflowAndProfilesCutAfterTheSamples) {
+  const std::string maps = "00400000-00500000 r-xp 00000000 00:00 42          /usr/bin/prog\n";
+  auto error = [](const std::string& bytes) {
+    try {
+      yep::parse_cpu_profile(bytes, "bad.prof");
+    } catch (const yep::ProfileError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  const uint64_t half = uint64_t{1} << 62;
+  EXPECT_NE(error(encode({0, 3, 0, 10000, 0, half, 1, 0x401000, half, 1, 0x401001, 0, 1, 0}, 8, false) + maps)
+                .find("sample counts beyond what 64 bits can add up"),
+            std::string::npos);
+  EXPECT_NE(error(encode({0, 3, 0, 10000, 0, uint64_t{1} << 50, 1, 0x401000, 0, 1, 0}, 8, false) + maps)
+                .find("beyond what 64 bits"),
+            std::string::npos);  // the count alone is fine; times the 10 ms period it is not
+  EXPECT_NE(error(encode({0, 3, 0, uint64_t{1} << 40, 0, 1, 1, 0x401000, 0, 1, 0}, 8, false) + maps)
+                .find("over an hour"),
+            std::string::npos);
+  EXPECT_NE(error(encode({0, 3, 0, 10000, 0, 1, 1, 0x401000, 0, 1, 0}, 8, false)).find("without the memory maps"),
+            std::string::npos);
+  EXPECT_EQ(error(encode({0, 3, 0, 10000, 0, 1, 1, 0x401000, 0, 1, 0}, 8, false) + maps), "");
 }
 
 std::string error_of(const std::string& bytes) {
