@@ -11,6 +11,7 @@
 
 #include "location_table.h"
 #include "proc_maps.h"
+#include "process_record.h"
 #include "python_stand_ins.h"
 
 namespace yep {
@@ -93,29 +94,6 @@ void apply_yep_record(std::string_view text, Profile& p) {
                 wall ? "wall-clock" : "CPU-time", number("requested_hz"), number("achieved_hz"),
                 number("cpu_seconds"), number("wall_seconds"));
   p.comments.push_back(comment);
-}
-
-// A profile of one process of a tree (python -m yep --subprocesses) ends
-// with "# yep-process:\t<pid>\t<parent pid>\t<run|fork>\t<command line>":
-// every sample gets a "process" label, "<command line> (<pid>)", or
-// "<command line> (<pid>, fork of <parent pid>)". "" when there is none.
-std::string process_label(std::string_view text) {
-  const std::string_view tag = "# yep-process:\t";
-  size_t at = text.rfind(tag);
-  if (at == std::string_view::npos || (at != 0 && text[at - 1] != '\n')) return "";
-  std::string_view line = text.substr(at + tag.size());
-  line = line.substr(0, line.find('\n'));
-  std::string_view fields[4];
-  for (int i = 0; i < 3; ++i) {
-    const size_t tab = line.find('\t');
-    if (tab == std::string_view::npos) return "";
-    fields[i] = line.substr(0, tab);
-    line.remove_prefix(tab + 1);
-  }
-  fields[3] = line;
-  std::string label = std::string(fields[3]) + " (" + std::string(fields[0]);
-  if (fields[2] == "fork") label += ", fork of " + std::string(fields[1]);
-  return label + ")";
 }
 
 }  // namespace
