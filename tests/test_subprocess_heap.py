@@ -207,6 +207,7 @@ def test_a_pools_workers_hold_their_tasks_known_bytes_each_under_its_process(poo
             assert values[pid].get("hot_impl", 0) == kinds["hot"] * TRUTH["hot_impl"][column], (pid, values[pid])
             assert values[pid].get("cold_impl", 0) == kinds["cold"] * TRUTH["cold_impl"][column], (pid, values[pid])
             assert ("fork of" in labels[pid]) == (method != "spawn"), labels[pid]
+            assert "keep_impl" not in values[pid], values[pid]  # a forked worker: its own, from the fork on
         # The parent's own 2 MiB, kept to its end, under the parent alone.
         assert values[main]["keep_impl"] == 2 * MiB, values[main]
         assert "pool.py" in labels[main] and "fork of" not in labels[main], labels[main]

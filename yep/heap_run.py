@@ -5,7 +5,9 @@ itself (os.execve, same pid, same stdin/stdout/stderr) with tcmalloc in
 LD_PRELOAD, and by default PYTHONMALLOC=malloc so that Python's small
 objects go through malloc and show up too. In the restarted process the
 environment is put back as the program would have seen it, the profiler
-starts, the program runs, and a last profile is dumped at exit.
+starts, the program runs, and a last profile is dumped at exit. With
+--subprocesses, every new Python below the program restarts itself so too
+(yep.subprocesses.heap), with its own marker variable.
 """
 import json
 import os
