@@ -13,6 +13,7 @@
 #include "input_file.h"
 #include "location_table.h"
 #include "proc_maps.h"
+#include "process_record.h"
 #include "python_stand_ins.h"
 
 namespace yep {
@@ -111,29 +112,6 @@ void apply_yep_notes(std::string_view text, Profile& p) {
     line = line.substr(0, std::min(line.find('\n'), size_t{4096}));
     p.comments.emplace_back(line);
   }
-}
-
-// A profile of one process of a tree (python -m yep --subprocesses) ends
-// with "# yep-process:\t<pid>\t<parent pid>\t<run|fork>\t<command line>":
-// every sample gets a "process" label, "<command line> (<pid>)", or
-// "<command line> (<pid>, fork of <parent pid>)". "" when there is none.
-std::string process_label(std::string_view text) {
-  const std::string_view tag = "# yep-process:\t";
-  size_t at = text.rfind(tag);
-  if (at == std::string_view::npos || (at != 0 && text[at - 1] != '\n')) return "";
-  std::string_view line = text.substr(at + tag.size());
-  line = line.substr(0, line.find('\n'));
-  std::string_view fields[4];
-  for (int i = 0; i < 3; ++i) {
-    const size_t tab = line.find('\t');
-    if (tab == std::string_view::npos) return "";
-    fields[i] = line.substr(0, tab);
-    line.remove_prefix(tab + 1);
-  }
-  fields[3] = line;
-  std::string label = std::string(fields[3]) + " (" + std::string(fields[0]);
-  if (fields[2] == "fork") label += ", fork of " + std::string(fields[1]);
-  return label + ")";
 }
 
 }  // namespace

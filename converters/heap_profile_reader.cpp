@@ -10,6 +10,7 @@
 #include "cpu_profile_reader.h"  // read_file
 #include "location_table.h"
 #include "proc_maps.h"
+#include "process_record.h"
 #include "python_stand_ins.h"
 
 namespace yep {
@@ -230,6 +231,8 @@ Profile parse_heap_profile(std::string_view text, const std::string& name) {
 
   // Mixed profiles' Python frames (python_stand_ins.h), in the lines after the maps.
   PythonStandIns stand_ins(maps_text);
+  // A profile of one process of a tree (--heap --subprocesses): its label.
+  const std::string process = process_label(maps_text);
   p.interpreter_marked = stand_ins.marks_plumbing();
   p.function_hints = stand_ins.function_hints();
   size_t bucket_count = 0;  // buckets read so far: the record numbers of yep-stack lines
@@ -350,6 +353,7 @@ Profile parse_heap_profile(std::string_view text, const std::string& name) {
                                            : locations.id(address ? address - 1 : 0, PythonStandIns::plumbing(pc)));
     }
     sample.values.assign(values[k].begin(), values[k].end());
+    if (!process.empty()) sample.labels.push_back({"process", process});
     p.samples.push_back(std::move(sample));
   }
 

@@ -20,6 +20,9 @@
 //  - every frame is a return address (of a caller of malloc), so every
 //    location is "address - 1";
 //  - the maps after "MAPPED_LIBRARIES:" become the mappings;
+//  - a profile of one process of a tree (--heap --subprocesses) ends with a
+//    "# yep-process:" line (process_record.h): every sample gets its
+//    "process" label, as in CPU profiles;
 //  - gperftools up to 2.15 builds the dump in a 1 MiB buffer: the maps are
 //    kept and the buckets that don't fit are dropped, the last one possibly
 //    cut between two frames (its line then runs straight into

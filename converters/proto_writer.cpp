@@ -22,7 +22,8 @@ enum ProfileField : uint32_t {
   kTimeNanos = 9, kDurationNanos = 10, kPeriodType = 11, kPeriod = 12, kComment = 13, kDefaultSampleType = 14,
 };
 enum ValueTypeField : uint32_t { kValueTypeType = 1, kValueTypeUnit = 2 };
-enum SampleField : uint32_t { kSampleLocationId = 1, kSampleValue = 2 };
+enum SampleField : uint32_t { kSampleLocationId = 1, kSampleValue = 2, kSampleLabel = 3 };
+enum LabelField : uint32_t { kLabelKey = 1, kLabelStr = 2 };
 enum MappingField : uint32_t {
   kMappingId = 1, kMemoryStart = 2, kMemoryLimit = 3, kFileOffset = 4, kMappingFilename = 5, kBuildId = 6,
   kHasFunctions = 7, kHasFilenames = 8, kHasLineNumbers = 9, kHasInlineFrames = 10,
@@ -110,6 +111,12 @@ std::string encode(const Profile& p, bool object_addresses) {
     msg.clear();
     msg.packed(field::kSampleLocationId, s.location_ids, scratch);
     msg.packed(field::kSampleValue, s.values, scratch);
+    for (const Label& l : s.labels) {  // thread, process, profile: string labels
+      sub.clear();
+      sub.int64(field::kLabelKey, strings.intern(l.key));
+      sub.int64(field::kLabelStr, strings.intern(l.value));
+      msg.bytes(field::kSampleLabel, sub.bytes());
+    }
     out.bytes(field::kSample, msg.bytes());
   }
 

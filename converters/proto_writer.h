@@ -4,8 +4,9 @@
 //
 // What write_proto promises:
 //  - The whole model goes out: every sample type (default_sample_type names
-//    the profile's default one), sample, mapping, location, function, the
-//    period and its type, start time, duration and comments. Ids are the
+//    the profile's default one), sample with its labels (string labels:
+//    thread, process, profile), mapping, location, function, the period
+//    and its type, start time, duration and comments. Ids are the
 //    model's own, so they are non-zero and unique.
 //  - string_table[0] is "" and every other string appears once; an empty
 //    string in the model (unknown file, anonymous mapping) is index 0.

@@ -531,6 +531,9 @@ void interval_loop() {
 // In a forked child the heap profile is the parent's: the child records
 // nothing (its allocations would wait for a dump thread it does not have),
 // and the parent's thread and locks are dropped, not joined or waited on.
+// A child that profiles itself (--heap --subprocesses) starts a session of
+// its own after this: empty tables, so it counts what it allocates from
+// the fork on (a block from before the fork that it frees is not counted).
 void after_fork_in_child() {
   if (!recording.load()) return;
   recording = false;

@@ -377,6 +377,8 @@ RUN = {
                                         cwd="examples"),
     "process-trees---subprocesses-2": Run("$ python -m yep --subprocesses -v --nodecount 8 pool.py",
                                           copy_examples("pool.py", into="examples"), cwd="examples"),
+    "process-trees---subprocesses-3": Run("$ python -m yep --heap --subprocesses pool.py",
+                                          copy_examples("pool.py", into="examples"), cwd="examples"),
     "from-python": Run("import yep"),
     "from-python-2": Run("import numpy as np", needs=("numpy",), output_follows=True),
     "output-formats": Run("$ yep report --nodecount 2 work.py.prof", extension_moved_away),

@@ -364,7 +364,7 @@ def test_without_the_option_a_line_says_how_many_children_and_what_cpu_they_used
 
 def test_bad_combinations_get_one_line_and_status_2(tmp_path):
     script = write_script(tmp_path, "s.py", "pass\n")
-    for args in (["--heap"], ["-c"], ["--native"]):
+    for args in (["-c"], ["--native"]):  # (--heap follows children too: test_subprocess_heap.py)
         result = run_yep(["--subprocesses", *args, str(script)], cwd=tmp_path, timeout=60)
         assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
         assert "--subprocesses" in result.stderr and "unknown option" not in result.stderr, result.stderr

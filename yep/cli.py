@@ -22,7 +22,7 @@ USAGE = """\
 usage: python -m yep [-v] [-o OUTFILE] [-f HZ] [--wall] [--native] [--threads] [--interpreter]
                      [--subprocesses] [--processes] [-c] [-l] [--format F[,F...]]
                      [--sort flat|cum] [--nodecount N] [--] script.py [args ...]
-       python -m yep --heap [-v] [-o PREFIX] [--native] [--pymalloc] [--heap-interval SIZE]
+       python -m yep --heap [-v] [-o PREFIX] [--native] [--pymalloc] [--subprocesses] [--heap-interval SIZE]
                      [--heap-inuse-interval SIZE] [--heap-time-interval S] script.py [args ...]
        python -m yep [options] -m module [args ...]
        python -m yep report PROFILE [--format F] [-o FILE] [options]   (yep report -h)
@@ -52,7 +52,8 @@ options:
   --subprocesses        also profile every Python process the program starts
                         (fork, multiprocessing, subprocess, exec): OUTFILE is
                         then a folder of one profile per process, which yep
-                        report reads as one
+                        report reads as one (with --heap too: PREFIX is then
+                        the folder, default <script basename>.heap)
   --processes           reports: one root per process (command line and pid)
   --interpreter         reports: also show the interpreter's own native frames
                         (hidden by default)
@@ -179,9 +180,7 @@ def run_main(argv):
             opts["heap_time_interval"] = whole_number("--heap-time-interval", 1, 86400)(opts["heap_time_interval"])
         if opts["heap"] and (opts["callgrind"] or opts["wall"] or frequency):
             raise UsageError("--heap profiles memory: -c, --wall and -f are for CPU profiles")
-        if opts["subprocesses"] and opts["heap"]:
-            raise UsageError("--subprocesses profiles CPU time only: not with --heap")
-        if opts["subprocesses"] and opts["mixed"] is False:
+        if opts["subprocesses"] and opts["mixed"] is False and not opts["heap"]:
             # gperftools' profiler restarted in a forked child can deadlock
             # (a lock its signal handler held at the fork): a pool hung in CI.
             raise UsageError("--subprocesses follows processes with Python frames, not --native profiles")
@@ -204,10 +203,12 @@ def run_main(argv):
             for option in ("heap_interval", "heap_inuse_interval"):
                 if opts[option] is not None:
                     opts[option] = heap_run.parse_size(opts[option], "--" + option.replace("_", "-"))
+            # --subprocesses: a folder of one heap profile per process
+            prefix = opts["outfile"] or target.name + (".heap" if opts["subprocesses"] else "")
             if not heap_run.in_restarted_process():
-                _check_prefix(opts["outfile"] or target.name)
+                _check_prefix(prefix, "the processes' heap profiles" if opts["subprocesses"] else "heap profiles")
                 heap_run.restart_under_tcmalloc(["run", *argv], opts)  # does not return
-            session = _HeapSession(opts["outfile"] or target.name, opts["mixed"])
+            session = _HeapSession(prefix, opts["mixed"], opts["subprocesses"], opts["pymalloc"])
             session.start()  # reads gperftools' interval variables
             heap_run.restore_environment()
         else:
@@ -316,15 +317,34 @@ class _CpuSession:
 
 
 class _HeapSession:
-    """gperftools' heap profiler, writing PREFIX.NNNN.heap."""
+    """gperftools' heap profiler, writing PREFIX.NNNN.heap; with
+    --subprocesses, PREFIX is a folder and this process's profile one file
+    in it, <pid>.heap (yep.subprocesses.heap)."""
 
-    def __init__(self, prefix, mixed):
-        self.prefix, self.mixed = prefix, mixed
+    def __init__(self, prefix, mixed, subprocesses=False, pymalloc=False):
+        self.prefix, self.mixed, self.pymalloc = prefix, mixed, pymalloc
+        self.folder = prefix if subprocesses else None
 
     def start(self):
         from . import heap
 
-        heap.heap_start(self.prefix, self.mixed)
+        if self.folder is None:
+            heap.heap_start(self.prefix, self.mixed)
+            return
+        from . import subprocesses
+        from .api import python_frames
+        from .subprocesses import heap as tree_heap
+
+        mixed = python_frames(self.mixed)
+        subprocesses.prepare_folder(self.folder)
+        self.path = subprocesses.reserve_file(self.folder, tree_heap.SUFFIX)
+        try:
+            heap.heap_start(tree_heap.prefix_of(self.path), mixed)
+        except BaseException:
+            os.unlink(self.path)
+            raise
+        # (before the program's environment is put back: its dump intervals)
+        subprocesses.export(self.folder, "heap", **tree_heap.settings(mixed, self.pymalloc, heap.tcmalloc_library()))
 
     def running(self):
         from . import heap
@@ -341,6 +361,13 @@ class _HeapSession:
     def stop(self):
         from . import heap
 
+        if self.folder is not None:
+            from .subprocesses import heap as tree_heap
+
+            tree_heap.finish(self.path, forked=False)
+            stats = heap.heap_stats()
+            return self.folder, self.folder, [self.folder], (
+                f"one heap profile per process; this one's peak {stats['peak_bytes'] / 2**20:.1f} MiB of native heap")
         files = [os.path.relpath(f) if not os.path.isabs(self.prefix) else f for f in heap.heap_stop()]
         stats = heap.heap_stats()
         return files[-1], files[-1], files, (f"{len(files)} heap profile{'s' if len(files) > 1 else ''}, "

@@ -5,7 +5,9 @@ itself (os.execve, same pid, same stdin/stdout/stderr) with tcmalloc in
 LD_PRELOAD, and by default PYTHONMALLOC=malloc so that Python's small
 objects go through malloc and show up too. In the restarted process the
 environment is put back as the program would have seen it, the profiler
-starts, the program runs, and a last profile is dumped at exit.
+starts, the program runs, and a last profile is dumped at exit. With
+--subprocesses, every new Python below the program restarts itself so too
+(yep.subprocesses.heap), with its own marker variable.
 """
 import json
 import os
@@ -25,14 +27,17 @@ def restart_under_tcmalloc(argv, opts):
     os.execve(sys.executable, [sys.executable, "-m", "yep", *argv], env)
 
 
-def tcmalloc_environment(opts):
+def tcmalloc_environment(opts, library=None, marker=CHILD):
     """This process's environment with tcmalloc preloaded (and, unless
     opts["pymalloc"], PYTHONMALLOC=malloc), saving what the program should
-    see for restore_environment."""
-    from .api import _native
+    see in the variable `marker` for restore_environment. `library`: the
+    libtcmalloc to preload (default: yep's, which imports yep._native)."""
     from .preload import preload_environment
 
-    library = _native().tcmalloc_library()
+    if library is None:
+        from .api import _native
+
+        library = _native().tcmalloc_library()
     if "/" in library and not os.path.exists(library):
         raise YepError(f"tcmalloc not found at {library}: apt-get install libgoogle-perftools4 "
                        f"(Fedora: dnf install gperftools-libs)")
@@ -49,7 +54,7 @@ def tcmalloc_environment(opts):
                          ("heap_time_interval", "HEAP_PROFILE_TIME_INTERVAL")):
         if opts.get(option) is not None:
             env[name] = str(opts[option])
-    env[CHILD] = json.dumps(saved)
+    env[marker] = json.dumps(saved)
     return env
 
 
@@ -57,9 +62,9 @@ def in_restarted_process():
     return CHILD in os.environ
 
 
-def restore_environment():
+def restore_environment(marker=CHILD):
     """Gives the program the environment it was started with."""
-    saved = json.loads(os.environ.pop(CHILD))
+    saved = json.loads(os.environ.pop(marker))
     for name, value in saved.items():
         if value is None:
             os.environ.pop(name, None)

@@ -98,6 +98,24 @@ TEST(HeapProfileReader, ReadsValuesSumsStacksAndAdjustsEveryAddress) {
   EXPECT_EQ(p.mapping(p.location(p.samples[1].location_ids[0]).mapping_id)->filename, "/usr/bin/prog");
 }
 
+TEST(HeapProfileReader, TheProcessRecordOfATreesProfileLabelsEverySample) {
+  // python -m yep --heap --subprocesses ends each process's dump so.
+  const std::string forked = std::string(kNormal) + kMaps + "# yep-process:\t42\t7\tfork\tpython pool.py\n";
+  yep::Profile p = yep::parse_heap_profile(forked, "42.heap");
+  ASSERT_EQ(p.samples.size(), 2u);
+  for (const yep::Sample& s : p.samples) {
+    ASSERT_EQ(s.labels.size(), 1u);
+    EXPECT_EQ(s.labels[0].key, "process");
+    EXPECT_EQ(s.labels[0].value, "python pool.py (42, fork of 7)");
+  }
+  EXPECT_EQ(p.samples[0].values, (std::vector<int64_t>{5, 1200, 2, 600}));  // the values as without it
+  EXPECT_EQ(p.mappings.size(), 4u);                                         // and the maps
+  yep::Profile run = yep::parse_heap_profile(std::string(kNormal) + kMaps + "# yep-process:\t9\t1\trun\tpython c.py\n", "9.heap");
+  EXPECT_EQ(run.samples[0].labels.at(0).value, "python c.py (9)");
+  yep::Profile none = yep::parse_heap_profile(std::string(kNormal) + kMaps, "t.heap");
+  EXPECT_TRUE(none.samples[0].labels.empty());
+}
+
 TEST(HeapProfileReader, AcceptsNegativeInUseAndEmptyProfiles) {
   yep::Profile p = yep::parse_heap_profile(
       "heap profile:      0:        0 [     0:        0] @ heapprofile\n\nMAPPED_LIBRARIES:\n" + std::string(kMaps),

@@ -238,6 +238,21 @@ TEST(ProtoWriter, SamplesArePackedLeafFirstWithAllValues) {
   }
 }
 
+TEST(ProtoWriter, SamplesCarryTheirStringLabels) {
+  yep::Profile p = sample_profile();
+  p.samples[0].labels = {{"process", "python pool.py (42, fork of 7)"}, {"thread", "MainThread (42)"}};
+  const Decoded d(yep::write_proto(p));
+  const auto samples = d.profile.messages(2);
+  ASSERT_EQ(samples.size(), 3u);
+  const auto labels = samples[0].messages(3);  // Sample.label: Label{1 key, 2 str}
+  ASSERT_EQ(labels.size(), 2u);
+  EXPECT_EQ(d.str_field(labels[0], 1), "process");
+  EXPECT_EQ(d.str_field(labels[0], 2), "python pool.py (42, fork of 7)");
+  EXPECT_EQ(d.str_field(labels[1], 1), "thread");
+  EXPECT_EQ(d.str_field(labels[1], 2), "MainThread (42)");
+  EXPECT_EQ(samples[1].count(3), 0u);  // a sample without labels has none
+}
+
 TEST(ProtoWriter, MappingsWithSymbolizedLocationsSayTheyHaveFunctions) {
   const Decoded d(yep::write_proto(sample_profile()));
   const auto mappings = d.profile.messages(3);

@@ -1,13 +1,14 @@
 """Profiles of a process tree (``python -m yep --subprocesses``): every
 Python process the program starts writes its own complete profile into
-one folder, ``<pid>.prof`` each, read back as one profile whose samples
-carry a "process" label (``yep report FOLDER``).
+one folder, ``<pid>.prof`` (or ``<pid>.heap``) each, read back as one
+profile whose samples carry a "process" label (``yep report FOLDER``).
 
 This module is the mechanism, the same for every kind of profile; each
-kind (``cpu``: CPU time, Python and native frames) is a module of this
-package with ``begin(settings)``, which starts this process's profile and
-returns its state, and ``end(state)``, which finishes it and writes its
-``# yep-process:`` record (append_record).
+kind (``cpu``: CPU time, Python and native frames; ``heap``: the native
+heap, --heap) is a module of this package with ``begin(settings, forked)``,
+which starts this process's profile and returns its state, and
+``end(state)``, which finishes it and writes its ``# yep-process:`` record
+(append_record).
 
 How the children are reached:
 
@@ -39,13 +40,17 @@ from .._errors import YepError
 
 ENV = "YEP_SUBPROCESSES"
 SUFFIX = ".prof"
+# The suffixes of the kinds' files. A process's profile is <pid><suffix>
+# or <pid>-N<suffix>; other files of a kind (a heap profile's periodic
+# dumps, <pid>.0001.heap) may sit beside them.
+SUFFIXES = (SUFFIX, ".heap")
 RECORD = "# yep-process:\t"
 _TMP_SUFFIX = ".yep-tmp"  # yep.atomic_file's and the capture's temporary files
 
 
 def prepare_folder(folder):
     """Makes the output folder of a run, without following a symlink. A
-    folder left by an earlier run (only .prof files) is emptied, and so is
+    folder left by an earlier run (only profiles: SUFFIXES) is emptied, and so is
     a profile file of that name replaced by the folder; anything else is
     refused (YepError)."""
     try:
@@ -64,7 +69,7 @@ def prepare_folder(folder):
     if not stat.S_ISDIR(st.st_mode):
         raise YepError(f"'{folder}' exists and is not a folder of profiles: name another with -o")
     entries = os.listdir(folder)
-    ours = [e for e in entries if (e.endswith(SUFFIX) or e.endswith(_TMP_SUFFIX))
+    ours = [e for e in entries if e.endswith((*SUFFIXES, _TMP_SUFFIX))
             and stat.S_ISREG(os.lstat(os.path.join(folder, e)).st_mode)]
     if len(ours) != len(entries):
         raise YepError(f"'{folder}' holds other files than profiles: name another folder with -o")
@@ -77,15 +82,15 @@ def _is_cpu_profile(path):
         return f.read(8) == bytes(8)
 
 
-def reserve_file(folder):
+def reserve_file(folder, suffix=SUFFIX):
     """Creates this process's empty profile file in the folder, never an
     existing one nor through a symlink: <pid>.prof, or <pid>-N.prof when a
     process of that pid wrote one already (the same process before an
-    exec). Returns its path."""
+    exec); `suffix` for another kind's. Returns its path."""
     pid = os.getpid()
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     for n in range(1000):
-        path = os.path.join(folder, f"{pid}{SUFFIX}" if n == 0 else f"{pid}-{n}{SUFFIX}")
+        path = os.path.join(folder, f"{pid}{suffix}" if n == 0 else f"{pid}-{n}{suffix}")
         try:
             os.close(os.open(path, flags, 0o644))
             return path
@@ -111,7 +116,7 @@ def append_record(path, forked):
 def profile_files(folder):
     """The complete profiles in a run's folder, and the unfinished ones."""
     try:
-        names = sorted(n for n in os.listdir(folder) if n.endswith(SUFFIX))
+        names = sorted(n for n in os.listdir(folder) if _is_process_profile(n))
     except OSError as exc:
         raise YepError(f"cannot read the folder '{folder}': {exc.strerror}") from None
     complete, unfinished = [], []
@@ -119,6 +124,15 @@ def profile_files(folder):
         path = os.path.join(folder, name)
         (complete if _finished(path) else unfinished).append(path)
     return complete, unfinished
+
+
+def _is_process_profile(name):
+    """<pid><suffix> or <pid>-N<suffix>, of one of the kinds."""
+    for suffix in SUFFIXES:
+        if name.endswith(suffix):
+            pid, _, n = name[:-len(suffix)].partition("-")
+            return pid.isdigit() and (not n or n.isdigit())
+    return False
 
 
 def _finished(path):
