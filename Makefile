@@ -31,7 +31,7 @@ MATRIX := tests/interpreters
 # Debian packages the build, the tests and the peer tools need.
 DEBIAN_PACKAGES := g++ make pkg-config libgoogle-perftools-dev google-perftools \
 	pybind11-dev zlib1g-dev libdw-dev libelf-dev libunwind-dev libbenchmark-dev libgtest-dev golang-go \
-	valgrind chromium firefox-esr debootstrap
+	valgrind chromium firefox-esr debootstrap clang
 # Python packages for building and testing, in every venv (all must install).
 BUILD_PACKAGES := scikit-build-core cmake ninja pytest
 # Peer packages the tests use or compare yep with: each may fail to install
@@ -57,7 +57,7 @@ SOURCES := CMakeLists.txt pyproject.toml README.md $(shell find yep python conve
 venv_of = $(if $(filter 3.11,$1),$(VENV),$(if $(filter $(SID_PYTHONS),$1),$(SID)/opt/venv/$1,build/venv/$1))
 PIP_INSTALL_YEP = -m pip install -q --no-build-isolation --no-deps --config-settings=build-dir=build/py-$* .
 
-.PHONY: demo test deps install bench clean sid sid-shell wheel FORCE \
+.PHONY: demo test deps install bench clean sid sid-shell wheel fuzz FORCE \
 	$(addprefix test-,3.11 $(PYENV_PYTHONS) $(SID_PYTHONS)) $(addprefix setup-,3.11 $(PYENV_PYTHONS) $(SID_PYTHONS))
 
 # Runs in build/examples, where the demo's extension is (and not in the
@@ -76,8 +76,37 @@ PYTEST_ARGS := -P -m pytest -q -rfEs tests
 setup-3.11: install
 test-3.11: install
 	$(VENV)/bin/ctest --test-dir $(BUILD) --output-on-failure; ctest=$$?; \
+	$(MAKE) --no-print-directory fuzz; fuzz=$$?; \
 	$(PY) $(PYTEST_ARGS); pytest=$$?; \
-	exit $$(( ctest || pytest ))
+	exit $$(( ctest || fuzz || pytest ))
+
+# The readers' fuzz targets (tests/fuzz/), built with clang's libFuzzer,
+# AddressSanitizer and UndefinedBehaviorSanitizer, each run FUZZ_SECONDS
+# from the crafted corpus kept in tests/fuzz/corpus/<reader> (what it
+# finds on the way goes to build/fuzz/found-<reader>; a crash's input to
+# build/fuzz/crash-*). make test runs them; a finding fails the 3.11 job.
+FUZZ_CXX ?= clang++
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := cpu_profile heap_profile
+FUZZ_FLAGS := -std=c++17 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -Iconverters
+FUZZ_OBJS := $(patsubst converters/%.cpp,build/fuzz/obj/%.o,$(filter-out converters/yep_convert_main.cpp,$(wildcard converters/*.cpp)))
+
+build/fuzz/obj/%.o: converters/%.cpp $(wildcard converters/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+build/fuzz/%_fuzzer: tests/fuzz/%_fuzzer.cpp tests/fuzz/reader_fuzzer.h $(FUZZ_OBJS)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS) $$(pkg-config --libs libdw) -lz -o $@
+
+fuzz: $(foreach t,$(FUZZ_TARGETS),build/fuzz/$(t)_fuzzer)
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p build/fuzz/found-$$t; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		UBSAN_OPTIONS=print_stacktrace=1 build/fuzz/$${t}_fuzzer -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-rss_limit_mb=2048 -max_len=131072 -print_final_stats=1 -artifact_prefix=build/fuzz/ \
+			build/fuzz/found-$$t tests/fuzz/corpus/$$t 2>&1 | grep -E "^(stat::number_of_executed_units|==|SUMMARY|.*ERROR)" ; \
+		[ "$${PIPESTATUS[0]}" = 0 ] || { echo "fuzz: $$t found a bug, input in build/fuzz/"; exit 1; }; \
+	done
 
 $(addprefix setup-,$(PYENV_PYTHONS)): setup-%: build/venv/%/.yep-installed
 $(addprefix test-,$(PYENV_PYTHONS)): test-%: build/venv/%/.yep-installed
