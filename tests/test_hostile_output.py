@@ -181,3 +181,61 @@ def test_a_folder_at_the_output_is_one_line(tmp_path, profile):
     (tmp_path / "dir").mkdir()
     line = one_line_error(run_yep(["report", "-o", "dir", str(profile)], cwd=tmp_path, timeout=60))
     assert "cannot write 'dir': Is a directory" in line, line
+
+
+@pytest.fixture
+def unprivileged_share(tmp_path):
+    """A sticky world-writable folder outside pytest's private tmp (which
+    only root can enter), for yep-convert run as the unprivileged user
+    nobody (setpriv), with a profile and a victim file that are nobody's."""
+    import shutil
+    import tempfile
+
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv to run yep-convert as another user")
+    folder = tempfile.mkdtemp(prefix="yep-shared-", dir="/tmp")
+    os.chmod(folder, 0o1777)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def as_nobody(*args):
+    yep_convert = os.path.join(os.path.dirname(sys.executable), "yep-convert")
+    return subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
+                           yep_convert, *args], capture_output=True, text=True, timeout=60)
+
+
+def test_as_an_unprivileged_user_a_planted_link_is_refused_and_a_device_written_through(unprivileged_share,
+                                                                                          profile):
+    folder = unprivileged_share
+    probe = as_nobody("--version")
+    if probe.returncode != 0:
+        pytest.skip(f"nobody cannot run this tree's yep-convert: {probe.stderr.strip()}")
+    mine = os.path.join(folder, "mine.prof")
+    with open(profile, "rb") as src, open(mine, "wb") as dst:
+        dst.write(src.read())
+    victim = os.path.join(folder, "victim")
+    with open(victim, "wb") as f:
+        f.write(VICTIM_TEXT)
+    for path in (mine, victim):
+        os.chown(path, NOBODY, NOBODY)
+    # Planted by another user (daemon, uid 1), in a folder root owns.
+    link = os.path.join(folder, "out.txt")
+    os.symlink(victim, link)
+    os.lchown(link, 1, 1)
+    line = one_line_error(as_nobody("-o", link, mine))
+    assert "symbolic link another user made in the shared folder" in line, line
+    with open(victim, "rb") as f:
+        assert f.read() == VICTIM_TEXT
+    null = os.path.join(folder, "null")
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    os.chmod(null, 0o666)  # past the umask
+    result = as_nobody("-o", null, mine)
+    assert result.returncode == 0, result.stderr
+    assert stat.S_ISCHR(os.lstat(null).st_mode)
+    # And nobody's own report, into the shared folder: a file of nobody's.
+    result = as_nobody("-o", os.path.join(folder, "report.txt"), mine)
+    assert result.returncode == 0, result.stderr
+    st = os.lstat(os.path.join(folder, "report.txt"))
+    assert stat.S_ISREG(st.st_mode) and st.st_uid == NOBODY
+    assert sorted(os.listdir(folder)) == ["mine.prof", "null", "out.txt", "report.txt", "victim"]
