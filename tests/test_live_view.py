@@ -347,6 +347,42 @@ def test_idle_connections_hold_no_thread_and_keep_no_one_out(served):
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+NEAR_LIMIT = """\
+import os, resource, sys, yep
+
+print(yep.serve(), flush=True)
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+room = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + room, hard))
+print("near the limit", flush=True)
+sys.stdin.readline()  # until the test ends the process
+"""
+
+
+def test_a_program_at_its_open_files_limit_still_answers(tmp_path):
+    # With 10 files left to the program (fewer than the server would hold),
+    # 300 idle connections: accepting makes the server run out; it closes
+    # its oldest connection to make room, so the request with the token,
+    # sent last, still gets its answer.
+    script = write_script(tmp_path, "near_limit.py", NEAR_LIMIT)
+    proc = subprocess.Popen([sys.executable, str(script), "10"], cwd=tmp_path, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    idle = []
+    try:
+        url = proc.stdout.readline().strip()
+        assert proc.stdout.readline() == "near the limit\n"
+        base, token = url.split("/?token=")
+        for _ in range(300):
+            idle.append(socket.create_connection(("127.0.0.1", _port(url)), timeout=10))
+        status, body = _get(f"{base}/api/state?token={token}")
+        assert status == 200 and json.loads(body)["pid"] == proc.pid
+    finally:
+        for s in idle:
+            s.close()
+        proc.kill()
+        proc.wait()
+
+
 def test_the_host_header_must_name_loopback_and_this_port(served):
     # DNS rebinding: a page of evil.example whose name now resolves to
     # 127.0.0.1 sends Host: evil.example; it gets 403 even with the token
@@ -417,52 +453,92 @@ sys.stdin.readline()  # until the test ends the process
 """
 
 
-def test_a_slow_census_holds_up_no_request(tmp_path):
+class _SlowProgram:
+    """SLOW run in a subprocess: url, base, token, state(), slow_census() (makes
+    the next census wait in __sizeof__ and returns the time it started
+    waiting), release() (lets it end)."""
+
+    def __init__(self, tmp_path):
+        script = write_script(tmp_path, "slow.py", SLOW)
+        self.release_file = tmp_path / "release"
+        self.proc = subprocess.Popen([sys.executable, str(script), str(self.release_file)], cwd=tmp_path,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        self.lines = queue.Queue()
+        threading.Thread(target=lambda: [self.lines.put(line) for line in self.proc.stdout], daemon=True).start()
+        self.url = self.lines.get(timeout=30).strip()
+        self.base, self.token = self.url.split("/?token=")
+
+    def state(self):
+        status, body = _get(f"{self.base}/api/state?token={self.token}")
+        assert status == 200, body
+        return json.loads(body)
+
+    def slow_census(self):
+        _wait_for(lambda: len(self.state()["times"]) >= 3, what="three quick censuses")
+        self.proc.stdin.write("\n")
+        self.proc.stdin.flush()
+        return float(self.lines.get(timeout=30).split()[1])  # a census is in Slow.__sizeof__ now
+
+    def release(self):
+        self.release_file.touch()
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.fixture
+def slow_program(tmp_path):
+    program = _SlowProgram(tmp_path)
+    try:
+        yield program
+    finally:
+        program.close()
+
+
+def test_a_slow_census_holds_up_no_request(slow_program):
     # One object whose __sizeof__ sleeps froze the page for as long as it
     # slept: every request waited for the census. Now a request gets the last
     # complete census, said stale, while the slow one goes on; it ends, in
     # the background, only when the test lets it, after the requests.
-    script = write_script(tmp_path, "slow.py", SLOW)
-    release = tmp_path / "release"
-    proc = subprocess.Popen([sys.executable, str(script), str(release)], cwd=tmp_path, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    base, token, state = slow_program.base, slow_program.token, slow_program.state
+    sizing = slow_program.slow_census()
+    start = time.monotonic()
+    stale = state()
+    took = time.monotonic() - start
+    last = stale["times"][-1]
+    assert stale["census_running"] is not None and last < sizing, stale
+    status, body = _get(f"{base}/api/diff?since={stale['times'][0]}&token={token}")
+    growth = json.loads(body)
+    assert status == 200 and growth["stale"] and growth["taken_at"] == last, growth
+    status, body = _get(f"{base}/api/mark?token={token}", "POST")
+    mark = json.loads(body)
+    assert status == 200 and mark["stale"] and mark["t"] == last, mark
+    print(f"\nduring a census held up in __sizeof__: /api/state answered in {took:.3f} s, "
+          f"with the census of {sizing - last:.2f} s before")
+    assert not slow_program.release_file.exists()  # the census was still held up for all of them
+
+    slow_program.release()
+    after = _wait_for(lambda: (s := state())["census_running"] is None and s["times"][-1] > last and s,
+                      what="the slow census to end")
+    assert any(last < t <= sizing for t in after["times"]), (last, sizing, after["times"])
+    status, body = _get(f"{base}/api/diff?since={stale['times'][0]}&token={token}")
+    assert status == 200 and not json.loads(body)["stale"]
+
+
+@pytest.mark.parametrize("kind", ["chromium", "firefox"])
+def test_a_browser_says_the_census_is_stale(slow_program, tmp_path, kind):
+    browser = Browser(kind, tmp_path)
     try:
-        url = lines.get(timeout=30).strip()
-        base, token = url.split("/?token=")
-
-        def state():
-            status, body = _get(f"{base}/api/state?token={token}")
-            assert status == 200, body
-            return json.loads(body)
-
-        _wait_for(lambda: len(state()["times"]) >= 3, what="three quick censuses")
-        proc.stdin.write("\n")
-        proc.stdin.flush()
-        sizing = float(lines.get(timeout=30).split()[1])  # a census is in Slow.__sizeof__ now
-
-        start = time.monotonic()
-        stale = state()
-        took = time.monotonic() - start
-        last = stale["times"][-1]
-        assert stale["census_running"] is not None and last < sizing, stale
-        status, body = _get(f"{base}/api/diff?since={stale['times'][0]}&token={token}")
-        growth = json.loads(body)
-        assert status == 200 and growth["stale"] and growth["taken_at"] == last, growth
-        status, body = _get(f"{base}/api/mark?token={token}", "POST")
-        mark = json.loads(body)
-        assert status == 200 and mark["stale"] and mark["t"] == last, mark
-        print(f"\nduring a census held up in __sizeof__: /api/state answered in {took:.3f} s, "
-              f"with the census of {sizing - last:.2f} s before")
-        assert not release.exists()  # the census was still held up for all of them
-
-        release.touch()
-        after = _wait_for(lambda: (s := state())["census_running"] is None and s["times"][-1] > last and s,
-                          what="the slow census to end")
-        assert any(last < t <= sizing for t in after["times"]), (last, sizing, after["times"])
-        status, body = _get(f"{base}/api/diff?since={stale['times'][0]}&token={token}")
-        assert status == 200 and not json.loads(body)["stale"]
+        page = browser.page
+        page.navigate(slow_program.url)
+        status = "document.getElementById('status').textContent"
+        _wait_for(lambda: page.eval(status).startswith("updated"), what="the page's first state")
+        slow_program.slow_census()
+        text = _wait_for(lambda: (t := page.eval(status)).startswith("stale") and t, what="the page to say stale")
+        assert re.search(r"showing the census of \d\d:\d\d:\d\d; the next one has been running for \d+ s", text)
+        slow_program.release()
+        _wait_for(lambda: page.eval(status).startswith("updated"), what="the page to be up to date again")
     finally:
-        proc.kill()
-        proc.wait()
+        browser.close()

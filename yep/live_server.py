@@ -200,15 +200,18 @@ class LoopbackServer:
         reading = collections.OrderedDict()  # socket -> _Reading, oldest (and earliest deadline) first
         selector.register(self._listener, selectors.EVENT_READ)
         selector.register(self._wake_r, selectors.EVENT_READ)
-        accept_after = 0.0  # after EMFILE: the listener waits a moment, so the loop does not spin
+        accept_after = None  # out of file descriptors: the listener rests until then, so the loop does not spin
         try:
             while not self._stopping:
                 now = time.monotonic()
-                timeout = 1.0
+                if accept_after is not None and now >= accept_after:
+                    selector.register(self._listener, selectors.EVENT_READ)
+                    accept_after = None
+                timeout = None  # nothing to time out: asleep until a connection (or stop())
                 if reading:
-                    timeout = min(timeout, max(0.0, next(iter(reading.values())).deadline - now))
-                if accept_after > now:
-                    timeout = min(timeout, accept_after - now)
+                    timeout = max(0.0, next(iter(reading.values())).deadline - now)
+                if accept_after is not None:
+                    timeout = min(timeout if timeout is not None else 1.0, accept_after - now)
                 ready = selector.select(timeout)
                 accept = False
                 for key, _ in ready:  # the connections first: a request being sent goes before new ones
@@ -218,9 +221,9 @@ class LoopbackServer:
                         pass
                     else:
                         self._receive(key.fileobj, reading, selector)
-                if accept and time.monotonic() >= accept_after:
-                    if not self._accept(reading, selector):
-                        accept_after = time.monotonic() + 0.1
+                if accept and not self._accept(reading, selector):
+                    selector.unregister(self._listener)
+                    accept_after = time.monotonic() + 0.1
                 now = time.monotonic()
                 while reading:
                     sock, state = next(iter(reading.items()))
@@ -238,14 +241,17 @@ class LoopbackServer:
         for _ in range(BACKLOG):
             try:
                 sock, address = self._listener.accept()
-            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            except (BlockingIOError, InterruptedError):
                 return True
+            except ConnectionAbortedError:  # reset before it was accepted
+                continue
             except OSError as exc:
-                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    if reading:  # the oldest connection makes room
-                        self._drop(next(iter(reading)), reading, selector)
+                if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    return True
+                if not reading:  # the program holds them all: the listener rests a moment
                     return False
-                return True
+                self._drop(next(iter(reading)), reading, selector)  # the oldest connection makes room
+                continue
             sock.setblocking(False)
             if len(reading) >= MAX_CONNECTIONS:
                 self._drop(next(iter(reading)), reading, selector)
