@@ -252,6 +252,47 @@ def test_the_live_views_work_stays_out_of_the_programs_cpu_profile(tmp_path):
     assert profile.total_seconds == pytest.approx(main, abs=0.06)
 
 
+
+def test_the_servers_threads_stay_out_of_the_programs_cpu_profile(tmp_path):
+    # The server's reader and handler threads are yep's own too: the test asks
+    # for the page and the state all along (their JSON is CPU time in those
+    # threads) while the program profiles itself.
+    script = write_script(tmp_path, "asked.py", """
+        import time, yep
+        yep.start("asked.prof", frequency=250)
+        end = time.thread_time() + 0.5
+        while time.thread_time() < end:
+            pass
+        yep.stop()
+    """)
+    proc = subprocess.Popen([sys.executable, "-m", "yep", "serve", str(script)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = re.search(r"http://127\.0\.0\.1:\d+/\?token=\S+", proc.stderr.readline()).group(0)
+    base, token = url.split("/?token=")
+    answered = []
+
+    def ask():
+        while proc.poll() is None:
+            try:
+                answered.append(_get(url)[0] == _get(f"{base}/api/state?token={token}")[0] == 200)
+            except OSError:  # the program has ended
+                return
+
+    asking = threading.Thread(target=ask)
+    asking.start()
+    try:
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        asking.join()
+    assert proc.returncode == 0, stderr
+    assert len(answered) >= 10 and all(answered[:-1]), answered
+    import yep
+
+    profile = yep.load(tmp_path / "asked.prof")
+    roots = {line.split(";")[0] for line in profile.folded(threads=True).splitlines()}
+    assert all(root.startswith("thread MainThread") for root in roots), roots
+
 # ---- hostile clients and slow censuses (yep/live_server.py) --------------------------
 
 def _port(url):
