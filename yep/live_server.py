@@ -15,7 +15,7 @@ What it promises:
    MAX_CONNECTIONS connections are being read at once; a new one beyond
    that closes the oldest (which has been sending the longest), so a flood
    of idle connections cannot keep out a real client, which sends its
-   request as it connects. At most MAX_QUEUED complete requests wait for a
+   request as it connects (and is read as soon as it is accepted). At most MAX_QUEUED complete requests wait for a
    handler; beyond that, 503 at once. Responses are written with a timeout
    (WRITE_SECONDS). Nothing is queued forever and the file descriptors held
    are bounded (MAX_CONNECTIONS + MAX_QUEUED + WORKERS, and the listener).
@@ -41,6 +41,7 @@ from http.server import BaseHTTPRequestHandler
 from .api import own_thread
 
 BACKLOG = 128
+ACCEPT_BATCH = 16
 MAX_CONNECTIONS = 64  # connections whose request is still being read
 REQUEST_SECONDS = 5.0  # from connection to the request's last byte
 MAX_HEAD = 16384
@@ -237,8 +238,9 @@ class LoopbackServer:
             _close(self._listener)
 
     def _accept(self, reading, selector):
-        """Accepts what is waiting (at most BACKLOG at a time); False when out of file descriptors."""
-        for _ in range(BACKLOG):
+        """Accepts what is waiting (at most ACCEPT_BATCH at a time, then the
+        connections get their turn); False when out of file descriptors."""
+        for _ in range(ACCEPT_BATCH):
             try:
                 sock, address = self._listener.accept()
             except (BlockingIOError, InterruptedError):
@@ -257,6 +259,10 @@ class LoopbackServer:
                 self._drop(next(iter(reading)), reading, selector)
             reading[sock] = _Reading(time.monotonic() + REQUEST_SECONDS, address)
             selector.register(sock, selectors.EVENT_READ)
+            # A real client's request is usually there already (sent as it
+            # connected, while the connection waited in the backlog): read now,
+            # before a flood of newer connections can push this one out.
+            self._receive(sock, reading, selector)
         return True
 
     def _drop(self, sock, reading, selector, answer=None):
