@@ -461,9 +461,10 @@ def test_every_response_says_no_referrer(served):
             ("foreign host", f"/?{query}", "GET", "evil.example"), ("PUT", f"/?{query}", "PUT", None)):
         status, headers, _ = _request(port, path, host_header, method)
         answers[name] = status, {k.lower(): v for k, v in headers.items()}
-    for name, data in (("garbage", b"NONSENSE\r\n\r\n"),
-                       ("huge head", b"GET / HTTP/1.0\r\nHost: " + host + b"\r\nX: " + b"a" * 20000 + b"\r\n\r\n"),
-                       ("huge body", b"POST /api/mark HTTP/1.0\r\nHost: " + host + b"\r\nContent-Length: 999999\r\n\r\n")):
+    for name, data in (
+            ("garbage", b"NONSENSE\r\n\r\n"),
+            ("huge head", b"GET / HTTP/1.0\r\nHost: " + host + b"\r\nX: " + b"a" * 20000 + b"\r\n\r\n"),
+            ("huge body", b"POST /api/mark HTTP/1.0\r\nHost: " + host + b"\r\nContent-Length: 999999\r\n\r\n")):
         status, headers, _ = _raw(port, data)
         answers[name] = status, headers
     assert {name: status for name, (status, _) in answers.items()} == {
