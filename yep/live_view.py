@@ -9,15 +9,22 @@ their referrers, what grew since a chosen moment, and the top of the CPU
 profile when one is running.
 
 How it behaves in the profiled program:
- - It listens on 127.0.0.1 only, on a free port; every request must carry the
-   random token of the URL (else 403). It serves the page and JSON about
-   objects; it never runs code sent to it or reads files other than the
-   page, /proc/self and the running CPU profile.
+ - It listens on 127.0.0.1 only, on a free port; every request must name
+   the loopback host and port in its Host header and carry the random token
+   of the URL (else 403). It serves the page and JSON about objects; it never
+   runs code sent to it or reads files other than the page, /proc/self and
+   the running CPU profile. Connections, threads, timeouts and the safety
+   headers are yep/live_server.py's: idle or hostile clients cost no thread.
  - A sampler thread takes a census (yep.census) every ``interval`` seconds,
    or less often when a census is slow: it waits at least 20 times as long as
    the last census took, so it holds the GIL at most about 5% of the time.
    RSS is read by yep's native RSS sampler (no GIL); each moment keeps the
-   highest RSS since the one before.
+   highest RSS since the one before. Only that thread takes censuses; a
+   request that wants one now (growth, mark) asks it and waits at most
+   CENSUS_WAIT seconds, and no request waits longer than that for a census
+   to end: past it, it gets the last complete census, marked stale with its
+   time, while the slow one (a __sizeof__ of the program's that sleeps)
+   finishes in the background.
  - The history keeps at most 240 moments; when full, every other one is
    dropped, so it always spans the whole run. Its moments are arrays of
    numbers (a few objects each), so the view barely shows in its own census.
@@ -47,12 +54,14 @@ from . import mixed
 from ._errors import YepError
 from .api import own_thread
 from .census import Census, CensusRow, _excluded, census, exclude_from_census, type_name
+from .live_server import LoopbackServer, RequestHandler
 
 MAX_MOMENTS = 240
 MAX_LISTED = 50
 SHOWN_TYPES = 30  # types sent to the page: the most numerous and the fastest growing
 REPR_LIMIT = 120
 GIL_SHARE = 20  # the sampler waits at least GIL_SHARE x the last census's time
+CENSUS_WAIT = 2.0  # the longest a request waits for a census (see the module's docstring)
 
 _view = None
 _view_lock = threading.Lock()
@@ -169,10 +178,15 @@ class LiveView:
         self.types = {}  # type name -> weakref to the type, from the last census
         self.listed = {}  # id -> object, of the instances and referrers shown last
         self.census_seconds = 0.0
+        self.census_started = None  # time.time() when the census running now began
+        self.censuses_begun = self.censuses_done = 0
         self.lock = threading.Lock()
+        self.census_done = threading.Condition(self.lock)
         # One request or moment at a time: the census in one would count the
         # others' temporaries (a state's lists of counts, a listing's reprs).
+        # A request waits for it CENSUS_WAIT seconds at most, then goes on.
         self.busy = threading.RLock()
+        self.census_wanted = threading.Event()
         self.stopping = threading.Event()
         self.server = self.sampler = self.rss = None
         self.url = None
@@ -180,22 +194,18 @@ class LiveView:
 
     # ---- life cycle
     def start(self, port):
-        from http.server import ThreadingHTTPServer
-
         native = _native()
         self.rss = native.RssSampler(0, 0.25)
         self.rss.start()
         self.heap_hooks = native.tcmalloc_is_allocator()
         try:
-            self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
+            self.server = LoopbackServer(port, _handler(self))
         except OSError as exc:
             self.rss.stop(False)
             raise YepError(f"cannot serve the live view on 127.0.0.1 port {port}: {exc.strerror or exc}") from None
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/?token={self.token}"
+        self.url = f"http://127.0.0.1:{self.server.port}/?token={self.token}"
         self.take_moment()
-        threading.Thread(target=own_thread(self.server.serve_forever), name="yep-live-view-server",
-                         daemon=True).start()
+        self.server.start()
         self.sampler = threading.Thread(target=own_thread(self._sample), name="yep-live-view-sampler", daemon=True)
         self.sampler.start()
 
@@ -203,15 +213,20 @@ class LiveView:
         if self.stopping.is_set():
             return
         self.stopping.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self.census_wanted.set()
+        self.server.stop()
         if self.sampler is not threading.current_thread():
             self.sampler.join()
         self.rss.stop(False)
         self.listed.clear()
 
     def _sample(self):
-        while not self.stopping.wait(max(self.interval, GIL_SHARE * self.census_seconds)):
+        while True:
+            # Woken early by a request that wants a census now (fresh_moment).
+            self.census_wanted.wait(max(self.interval, GIL_SHARE * self.census_seconds))
+            self.census_wanted.clear()
+            if self.stopping.is_set():
+                return
             try:
                 with self.busy:
                     self.take_moment()
@@ -219,8 +234,16 @@ class LiveView:
                 return
 
     # ---- moments
-    def take_moment(self, label=None):
-        c = census()
+    def take_moment(self):
+        with self.lock:
+            self.censuses_begun += 1
+            number = self.censuses_begun
+            self.census_started = time.time()
+        try:
+            c = census()
+        finally:
+            with self.lock:
+                self.census_started = None
         with self.lock:
             self.census_seconds = c.seconds
             self.types = c._types
@@ -228,15 +251,29 @@ class LiveView:
             samples, _ = self.rss.take()
             rss = max((b for _, b in samples), default=self.moments[-1].rss if self.moments else 0)
             heap = _native().heap_stats(False)["live_bytes"] if self.heap_hooks else None
-            moment = _Moment(c.taken_at, c.count, c.size, rss, heap, counts, sizes, label)
-            if label is None:
-                self.moments.append(moment)
-                if len(self.moments) > MAX_MOMENTS:
-                    self.moments = self.moments[:1] + self.moments[2::2]
-            else:
-                self.marks.append(moment)
-                del self.marks[:-20]
+            moment = _Moment(c.taken_at, c.count, c.size, rss, heap, counts, sizes)
+            self.moments.append(moment)
+            if len(self.moments) > MAX_MOMENTS:
+                self.moments = self.moments[:1] + self.moments[2::2]
+            self.censuses_done = number
+            self.census_done.notify_all()
         return moment
+
+    def fresh_moment(self, wait=CENSUS_WAIT):
+        """(moment, stale): a census begun after this call, taken by the
+        sampler, if it ends within ``wait`` seconds; else the last complete
+        one, with stale True."""
+        deadline = time.monotonic() + wait
+        with self.lock:
+            wanted = self.censuses_begun + 1
+        self.census_wanted.set()
+        with self.census_done:
+            while self.censuses_done < wanted:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.stopping.is_set():
+                    return self.moments[-1], True
+                self.census_done.wait(left)
+            return self.moments[-1], False
 
     def _arrays(self, c):
         for row in c.rows:
@@ -285,9 +322,13 @@ class LiveView:
                          "growth": value(last, last.counts, i) - value(first, first.counts, i),
                          "counts": [value(m, m.counts, i) for m in moments]})
         rows.sort(key=lambda r: (-r["growth"], -r["count"]))
-        return {"pid": os.getpid(), "argv": sys.argv, "started": self.started, "now": time.time(),
+        running_since = self.census_started
+        now = time.time()
+        return {"pid": os.getpid(), "argv": sys.argv, "started": self.started, "now": now,
                 "interval": max(self.interval, GIL_SHARE * self.census_seconds),
                 "census_seconds": self.census_seconds,
+                # a census running for longer than a request waits: the moments end with the last complete one
+                "census_running": None if running_since is None else max(0.0, now - running_since),
                 "times": [m.t for m in moments], "objects": [m.count for m in moments],
                 "bytes": [m.size for m in moments], "rss": [m.rss for m in moments],
                 "heap": [m.heap for m in moments] if self.heap_hooks else None,
@@ -327,12 +368,16 @@ class LiveView:
 
     def diff(self, since):
         base = self._as_census(self.moment_at(since))
-        now = census()
-        return dict(now.diff(base).to_dict(), since=base.taken_at)
+        moment, stale = self.fresh_moment()
+        return dict(self._as_census(moment).diff(base).to_dict(), since=base.taken_at, stale=stale)
 
     def mark(self):
-        m = self.take_moment(label=time.strftime("%H:%M:%S"))
-        return {"t": m.t, "label": m.label}
+        m, stale = self.fresh_moment()
+        label = time.strftime("%H:%M:%S", time.localtime(m.t))
+        with self.lock:
+            self.marks.append(_Moment(m.t, m.count, m.size, m.rss, m.heap, m.counts, m.sizes, label))
+            del self.marks[:-20]
+        return {"t": m.t, "label": label, "stale": stale}
 
     def cpu_top(self, nodecount=20):
         """The running CPU profile's report so far, or None."""
@@ -376,38 +421,16 @@ def _page():
 
 
 def _handler(view):
-    from http.server import BaseHTTPRequestHandler
-
     page = _page()
     token = view.token.encode()
 
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "yep-live-view"
-        sys_version = ""
-
-        def log_message(self, format, *args):  # the program's stderr is its own
-            pass
-
-        def setup(self):  # each request has a thread: yep's, while it lasts
-            _native().mark_own_thread()
-            super().setup()
-
-        def finish(self):
-            try:
-                super().finish()
-            finally:
-                _native().unmark_own_thread()
-
+    class Handler(RequestHandler):
         def _send(self, status, body, content_type="application/json"):
             if not isinstance(body, bytes):
                 body = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.send_header("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; "
-                             "style-src 'unsafe-inline'; connect-src 'self'; img-src data:")
-            self.send_header("X-Content-Type-Options", "nosniff")
             self.end_headers()
             self.wfile.write(body)
 
@@ -420,27 +443,33 @@ def _handler(view):
             query = urllib.parse.parse_qs(url.query)
             if not self._authorized(query):
                 return self._send(403, {"error": "forbidden: this URL needs the token yep.serve() printed"})
-            routes = {("GET", "/"): lambda: (page, "text/html; charset=utf-8"),
-                      ("GET", "/api/state"): view.state,
-                      ("GET", "/api/instances"): lambda: view.instances(query["kind"][0]),
-                      ("GET", "/api/referrers"): lambda: view.referrers(int(query["id"][0])),
-                      ("GET", "/api/diff"): lambda: view.diff(float(query["since"][0])),
-                      ("GET", "/api/cpu"): lambda: {"text": view.cpu_top()},
-                      ("POST", "/api/mark"): view.mark}
-            route = routes.get((method, url.path))
+            # The routes that want a census now ask the sampler for one (fresh_moment) and hold no lock.
+            routes = {("GET", "/"): (lambda: (page, "text/html; charset=utf-8"), False),
+                      ("GET", "/api/state"): (view.state, True),
+                      ("GET", "/api/instances"): (lambda: view.instances(query["kind"][0]), True),
+                      ("GET", "/api/referrers"): (lambda: view.referrers(int(query["id"][0])), True),
+                      ("GET", "/api/diff"): (lambda: view.diff(float(query["since"][0])), False),
+                      ("GET", "/api/cpu"): (lambda: {"text": view.cpu_top()}, True),
+                      ("POST", "/api/mark"): (view.mark, False)}
+            route, needs_quiet = routes.get((method, url.path), (None, False))
             if route is None:
                 return self._send(404, {"error": f"no {method} {url.path} here"})
+            # What the route makes is bytes before the next census, unless a
+            # census has been running for longer than a request waits.
+            quiet = needs_quiet and view.busy.acquire(timeout=CENSUS_WAIT)
             try:
-                with view.busy:  # what the route made is bytes before the next census
-                    result = route()
-                    if not isinstance(result, tuple):
-                        result = (json.dumps(result).encode(),)
+                result = route()
+                if not isinstance(result, tuple):
+                    result = (json.dumps(result).encode(),)
             except (KeyError, ValueError, IndexError):
                 return self._send(400, {"error": "missing or malformed parameter"})
             except LookupError as exc:
                 return self._send(404, {"error": str(exc)})
             except Exception as exc:  # reported to the page, never to the program's stderr
                 return self._send(500, {"error": f"{type(exc).__name__}: {exc}"})
+            finally:
+                if quiet:
+                    view.busy.release()
             return self._send(200, *result)
 
         def do_GET(self):
