@@ -69,6 +69,7 @@ def writers(profile, out, cwd):
         "report pstats": lambda: run_yep(["report", "--format", "pstats", "-o", str(out), str(profile)], cwd=cwd,
                                          timeout=60),
         "yep-convert": lambda: yep_convert("-o", str(out), str(profile), cwd=cwd, text=True),
+        "mprof run": lambda: run_yep(["mprof", "run", "-o", str(out), str(script)], cwd=cwd, timeout=60),
         "Profile.save": lambda: subprocess.run(  # its YepError, as a program would show it
             [sys.executable, "-c", f"import sys, yep\ntry:\n    yep.load({str(profile)!r}).save({str(out)!r}, 'text')\n"
              "except yep.YepError as e:\n    print(f'yep: error: {e}', file=sys.stderr)\n    sys.exit(2)\n"],
@@ -76,7 +77,7 @@ def writers(profile, out, cwd):
     }
 
 
-WRITERS = ["capture", "capture --native", "report", "report pstats", "yep-convert", "Profile.save"]
+WRITERS = ["capture", "capture --native", "report", "report pstats", "yep-convert", "mprof run", "Profile.save"]
 
 
 def one_line_error(result):

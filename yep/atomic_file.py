@@ -35,6 +35,16 @@ def write_atomically(path, data):
         f.write(data.encode() if isinstance(data, str) else data)
 
 
+def create_empty(path):
+    """Makes `path` an empty file of this process's, as atomic_path makes
+    any output (no planted link followed; a device left as it is), for a
+    writer that must write it as it goes (yep mprof run's .dat, which the
+    profiled program appends to too); the caller then opens `path`."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb"):
+            pass
+
+
 def write_stdout(data):
     """A report to standard output; a failed write (a full disk) is one
     YepError line, not a traceback. A reader that stopped reading (`| head`)

@@ -92,11 +92,9 @@ def write(path, data):
         lines += [format_child(pid, m, t) for m, t in series]
     lines += [format_func(r) for r in data.funcs]
     lines += [format_heap(m, t) for m, t in data.heap]
-    try:
-        with open(path, "w") as f:
-            f.writelines(lines)
-    except OSError as exc:
-        raise YepError(f"cannot write '{path}': {exc.strerror}") from None
+    from .atomic_file import write_atomically
+
+    write_atomically(path, "".join(lines))
     return path
 
 

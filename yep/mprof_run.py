@@ -23,6 +23,7 @@ import sys
 import tempfile
 
 from ._errors import YepError
+from .atomic_file import create_empty
 from .usage import Parser, decimal, fail
 
 
@@ -80,6 +81,12 @@ def run_main(argv):
         command = [args.program, *args.args]
 
     print(f"yep: sampling memory every {args.interval:g} s into {output}", file=sys.stderr)
+    try:
+        create_empty(output)  # safely, in a shared folder too (yep/atomic_file.py)
+    except YepError as exc:
+        if funcs:
+            os.unlink(funcs)
+        return fail(str(exc))
     try:
         with open(output, "w") as dat:
             dat.write("CMDLINE " + " ".join(shlex.quote(a) for a in [args.program, *args.args]) + "\n")
