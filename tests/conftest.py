@@ -95,22 +95,24 @@ def build_extension(source, outdir, opt="-O1", flags=()):
     return target
 
 
+def compiled_fixture(tmp_path_factory, name):
+    """A directory holding tests/fixtures/<name>.c compiled as an extension."""
+    outdir = tmp_path_factory.mktemp(name)
+    shutil.copy(FIXTURES / f"{name}.c", outdir / f"{name}.c")
+    build_extension(outdir / f"{name}.c", outdir)
+    return outdir
+
+
 @pytest.fixture(scope="session")
 def hotcold(tmp_path_factory):
     """Directory holding the compiled `hotcold` extension."""
-    outdir = tmp_path_factory.mktemp("hotcold")
-    shutil.copy(FIXTURES / "hotcold.c", outdir / "hotcold.c")
-    build_extension(outdir / "hotcold.c", outdir)
-    return outdir
+    return compiled_fixture(tmp_path_factory, "hotcold")
 
 
 @pytest.fixture(scope="session")
 def allocs(tmp_path_factory):
     """Directory holding the compiled `allocs` extension (known allocations)."""
-    outdir = tmp_path_factory.mktemp("allocs")
-    shutil.copy(FIXTURES / "allocs.c", outdir / "allocs.c")
-    build_extension(outdir / "allocs.c", outdir)
-    return outdir
+    return compiled_fixture(tmp_path_factory, "allocs")
 
 
 def definition_line(source, function):

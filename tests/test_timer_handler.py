@@ -7,13 +7,12 @@ measures itself), not the whole run's stretched over the samples; and the
 program keeps its handler (yep neither restores its own over it nor feeds
 it yep's ticks)."""
 import re
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from conftest import FIXTURES, build_extension, parse_report, run_yep, write_script, yep_environment
+from conftest import compiled_fixture, parse_report, run_yep, write_script, yep_environment
 
 SPIN = """
 import signal, sys, time
@@ -56,10 +55,7 @@ print(f"TICKS {own_timer.ticks()}")
 
 @pytest.fixture(scope="module")
 def own_timer(tmp_path_factory):
-    outdir = tmp_path_factory.mktemp("own_timer")
-    shutil.copy(FIXTURES / "own_timer.c", outdir / "own_timer.c")
-    build_extension(outdir / "own_timer.c", outdir)
-    return outdir
+    return compiled_fixture(tmp_path_factory, "own_timer")
 
 
 def check_run(result, pattern, mode):
