@@ -58,16 +58,24 @@ Target resolve(const std::string& path) {
     t.st.st_mode = 0;
     return t;
   }
+  // The kernel's protected_symlinks/protected_fifos rule, for every kind
+  // of entry: in a sticky world-writable folder, one another user made
+  // (not the folder's owner) is theirs, never used.
+  struct stat folder {};
+  if (::stat(folder_of(path).c_str(), &folder) == 0 && (folder.st_mode & S_ISVTX) && (folder.st_mode & S_IWOTH) &&
+      t.st.st_uid != ::geteuid() && t.st.st_uid != folder.st_uid)
+    refuse(path, std::string(S_ISLNK(t.st.st_mode) ? "it is a symbolic link" : "it is a file") +
+                     " another user made in the shared folder " + folder_of(path) +
+                     ", not " + (S_ISLNK(t.st.st_mode) ? "followed" : "used") + "; remove it or write elsewhere");
   if (S_ISLNK(t.st.st_mode)) {
-    struct stat folder {};
-    if (::stat(folder_of(path).c_str(), &folder) == 0 && (folder.st_mode & S_ISVTX) && (folder.st_mode & S_IWOTH) &&
-        t.st.st_uid != ::geteuid() && t.st.st_uid != folder.st_uid)
-      refuse(path, "it is a symbolic link another user made in the shared folder " + folder_of(path) +
-                       ", not followed; remove it or write elsewhere");
+    struct stat target {};
+    if (::stat(path.c_str(), &target) != 0) {
+      t.st.st_mode = 0;  // a dangling link of the user's: replaced by the file
+      return t;
+    }
     char resolved[PATH_MAX];
-    if (::realpath(path.c_str(), resolved)) return resolve(resolved);
-    t.st.st_mode = 0;  // a dangling link of the user's: replaced by the file
-    return t;
+    if (S_ISREG(target.st_mode) && ::realpath(path.c_str(), resolved)) return resolve(resolved);
+    t.st = target;  // a device, FIFO or folder through the user's link (/dev/stdout): opened through it
   }
   if (S_ISDIR(t.st.st_mode)) refuse(path, std::strerror(EISDIR));
   return t;
@@ -80,7 +88,7 @@ OutputFile::OutputFile(const std::string& path) : path_(path) {
   final_ = t.path;
   if (is_special(t.st.st_mode)) {
     // O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of waiting.
-    fd_ = ::open(final_.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+    fd_ = ::open(final_.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
     if (fd_ < 0) {
       if (errno == ENXIO && S_ISFIFO(t.st.st_mode)) refuse(path, "it is a FIFO that no process reads; start the reader first");
       fail(errno);

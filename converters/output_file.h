@@ -8,9 +8,10 @@
 //  - a special file (a device such as /dev/null, a terminal, /dev/stdout,
 //    a FIFO) is written directly and never replaced; a FIFO that no process
 //    reads is an error, never a wait;
-//  - a symbolic link another user planted in a sticky world-writable
-//    directory (the kernel's protected_symlinks rule) is refused; the
-//    user's own links are followed to their target;
+//  - a symbolic link, FIFO or file another user made in a sticky
+//    world-writable folder (the kernel's protected_symlinks and
+//    protected_fifos rules) is refused; the user's own links are followed
+//    to their target (/dev/stdout to the terminal or pipe it names);
 //  - a folder is refused.
 // Errors are one line: "cannot write '<path>': <why>" (13 characters
 // before the path's quote, which callers may reword).

@@ -240,3 +240,15 @@ def test_as_an_unprivileged_user_a_planted_link_is_refused_and_a_device_written_
     st = os.lstat(os.path.join(folder, "report.txt"))
     assert stat.S_ISREG(st.st_mode) and st.st_uid == NOBODY
     assert sorted(os.listdir(folder)) == ["mine.prof", "null", "out.txt", "report.txt", "victim"]
+
+
+def test_dev_stdout_is_written_through_and_another_users_fifo_is_refused(shared, profile, tmp_path):
+    result = run_yep(["report", "-o", "/dev/stdout", str(profile)], cwd=tmp_path, timeout=60)
+    assert result.returncode == 0 and result.stdout.startswith("Type: cpu"), result.stderr
+    assert os.path.islink("/dev/stdout")
+    folder, _ = shared
+    fifo = folder / "out.txt"
+    os.mkfifo(fifo)
+    os.chown(fifo, NOBODY, NOBODY)  # theirs: reading what yep would write
+    line = one_line_error(run_yep(["report", "-o", str(fifo), str(profile)], cwd=tmp_path, timeout=60))
+    assert "it is a file another user made in the shared folder" in line, line
