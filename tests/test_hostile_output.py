@@ -201,7 +201,9 @@ def unprivileged_share(tmp_path):
 
 
 def as_nobody(*args):
-    yep_convert = os.path.join(os.path.dirname(sys.executable), "yep-convert")
+    import yep  # the installed package (pytest -P): its yep-convert binary, not the venv's launcher
+
+    yep_convert = os.path.join(os.path.dirname(yep.__file__), "yep-convert")
     return subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
                            yep_convert, *args], capture_output=True, text=True, timeout=60)
 
