@@ -58,7 +58,9 @@ def write_stdout(data):
         else:
             sys.stdout.write(data)
         sys.stdout.flush()
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
     except OSError as exc:
-        raise YepError(f"cannot write the report to standard output: {exc.strerror or exc}") from None
+        # What the buffer still holds goes nowhere at exit, instead of
+        # failing again there ("Exception ignored ... flushing sys.stdout").
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        if not isinstance(exc, BrokenPipeError):
+            raise YepError(f"cannot write the report to standard output: {exc.strerror or exc}") from None
