@@ -520,41 +520,56 @@ def memory_main(argv):
     except YepError as exc:
         return fail(str(exc))
     parent = os.getpid()
-    outcome = target.outcome_of_run(args.args)
-    if os.getpid() != parent:  # a forked child leaving through here: its report is its parent's
+
+    def report(outcome):
+        """Stops tracing, shows the program's exception, then the report
+        (this process's functions, then its children's). Returns 0, or 2."""
+        line_memory.finish()
+        runner.show_exception(outcome)
+        children, note = [], None
+        if folder is not None:
+            try:
+                children, note = memory.collect(folder)
+            except (OSError, ValueError, YepError) as exc:
+                print(f"yep memory: cannot read the child processes' reports: {exc}", file=sys.stderr)
+        if not line_memory.decorated_any() and not children and not note:
+            print("yep: no function was decorated with @profile, so there is nothing to report: put @profile "
+                  "(a builtin under yep memory) above the functions to measure line by line", file=sys.stderr)
+        try:
+            if args.output:
+                from .atomic_file import atomic_path
+
+                with atomic_path(args.output) as tmp, open(tmp, "w") as out:
+                    line_memory.write_report(out, args.precision, children)
+            else:
+                sys.stdout.flush()
+                line_memory.write_report(sys.stdout, args.precision, children)
+            if args.json:
+                from .subprocesses import command_line
+
+                this = {"pid": parent, "parent_pid": os.getppid(), "started": "main", "command": command_line(),
+                        "allocations_counted": True}
+                line_memory.write_json(args.json, this, children)
+        except (OSError, YepError) as exc:
+            return fail(f"cannot write the report: {exc}")
+        if note:
+            print(note, file=sys.stderr)
+        return 0
+
+    from .run_ends import RunEnds
+
+    # os._exit, exec and SIGTERM report first too (and remove the children's folder).
+    ends = RunEnds(lambda: report(None), line_memory.active)
+    ends.install()
+    try:
+        outcome = target.outcome_of_run(args.args)
+    finally:
+        ends.uninstall()
+    if os.getpid() != parent:  # a forked child leaving through here: its lines are in its parent's report
         runner.show_exception(outcome)
         return runner.finish(outcome)
-    line_memory.finish()
-    runner.show_exception(outcome)
-    children, note = [], None
-    if folder is not None:
-        try:
-            children, note = memory.collect(folder)
-        except (OSError, ValueError, YepError) as exc:
-            print(f"yep memory: cannot read the child processes' reports: {exc}", file=sys.stderr)
-    if not line_memory.decorated_any() and not children:
-        print("yep: no function was decorated with @profile, so there is nothing to report: put @profile "
-              "(a builtin under yep memory) above the functions to measure line by line", file=sys.stderr)
-    try:
-        if args.output:
-            from .atomic_file import atomic_path
-
-            with atomic_path(args.output) as tmp, open(tmp, "w") as out:
-                line_memory.write_report(out, args.precision, children)
-        else:
-            sys.stdout.flush()
-            line_memory.write_report(sys.stdout, args.precision, children)
-        if args.json:
-            from .subprocesses import command_line
-
-            this = {"pid": parent, "parent_pid": os.getppid(), "started": "main", "command": command_line(),
-                    "allocations_counted": True}
-            line_memory.write_json(args.json, this, children)
-    except (OSError, YepError) as exc:
-        return fail(f"cannot write the report: {exc}")
-    if note:
-        print(note, file=sys.stderr)
-    return runner.finish(outcome)
+    status = report(outcome)
+    return status if status else runner.finish(outcome)
 
 
 def serve_main(argv):
