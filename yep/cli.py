@@ -4,7 +4,7 @@
     python -m yep [options] -m module [args]        profile a module
     yep run [options] script.py [args]              the same, spelled out
     yep report PROFILE [--format F] [-o FILE] ...   a profile in any output format
-    yep memory script.py [args]                     line-by-line memory of @profile functions
+    yep memory script.py [args]                     line-by-line memory of @profile functions (children too)
     yep mprof run|plot|list|peak|rm|clean ...       memory over time (memory_profiler's mprof)
     yep serve [options] script.py [args]            run a script with the live view (census, RSS)
 
