@@ -133,6 +133,7 @@ class _Process:
     def __init__(self, folder, forked, counting):
         self.folder, self.forked, self.counting = folder, forked, counting
         self.path = None
+        self.tracing = False  # set once the tracer runs (not while it calibrates: see end)
 
     def reserve(self):
         self.path = reserve_file(self.folder)
@@ -146,6 +147,7 @@ class _Process:
             self.reserve()
             if not line_memory.active():
                 line_memory.enable(self.counting)
+            self.tracing = True
         except Exception as exc:  # noqa: BLE001 - the program runs on, its lines not traced
             self.path = None
             print(f"yep: not tracing the lines of process {os.getpid()}: {exc}", file=sys.stderr)
@@ -164,6 +166,7 @@ def begin(settings, forked):
         process = _Process(settings["folder"], True, counting)
         if line_memory.active() and line_memory.decorated_any():
             process.reserve()
+            process.tracing = True
             line_memory.at_first_profile(None)
         else:
             line_memory.at_first_profile(process.first_profile)
@@ -187,7 +190,9 @@ def end(process):
         return
     if line_memory.active():
         line_memory.finish()
-    tables = line_memory.process_tables()
+    # Ended (a pool's terminate()) before the tracer ran, while it measured
+    # its own cost on a function of its own: no line of the program ran.
+    tables = line_memory.process_tables() if process.tracing else []
     try:
         if not tables:
             os.unlink(process.path)
