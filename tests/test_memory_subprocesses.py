@@ -37,29 +37,37 @@ def pid_of_run(stderr):
     return int(re.search(r"^yep-test: program pid (\d+)$", stderr, re.M).group(1))
 
 
-POOL = """
-    import multiprocessing, os, sys
-
+TASKS = """
     @profile
     def work(i):
         kept = bytearray(3 * 2**20)
         temp = bytearray(2**20)
         del temp
         return len(kept)
+"""
+
+POOL = """
+    import multiprocessing, os, sys
+    from tasks import work
 
     if __name__ == "__main__":
         print(f"yep-test: program pid {os.getpid()}", file=sys.stderr)
-        with multiprocessing.get_context(sys.argv[1]).Pool(2) as pool:
+        context = multiprocessing.get_context(sys.argv[1])
+        if sys.argv[1] == "forkserver":
+            context.set_forkserver_preload(["tasks"])  # the server registers work() too, then outlives the program
+        with context.Pool(2) as pool:
             print(sum(pool.map(work, range(7), chunksize=1)))
 """
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
 def test_pool_workers_report_the_lines_they_ran(tmp_path, method):
+    write_script(tmp_path, "tasks.py", TASKS)
     script = write_script(tmp_path, "pool.py", POOL)
     result = run_yep(["memory", "--json", "out.json", str(script), method], cwd=tmp_path, timeout=240)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"{7 * 3 * MiB}\n")  # the program's own output, first
+    assert "had not finished" not in result.stderr  # not even the forkserver, still running
     main = pid_of_run(result.stderr)
     found = processes(result.stdout)
     own_header, own = found[0]
@@ -91,6 +99,28 @@ def test_pool_workers_report_the_lines_they_ran(tmp_path, method):
     assert counted == {main: True, **{pid: True for (pid, *_), _ in workers}}
     assert sum(l.get("occurrences", 0) for f in data if f["process"]["pid"] != main for l in f["lines"]
                if l["source"].strip() == "kept = bytearray(3 * 2**20)") == 7
+
+
+def test_a_pool_that_replaces_its_workers(tmp_path):
+    """maxtasksperchild=1: a worker per task, each forked from the pool's
+    handler thread while the program runs, the last ones terminated as they
+    are born (a SIGTERM lost in that window hung the pool's exit)."""
+    write_script(tmp_path, "tasks.py", TASKS)
+    result = memory(tmp_path, """
+        import multiprocessing
+        from tasks import work
+
+        if __name__ == "__main__":
+            with multiprocessing.get_context("fork").Pool(2, maxtasksperchild=1) as pool:
+                print(sum(pool.map(work, range(20), chunksize=1)))
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{20 * 3 * MiB}\n")
+    (_, own), *workers = processes(result.stdout)
+    assert len(workers) == 20  # one process per task, each its own table
+    for (pid, how, parent, command), t in workers:
+        kept = row(t["def work(i):"], "kept = bytearray(3 * 2**20)")
+        assert kept["hits"] == 1 and kept["allocated"] == pytest.approx(3, rel=0.01)
 
 
 def test_subprocess_and_fork_children_each_under_their_process(tmp_path):

@@ -20,7 +20,10 @@ line with its tables (line_memory.process_tables, one JSON line) and the
 ``# yep-process:`` record; one whose functions ran no line removes its file.
 The parent reads the finished files after its program returns (collect),
 reports each process under its own header, and names in one line those
-still running or killed before they wrote.
+still running or killed before they wrote (but for multiprocessing's
+forkserver, which imports the program's main module where Pythons preload
+it, and by design ends only after the program: the workers it forks report
+the work).
 
 Per process, not merged: each table is memory_profiler's table of one
 process (Mem usage is that process's RSS; a line's Increment and Peak are
@@ -52,6 +55,7 @@ from . import RECORD, SUFFIX, append_record, command_line, profile_files, reserv
 
 RESTARTED = "YEP_MEMORY_RESTARTED"  # in a child restarted under tcmalloc: the environment to put back
 PENDING = "# yep-pending:\t"
+FORKSERVER = "from multiprocessing.forkserver import main"  # multiprocessing's forkserver's command line
 
 
 def settings(count_allocations):
@@ -90,7 +94,7 @@ def collect(folder):
     try:
         complete, unfinished = profile_files(folder)
         processes = [p for p in map(_read, complete) if p is not None]
-        missing = [_pending(path) for path in unfinished]
+        missing = [m for m in map(_pending, unfinished) if m is not None]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     processes.sort(key=lambda p: p["pid"])
@@ -119,9 +123,12 @@ def _pending(path):
             first = f.readline().rstrip("\n")
     except OSError:
         first = ""
-    if first.startswith(PENDING):
-        return f"{name} ({first[len(PENDING):]})"
-    return name
+    if not first.startswith(PENDING):
+        return name
+    command = first[len(PENDING):]
+    if FORKSERVER in command:  # lives until the program has ended, by design; its workers report for it
+        return None
+    return f"{name} ({command})"
 
 
 # --- a child ---------------------------------------------------------------------
