@@ -156,6 +156,11 @@ class _Process:
                 line_memory.enable(self.counting)
             self.tracing = True
         except Exception as exc:  # noqa: BLE001 - the program runs on, its lines not traced
+            if self.path is not None:
+                try:
+                    os.unlink(self.path)
+                except OSError:
+                    pass
             self.path = None
             print(f"yep: not tracing the lines of process {os.getpid()}: {exc}", file=sys.stderr)
 
