@@ -65,6 +65,12 @@ struct Rss {
     std::strtoll(p, &p, 10);  // total program size
     return std::strtoll(p, nullptr, 10) * page_size;
   }
+  void reopen() {  // after a fork: /proc/self was the parent when it was opened
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+    value = read_now();
+    next_ticks = 0;
+  }
   bool stale(int64_t net, int64_t ticks) const { return ticks >= next_ticks || net < low || net > high; }
   void read(int64_t net, int64_t ticks) {
     value = read_now();
@@ -317,6 +323,17 @@ void line_tracer_finish_thread() {
   while (!t.stack.empty()) {
     finish_line(t, t.stack.back(), boundary(t));
     t.stack.pop_back();
+  }
+}
+
+void line_tracer_after_fork() {
+  for (FunctionRecord& f : functions)
+    for (LineRecord& r : f.lines) r = LineRecord{};
+  ThreadState& t = this_thread();
+  t.rss.reopen();
+  for (Activation& a : t.stack) {
+    a.counts_hit = false;
+    a.rss_before = t.rss.value;
   }
 }
 

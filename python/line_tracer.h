@@ -83,6 +83,14 @@ bool line_tracer_started();
 // Ends the lines still running in this thread (at exit), so they count.
 void line_tracer_finish_thread();
 
+// In a forked child, at once (the forking thread, the only one left):
+// drops the figures copied from the parent, so the child reports only what
+// it ran itself; the lines running in the forking thread go on in the
+// child without counting an occurrence (they were entered in the parent),
+// and RSS is read afresh from the child's own /proc/self/statm (the
+// thread's open file still reads the parent's).
+void line_tracer_after_fork();
+
 // Forgotten functions stay as records with no code (their lines are not reported).
 const std::vector<FunctionRecord>& line_tracer_results();
 // The line's time: its clock time less the tracer's cost of the events it

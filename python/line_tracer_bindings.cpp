@@ -33,6 +33,8 @@ void bind_line_tracer(py::module_& m) {
         "The tracer's own cost per event in ns, taken out of the line times.");
   m.def("line_tracer_set_event_cost", &yep::line_tracer_set_event_cost, py::arg("ns"),
         "Set the tracer's cost per event (instead of measuring it at the first start).");
+  m.def("line_tracer_after_fork", &yep::line_tracer_after_fork,
+        "In a forked child: drop the parent's figures and read this process's own RSS from now on.");
   m.def("line_tracer_results", [] {
     py::list out;
     for (const yep::FunctionRecord& f : yep::line_tracer_results()) {

@@ -13,6 +13,7 @@
 #include "own_threads.h"
 #include "profile_loader.h"
 #include "python_frames.h"
+#include "sigterm_relay.h"
 #include "report.h"
 
 namespace py = pybind11;
@@ -110,6 +111,9 @@ PYBIND11_MODULE(_native, m) {
         "Start gperftools' CPU profiler writing to path (frequency <= 0: its default).");
   m.def("cpu_stop", [] { return summary_to_dict(yep::cpu_profiler_stop()); },
         "Stop the CPU profiler, finish the file and return what was measured.");
+  m.def("sigterm_relay_install", &yep::sigterm_relay_install,
+        "Put the SIGTERM relay in front of Python's SIGTERM handler (sigterm_relay.h).");
+  m.def("sigterm_relay_handled", &yep::sigterm_relay_handled, "The Python SIGTERM handler runs: stop repeating.");
   m.def("cpu_release_after_fork", &yep::cpu_profiler_release_after_fork,
         "In a forked child: forget the parent's profile without writing to it.");
   m.def("cpu_flush", &yep::cpu_profiler_flush, "Flush samples gathered so far to the file.");

@@ -395,6 +395,8 @@ RUN = {
                           ("numpy",)),
     "heap-profiling-2": Run("import yep", tcmalloc_preloaded),
     "line-by-line-memory-yep-memory-2": Run("$ yep memory ex.py", ex_py, ("numpy",)),
+    "child-processes": Run("$ yep memory pool_memory.py", copy_examples("pool_memory.py", into="examples"),
+                           cwd="examples"),
     "memory-over-time-from-python-yepmemory_usage": Run(">>> import time, yep"),
     "memory-over-time-yep-mprof": Run("$ yep mprof run --heap --interval 0.01 examples/julia_mprof.py",
                                       copy_examples("julia_mprof.py", into="examples"), ("matplotlib",)),

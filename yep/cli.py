@@ -4,7 +4,7 @@
     python -m yep [options] -m module [args]        profile a module
     yep run [options] script.py [args]              the same, spelled out
     yep report PROFILE [--format F] [-o FILE] ...   a profile in any output format
-    yep memory script.py [args]                     line-by-line memory of @profile functions
+    yep memory script.py [args]                     line-by-line memory of @profile functions (children too)
     yep mprof run|plot|list|peak|rm|clean ...       memory over time (memory_profiler's mprof)
     yep serve [options] script.py [args]            run a script with the live view (census, RSS)
 
@@ -26,7 +26,7 @@ usage: python -m yep [-v] [-o OUTFILE] [-f HZ] [--wall] [--native] [--threads] [
                      [--heap-inuse-interval SIZE] [--heap-time-interval S] script.py [args ...]
        python -m yep [options] -m module [args ...]
        python -m yep report PROFILE [--format F] [-o FILE] [options]   (yep report -h)
-       python -m yep memory [-o FILE] [--json FILE] [--precision N] script.py [args ...]
+       python -m yep memory [-o FILE] [--json FILE] [--precision N] [--no-subprocesses] script.py [args ...]
        python -m yep mprof run|plot|list|peak|rm|clean ...              (yep mprof -h)
        python -m yep serve [--port N] [--interval S] script.py [args ...] (yep serve -h)
 
@@ -501,17 +501,28 @@ def report_main(argv):
 
 
 def memory_main(argv):
-    """yep memory: line-by-line memory and time of @profile functions."""
+    """yep memory: line-by-line memory and time of @profile functions, in
+    this process and, unless --no-subprocesses, in every Python process the
+    program starts (yep.subprocesses.memory says why by default)."""
     parser = Parser(
         prog="yep memory", description="Run a script with @profile available and print, for each line of "
-        "the profiled functions, memory (RSS, and the bytes it allocated minus freed, and its peak) and time.")
+        "the profiled functions, memory (RSS, and the bytes it allocated minus freed, and its peak) and time; "
+        "functions that run in child processes (multiprocessing, concurrent.futures, subprocess, os.fork) "
+        "are reported too, each process under its own header.")
     parser.add_argument("-o", "--output", help="write the report to this file (memory_profiler's -T)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    parser.add_argument("--precision", type=whole_number("--precision", 0, 12), default=3, help="decimals of MiB figures (default 3)")
+    parser.add_argument("--precision", type=whole_number("--precision", 0, 12), default=3,
+                        help="decimals of MiB figures (default 3)")
+    parser.add_argument("--subprocesses", dest="subprocesses", action="store_true", default=True,
+                        help="also report @profile functions run by the Python processes the program starts "
+                        "(the default)")
+    parser.add_argument("--no-subprocesses", dest="subprocesses", action="store_false",
+                        help="only this process's functions (children run untouched)")
     parser.add_program_arguments()
     args = parser.parse_program_args(argv)
     from . import heap_run, line_memory, runner
 
+    folder = None
     try:
         target = runner.Target(script=args.script, module=args.module)
         for path in (args.output, args.json):
@@ -526,28 +537,63 @@ def memory_main(argv):
 
         builtins.profile = profile
         line_memory.enable()
+        if args.subprocesses:
+            from .subprocesses import memory
+
+            folder = memory.follow(count_allocations=True)
     except YepError as exc:
         return fail(str(exc))
-    outcome = target.outcome_of_run(args.args)
-    line_memory.finish()
-    runner.show_exception(outcome)
-    if not line_memory.decorated_any():
-        print("yep: no function was decorated with @profile, so there is nothing to report: put @profile "
-              "(a builtin under yep memory) above the functions to measure line by line", file=sys.stderr)
-    try:
-        if args.output:
-            from .atomic_file import atomic_path
+    parent = os.getpid()
 
-            with atomic_path(args.output) as tmp, open(tmp, "w") as out:
-                line_memory.write_report(out, args.precision)
-        else:
-            sys.stdout.flush()
-            line_memory.write_report(sys.stdout, args.precision)
-        if args.json:
-            line_memory.write_json(args.json)
-    except (OSError, YepError) as exc:
-        return fail(f"cannot write the report: {exc}")
-    return runner.finish(outcome)
+    def report(outcome):
+        """Stops tracing, shows the program's exception, then the report
+        (this process's functions, then its children's). Returns 0, or 2."""
+        line_memory.finish()
+        runner.show_exception(outcome)
+        children, note = [], None
+        if folder is not None:
+            try:
+                children, note = memory.collect(folder)
+            except (OSError, ValueError, YepError) as exc:
+                print(f"yep memory: cannot read the child processes' reports: {exc}", file=sys.stderr)
+        if not line_memory.decorated_any() and not children and not note:
+            print("yep: no function was decorated with @profile, so there is nothing to report: put @profile "
+                  "(a builtin under yep memory) above the functions to measure line by line", file=sys.stderr)
+        try:
+            if args.output:
+                from .atomic_file import atomic_path
+
+                with atomic_path(args.output) as tmp, open(tmp, "w") as out:
+                    line_memory.write_report(out, args.precision, children)
+            else:
+                sys.stdout.flush()
+                line_memory.write_report(sys.stdout, args.precision, children)
+            if args.json:
+                from .subprocesses import command_line
+
+                this = {"pid": parent, "parent_pid": os.getppid(), "started": "main", "command": command_line(),
+                        "allocations_counted": True}
+                line_memory.write_json(args.json, this, children)
+        except (OSError, YepError) as exc:
+            return fail(f"cannot write the report: {exc}")
+        if note:
+            print(note, file=sys.stderr)
+        return 0
+
+    from .run_ends import RunEnds
+
+    # os._exit, exec and SIGTERM report first too (and remove the children's folder).
+    ends = RunEnds(lambda: report(None), line_memory.active)
+    ends.install()
+    try:
+        outcome = target.outcome_of_run(args.args)
+    finally:
+        ends.uninstall()
+    if os.getpid() != parent:  # a forked child leaving through here: its lines are in its parent's report
+        runner.show_exception(outcome)
+        return runner.finish(outcome)
+    status = report(outcome)
+    return status if status else runner.finish(outcome)
 
 
 def serve_main(argv):

@@ -8,6 +8,11 @@ recursive functions need nothing special. At exit the report is printed.
 Outside a `yep memory` run, `@profile` returns the function unchanged and
 does nothing else: decorated code runs at full speed and unit tests that
 import it keep working.
+
+The processes a `yep memory` run starts (fork, multiprocessing, subprocess)
+trace their own @profile functions (yep.subprocesses.memory); the report
+shows this process's functions as before, then each child process that ran
+one, under a header naming it (pid, who started it, command line).
 """
 import json
 import linecache
@@ -19,6 +24,7 @@ MiB = 1 << 20
 _active = False
 _counting = True  # allocations counted (tcmalloc); else only RSS, time and hits
 _functions = {}  # code object -> {"precision": int or None, "stream": file or None}
+_at_first_profile = None  # called once, at this process's first @profile (yep.subprocesses.memory)
 
 
 def _native():
@@ -40,6 +46,10 @@ def _code_of(func):
 def register(func, precision=None, stream=None):
     """Profile func line by line in a `yep memory` run; returns func itself
     (on 3.11 running a copy of its code that reports its lines)."""
+    global _at_first_profile
+    if _at_first_profile is not None:
+        first, _at_first_profile = _at_first_profile, None
+        first()
     if _active:
         native = _native()
         run = native.line_tracer_add(_code_of(func))
@@ -78,6 +88,23 @@ def finish():
     if native.line_tracer_per_thread():
         threading.settrace(None)
     _active = False
+
+
+def at_first_profile(callback):
+    """Calls callback() at this process's first @profile, before it registers
+    the function (a child of a `yep memory` run starts tracing only then);
+    None cancels."""
+    global _at_first_profile
+    _at_first_profile = callback
+
+
+def active():
+    """Whether the tracer runs in this process."""
+    return _active
+
+
+def counting_allocations():
+    return _counting
 
 
 def decorated_any():
@@ -139,28 +166,72 @@ def format_function(f, precision):
     return "\n".join(rows) + "\n\n"
 
 
-def write_report(stream, precision=3):
-    """Prints every function's table, each to its own stream= if it had one."""
+def process_tables():
+    """This process's functions that ran at least one line, JSON-ready (a
+    child's part of its parent's report, see yep.subprocesses.memory)."""
+    out = []
+    for f in results():
+        if any(r["hits"] for r in f["lines"].values()):
+            f = dict(f, stream=None, lines={str(n): r for n, r in f["lines"].items()})
+            out.append(f)
+    return out
+
+
+def _tables_of(process):
+    """A child's functions as results() gives them (line numbers as ints)."""
+    return [dict(f, lines={int(n): r for n, r in f["lines"].items()}) for f in process["functions"]]
+
+
+def process_header(process):
+    """The line above a child process's tables."""
+    how = "forked from" if process["started"] == "fork" else "started by"
+    line = f"Process {process['pid']} ({how} {process['parent_pid']}): {process['command']}"
+    if not process["allocations_counted"]:
+        line += "\n(allocations not counted in this process: tcmalloc could not be its allocator)"
+    return line + "\n\n"
+
+
+def write_report(stream, precision=3, children=()):
+    """Prints every function's table, each to its own stream= if it had one,
+    then those of each child process (yep.subprocesses.memory.collect),
+    under its header."""
     for f in results():
         (f["stream"] or stream).write(format_function(f, precision))
+    for process in children:
+        stream.write(process_header(process))
+        for f in _tables_of(process):
+            stream.write(format_function(f, precision))
     stream.flush()
 
 
-def write_json(path):
-    """The same figures for tools: a list of functions with their lines."""
+def write_json(path, this_process=None, children=()):
+    """The same figures for tools: a list of functions with their lines;
+    with child processes, each function also names its process ("process":
+    pid, parent_pid, started: main, fork or run, command)."""
     data = []
     for f in results():
-        lines = []
-        for number in range(f["first_line"], f["last_line"] + 1):
-            r = f["lines"].get(number)
-            entry = {"line": number, "source": linecache.getline(f["filename"], number).rstrip("\n")}
-            if r:
-                entry.update({"occurrences": r["hits"], "time_seconds": r["time_ns"] / 1e9,
-                              "allocated_bytes": r["allocated_bytes"], "peak_bytes": r["peak_bytes"],
-                              "rss_bytes": r["rss_bytes"], "rss_increment_bytes": r["rss_increment_bytes"]})
-            lines.append(entry)
-        data.append({"filename": f["filename"], "function": f["function"], "first_line": f["first_line"],
-                     "lines": lines})
+        data.append(_json_function(f, this_process))
+    for process in children:
+        about = {k: process[k] for k in ("pid", "parent_pid", "started", "command", "allocations_counted")}
+        for f in _tables_of(process):
+            data.append(_json_function(f, about))
     from .atomic_file import write_atomically
 
     write_atomically(path, json.dumps(data, indent=1))
+
+
+def _json_function(f, process):
+    lines = []
+    for number in range(f["first_line"], f["last_line"] + 1):
+        r = f["lines"].get(number)
+        entry = {"line": number, "source": linecache.getline(f["filename"], number).rstrip("\n")}
+        if r:
+            entry.update({"occurrences": r["hits"], "time_seconds": r["time_ns"] / 1e9,
+                          "allocated_bytes": r["allocated_bytes"], "peak_bytes": r["peak_bytes"],
+                          "rss_bytes": r["rss_bytes"], "rss_increment_bytes": r["rss_increment_bytes"]})
+        lines.append(entry)
+    entry = {"filename": f["filename"], "function": f["function"], "first_line": f["first_line"],
+             "lines": lines}
+    if process is not None:
+        entry["process"] = process
+    return entry

@@ -10,6 +10,13 @@ child's profile is its parent's):
 - SIGTERM, when the program has no handler of its own: the profile is
   written, then the signal ends the process as it would have (same status);
   one that comes while the profile is being written (at exit) waits for it.
+  yep._native relays SIGTERM to Python's handler until it has run (see
+  _relay). SIGTERM is held blocked across the program's forks: one sent to a child
+  as it is born (a pool's terminate() right after it replaced a worker)
+  would otherwise be caught by the handler's C part and then dropped when
+  the child's Python resets its signal state, and the pool would wait
+  for that child forever; blocked, it waits in the kernel until the child
+  is ready for it.
 
 An exec from C code (not through os) is not seen: its new program still
 inherits the timer.
@@ -17,6 +24,19 @@ inherits the timer.
 import os
 import signal
 import sys
+
+
+def _relay(name):
+    """yep._native's SIGTERM relay (python/sigterm_relay.h): without it, a
+    SIGTERM that comes just before a blocking call waits for the handler
+    with the call, forever (a pool's worker blocked on its queue's lock as
+    the pool terminates it, and the pool waiting for that worker)."""
+    try:
+        from .api import _native
+
+        getattr(_native(), name)()
+    except Exception:  # noqa: BLE001 - no relay: SIGTERM handled as Python handles it
+        pass
 
 
 class RunEnds:
@@ -62,7 +82,9 @@ class RunEnds:
             if current == signal.SIG_DFL or isinstance(getattr(current, "__self__", None), RunEnds):
                 signal.signal(signal.SIGTERM, self._terminated)
                 self._saved["SIGTERM"] = signal.SIG_DFL
-                os.register_at_fork(after_in_child=self._child_default)
+                _relay("sigterm_relay_install")
+                os.register_at_fork(before=self._hold_sigterm, after_in_parent=self._release_sigterm,
+                                    after_in_child=self._child_default)
         except ValueError:  # not the main thread: no handler, as before
             pass
 
@@ -84,6 +106,7 @@ class RunEnds:
         return finish_first
 
     def _terminated(self, signum, frame):
+        _relay("sigterm_relay_handled")
         if self._finishing and os.getpid() == self._parent:
             # (a worker leaving at its own exit as its pool terminates it)
             self._pending = signum
@@ -92,8 +115,23 @@ class RunEnds:
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
 
+    _held = False  # SIGTERM blocked by _hold_sigterm for a fork (see the module's docstring)
+
+    def _hold_sigterm(self):
+        self._held = False
+        if self._saved and signal.getsignal(signal.SIGTERM) == self._terminated:
+            before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+            self._held = signal.SIGTERM not in before  # (not one the program blocked itself)
+
+    def _release_sigterm(self):
+        if self._held:
+            self._held = False
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
     def _child_default(self):
         # A forked child dies of SIGTERM at once, as without yep (a pool's
-        # worker stuck in C code would otherwise wait for Python's handler).
+        # worker stuck in C code would otherwise wait for Python's handler),
+        # unless a profile of its own took SIGTERM already (yep.subprocesses).
         if self._saved and signal.getsignal(signal.SIGTERM) == self._terminated:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        self._release_sigterm()
