@@ -10,14 +10,13 @@ the one-line error where Graphviz is missing; a heap profile in MiB.
 YEP_UPDATE_SCREENSHOT=1 also writes the graph's screenshot to docs/call_graph.png."""
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import parse_report, run_yep, write_script
+from conftest import needs_program, parse_report, run_yep, write_script
 from test_flamegraph import png_pixels
 
 # caller_a: 3 units of burn_cold; caller_b: 1 unit of burn_cold and about 1
@@ -54,14 +53,14 @@ def callers(hotcold, tmp_path_factory):
     directory = tmp_path_factory.mktemp("call_graph")
     calibrate = write_script(directory, "calibrate.py", """
         import time, hotcold
-        start = time.process_time(); hotcold.burn_cold(2_000_000 * 80); burn = time.process_time() - start
+        start = time.process_time(); hotcold.burn_cold(2_000_000 * 160); burn = time.process_time() - start
         start = time.process_time(); x = 0
         for i in range(2_000_000): x += i & 7
         print(round(2_000_000 * burn / (time.process_time() - start)))
     """)
     spins = subprocess.run([sys.executable, str(calibrate)], env={**os.environ, "PYTHONPATH": str(hotcold)},
                            capture_output=True, text=True, check=True).stdout.strip()
-    script = write_script(directory, "callers.py", CALLERS.format(rounds=80, spins=spins))
+    script = write_script(directory, "callers.py", CALLERS.format(rounds=160, spins=spins))
     result = run_yep(["-f", "250", "-o", "callers.py.prof", str(script)], cwd=directory,
                      env={"PYTHONPATH": str(hotcold)})
     assert result.returncode == 0, result.stderr
@@ -149,16 +148,16 @@ def test_two_python_callers_of_one_c_function_3_to_1(callers, hotcold):
     assert a + b == pytest.approx(wrapper_cum, abs=0.0015)
     assert seconds(edges[("py_burn_cold", "burn_cold")]["label"]) == flat_cum(nodes["burn_cold"])[1]
     # Every node's flat and cum are the text report's, to the millisecond printed.
-    for name, node in nodes.items():
-        assert flat_cum(node) == (rows[name][0], rows[name][1]), (name, node["label"])
+    for name in ("<module>", "caller_a", "caller_b", "python_work", "py_burn_cold", "burn_cold"):
+        assert flat_cum(nodes[name]) == (rows[name][0], rows[name][1]), (name, nodes[name]["label"])
     assert rows["burn_cold"][0] > 0.5 * total
     # The legend's total is the text report's Total line.
     total_line = re.search(r"^Total: .*$", report, re.M).group(0)
     assert total_line in legend and legend[:2] == ["callers.py.prof", "Type: cpu"], legend
     # Font size grows with flat: 24 for the largest, 8 for none.
-    by_flat = sorted(nodes.values(), key=lambda n: flat_cum(n)[0])
-    sizes = [int(n["fontsize"]) for n in by_flat]
-    assert sizes == sorted(sizes) and sizes[-1] == 24 and by_flat[-1]["lines"][0] == "burn_cold", sizes
+    sized = [(flat_cum(n)[0], int(n["fontsize"])) for n in nodes.values()]
+    assert all(size <= other for flat, size in sized for other_flat, other in sized if flat < other_flat), sized
+    assert int(nodes["burn_cold"]["fontsize"]) == 24 and max(size for _, size in sized) == 24, sized
     assert all(int(n["fontsize"]) == 8 for n in nodes.values() if flat_cum(n)[0] == 0)
     assert 8 < int(nodes["python_work"]["fontsize"]) < 24
     # Heavier edges are drawn wider; the colour of a node turns from grey to red with its cum.
@@ -237,7 +236,7 @@ def svg_texts(svg):
     return [re.sub(r"&#160;|\s+", " ", t).strip() for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed (make deps installs it)")
+@needs_program("dot")
 def test_svg_drawn_by_graphviz_shows_callers_and_edges_in_chromium(callers, tmp_path):
     from browsers import Browser
 
@@ -270,6 +269,9 @@ def test_svg_drawn_by_graphviz_shows_callers_and_edges_in_chromium(callers, tmp_
         width = page.eval("Math.max(...[...document.querySelectorAll('text')].filter(t => t.textContent === "
                           "'caller_a').map(t => t.getBBox().width))")
         assert width > 20
+        # The whole graph in the window for the screenshot (its viewBox keeps the proportions).
+        page.eval("(() => { const s = document.querySelector('svg'); s.setAttribute('width', '100%');"
+                  " s.setAttribute('height', '100%'); return true; })()")
         png = page.screenshot()
     finally:
         browser.close()
@@ -318,6 +320,52 @@ def test_heap_graph_in_mib(allocs, tmp_path):
     big = nodes["alloc_big_impl"]
     flat = re.fullmatch(r"([\d.]+)MiB \([\d.]+%\)", big["lines"][2])
     assert flat and float(flat.group(1)) == pytest.approx(64, rel=0.01), big["lines"]
-    into = [e for (a, b), e in edges.items() if b == "alloc_big_impl"]
-    assert into and all(e["label"].strip().endswith("MiB") for e in into)
-    assert ("keeper", "alloc_big") in edges or any(a == "keeper" for a, _ in edges), edges.keys()
+    # The Python function that called the C wrapper, the wrapper, the allocating function: 64 MiB along each edge.
+    for pair in (("keeper", "alloc_big"), ("alloc_big", "alloc_big_impl")):
+        mib = re.fullmatch(r" ([\d.]+)MiB", edges[pair]["label"])
+        assert mib and float(mib.group(1)) == pytest.approx(64, rel=0.01), (pair, edges[pair]["label"])
+    total_line = re.search(r"^Total: .*$", text_report(profile), re.M).group(0)
+    assert total_line in legend and total_line.endswith("MiB"), legend
+
+
+# ---- inlined calls ----------------------------------------------------------------------------------------
+
+INLINED = r"""
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+static inline __attribute__((always_inline)) double inner_loop(long n) {
+    double x = 0.0;
+    for (long i = 0; i < n; ++i) x = x * 0.999999 + (double)(i & 7);
+    return x;
+}
+
+__attribute__((noinline, noclone)) double outer_call(long n) { return inner_loop(n) + 1.0; }
+
+static PyObject *py_outer(PyObject *self, PyObject *arg) {
+    long n = PyLong_AsLong(arg);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    return PyFloat_FromDouble(outer_call(n));
+}
+
+static PyMethodDef methods[] = {{"outer", py_outer, METH_O, ""}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "inlined", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_inlined(void) { return PyModule_Create(&module); }
+"""
+
+
+def test_an_inlined_call_is_an_edge_marked_inline(tmp_path):
+    from conftest import build_extension
+
+    (tmp_path / "inlined.c").write_text(INLINED)
+    build_extension(tmp_path / "inlined.c", tmp_path, opt="-O2")
+    script = write_script(tmp_path, "run.py", "import inlined\nfor _ in range(20):\n    inlined.outer(10_000_000)\n")
+    result = run_yep(["-f", "250", str(script)], cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    nodes, edges, _ = parse_dot(dot(tmp_path / "run.py.prof"))
+    # The loop's samples are at addresses of outer_call whose lines say
+    # inner_loop inlined there: an edge outer_call -> inner_loop marked so.
+    inline = edges[("outer_call", "inner_loop")]
+    assert inline["label"].endswith("\\n (inline)"), inline
+    assert seconds(inline["label"]) == flat_cum(nodes["inner_loop"])[1] > 0
+    assert not edges[("py_outer", "outer_call")]["label"].endswith("(inline)")
