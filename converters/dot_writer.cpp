@@ -227,13 +227,16 @@ std::string write_dot(const Profile& p, size_t vi, const DotOptions& o) {
   if (!o.title.empty()) legend.push_back(o.title);
   legend.push_back("Type: " + type.type);
   for (const std::string& c : p.comments) legend.push_back(c);
-  legend.push_back("Total: " + fmt(total) + (type.unit == "nanoseconds" ? " in " + std::to_string(samples) + " samples" : ""));
+  legend.push_back("Total: " + fmt(total) +
+                   (type.unit == "nanoseconds" ? " in " + std::to_string(samples) + " samples" : ""));
   int64_t shown_flat = 0;
   for (size_t n : order) shown_flat += all[n].flat;
   legend.push_back("Showing nodes accounting for " + fmt(shown_flat) + ", " + percent(shown_flat, total) + " of " +
                    fmt(total) + " total");
-  if (dropped_nodes) legend.push_back("Dropped " + std::to_string(dropped_nodes) + " nodes (cum <= " + fmt(node_cutoff) + ")");
-  if (dropped_edges) legend.push_back("Dropped " + std::to_string(dropped_edges) + " edges (freq <= " + fmt(edge_cutoff) + ")");
+  if (dropped_nodes)
+    legend.push_back("Dropped " + std::to_string(dropped_nodes) + " nodes (cum <= " + fmt(node_cutoff) + ")");
+  if (dropped_edges)
+    legend.push_back("Dropped " + std::to_string(dropped_edges) + " edges (freq <= " + fmt(edge_cutoff) + ")");
   if (order.size() < candidates)
     legend.push_back("Showing top " + std::to_string(order.size()) + " nodes out of " + std::to_string(candidates));
   out += "subgraph cluster_L { \"legend\" [shape=box fontsize=16 label=\"";
@@ -254,7 +257,8 @@ std::string write_dot(const Profile& p, size_t vi, const DotOptions& o) {
     if (!f.filename.empty())
       label += dot_escape(paths(f.filename) + (f.start_line > 0 ? ":" + std::to_string(f.start_line) : "")) + "\\n";
     label += node.flat ? fmt(node.flat) + " (" + percent(node.flat, total) + ")" : "0";
-    if (node.cum != node.flat) label += (node.flat ? "\\nof " : " of ") + fmt(node.cum) + " (" + percent(node.cum, total) + ")";
+    if (node.cum != node.flat)
+      label += (node.flat ? "\\nof " : " of ") + fmt(node.cum) + " (" + percent(node.cum, total) + ")";
     int fontsize = 8;
     if (max_flat && node.flat)
       fontsize += static_cast<int>(std::ceil(16.0 * std::sqrt(std::llabs(node.flat) / static_cast<double>(max_flat))));
@@ -270,7 +274,8 @@ std::string write_dot(const Profile& p, size_t vi, const DotOptions& o) {
   std::stable_sort(sorted.begin(), sorted.end(), [&](const auto& a, const auto& b) {
     if (std::llabs(a.second.weight) != std::llabs(b.second.weight))
       return std::llabs(a.second.weight) > std::llabs(b.second.weight);
-    return std::make_pair(id[a.first.first], id[a.first.second]) < std::make_pair(id[b.first.first], id[b.first.second]);
+    return std::make_pair(id[a.first.first], id[a.first.second]) <
+           std::make_pair(id[b.first.first], id[b.first.second]);
   });
   for (const auto& [key, e] : sorted) {
     const std::string w = fmt(e.weight);

@@ -14,7 +14,8 @@
 namespace yep {
 
 const std::vector<std::string>& format_names() {
-  static const std::vector<std::string> names = {"text", "pstats", "source", "callgrind", "proto", "folded", "html", "dot"};
+  static const std::vector<std::string> names = {"text",   "pstats", "source", "callgrind",
+                                                 "proto",  "folded", "html",   "dot"};
   return names;
 }
 

@@ -74,7 +74,8 @@ int resolve_sample_index(const yep::Profile& profile, const std::string& input, 
 // ": did you mean --X?" for the option a mistyped one is closest to (at
 // most a third of its letters changed), or "".
 std::string did_you_mean(const std::string& word) {
-  static const char* const kOptions[] = {"--format", "--output", "--sort", "--nodecount", "--nodefraction", "--edgefraction", "--focus", "--ignore",
+  static const char* const kOptions[] = {"--format", "--output", "--sort", "--nodecount", "--nodefraction",
+                                         "--edgefraction", "--focus", "--ignore",
                                          "--lines", "--list", "--sample-index", "--title", "--base", "--threads", "--processes", "--object-addresses",
                                          "--interpreter", "--binary-path", "--help", "--version"};
   auto distance = [](const std::string& a, const std::string& b) {  // Levenshtein

@@ -207,7 +207,8 @@ PYBIND11_MODULE(_native, m) {
            py::arg("sample_index") = -1, py::arg("focus") = "", py::arg("ignore") = "", py::arg("lines") = false,
            py::arg("list") = "", py::arg("title") = "", py::arg("interpreter") = false, py::arg("threads") = false,
            py::arg("processes") = false, py::arg("object_addresses") = false,
-           py::arg("nodefraction") = 0.005, py::arg("edgefraction") = 0.001, "The profile in one output format, as bytes.");
+           py::arg("nodefraction") = 0.005, py::arg("edgefraction") = 0.001,
+           "The profile in one output format, as bytes.");
   m.def("load", [](const std::vector<std::string>& paths, const std::string& base) {
           yep::Profile profile = yep::load_profiles(paths, base);
           // The symbolizer's scratch memory (often 100 MB) goes back to the

@@ -8,6 +8,7 @@ and focus/ignore; the SVG drawn by Graphviz, shown in headless Chromium;
 the one-line error where Graphviz is missing; a heap profile in MiB.
 
 YEP_UPDATE_SCREENSHOT=1 also writes the graph's screenshot to docs/call_graph.png."""
+import html
 import os
 import re
 import subprocess
@@ -369,3 +370,40 @@ def test_an_inlined_call_is_an_edge_marked_inline(tmp_path):
     assert inline["label"].endswith("\\n (inline)"), inline
     assert seconds(inline["label"]) == flat_cum(nodes["inner_loop"])[1] > 0
     assert not edges[("py_outer", "outer_call")]["label"].endswith("(inline)")
+
+
+# ---- recursion, and names dot must not read as its own syntax ------------------------------------------------
+
+RECURSIVE = '''
+import hotcold
+
+def ping(n):
+    return pong(n - 1) if n else hotcold.burn_cold(2_000_000)
+
+def pong(n):
+    return ping(n - 1)
+
+for _ in range(150):
+    ping(40)
+'''
+
+
+@needs_program("dot")
+def test_recursion_counts_an_edge_once_per_sample_and_odd_names_stay_text(hotcold, tmp_path):
+    # A script whose file name holds a quote, a backslash and dot's \\G and \\N escapes.
+    odd = 'we"ird\\G\\N.py'
+    script = write_script(tmp_path, odd, RECURSIVE)
+    result = run_yep(["-f", "250", "-o", "rec.prof", str(script)], cwd=tmp_path, env={"PYTHONPATH": str(hotcold)})
+    assert result.returncode == 0, result.stderr
+    text = dot(tmp_path / "rec.prof")
+    nodes, edges, _ = parse_dot(text)
+    rows, total = parse_report(text_report(tmp_path / "rec.prof"))
+    # ping and pong call each other 40 deep in every sample: each edge counts
+    # a sample once, so it carries the callee's cum (at most the total), not 40 times it.
+    for caller, callee in (("ping", "pong"), ("pong", "ping")):
+        assert seconds(edges[(caller, callee)]["label"]) == flat_cum(nodes[callee])[1] <= total
+    assert flat_cum(nodes["ping"])[1] == rows["ping"][1] and rows["ping"][1] > 0.9 * total
+    # Graphviz reads the text and draws the names as they are.
+    svg = subprocess.run(["dot", "-Tsvg"], input=text, capture_output=True, text=True, check=True, timeout=120).stdout
+    shown = [html.unescape(t) for t in svg_texts(svg)]
+    assert odd + ":4" in shown and odd + ":7" in shown, shown

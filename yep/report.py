@@ -146,7 +146,8 @@ class Profile:
             raise YepError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
         if not isinstance(nodecount, int) or isinstance(nodecount, bool) or not 0 <= nodecount <= MAX_NODECOUNT:
             raise YepError(f"nodecount must be a whole number from 0 to {MAX_NODECOUNT}, not {nodecount!r}")
-        data = self._native.render("dot" if fmt == "svg" else fmt, sort, nodecount, sample_index, focus or "", ignore or "", bool(lines),
+        data = self._native.render("dot" if fmt == "svg" else fmt, sort, nodecount, sample_index, focus or "",
+                                   ignore or "", bool(lines),
                                    list or "", title or os.path.basename(self.path), bool(interpreter), bool(threads),
                                    bool(processes), bool(object_addresses), float(nodefraction),
                                    float(edgefraction))
