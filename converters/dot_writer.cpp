@@ -109,18 +109,21 @@ void sample_frames(const Profile& p, const Sample& s, std::vector<Frame>& out) {
 }
 
 // pprof's RemoveRedundantEdges: whether dst is still reachable from src
-// without the residual edge src -> dst.
-bool redundant(const std::map<std::pair<size_t, size_t>, Edge>& edges, size_t src, size_t dst) {
+// without the edge src -> dst, walking callers (`callers[n]`: the nodes with
+// an edge into n).
+bool redundant(const std::map<size_t, std::set<size_t>>& callers, size_t src, size_t dst) {
   std::set<size_t> seen = {dst};
   std::deque<size_t> queue = {dst};
   while (!queue.empty()) {
     const size_t n = queue.front();
     queue.pop_front();
-    for (const auto& [key, edge] : edges) {
-      if (key.second != n || (key.first == src && key.second == dst) || seen.count(key.first)) continue;
-      if (key.first == src) return true;
-      seen.insert(key.first);
-      queue.push_back(key.first);
+    const auto in = callers.find(n);
+    if (in == callers.end()) continue;
+    for (size_t from : in->second) {
+      if ((from == src && n == dst) || seen.count(from)) continue;
+      if (from == src) return true;
+      seen.insert(from);
+      queue.push_back(from);
     }
   }
   return false;
@@ -207,16 +210,20 @@ std::string write_dot(const Profile& p, size_t vi, const DotOptions& o) {
   }
   // A residual edge where a path of other edges already joins the two says
   // nothing more; the lightest go first, never past a direct call.
+  std::map<size_t, std::set<size_t>> callers;
+  for (const auto& [key, edge] : edges) callers[key.second].insert(key.first);
   for (size_t i = order.size(); i-- > 0;) {
     std::vector<std::pair<size_t, Edge>> in;
-    for (const auto& [key, edge] : edges)
-      if (key.second == order[i]) in.push_back({key.first, edge});
+    for (size_t from : callers[order[i]]) in.push_back({from, edges.at({from, order[i]})});
     std::stable_sort(in.begin(), in.end(), [](const auto& a, const auto& b) {
       return std::llabs(a.second.weight) > std::llabs(b.second.weight);
     });
     for (size_t j = in.size(); j-- > 0;) {
       if (!in[j].second.residual) break;
-      if (redundant(edges, in[j].first, order[i])) edges.erase({in[j].first, order[i]});
+      if (redundant(callers, in[j].first, order[i])) {
+        edges.erase({in[j].first, order[i]});
+        callers[order[i]].erase(in[j].first);
+      }
     }
   }
 

@@ -190,6 +190,15 @@ def test_nodecount_keeps_the_heaviest_and_says_what_it_dropped(callers):
     assert set(nodes) == set(heaviest[:3]), (nodes.keys(), heaviest)
     assert f"Showing top 3 nodes out of {len(everything)}" in legend, legend
     assert all(a in nodes and b in nodes for a, b in edges)
+    # The 3 heaviest: <module>, the wrapper, burn_cold; the callers between
+    # the first two are dropped, so a dotted edge joins them.
+    assert set(nodes) == {"<module>", "py_burn_cold", "burn_cold"}
+    assert edges[("<module>", "py_burn_cold")]["style"] == "dotted"
+    # With caller_a kept too, <module> reaches the wrapper through it: the
+    # dotted edge (what caller_b gave) says nothing more and goes, as in pprof.
+    nodes, edges, _ = parse_dot(dot(callers, "--nodecount", "4", "--nodefraction", "0"))
+    assert set(nodes) == {"<module>", "caller_a", "py_burn_cold", "burn_cold"}
+    assert set(edges) == {("<module>", "caller_a"), ("caller_a", "py_burn_cold"), ("py_burn_cold", "burn_cold")}
 
 
 def test_nodefraction_drops_light_nodes_and_joins_the_rest_with_dotted_edges(callers):
