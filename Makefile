@@ -31,7 +31,7 @@ MATRIX := tests/interpreters
 # Debian packages the build, the tests and the peer tools need.
 DEBIAN_PACKAGES := g++ make pkg-config libgoogle-perftools-dev google-perftools \
 	pybind11-dev zlib1g-dev libdw-dev libelf-dev libunwind-dev libbenchmark-dev libgtest-dev golang-go \
-	valgrind chromium firefox-esr debootstrap clang
+	valgrind graphviz chromium firefox-esr debootstrap clang
 # Python packages for building and testing, in every venv (all must install).
 BUILD_PACKAGES := scikit-build-core cmake ninja pytest
 # Peer packages the tests use or compare yep with: each may fail to install

@@ -373,7 +373,7 @@ void BM_Render(benchmark::State& state, const char* format) {
   const Fixture& f = fixture();
   yep::ReportOptions options;
   options.format = format;
-  options.nodecount = options.format == "text" ? 30 : 0;
+  options.nodecount = options.format == "text" ? 30 : options.format == "dot" ? 80 : 0;
   size_t bytes = 0;
   for (auto _ : state) {
     std::string out = yep::render(f.symbolized, options);
@@ -391,6 +391,7 @@ BENCHMARK_CAPTURE(BM_Render, callgrind, "callgrind")->Unit(benchmark::kMilliseco
 BENCHMARK_CAPTURE(BM_Render, proto, "proto")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Render, folded, "folded")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Render, html, "html")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Render, dot, "dot")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Parse)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_SymbolizeCold)->Name("BM_Symbolize/cold")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_SymbolizeWarm)->Name("BM_Symbolize/warm")->Unit(benchmark::kMillisecond)->UseRealTime();

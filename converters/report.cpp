@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "callgrind_writer.h"
+#include "dot_writer.h"
 #include "flamegraph_writer.h"
 #include "folded_writer.h"
 #include "profile_transforms.h"
@@ -13,7 +14,8 @@
 namespace yep {
 
 const std::vector<std::string>& format_names() {
-  static const std::vector<std::string> names = {"text", "pstats", "source", "callgrind", "proto", "folded", "html"};
+  static const std::vector<std::string> names = {"text",   "pstats", "source", "callgrind",
+                                                 "proto",  "folded", "html",   "dot"};
   return names;
 }
 
@@ -55,6 +57,16 @@ std::string render(const Profile& original, const ReportOptions& o) {
   if (o.format == "callgrind") return write_callgrind(p);
   if (o.format == "proto") return write_proto(p, o.object_addresses);
   if (o.format == "folded") return write_folded(p, vi);
+  if (o.format == "dot") {
+    if (!(o.nodefraction >= 0 && o.nodefraction <= 1) || !(o.edgefraction >= 0 && o.edgefraction <= 1))
+      throw ProfileError("--nodefraction and --edgefraction are shares of the total, from 0 to 1");
+    DotOptions d;
+    d.nodecount = o.nodecount;
+    d.nodefraction = o.nodefraction;
+    d.edgefraction = o.edgefraction;
+    d.title = o.title;
+    return write_dot(p, vi, d);
+  }
   return write_flamegraph_html(p, vi, o.title.empty() ? "yep flame graph" : o.title);
 }
 

@@ -15,7 +15,9 @@ namespace yep {
 struct ReportOptions {
   std::string format = "text";  // one of format_names()
   TextOptions::Sort sort = TextOptions::Sort::Flat;
-  size_t nodecount = 0;          // text: rows; source: functions when no list (0 = 5)
+  size_t nodecount = 0;          // text: rows; source: functions when no list (0 = 5); dot: nodes (0 = all)
+  double nodefraction = 0.005;   // dot: drop nodes whose cum is under this share of the total
+  double edgefraction = 0.001;   // dot: drop edges under this share of the total
   int sample_index = -1;         // value to report; -1 = the profile's default
   std::string focus, ignore;     // regexes, "" = none
   bool lines = false;            // entries are functions at file:line

@@ -1,6 +1,7 @@
 // yep-convert: the converter as a command line tool, the same formats and
 // options as `yep report` (both go through report.h).
 //   yep-convert [--format F] [-o FILE] [--sort flat|cum] [--nodecount N] [--focus RE]
+//               [--nodefraction F] [--edgefraction F]
 //               [--ignore RE] [-l|--lines] [--list RE] [--sample-index N|NAME] [--title T]
 //               [--base OLD] [--threads] [--processes] [--interpreter] [--object-addresses]
 //               [--binary-path DIRS] PROFILE...
@@ -22,8 +23,9 @@
 namespace {
 
 const char kUsage[] =
-    "usage: yep-convert [--format text|pstats|source|callgrind|proto|folded|html] [-o|--output FILE]\n"
+    "usage: yep-convert [--format text|pstats|source|callgrind|proto|folded|html|dot] [-o|--output FILE]\n"
     "                   [--sort flat|cum] [--nodecount N] [--focus RE] [--ignore RE] [-l|--lines]\n"
+    "                   [--nodefraction F] [--edgefraction F]\n"
     "                   [--list RE] [--sample-index N|NAME] [--title T] [--base OLD] [--threads]\n"
     "                   [--processes] [--interpreter] [--object-addresses] [--binary-path DIR[:DIR...]]\n"
     "                   PROFILE [PROFILE...]\n"
@@ -41,6 +43,15 @@ long parse_number(const std::string& option, const std::string& s) {
   const long n = digits ? std::strtol(s.c_str(), nullptr, 10) : -1;
   if (n < 0 || n > INT_MAX) fail(option + " needs a whole number from 0 to " + std::to_string(INT_MAX) + ", not '" + s + "'");
   return n;
+}
+
+// A share of the total for an option: a decimal from 0 to 1, or fail.
+double parse_fraction(const std::string& option, const std::string& s) {
+  char* end = nullptr;
+  const bool plain = !s.empty() && s.find_first_not_of("0123456789.") == std::string::npos;
+  const double f = plain ? std::strtod(s.c_str(), &end) : -1;
+  if (!plain || *end || !(f >= 0 && f <= 1)) fail(option + " needs a share of the total from 0 to 1, not '" + s + "'");
+  return f;
 }
 
 // --sample-index by number or by name (inuse_space, alloc_objects, ...), as
@@ -63,7 +74,8 @@ int resolve_sample_index(const yep::Profile& profile, const std::string& input, 
 // ": did you mean --X?" for the option a mistyped one is closest to (at
 // most a third of its letters changed), or "".
 std::string did_you_mean(const std::string& word) {
-  static const char* const kOptions[] = {"--format", "--output", "--sort", "--nodecount", "--focus", "--ignore",
+  static const char* const kOptions[] = {"--format", "--output", "--sort", "--nodecount", "--nodefraction",
+                                         "--edgefraction", "--focus", "--ignore",
                                          "--lines", "--list", "--sample-index", "--title", "--base", "--threads", "--processes", "--object-addresses",
                                          "--interpreter", "--binary-path", "--help", "--version"};
   auto distance = [](const std::string& a, const std::string& b) {  // Levenshtein
@@ -119,6 +131,10 @@ int main(int argc, char** argv) {
     } else if (arg == "--nodecount") {
       options.nodecount = static_cast<size_t>(parse_number(arg, value()));
       nodecount_given = true;
+    } else if (arg == "--nodefraction") {
+      options.nodefraction = parse_fraction(arg, value());
+    } else if (arg == "--edgefraction") {
+      options.edgefraction = parse_fraction(arg, value());
     } else if (arg == "--sample-index") {
       sample_index = value();  // a number or a name: resolved once the profile is read
     } else if (arg == "--focus") {
@@ -155,7 +171,7 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stderr);
     return 2;
   }
-  if (!nodecount_given && options.format != "text") options.nodecount = 0;
+  if (!nodecount_given && options.format != "text") options.nodecount = options.format == "dot" ? 80 : 0;
   std::string text;
   try {
     const yep::Profile profile = yep::load_profiles(inputs, base);

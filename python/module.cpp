@@ -46,7 +46,7 @@ yep::TextOptions::Sort parse_sort(const std::string& sort) {
 py::bytes render(const yep::Profile& profile, const std::string& format, const std::string& sort, size_t nodecount,
                  int sample_index, const std::string& focus, const std::string& ignore, bool lines,
                  const std::string& list, const std::string& title, bool interpreter, bool threads,
-                 bool processes, bool object_addresses) {
+                 bool processes, bool object_addresses, double nodefraction, double edgefraction) {
   yep::ReportOptions o;
   o.format = format;
   o.sort = parse_sort(sort);
@@ -61,6 +61,8 @@ py::bytes render(const yep::Profile& profile, const std::string& format, const s
   o.threads = threads;
   o.processes = processes;
   o.object_addresses = object_addresses;
+  o.nodefraction = nodefraction;
+  o.edgefraction = edgefraction;
   std::string out;
   {
     py::gil_scoped_release release;
@@ -208,7 +210,9 @@ PYBIND11_MODULE(_native, m) {
       .def("render", &render, py::arg("format"), py::arg("sort") = "flat", py::arg("nodecount") = 0,
            py::arg("sample_index") = -1, py::arg("focus") = "", py::arg("ignore") = "", py::arg("lines") = false,
            py::arg("list") = "", py::arg("title") = "", py::arg("interpreter") = false, py::arg("threads") = false,
-           py::arg("processes") = false, py::arg("object_addresses") = false, "The profile in one output format, as bytes.");
+           py::arg("processes") = false, py::arg("object_addresses") = false,
+           py::arg("nodefraction") = 0.005, py::arg("edgefraction") = 0.001,
+           "The profile in one output format, as bytes.");
   m.def("load", [](const std::vector<std::string>& paths, const std::string& base) {
           yep::Profile profile = yep::load_profiles(paths, base);
           // The symbolizer's scratch memory (often 100 MB) goes back to the

@@ -62,6 +62,7 @@ PROGRAMS = {
     "google-pprof": "Debian's google-perftools (gperftools 2.18 and later, as in Debian sid, no longer ship it)",
     "go": "Debian's golang-go",
     "callgrind_annotate": "Debian's valgrind",
+    "dot": "Debian's graphviz",
 }
 
 

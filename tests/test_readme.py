@@ -326,6 +326,11 @@ def hotcold_profile(scratch, *args):
     return so
 
 
+def hotcold_run(scratch, request):
+    """work.py.prof: work.py's profile."""
+    hotcold_profile(scratch)
+
+
 def extension_moved_away(scratch, request):
     """work.py.prof (250 Hz), then its extension moved from ext/ to copies/."""
     so = hotcold_profile(scratch, "-f", "250")
@@ -391,6 +396,7 @@ RUN = {
     "output-formats-5": Run("$ yep report demo.py.prof --format callgrind", after_make_demo(), ("numpy",),
                             ("callgrind_annotate",), cwd="build/examples"),
     "output-formats-6": Run("$ go tool pprof -top work.pb.gz", hotcold_proto, programs=("go",)),
+    "the-call-graph": Run("$ yep report --format dot work.py.prof", hotcold_run, programs=("dot",)),
     "heap-profiling": Run("$ python -m yep --heap -v --nodecount 10 first.py", copy_examples("first.py"),
                           ("numpy",)),
     "heap-profiling-2": Run("import yep", tcmalloc_preloaded),

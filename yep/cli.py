@@ -61,8 +61,8 @@ options:
   -l, --lines           report functions at file:line instead of whole functions
   --format F[,F...]     after the run, also write the profile in these formats
                         next to OUTFILE (OUTFILE.pstats, .callgrind, .pb.gz,
-                        .html, .folded, .txt): text, pstats, source,
-                        callgrind, proto, folded, html
+                        .html, .folded, .txt, .dot, .svg): text, pstats,
+                        source, callgrind, proto, folded, html, dot, svg
   --sort flat|cum       report order for -v (default flat)
   --nodecount N         rows in the -v report (default 30, 0 for all)
   -m module             run a library module as a script (like python -m)
@@ -80,8 +80,9 @@ heap profiling (gperftools' heap profiler; the program restarts with tcmalloc):
 """
 
 
-# The output formats of libyepconv's report.cpp (format_names()).
-FORMATS = ("text", "pstats", "source", "callgrind", "proto", "folded", "html")
+# The output formats of libyepconv's report.cpp (format_names()), and svg:
+# Graphviz's drawing of dot (yep/graphviz.py).
+FORMATS = ("text", "pstats", "source", "callgrind", "proto", "folded", "html", "dot", "svg")
 
 
 _OTHER_OPTIONS = ("-h", "--help", "-V", "--version", "--mixed", "--native")
@@ -448,14 +449,20 @@ def report_main(argv):
     parser = Parser(
         prog="yep report", description="Print or write a profile in one of yep's output formats.",
         epilog="text, source and folded go to stdout unless -o is given; the others go to "
-               "PROFILE.pstats, .callgrind, .pb.gz or .html unless -o is given.")
+               "PROFILE.pstats, .callgrind, .pb.gz, .html, .dot or .svg unless -o is given. dot is the call "
+               "graph as Graphviz text (pprof's -dot), svg its drawing by Graphviz's dot.")
     parser.add_argument("profile", nargs="+", help="profile file (gperftools CPU or heap profile); several of one "
                         "kind are merged into one, and so are those of a folder (python -m yep --subprocesses)")
     parser.add_argument("--format", default="text", choices=FORMATS, help="output format (default text)")
     parser.add_argument("-o", "--output", help="file to write")
     parser.add_argument("--sort", choices=("flat", "cum"), default="flat", help="text: order rows by flat or cum")
     parser.add_argument("--nodecount", type=whole_number("--nodecount"), default=None,
-                        help="text: rows to show (default 30, 0 for all); source: functions (default 5)")
+                        help="text: rows to show (default 30, 0 for all); source: functions (default 5); "
+                             "dot, svg: nodes (default 80, 0 for all)")
+    parser.add_argument("--nodefraction", type=decimal("--nodefraction", 0, 1), default=0.005, metavar="F",
+                        help="dot, svg: drop nodes whose cum is under this share of the total (default 0.005)")
+    parser.add_argument("--edgefraction", type=decimal("--edgefraction", 0, 1), default=0.001, metavar="F",
+                        help="dot, svg: drop edges under this share of the total (default 0.001)")
     parser.add_argument("--focus", metavar="REGEX", help="keep only samples through a matching function")
     parser.add_argument("--ignore", metavar="REGEX", help="drop samples through a matching function")
     parser.add_argument("-l", "--lines", action="store_true", help="entries are functions at file:line")
@@ -480,15 +487,16 @@ def report_main(argv):
     args = parser.parse_args(argv)
     if args.binary_path:
         os.environ["YEP_BINARY_PATH"] = args.binary_path  # read by the symbolizer as it loads the profile
-    nodecount = args.nodecount if args.nodecount is not None else (30 if args.format == "text" else 0)
+    nodecount = args.nodecount if args.nodecount is not None else (30 if args.format == "text" else None)
     try:
         data = load(*args.profile, base=args.base).render(args.format, sort=args.sort, nodecount=nodecount, focus=args.focus,
                                          ignore=args.ignore, lines=args.lines, sample_index=args.sample_index,
                                          list=args.list, title=args.title, threads=args.threads,
                                          interpreter=args.interpreter, processes=args.processes,
-                                         object_addresses=args.object_addresses)
+                                         object_addresses=args.object_addresses, nodefraction=args.nodefraction,
+                                         edgefraction=args.edgefraction)
         output = args.output
-        if output is None and (is_binary_format(args.format) or args.format in ("callgrind", "html")):
+        if output is None and (is_binary_format(args.format) or args.format in ("callgrind", "html", "dot", "svg")):
             output = args.profile[0] + format_suffix(args.format)
         if output is None or output == "-":
             write_stdout(data)

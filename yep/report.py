@@ -8,6 +8,8 @@ from .atomic_file import write_atomically
 
 SORTS = ("flat", "cum")
 DEFAULT_NODECOUNT = 30
+GRAPH_NODECOUNT = 80  # dot and svg, as pprof's
+GRAPH_FORMATS = ("dot", "svg")  # svg: Graphviz's drawing of the dot text (yep/graphviz.py)
 
 
 MAX_NODECOUNT = 2**31 - 1  # the C++ side's int; 0 means all
@@ -19,8 +21,8 @@ def _native():
 
 
 def formats():
-    """The output formats: text, pstats, source, callgrind, proto, folded, html."""
-    return list(_native().format_names())
+    """The output formats: text, pstats, source, callgrind, proto, folded, html, dot, svg."""
+    return list(_native().format_names()) + ["svg"]
 
 
 def format_suffix(fmt):
@@ -71,7 +73,10 @@ def _process_profiles(folder):
 class Profile:
     """A loaded profile. Every conversion takes the same options:
 
-    sort ('flat' or 'cum') and nodecount (text rows; source: functions),
+    sort ('flat' or 'cum') and nodecount (text rows; source: functions; dot
+    and svg: nodes, default 80, 0 for all), nodefraction and edgefraction
+    (dot and svg: drop nodes, edges under that share of the total; defaults
+    0.005 and 0.001, as pprof's),
     focus / ignore (regexes: keep samples through a matching function, drop
     those through one), lines (each entry is a function at file:line),
     sample_index (which value, for profiles with several), list (source:
@@ -123,21 +128,33 @@ class Profile:
             raise YepError(f"{self.path} has sample types 0 to {len(names) - 1} ({', '.join(names)}), not {which!r}")
         return int(which)
 
-    def render(self, fmt="text", sort="flat", nodecount=0, focus=None, ignore=None, lines=False,
+    def render(self, fmt="text", sort="flat", nodecount=None, focus=None, ignore=None, lines=False,
                sample_index=-1, list=None, title=None, interpreter=False, threads=False, processes=False,
-               object_addresses=False):
+               object_addresses=False, nodefraction=0.005, edgefraction=0.001):
         """The profile in format `fmt`: str for text formats, bytes for pstats and proto.
 
-        sample_index picks the value by index or name (e.g. 'alloc_space').
+        sample_index picks the value by index or name (e.g. 'alloc_space');
+        nodecount None: the format's default (80 nodes for dot and svg, else all).
         """
         sample_index = self.sample_index(sample_index)
+        if nodecount is None:
+            nodecount = GRAPH_NODECOUNT if fmt in GRAPH_FORMATS else 0
+        for name, share in (("nodefraction", nodefraction), ("edgefraction", edgefraction)):
+            if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+                raise YepError(f"{name} must be a share of the total from 0 to 1, not {share!r}")
         if sort not in SORTS:
             raise YepError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
         if not isinstance(nodecount, int) or isinstance(nodecount, bool) or not 0 <= nodecount <= MAX_NODECOUNT:
             raise YepError(f"nodecount must be a whole number from 0 to {MAX_NODECOUNT}, not {nodecount!r}")
-        data = self._native.render(fmt, sort, nodecount, sample_index, focus or "", ignore or "", bool(lines),
+        data = self._native.render("dot" if fmt == "svg" else fmt, sort, nodecount, sample_index, focus or "",
+                                   ignore or "", bool(lines),
                                    list or "", title or os.path.basename(self.path), bool(interpreter), bool(threads),
-                                   bool(processes), bool(object_addresses))
+                                   bool(processes), bool(object_addresses), float(nodefraction),
+                                   float(edgefraction))
+        if fmt == "svg":
+            from .graphviz import dot_to_svg
+
+            return dot_to_svg(data.decode("utf-8", "replace"))
         return data if is_binary_format(fmt) else data.decode("utf-8", "replace")
 
     def save(self, path, fmt=None, **options):
