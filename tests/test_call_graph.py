@@ -203,11 +203,12 @@ def test_nodecount_keeps_the_heaviest_and_says_what_it_dropped(callers):
 
 def test_nodefraction_drops_light_nodes_and_joins_the_rest_with_dotted_edges(callers):
     rows, total = parse_report(text_report(callers))
-    nodes, edges, legend = parse_dot(dot(callers, "--nodefraction", "0.7"))
-    # Kept: cum of at least 70% of the total (<module>, the wrapper, burn_cold); the callers go.
-    assert set(nodes) == {name for name, (_, cum, _) in rows.items() if cum >= 0.7 * total}
+    nodes, edges, legend = parse_dot(dot(callers, "--nodefraction", "0.8"))
+    # Kept: cum of at least 80% of the total (<module>, the wrapper, burn_cold); the callers go
+    # (caller_a has 3/4 of the work: at 70% it sat too near the cut under load).
+    assert set(nodes) == {name for name, (_, cum, _) in rows.items() if cum >= 0.8 * total}
     assert {"<module>", "py_burn_cold", "burn_cold"} <= set(nodes) and "caller_a" not in nodes
-    cutoff = re.escape(f"{0.7 * total:.3f}")[:-1]  # the cutoff, to the millisecond (its last digit may round)
+    cutoff = re.escape(f"{0.8 * total:.3f}")[:-1]  # the cutoff, to the millisecond (its last digit may round)
     assert any(re.fullmatch(rf"Dropped {len(rows) - len(nodes)} nodes \(cum <= {cutoff}\ds\)", line)
                for line in legend), legend
     # <module> reaches the wrapper only through the dropped callers: a dotted
