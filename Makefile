@@ -82,7 +82,8 @@ test-3.11: install
 
 # The readers' fuzz targets (tests/fuzz/), built with clang's libFuzzer,
 # AddressSanitizer and UndefinedBehaviorSanitizer, each run FUZZ_SECONDS
-# from the crafted corpus kept in tests/fuzz/corpus/<reader> (what it
+# from the crafted corpus kept in tests/fuzz/corpus/<reader> (.cpu and .heap
+# files: *.prof is git-ignored; what it
 # finds on the way goes to build/fuzz/found-<reader>; a crash's input to
 # build/fuzz/crash-*). make test runs them; a finding fails the 3.11 job.
 FUZZ_CXX ?= clang++
@@ -100,11 +101,12 @@ build/fuzz/%_fuzzer: tests/fuzz/%_fuzzer.cpp tests/fuzz/reader_fuzzer.h $(FUZZ_O
 
 fuzz: $(foreach t,$(FUZZ_TARGETS),build/fuzz/$(t)_fuzzer)
 	@for t in $(FUZZ_TARGETS); do \
+		[ -n "$$(ls tests/fuzz/corpus/$$t)" ] || { echo "fuzz: no corpus in tests/fuzz/corpus/$$t"; exit 1; }; \
 		mkdir -p build/fuzz/found-$$t; \
 		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
 		UBSAN_OPTIONS=print_stacktrace=1 build/fuzz/$${t}_fuzzer -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 			-rss_limit_mb=2048 -max_len=131072 -print_final_stats=1 -artifact_prefix=build/fuzz/ \
-			build/fuzz/found-$$t tests/fuzz/corpus/$$t 2>&1 | grep -E "^(stat::number_of_executed_units|==|SUMMARY|.*ERROR)" ; \
+			build/fuzz/found-$$t tests/fuzz/corpus/$$t 2>&1 | grep -E "^(stat::number_of_executed_units|==|SUMMARY|.*ERROR|No such)" ; \
 		[ "$${PIPESTATUS[0]}" = 0 ] || { echo "fuzz: $$t found a bug, input in build/fuzz/"; exit 1; }; \
 	done
 
