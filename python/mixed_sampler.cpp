@@ -64,6 +64,7 @@ struct Session {
   const InterpreterCode* interpreter = nullptr;
   uintptr_t root_code = 0;
   std::string yep_dir;  // the root code's folder, with its final '/' ("" when none)
+  std::string stdlib_dir;  // the standard library's folder, with its final '/' ("" when not given)
   bool wall = false;  // wall-clock time (ITIMER_REAL, SIGALRM), not CPU time
   std::string replaced_by;  // who replaced the handler (signal_owner.h), once seen
   std::thread drain;
@@ -207,17 +208,34 @@ const CodeInfo* stand_in_code(uint64_t frame) {
   return &code_info(python_frames_seen[(frame - kPythonBase) / 2].first);
 }
 
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return !prefix.empty() && s.compare(0, prefix.size(), prefix) == 0;
+}
+
+// The standard library's own modules (not the packages installed in it).
+bool is_stdlib_file(const std::string& file) {
+  if (file.rfind("<frozen ", 0) == 0) return true;
+  return starts_with(file, session.stdlib_dir) && file.find("/site-packages/") == std::string::npos &&
+         file.find("/dist-packages/") == std::string::npos;
+}
+
 // Whether a stack is yep's own work outside the script's run (the CLI
 // starting or stopping the profile): it has Python frames, all of them yep's
-// or runpy's. A thread of the program always has one of its own.
+// or runpy's, or the standard library's called by yep's (signal.getsignal's
+// enum code as yep's stop puts the program's handlers back). A thread of
+// the program always has one of its own.
 bool outside_the_run(const std::vector<uint64_t>& stack) {
-  bool python = false;
-  for (uint64_t frame : stack) {
-    const CodeInfo* code = stand_in_code(frame);
+  bool python = false, under_yep = false;
+  for (auto it = stack.rbegin(); it != stack.rend(); ++it) {  // from the root
+    const CodeInfo* code = stand_in_code(*it);
     if (!code) continue;
     python = true;
-    const bool yeps = !session.yep_dir.empty() && code->filename.compare(0, session.yep_dir.size(), session.yep_dir) == 0;
-    if (!yeps && !is_runpy_file(code->filename)) return false;
+    if (starts_with(code->filename, session.yep_dir)) {
+      under_yep = true;
+      continue;
+    }
+    if (is_runpy_file(code->filename) || (under_yep && is_stdlib_file(code->filename))) continue;
+    return false;
   }
   return python;
 }
@@ -685,12 +703,15 @@ void stop_sampler() {
 }  // namespace
 
 int mixed_sampler_start(const std::string& path, double frequency, uintptr_t root_code, const std::string& root_file,
-                        bool wall) {
+                        bool wall, const std::string& stdlib_dir) {
   if (path.empty()) throw CaptureError("no profile path given");
   if (session.running) check_owner();
   check_writable(path);
   const bool started = !session.running;
-  if (started) start_sampler(frequency, root_code, root_file, wall);
+  if (started) {
+    start_sampler(frequency, root_code, root_file, wall);
+    session.stdlib_dir = stdlib_dir.empty() || stdlib_dir.back() == '/' ? stdlib_dir : stdlib_dir + "/";
+  }
   drain_once();
   std::lock_guard<std::mutex> guard(drain_mutex);
   Window& w = windows[next_window];

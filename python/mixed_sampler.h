@@ -37,13 +37,14 @@ namespace yep {
 // and everything below it, is left out of stacks (the runner that executes
 // the profiled script, so stacks start at the script's <module>).
 // root_file: that code's file, in yep's package: a sample outside the
-// script's run whose Python frames are all yep's (that folder) or runpy's
-// is yep's own work (starting, stopping), counted but not recorded.
+// script's run whose Python frames are all yep's (that folder) or runpy's,
+// or the standard library's (stdlib_dir, and frozen modules) called by
+// yep's, is yep's own work (starting, stopping), counted but not recorded.
 // wall: sample wall-clock time (ITIMER_REAL, SIGALRM, the thread the kernel
 // delivers it to) instead of CPU time.
 // (root_code, root_file, frequency and wall are the first profile's.)
 int mixed_sampler_start(const std::string& path, double frequency, uintptr_t root_code,
-                        const std::string& root_file = "", bool wall = false);
+                        const std::string& root_file = "", bool wall = false, const std::string& stdlib_dir = "");
 // thread_names: native thread id -> name, for the labels.
 // Writes profile `id` and ends it; the last one stops the sampler.
 CpuProfileSummary mixed_sampler_stop(int id, const std::map<uint64_t, std::string>& thread_names);

@@ -123,11 +123,13 @@ PYBIND11_MODULE(_native, m) {
   m.def("cpu_samples", &yep::cpu_profiler_samples, "Samples gperftools' CPU profiler has gathered so far.");
   m.def("cpu_profile_path", &yep::cpu_profiler_path,
         "The file the running CPU profiler writes to ('' when none is running).");
-  m.def("mixed_start", [](const std::string& path, double frequency, py::object root_code, bool wall) {
+  m.def("mixed_start", [](const std::string& path, double frequency, py::object root_code, bool wall,
+                          const std::string& stdlib) {
           const bool none = root_code.is_none();
           return yep::mixed_sampler_start(path, frequency, none ? 0 : reinterpret_cast<uintptr_t>(root_code.ptr()),
-                                          none ? "" : root_code.attr("co_filename").cast<std::string>(), wall);
+                                          none ? "" : root_code.attr("co_filename").cast<std::string>(), wall, stdlib);
         }, py::arg("path"), py::arg("frequency") = 0.0, py::arg("root_code") = py::none(), py::arg("wall") = false,
+        py::arg("stdlib") = "",
         "Start a mixed Python + native stack profile writing to path and return its id; the first starts the "
         "sampler (frequency <= 0: 100 Hz; stacks start above the root-most frame of root_code, a code object "
         "kept alive by the caller; wall: wall-clock time instead of CPU time), later ones share it.");

@@ -44,7 +44,9 @@ def start(path, frequency, root_code=None, wall=False):
     if first:
         _names.clear()
         _windows.clear()  # (a forked child's copy of its parent's)
-    profile_id = _native().mixed_start(path, frequency or 0.0, root_code, wall)
+    import sysconfig
+
+    profile_id = _native().mixed_start(path, frequency or 0.0, root_code, wall, sysconfig.get_paths()["stdlib"])
     _windows.append((profile_id, os.path.abspath(path), path))
     if first:
         _thread_names()  # those running now keep their names if they end before the stop
