@@ -118,3 +118,23 @@ def test_yep_stop_leaves_the_programs_handler_installed(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "KEPT True Python's signal module" in result.stdout, result.stdout
     assert "replaced yep's SIGPROF handler with on_prof" in result.stderr, result.stderr
+
+
+def test_the_note_never_blocks_on_a_fifo_output(tmp_path):
+    # The report's note is appended to a regular profile only: a FIFO whose
+    # reader took the profile and left must not hold the run (it would wait
+    # for a new reader forever).
+    import os
+    import threading
+
+    script = write_script(tmp_path, "own.py", PYTHON_HANDLER)
+    fifo = tmp_path / "out.prof"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()), daemon=True)
+    reader.start()
+    result = run_yep(["-o", str(fifo), str(script)], cwd=tmp_path, timeout=60)
+    reader.join(30)
+    assert result.returncode == 0, result.stderr
+    assert "replaced yep's SIGPROF handler with on_prof" in result.stderr
+    assert got and got[0][:8] == bytes(8)

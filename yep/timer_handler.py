@@ -4,7 +4,9 @@ The capture notices it at stop (python/signal_owner.h), keeps the asked
 sampling period instead of scaling the samples to the time measured, and
 this module names the handler's owner: on stderr, and in a "# yep-note:"
 line of the profile that reports show in their header."""
+import os
 import signal
+import stat
 import sys
 
 NOTE = "# yep-note:\t"
@@ -32,9 +34,14 @@ def say_replaced(summary):
     text = (f"the program replaced yep's {signal_name} handler with {owner(summary)}: sampling stopped there, "
             f"so the profile holds {held:.2f} s of the {total:.2f} s {measured} the run used")
     print(f"yep: {text}", file=sys.stderr)
+    # Appended to the profile just written: only a regular file of ours (the
+    # note is the header's, not needed for a device; a FIFO whose reader
+    # has gone would block the open), never through a link.
     try:
-        with open(summary["path"], "a") as f:
-            f.write(f"{NOTE}{text.replace(chr(10), ' ').replace(chr(9), ' ')}\n")
+        fd = os.open(summary["path"], os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
-        pass
+        return text
+    with os.fdopen(fd, "a") as f:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            f.write(f"{NOTE}{text.replace(chr(10), ' ').replace(chr(9), ' ')}\n")
     return text
