@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import needs_program, parse_report, run_yep, write_script
+from conftest import ROW, needs_program, run_yep, write_script
 from test_flamegraph import png_pixels
 
 # caller_a: 3 units of burn_cold; caller_b: 1 unit of burn_cold and about 1
@@ -78,9 +78,30 @@ def attributes(text):
     return {m.group(1): m.group(2) if m.group(2) is not None else m.group(3) for m in ATTR.finditer(text + "]")}
 
 
+def function_key(name, place):
+    """A node's or row's key: its name, but a module's "<module> file:line" (every Python file
+    has one, and which others show up depends on the run)."""
+    return f"{name} {place}" if name == "<module>" else name
+
+
+MODULE = "<module> callers.py:1"
+
+
+def parse_report(text):
+    """{function key: (flat_seconds, cum_seconds, 'file:line' or None)} and total seconds."""
+    rows = {}
+    for line in text.splitlines():
+        m = ROW.match(line)
+        if m:
+            # Of another name two rows share, the first (heavier) row.
+            rows.setdefault(function_key(m.group(6), m.group(7)), (float(m.group(1)), float(m.group(4)), m.group(7)))
+    total = re.search(r"^Total: ([\d.]+)s", text, re.M)
+    return rows, float(total.group(1)) if total else None
+
+
 def parse_dot(text):
-    """(nodes {name: attrs with 'lines' of the label}, edges {(from, to): attrs}, legend lines); a
-    name two nodes share (<module> of two files) is keyed "name file:line"."""
+    """(nodes {function key: attrs with 'lines' of the label}, edges {(from, to): attrs}, legend
+    lines); another name two nodes share is keyed "name file:line" too."""
     lines = text.splitlines()
     assert lines[0].startswith('digraph "') and lines[-1] == "}", text
     by_id, edge_ids, legend = {}, [], None
@@ -97,7 +118,7 @@ def parse_dot(text):
             legend = attrs["label"].split("\\l")[:-1]
     assert legend is not None, text
     names = [n["lines"][0] for n in by_id.values()]
-    key = {i: n["lines"][0] if names.count(n["lines"][0]) == 1 else " ".join(n["lines"][:2])
+    key = {i: function_key(*n["lines"][:2]) if names.count(n["lines"][0]) == 1 else " ".join(n["lines"][:2])
            for i, n in by_id.items()}
     assert len(set(key.values())) == len(key), f"two nodes for one function: {sorted(key.values())}"
     nodes = {key[i]: n for i, n in by_id.items()}
@@ -149,7 +170,7 @@ def test_two_python_callers_of_one_c_function_3_to_1(callers, hotcold):
     assert a + b == pytest.approx(wrapper_cum, abs=0.0015)
     assert seconds(edges[("py_burn_cold", "burn_cold")]["label"]) == flat_cum(nodes["burn_cold"])[1]
     # Every node's flat and cum are the text report's, to the millisecond printed.
-    for name in ("<module>", "caller_a", "caller_b", "python_work", "py_burn_cold", "burn_cold"):
+    for name in (MODULE, "caller_a", "caller_b", "python_work", "py_burn_cold", "burn_cold"):
         assert flat_cum(nodes[name]) == (rows[name][0], rows[name][1]), (name, nodes[name]["label"])
     assert rows["burn_cold"][0] > 0.5 * total
     # The legend's total is the text report's Total line.
@@ -192,13 +213,13 @@ def test_nodecount_keeps_the_heaviest_and_says_what_it_dropped(callers):
     assert all(a in nodes and b in nodes for a, b in edges)
     # The 3 heaviest: <module>, the wrapper, burn_cold; the callers between
     # the first two are dropped, so a dotted edge joins them.
-    assert set(nodes) == {"<module>", "py_burn_cold", "burn_cold"}
-    assert edges[("<module>", "py_burn_cold")]["style"] == "dotted"
+    assert set(nodes) == {MODULE, "py_burn_cold", "burn_cold"}
+    assert edges[(MODULE, "py_burn_cold")]["style"] == "dotted"
     # With caller_a kept too, <module> reaches the wrapper through it: the
     # dotted edge (what caller_b gave) says nothing more and goes, as in pprof.
     nodes, edges, _ = parse_dot(dot(callers, "--nodecount", "4", "--nodefraction", "0"))
-    assert set(nodes) == {"<module>", "caller_a", "py_burn_cold", "burn_cold"}
-    assert set(edges) == {("<module>", "caller_a"), ("caller_a", "py_burn_cold"), ("py_burn_cold", "burn_cold")}
+    assert set(nodes) == {MODULE, "caller_a", "py_burn_cold", "burn_cold"}
+    assert set(edges) == {(MODULE, "caller_a"), ("caller_a", "py_burn_cold"), ("py_burn_cold", "burn_cold")}
 
 
 def test_nodefraction_drops_light_nodes_and_joins_the_rest_with_dotted_edges(callers):
@@ -207,10 +228,10 @@ def test_nodefraction_drops_light_nodes_and_joins_the_rest_with_dotted_edges(cal
     # Kept: cum of at least 80% of the total (<module>, the wrapper, burn_cold); the callers go
     # (caller_a has 3/4 of the work: at 70% it sat too near the cut under load).
     assert set(nodes) == {name for name, (_, cum, _) in rows.items() if cum >= 0.8 * total}
-    assert {"<module>", "py_burn_cold", "burn_cold"} <= set(nodes) and "caller_a" not in nodes
+    assert {MODULE, "py_burn_cold", "burn_cold"} <= set(nodes) and "caller_a" not in nodes
     cutoff = re.escape(f"{0.8 * total:.3f}")[:-1]  # the cutoff, to the millisecond (its last digit may round)
-    # Every function the text report lists (rows above is keyed by name, and
-    # only holds names without spaces: not a count).
+    # Every function the text report lists (rows above holds one row of a
+    # name two functions share, and only names without spaces: not a count).
     listed = text_report(callers).split("\n")
     header = next(i for i, line in enumerate(listed) if line.split()[:2] == ["flat", "flat%"])
     functions = sum(1 for line in listed[header + 1:] if line.strip())
@@ -218,7 +239,7 @@ def test_nodefraction_drops_light_nodes_and_joins_the_rest_with_dotted_edges(cal
                for line in legend), legend
     # <module> reaches the wrapper only through the dropped callers: a dotted
     # (residual) edge carrying everything the wrapper got.
-    residual = edges[("<module>", "py_burn_cold")]
+    residual = edges[(MODULE, "py_burn_cold")]
     assert residual["style"] == "dotted"
     assert seconds(residual["label"]) == rows["py_burn_cold"][1]
     assert "style" not in edges[("py_burn_cold", "burn_cold")]

@@ -575,7 +575,8 @@ def test_a_browser_says_the_census_is_stale(slow_program, tmp_path, kind):
     try:
         page = browser.page
         page.navigate(slow_program.url)
-        status = "document.getElementById('status').textContent"
+        # (navigate may return before the page is parsed: no status element yet reads as "")
+        status = "document.getElementById('status')?.textContent ?? ''"
         _wait_for(lambda: page.eval(status).startswith("updated"), what="the page's first state")
         slow_program.slow_census()
         text = _wait_for(lambda: (t := page.eval(status)).startswith("stale") and t, what="the page to say stale")

@@ -249,7 +249,7 @@ def test_load_api_and_errors(prof, tmp_path):
         p.save(tmp_path / "x.unknown")
     with pytest.raises(yep.YepError, match="unknown format 'bogus'"):
         p.render("bogus")
-    with pytest.raises(yep.YepError, match="has sample types 0 to 1 \(samples, cpu\), not 7"):
+    with pytest.raises(yep.YepError, match=r"has sample types 0 to 1 \(samples, cpu\), not 7"):
         p.render("text", sample_index=7)
     with pytest.raises(yep.YepError, match="no such profile file"):
         yep.load(tmp_path / "missing.prof")
