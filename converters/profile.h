@@ -74,6 +74,10 @@ struct Function {
   std::string system_name;  // as in the symbol table (mangled)
   std::string filename;     // source file, "" when unknown
   int64_t start_line = 0;   // line of the definition, 0 when unknown
+  // A native function's object file, as its last path component ("" for
+  // Python and unknown): numpy's and scipy's copies of one library function
+  // are two functions (see function_identity.h). Not in profile.proto.
+  std::string object;
 };
 
 // What the capture knew about a native function that the object file may
@@ -123,6 +127,19 @@ struct Profile {
     bool changed = false;  // here, but another build than the profile's (by build id)
   };
   std::vector<MissingObject> missing_objects;
+
+  // A comparison (profile_diff.h): the samples labelled kBaseLabel are the
+  // base's, negated (and, with --normalize, scaled by base_scales, one per
+  // sample type); the others the new profile's. Their sum is the change.
+  static constexpr const char* kBaseLabel = "pprof::base";
+  bool diff = false;
+  std::vector<double> base_scales;
+  bool in_base(const Sample& s) const {
+    if (!diff) return false;
+    for (const Label& l : s.labels)
+      if (l.key == kBaseLabel) return true;
+    return false;
+  }
 
   // Index of the sample type reports use by default.
   size_t default_sample_type = 0;

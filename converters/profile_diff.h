@@ -1,34 +1,31 @@
-// Subtracting a base profile (pprof's -base): what grew, or shrank, from the
-// base to the profile, e.g. between two heap dumps of one process, or two CPU
-// profiles of one program.
+// Comparing a profile with a base (`yep report NEW --base OLD`, pprof's
+// -diff_base): what grew or shrank between two runs, or two heap dumps.
 //
-// subtract(profile, base) promises:
-//  - it refuses (ProfileError, one line naming both kinds) when the sample
-//    types differ in name, unit or order: a CPU profile minus a heap profile
-//    means nothing;
-//  - samples are matched by their stacks of addresses, before symbolizing.
-//    A frame is compared as (object file, file offset) when its location lies
-//    in a mapping of a named file, else as its raw address: two profiles of
-//    one process match exactly, and two runs of one program match in spite
-//    of address space randomization;
-//  - a stack in both: profile - base, value by value; a stack only in the
-//    base: its values negated; a stack only in the profile: unchanged;
-//    identical stacks within one profile are summed first; samples whose
-//    values are all zero are dropped;
-//  - the result keeps `profile`'s mappings, locations, functions, period,
-//    times and comments, and adds the base's comments prefixed "base: ";
-//  - a stack only in the base gets locations at the same place in
-//    `profile`'s address space (in `profile`'s mapping of the same file), or,
-//    when `profile` maps no such file, at the base's address in an appended
-//    copy of the base's mapping. Lines of base locations are not copied:
-//    subtract unsymbolized profiles (as the readers return them) and
-//    symbolize the result.
+// diff(profile, base, names, normalize) promises, for symbolized profiles:
+//  - it refuses (ProfileError, one line naming both inputs and their kinds)
+//    profiles of different kinds: CPU against CPU, heap against heap;
+//  - frames are matched by function, as ProfileCombiner matches them
+//    (profile_combiner.h, function_identity.h): never by address, nor by an
+//    index that depends on what else the run had loaded;
+//  - the result (Profile::diff) holds the profile's samples as they are and
+//    the base's negated, labelled Profile::kBaseLabel: summed, they give a
+//    function's change; apart (Profile::in_base), the base and the new;
+//  - with normalize, each base value is first multiplied by the profile's
+//    total of its sample type over the base's (1 where either is 0), so runs
+//    of different lengths or rates compare by shares; base_scales holds
+//    the factors (empty without normalize);
+//  - the result keeps the profile's period, times and comments, and adds
+//    "base: NAME subtracted" (with the scale when normalized) and the base's
+//    comments prefixed "base: ".
 #pragma once
+
+#include <string>
 
 #include "profile.h"
 
 namespace yep {
 
-Profile subtract(const Profile& profile, const Profile& base);
+Profile diff(Profile profile, Profile base, const std::string& profile_name, const std::string& base_name,
+             bool normalize);
 
 }  // namespace yep

@@ -20,36 +20,33 @@ Profile read_profile(const std::string& path) {
   return parse_cpu_profile(bytes, path);
 }
 
-Profile load_profile(const std::string& path, const std::string& base_path) {
+namespace {
+
+Profile load_with(Symbolizer& symbolizer, const std::string& path) {
   Profile p = read_profile(path);
-  if (!base_path.empty()) {
-    const Profile base = read_profile(base_path);
-    try {
-      p = subtract(p, base);
-    } catch (const ProfileError& e) {
-      throw ProfileError(base_path + ": cannot be the base of " + path + ": " + e.what());
-    }
-    p.comments.push_back("base: " + base_path + " subtracted");
-  }
-  Symbolizer().symbolize(p);
+  symbolizer.symbolize(p);
   p.check_valid();
   return p;
 }
 
-Profile load_profiles(const std::vector<std::string>& paths, const std::string& base_path) {
-  if (paths.size() == 1) return load_profile(paths[0], base_path);
+}  // namespace
+
+Profile load_profile(const std::string& path) {
+  Symbolizer symbolizer;
+  return load_with(symbolizer, path);
+}
+
+Profile load_profiles(const std::vector<std::string>& paths, const std::string& base_path, bool normalize) {
   if (paths.empty()) throw ProfileError("no profile given: name one or more profile files");
-  if (!base_path.empty())
-    throw ProfileError("--base compares one profile with another, not " + std::to_string(paths.size()) +
-                       " merged: give one profile with --base");
+  if (normalize && base_path.empty()) throw ProfileError("--normalize scales a base profile: give one with --base");
   std::vector<Profile> profiles;
   Symbolizer symbolizer;
-  for (const std::string& path : paths) {
-    profiles.push_back(read_profile(path));
-    symbolizer.symbolize(profiles.back());
-    profiles.back().check_valid();
-  }
-  return merge(std::move(profiles), paths);
+  for (const std::string& path : paths) profiles.push_back(load_with(symbolizer, path));
+  std::string name = paths[0];
+  for (size_t i = 1; i < paths.size(); ++i) name += " + " + paths[i];
+  Profile p = merge(std::move(profiles), paths);
+  if (base_path.empty()) return p;
+  return diff(std::move(p), load_with(symbolizer, base_path), name, base_path, normalize);
 }
 
 }  // namespace yep

@@ -15,17 +15,17 @@ namespace yep {
 // Throws ProfileError with a one-line message for any unreadable input.
 Profile read_profile(const std::string& path);
 
-// read_profile, then, when base_path is not empty, subtracts the profile at
-// base_path (pprof's -base: what grew; see profile_diff.h) and adds the
-// comment "base: <base_path> subtracted"; then symbolizes, once.
-// Throws ProfileError with a one-line message for any unreadable input, and
-// when the two profiles are of different kinds (e.g. CPU and heap).
-Profile load_profile(const std::string& path, const std::string& base_path = "");
+// read_profile, then symbolize: one profile file ready to report.
+Profile load_profile(const std::string& path);
 
 // Several profiles of one kind read as one (profile_merge.h): each read and
 // symbolized (one symbolizer: each object file is read once), then merged.
-// One path is load_profile. A base (base_path) compares one profile only:
-// with several paths it is refused.
-Profile load_profiles(const std::vector<std::string>& paths, const std::string& base_path = "");
+// With base_path, the result is compared with the profile at base_path
+// (profile_diff.h: what grew or shrank, matched by function; normalize
+// scales the base to the profile's totals).
+// Throws ProfileError with a one-line message for any unreadable input, and
+// when the profiles are of different kinds (e.g. CPU and heap).
+Profile load_profiles(const std::vector<std::string>& paths, const std::string& base_path = "",
+                      bool normalize = false);
 
 }  // namespace yep

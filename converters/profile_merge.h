@@ -6,12 +6,9 @@
 //  - it refuses (ProfileError, one line naming the two inputs and their
 //    kinds) when sample types differ in name, unit or order: CPU and heap
 //    profiles do not add up;
-//  - a function is one function of the result when its name, system name,
-//    source file and line of definition are the same in every input:
-//    whatever the address it was loaded at (address space randomization,
-//    another host), so it is never doubled;
-//  - every input's mappings and locations are kept, renumbered: an
-//    address stays meaningful within its own mapping;
+//  - a function is one function of the result as ProfileCombiner matches
+//    them (profile_combiner.h: by function_identity, whatever the address it
+//    was loaded at); mappings and locations are kept, renumbered;
 //  - every sample is kept, with a "profile" label naming its input when
 //    there are several;
 //  - the result's period and default sample type are the first input's;

@@ -35,6 +35,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "function_identity.h"
 #include "function_name.h"
 #include "progress.h"
 
@@ -737,31 +738,17 @@ void Symbolizer::Impl::symbolize(Profile& profile) {
   missing_.clear();
   // Functions already in the profile are reused; new ones are appended.
   std::unordered_map<std::string, uint64_t> function_ids;
-  auto key_of = [](const std::string& name, const std::string& system_name,
-                   const std::string& filename, int64_t start_line) {
-    std::string key = name;
-    key += '\0';
-    key += system_name;
-    key += '\0';
-    key += filename;
-    key += '\0';
-    key += std::to_string(start_line);
-    return key;
-  };
-  for (const Function& f : profile.functions) {
-    function_ids.emplace(key_of(f.name, f.system_name, f.filename, f.start_line),
-                         f.id);
-  }
-  auto intern = [&](const FunctionKey& k) {
-    auto inserted = function_ids.emplace(
-        key_of(k.name, k.system_name, k.filename, k.start_line), 0);
+  for (const Function& f : profile.functions) function_ids.emplace(function_identity(f), f.id);
+  auto intern = [&](const FunctionKey& k, const Mapping* mapping) {
+    Function f;
+    f.name = k.name;
+    f.system_name = k.system_name;
+    f.filename = k.filename;
+    f.start_line = k.start_line;
+    if (mapping) f.object = object_name(mapping->filename);
+    auto inserted = function_ids.emplace(function_identity(f), 0);
     if (inserted.second) {
-      Function f;
       f.id = profile.functions.size() + 1;
-      f.name = k.name;
-      f.system_name = k.system_name;
-      f.filename = k.filename;
-      f.start_line = k.start_line;
       profile.functions.push_back(std::move(f));
       inserted.first->second = profile.functions.back().id;
     }
@@ -785,7 +772,7 @@ void Symbolizer::Impl::symbolize(Profile& profile) {
     if (!location.lines.empty()) continue;
     Found where;
     for (const Frame& frame : resolve(mapping, location.address, &where)) {
-      location.lines.push_back({intern(frame.function), frame.line});
+      location.lines.push_back({intern(frame.function, mapping), frame.line});
     }
     progress.at(++done);
     if (!where.in_file || unplaceable[location.mapping_id - 1]) continue;

@@ -60,25 +60,30 @@ std::string missing_objects_note(const Profile& p, size_t vi, int64_t total) {
   return out;
 }
 
-}  // namespace
-
-std::string write_text(const Profile& p, const TextOptions& o) {
-  const size_t vi = p.value_index(o.sample_index);
-  const ValueType& type = p.sample_types[vi];
-
-  std::vector<Row> rows(p.functions.size());
-  for (size_t i = 0; i < rows.size(); ++i) rows[i].function_id = i + 1;
+// flat and cum of every function (rows indexed by function id - 1) over the
+// samples `take` accepts, and their total.
+struct Figures {
+  std::vector<Row> rows;
   int64_t total = 0, samples = 0, unsymbolized = 0;
+};
+
+template <typename Take>
+Figures figures(const Profile& p, size_t vi, Take take) {
+  Figures fig;
+  std::vector<Row>& rows = fig.rows;
+  rows.resize(p.functions.size());
+  for (size_t i = 0; i < rows.size(); ++i) rows[i].function_id = i + 1;
   // last_sample[f] == sample number: f was already counted in this sample's cum.
   std::vector<size_t> last_sample(p.functions.size(), SIZE_MAX);
   size_t sample_number = 0;
   for (const Sample& s : p.samples) {
+    if (!take(s)) continue;
     const int64_t v = s.values[vi];
-    total += v;
-    if (!p.sample_types.empty() && p.sample_types[0].unit == "count") samples += s.values[0];
+    fig.total += v;
+    if (!p.sample_types.empty() && p.sample_types[0].unit == "count") fig.samples += s.values[0];
     if (s.location_ids.empty()) continue;
     const Location& leaf = p.location(s.location_ids[0]);
-    if (leaf.lines.empty()) { unsymbolized += v; continue; }
+    if (leaf.lines.empty()) { fig.unsymbolized += v; continue; }
     rows[leaf.lines[0].function_id - 1].flat += v;
     ++sample_number;
     for (uint64_t lid : s.location_ids)
@@ -90,11 +95,83 @@ std::string write_text(const Profile& p, const TextOptions& o) {
         }
       }
   }
+  return fig;
+}
+
+// The comparison of a profile with a base (Profile::diff): per function the
+// base's figure, the new one, the change and the change as a share of the
+// base's total, the largest change (by magnitude) first.
+std::string write_text_diff(const Profile& p, const TextOptions& o, size_t vi) {
+  const ValueType& type = p.sample_types[vi];
+  const bool by_cum = o.sort == TextOptions::Sort::Cum;
+  Figures now = figures(p, vi, [&](const Sample& s) { return !p.in_base(s); });
+  Figures base = figures(p, vi, [&](const Sample& s) { return p.in_base(s); });  // negated
+  struct Change {
+    uint64_t function_id;
+    int64_t base, now;
+  };
+  std::vector<Change> rows;
+  for (size_t i = 0; i < now.rows.size(); ++i) {
+    const int64_t b = -(by_cum ? base.rows[i].cum : base.rows[i].flat), n = by_cum ? now.rows[i].cum : now.rows[i].flat;
+    if (b || n) rows.push_back({i + 1, b, n});
+  }
+  auto size = [](const Change& c) { return std::llabs(c.now - c.base); };
+  std::stable_sort(rows.begin(), rows.end(), [&](const Change& a, const Change& b) {
+    if (size(a) != size(b)) return size(a) > size(b);
+    if (std::max(a.base, a.now) != std::max(b.base, b.now)) return std::max(a.base, a.now) > std::max(b.base, b.now);
+    return p.function(a.function_id).name < p.function(b.function_id).name;
+  });
+  const size_t shown = o.nodecount ? std::min(o.nodecount, rows.size()) : rows.size();
+  const int64_t base_total = -base.total;
+  auto share = [&](int64_t change) {
+    if (base_total <= 0) return std::string("-");
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%+.2f%%", 100.0 * change / base_total);
+    return std::string(buf);
+  };
+
+  std::string out = "Type: " + type.type + "\n";
+  for (const std::string& c : p.comments) out += "# " + c + "\n";
+  out += "Total: " + format_change(now.total, type.unit, false) + ", base " +
+         format_change(base_total, type.unit, false) + ": " + format_change(now.total - base_total, type.unit, true) +
+         " (" + share(now.total - base_total) + " of the base)\n";
+  if (now.unsymbolized || base.unsymbolized)
+    out += "Samples with no stack: " + format_change(now.unsymbolized, type.unit, false) + ", base " +
+           format_change(-base.unsymbolized, type.unit, false) + "\n";
+  out += std::string("Rows: ") + (by_cum ? "cum" : "flat") + " of each function in the base and now, the change, "
+         "and the change as a share of the base's total; largest change first\n";
+  if (shown < rows.size())
+    out += "Showing top " + std::to_string(shown) + " of " + std::to_string(rows.size()) + " functions\n";
+  char line[160];
+  std::snprintf(line, sizeof line, "%10s %10s %10s %8s  %s\n", "base", "new", "change", "change%", "name");
+  out += line;
+  std::vector<std::string> files;
+  for (const Function& f : p.functions) files.push_back(f.filename);
+  const ShortPaths paths(files);
+  for (size_t i = 0; i < shown; ++i) {
+    const Change& r = rows[i];
+    std::snprintf(line, sizeof line, "%10s %10s %10s %8s  ", format_change(r.base, type.unit, false).c_str(),
+                  format_change(r.now, type.unit, false).c_str(), format_change(r.now - r.base, type.unit, true).c_str(),
+                  share(r.now - r.base).c_str());
+    out += line + describe(p.function(r.function_id), paths) + "\n";
+  }
+  out += missing_objects_note(p, vi, now.total);
+  return out;
+}
+
+}  // namespace
+
+std::string write_text(const Profile& p, const TextOptions& o) {
+  const size_t vi = p.value_index(o.sample_index);
+  if (p.diff) return write_text_diff(p, o, vi);
+  const ValueType& type = p.sample_types[vi];
+
+  Figures fig = figures(p, vi, [](const Sample&) { return true; });
+  std::vector<Row>& rows = fig.rows;
+  const int64_t total = fig.total, samples = fig.samples, unsymbolized = fig.unsymbolized;
 
   rows.erase(std::remove_if(rows.begin(), rows.end(), [](const Row& r) { return r.flat == 0 && r.cum == 0; }),
              rows.end());
-  // By magnitude: a difference of two profiles (--base) has negative rows
-  // too, and what shrank most matters as much as what grew most.
   auto key = [&](const Row& r) {
     const int64_t flat = std::llabs(r.flat), cum = std::llabs(r.cum);
     return o.sort == TextOptions::Sort::Cum ? std::make_pair(cum, flat) : std::make_pair(flat, cum);

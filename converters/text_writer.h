@@ -4,9 +4,14 @@
 //
 // flat = value of samples whose leaf (innermost inlined frame) is in the
 // function; cum = value of samples with the function anywhere on the stack,
-// counted once per sample even under recursion. Rows are sorted by the
-// magnitude of flat (or cum), so the difference of two profiles (--base)
-// shows what shrank most as well as what grew most.
+// counted once per sample even under recursion. Rows are sorted by flat (or
+// cum).
+//
+// A comparison with a base (Profile::diff, profile_diff.h) is a table of
+// its own: per function, flat (or cum) in the base and now, the change and
+// the change as a share of the base's total, sorted by the magnitude of the
+// change, so what shrank most shows as well as what grew most. Values in
+// a unit that keeps small changes readable (value_format.h).
 #pragma once
 
 #include <string>

@@ -3,7 +3,7 @@
 //   yep-convert [--format F] [-o FILE] [--sort flat|cum] [--nodecount N] [--focus RE]
 //               [--nodefraction F] [--edgefraction F]
 //               [--ignore RE] [-l|--lines] [--list RE] [--sample-index N|NAME] [--title T]
-//               [--base OLD] [--threads] [--processes] [--interpreter] [--object-addresses]
+//               [--base OLD [--normalize]] [--threads] [--processes] [--interpreter] [--object-addresses]
 //               [--binary-path DIRS] PROFILE...
 // Output goes to stdout unless -o is given. Exit status 2 with one line on
 // stderr for any bad input.
@@ -26,10 +26,11 @@ const char kUsage[] =
     "usage: yep-convert [--format text|pstats|source|callgrind|proto|folded|html|dot] [-o|--output FILE]\n"
     "                   [--sort flat|cum] [--nodecount N] [--focus RE] [--ignore RE] [-l|--lines]\n"
     "                   [--nodefraction F] [--edgefraction F]\n"
-    "                   [--list RE] [--sample-index N|NAME] [--title T] [--base OLD] [--threads]\n"
+    "                   [--list RE] [--sample-index N|NAME] [--title T] [--base OLD [--normalize]] [--threads]\n"
     "                   [--processes] [--interpreter] [--object-addresses] [--binary-path DIR[:DIR...]]\n"
     "                   PROFILE [PROFILE...]\n"
-    "Several profiles of one kind are merged into one.\n";
+    "Several profiles of one kind are merged into one; --base compares them with OLD (--normalize:\n"
+    "OLD scaled to their total).\n";
 
 [[noreturn]] void fail(const std::string& message) {
   std::fprintf(stderr, "yep-convert: error: %s\n", message.c_str());
@@ -76,7 +77,7 @@ int resolve_sample_index(const yep::Profile& profile, const std::string& input, 
 std::string did_you_mean(const std::string& word) {
   static const char* const kOptions[] = {"--format", "--output", "--sort", "--nodecount", "--nodefraction",
                                          "--edgefraction", "--focus", "--ignore",
-                                         "--lines", "--list", "--sample-index", "--title", "--base", "--threads", "--processes", "--object-addresses",
+                                         "--lines", "--list", "--sample-index", "--title", "--base", "--normalize", "--threads", "--processes", "--object-addresses",
                                          "--interpreter", "--binary-path", "--help", "--version"};
   auto distance = [](const std::string& a, const std::string& b) {  // Levenshtein
     std::vector<size_t> row(b.size() + 1);
@@ -108,7 +109,7 @@ int main(int argc, char** argv) {
   std::string output, base, sample_index;
   yep::ReportOptions options;
   options.nodecount = 30;
-  bool nodecount_given = false;
+  bool nodecount_given = false, normalize = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -145,6 +146,8 @@ int main(int argc, char** argv) {
       options.list = value();
     } else if (arg == "--base") {
       base = value();
+    } else if (arg == "--normalize") {
+      normalize = true;
     } else if (arg == "--title") {
       options.title = value();
     } else if (arg == "-l" || arg == "--lines") {
@@ -174,7 +177,7 @@ int main(int argc, char** argv) {
   if (!nodecount_given && options.format != "text") options.nodecount = options.format == "dot" ? 80 : 0;
   std::string text;
   try {
-    const yep::Profile profile = yep::load_profiles(inputs, base);
+    const yep::Profile profile = yep::load_profiles(inputs, base, normalize);
     if (!sample_index.empty()) options.sample_index = resolve_sample_index(profile, inputs[0], sample_index);
     text = yep::render(profile, options);
   } catch (const yep::ProfileError& e) {

@@ -11,6 +11,7 @@
 #include "interpreter_code.h"
 #include "mixed_sampler.h"
 #include "own_threads.h"
+#include "profile_diff.h"
 #include "profile_loader.h"
 #include "python_frames.h"
 #include "sigterm_relay.h"
@@ -208,6 +209,7 @@ PYBIND11_MODULE(_native, m) {
       .def_property_readonly("comments", [](const yep::Profile& p) { return p.comments; })
       .def_property_readonly("duration_nanos", [](const yep::Profile& p) { return p.duration_nanos; })
       .def_property_readonly("period", [](const yep::Profile& p) { return p.period; })
+      .def_property_readonly("is_diff", [](const yep::Profile& p) { return p.diff; })
       .def("total", &total, py::arg("sample_index") = -1, "Sum of one sample value over all samples.")
       .def("render", &render, py::arg("format"), py::arg("sort") = "flat", py::arg("nodecount") = 0,
            py::arg("sample_index") = -1, py::arg("focus") = "", py::arg("ignore") = "", py::arg("lines") = false,
@@ -215,16 +217,19 @@ PYBIND11_MODULE(_native, m) {
            py::arg("processes") = false, py::arg("object_addresses") = false,
            py::arg("nodefraction") = 0.005, py::arg("edgefraction") = 0.001,
            "The profile in one output format, as bytes.");
-  m.def("load", [](const std::vector<std::string>& paths, const std::string& base) {
-          yep::Profile profile = yep::load_profiles(paths, base);
+  m.def("load", [](const std::vector<std::string>& paths, const std::string& base, bool normalize) {
+          yep::Profile profile = yep::load_profiles(paths, base, normalize);
           // The symbolizer's scratch memory (often 100 MB) goes back to the
           // system: the Python process goes on running, and measuring memory.
           malloc_trim(0);
           return profile;
         },
-        py::arg("paths"), py::arg("base") = "",
+        py::arg("paths"), py::arg("base") = "", py::arg("normalize") = false,
         py::call_guard<py::gil_scoped_release>(),
-        "Read and symbolize profile files (several: merged into one).");
+        "Read and symbolize profile files (several: merged into one; base: compared with it).");
+  m.def("diff", &yep::diff, py::arg("profile"), py::arg("base"), py::arg("profile_name"), py::arg("base_name"),
+        py::arg("normalize") = false, py::call_guard<py::gil_scoped_release>(),
+        "A loaded profile compared with a loaded base (profile_diff.h); copies of both.");
   m.def("format_names", &yep::format_names, "Output formats render() accepts.");
   m.def("format_suffix", &yep::format_suffix, py::arg("format"), "Usual file suffix of a format.");
   m.def("is_binary_format", &yep::is_binary_format, py::arg("format"), "Whether a format is binary.");

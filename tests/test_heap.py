@@ -134,7 +134,10 @@ def test_base_shows_exactly_the_leak(allocs, tmp_path):
     assert grew.returncode == 0, grew.stderr
     assert folded_bytes(grew.stdout, "leak_impl") == 5 * MiB
     text = run_yep(["report", after, "--base", before, "--nodecount", "3"], cwd=tmp_path).stdout
-    assert list(mib_rows(text))[0] == "leak_impl", text
+    # The comparison's table: base, new, change, change% of the base; the leak first.
+    first = text.splitlines()[text.splitlines().index(
+        "      base        new     change  change%  name") + 1].split()
+    assert first[2] == "+5.00MiB" and first[4] == "leak_impl", text
     convert = subprocess.run([os.path.join(os.path.dirname(sys.executable), "yep-convert"), "--base", before,
                               "--format", "folded", after], cwd=tmp_path, capture_output=True, text=True)
     assert convert.returncode == 0 and folded_bytes(convert.stdout, "leak_impl") == 5 * MiB

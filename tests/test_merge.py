@@ -76,15 +76,16 @@ def test_merged_pstats_and_api(two_runs, tmp_path):
     assert yep.load(a, b).samples == yep.load(a).samples + yep.load(b).samples
 
 
-def test_profiles_of_different_kinds_or_with_a_base_are_refused(two_runs, allocs, tmp_path):
+def test_profiles_of_different_kinds_are_refused(two_runs, allocs, tmp_path):
     a, b = two_runs
     script = write_script(tmp_path, "h.py", "import allocs\nallocs.alloc_big()\n")
     assert run_yep(["--heap", "-o", "h", str(script)], cwd=tmp_path, env={"PYTHONPATH": str(allocs)}).returncode == 0
     heap = sorted(tmp_path.glob("h.*.heap"))[-1]
     for args, message in (([str(a), str(heap)], rf"^yep: error: {re.escape(str(heap))} \(.*\) cannot be merged with "
                            rf"{re.escape(str(a))} \(.*\): merge profiles of one kind$"),
-                          (["--base", str(a), str(a), str(b)], r"^yep: error: --base compares one profile with "
-                           r"another, not 2 merged: give one profile with --base$")):
+                          (["--base", str(heap), str(a), str(b)], rf"^yep: error: {re.escape(str(heap))} \(.*\) cannot "
+                           rf"be compared with {re.escape(str(a))} \+ {re.escape(str(b))} \(.*\): compare profiles "
+                           r"of one kind$")):
         result = run_yep(["report", *args], cwd=tmp_path)
         assert result.returncode == 2 and re.fullmatch(message + "\n", result.stderr, re.M), result.stderr
         assert result.stdout == ""

@@ -470,7 +470,11 @@ def report_main(argv):
     parser.add_argument("--sample-index", default=None, metavar="N|NAME",
                         help="which value to report, by index or name: for heap profiles inuse_space (default), "
                              "inuse_objects, alloc_space, alloc_objects")
-    parser.add_argument("--base", metavar="OLD", help="subtract this earlier profile (what grew since)")
+    parser.add_argument("--base", metavar="OLD",
+                        help="compare with this earlier profile of the same kind: base, new and change of each "
+                             "function, what changed most first (flame graph, dot and svg: the change in colour)")
+    parser.add_argument("--normalize", action="store_true",
+                        help="with --base: scale the base to this profile's total (runs of different lengths)")
     parser.add_argument("--title", help="html: the page title")
     parser.add_argument("--threads", action="store_true", help="one root per thread (thread name and id)")
     parser.add_argument("--processes", action="store_true",
@@ -488,8 +492,11 @@ def report_main(argv):
     if args.binary_path:
         os.environ["YEP_BINARY_PATH"] = args.binary_path  # read by the symbolizer as it loads the profile
     nodecount = args.nodecount if args.nodecount is not None else (30 if args.format == "text" else None)
+    if args.normalize and not args.base:
+        return fail("--normalize scales the base profile: give one with --base OLD")
     try:
-        data = load(*args.profile, base=args.base).render(args.format, sort=args.sort, nodecount=nodecount, focus=args.focus,
+        profile = load(*args.profile, base=args.base, normalize=args.normalize)
+        data = profile.render(args.format, sort=args.sort, nodecount=nodecount, focus=args.focus,
                                          ignore=args.ignore, lines=args.lines, sample_index=args.sample_index,
                                          list=args.list, title=args.title, threads=args.threads,
                                          interpreter=args.interpreter, processes=args.processes,

@@ -34,15 +34,16 @@ def is_binary_format(fmt):
     return _native().is_binary_format(fmt)
 
 
-def load(path, *more, base=None):
+def load(path, *more, base=None, normalize=False):
     """Read and symbolize a profile file (CPU or heap); returns a Profile.
 
     Several paths of one kind (`load("a.prof", "b.prof")`: the processes
     of a run, the runs of a job, other hosts) are read as one profile: a
     function is one function whatever address it was loaded at, and each
     sample carries a "profile" label naming its file.
-    With `base`, the result is the profile minus the base profile, stack by
-    stack (pprof's -base: what grew between two heap dumps); one path only.
+    With `base` (an earlier profile of the same kind), the result compares
+    them (as Profile.compare does); normalize scales the base to the
+    profile's total.
     Raises YepError for a missing, truncated or corrupt file.
     """
     from .user_paths import user_path
@@ -51,7 +52,10 @@ def load(path, *more, base=None):
     base = "" if base is None else user_path(base, "base profile path")
     if any(os.path.isdir(p) for p in paths):
         paths = [q for p in paths for q in (_process_profiles(p) if os.path.isdir(p) else [p])]
-    return Profile(_native().load(paths, base), paths[0] if len(paths) == 1 else " + ".join(paths))
+    if normalize and not base:
+        raise YepError("normalize scales a base profile: give one with base=")
+    name = paths[0] if len(paths) == 1 else " + ".join(paths)
+    return Profile(_native().load(paths, base, bool(normalize)), name + (f" vs {base}" if base else ""))
 
 
 def _process_profiles(folder):
@@ -156,6 +160,25 @@ class Profile:
 
             return dot_to_svg(data.decode("utf-8", "replace"))
         return data if is_binary_format(fmt) else data.decode("utf-8", "replace")
+
+    @property
+    def is_diff(self):
+        """Whether this is a comparison with a base (load(..., base=...), compare)."""
+        return self._native.is_diff
+
+    def compare(self, base, normalize=False):
+        """This profile compared with `base`, an earlier Profile of the same
+        kind: a Profile whose values are the change (every format shows it:
+        text has base, new and change columns; flame graphs and call graphs
+        colour what grew red and what shrank blue or green). Functions are
+        matched by name, file and object file, never by address. normalize:
+        scale the base to this profile's total first."""
+        if not isinstance(base, Profile):
+            raise YepError(f"compare needs a yep.Profile (from yep.load) as the base, not {type(base).__name__}")
+        if self.is_diff or base.is_diff:
+            raise YepError("compare needs two profiles, not a comparison already made")
+        return Profile(_native().diff(self._native, base._native, self.path, base.path, bool(normalize)),
+                       f"{self.path} vs {base.path}")
 
     def save(self, path, fmt=None, **options):
         """Write the profile in `fmt` (default: from the suffix of `path`)."""

@@ -1,6 +1,6 @@
 // The gperftools heap profile reader on crafted files (values, summing,
 // return-address adjustment, mappings, the 1 MiB truncation, heap_v2, clear
-// errors), format detection in the loader, subtraction of a base profile,
+// errors), format detection in the loader, comparison with a base profile,
 // and a real dump cut by gperftools itself.
 #include <gtest/gtest.h>
 
@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -463,123 +464,156 @@ TEST(ProfileLoader, DetectsTheFormatFromTheFirstBytes) {
   }
 }
 
-TEST(ProfileLoader, SubtractsABaseAndRefusesAnotherKind) {
+TEST(ProfileLoader, ComparesWithABaseAndRefusesAnotherKind) {
   TempDir dir;
   const std::string now = dir.write("now.heap", std::string(kNormal) + kMaps);
   const std::string before = dir.write(
       "before.heap",
       "heap profile:      1:      100 [     2:      200] @ heapprofile\n"
       "     1:      100 [     2:      200] @ 0x00401105 0x7f0000000021\n\nMAPPED_LIBRARIES:\n" + std::string(kMaps));
-  yep::Profile p = yep::load_profile(now, before);
-  ASSERT_EQ(p.samples.size(), 2u);
-  EXPECT_EQ(p.samples[0].values, (std::vector<int64_t>{3, 1000, 1, 500}));
-  EXPECT_EQ(p.samples[1].values, (std::vector<int64_t>{5, 2800, 2, 1000}));
+  const yep::Profile p = yep::load_profiles({now}, before);
+  ASSERT_TRUE(p.diff);
+  ASSERT_EQ(p.samples.size(), 3u);  // the profile's two stacks, then the base's one, negated
+  EXPECT_FALSE(p.in_base(p.samples[0]));
+  EXPECT_TRUE(p.in_base(p.samples[2]));
+  EXPECT_EQ(p.samples[2].values, (std::vector<int64_t>{-2, -200, -1, -100}));
   EXPECT_TRUE(has_comment(p, "base: " + before + " subtracted")) << all_comments(p);
-  for (const yep::Location& loc : p.locations) EXPECT_FALSE(loc.lines.empty());  // symbolized after subtracting
+  for (const yep::Location& loc : p.locations) EXPECT_FALSE(loc.lines.empty());  // both symbolized
 
   const std::string cpu = dir.write("cpu.prof", encode64(kCpuWords) + kMaps);
   try {
-    yep::load_profile(now, cpu);
+    yep::load_profiles({now}, cpu);
     FAIL() << "no error";
   } catch (const yep::ProfileError& e) {
     const std::string m = e.what();
-    EXPECT_EQ(m.rfind(cpu + ": cannot be the base of " + now + ": different kinds of profile", 0), 0u) << m;
-    EXPECT_NE(m.find("samples/count, cpu/nanoseconds"), std::string::npos) << m;
+    EXPECT_EQ(m.rfind(cpu + " (samples/count, cpu/nanoseconds) cannot be compared with " + now, 0), 0u) << m;
+    EXPECT_NE(m.find("compare profiles of one kind"), std::string::npos) << m;
     EXPECT_EQ(m.find('\n'), std::string::npos);
   }
-  EXPECT_THROW(yep::load_profile(now, dir.path() + "/missing.heap"), yep::ProfileError);
+  EXPECT_THROW(yep::load_profiles({now}, dir.path() + "/missing.heap"), yep::ProfileError);
+  EXPECT_THROW(yep::load_profiles({now}, "", true), yep::ProfileError);  // --normalize without a base
 }
 
-// --- subtract() on crafted profiles.
+// --- diff() on crafted, symbolized profiles: functions matched by identity.
 
-std::string heap_text(const std::vector<Bucket>& buckets, const std::string& maps) {
-  return gperftools_dump(buckets, maps, 1 << 20);
+// A profile of one sample type ("cpu"/nanoseconds) whose samples are stacks
+// of named functions (leaf first), each function one location.
+struct Stack {
+  std::vector<yep::Function> frames;  // leaf first
+  int64_t value;
+};
+
+yep::Profile crafted(const std::vector<Stack>& stacks) {
+  yep::Profile p;
+  p.sample_types = {{"cpu", "nanoseconds"}};
+  for (const Stack& stack : stacks) {
+    yep::Sample s;
+    for (yep::Function f : stack.frames) {
+      f.id = p.functions.size() + 1;  // one function per frame: the combiner must join equal ones
+      p.functions.push_back(f);
+      yep::Location loc;
+      loc.id = p.locations.size() + 1;
+      loc.address = 0x1000 * loc.id;  // addresses differ between profiles: never matched by them
+      loc.lines.push_back({f.id, f.start_line + 1});
+      p.locations.push_back(loc);
+      s.location_ids.push_back(loc.id);
+    }
+    s.values = {stack.value};
+    p.samples.push_back(s);
+  }
+  return p;
 }
 
-const std::vector<uint64_t> kS1 = {0x401105, 0x7f0000000021}, kS2 = {0x401200, 0x401301},
-                            kS3 = {0x401400}, kS4 = {0x7f0000000500, 0x401301};
-
-TEST(Subtract, KnownValuesNegativeBaseOnlyStacksAndVanishingEqualStacks) {
-  const yep::Profile now = yep::parse_heap_profile(
-      heap_text({{3, 300, 10, 1000, kS1}, {2, 200, 2, 200, kS2}, {1, 50, 1, 50, kS3}}, kMaps), "now.heap");
-  const yep::Profile base = yep::parse_heap_profile(
-      heap_text({{1, 100, 4, 400, kS1}, {2, 200, 2, 200, kS2}, {7, 700, 9, 900, kS4}}, kMaps), "base.heap");
-  const yep::Profile d = yep::subtract(now, base);
-  ASSERT_EQ(d.samples.size(), 3u);  // S2 is equal in both: gone
-  auto stack_of = [&](const yep::Sample& s) {
-    std::vector<uint64_t> out;
-    for (uint64_t id : s.location_ids) out.push_back(d.location(id).address + 1);
-    return out;
-  };
-  EXPECT_EQ(stack_of(d.samples[0]), kS1);
-  EXPECT_EQ(d.samples[0].values, (std::vector<int64_t>{6, 600, 2, 200}));
-  EXPECT_EQ(stack_of(d.samples[1]), kS3);
-  EXPECT_EQ(d.samples[1].values, (std::vector<int64_t>{1, 50, 1, 50}));
-  EXPECT_EQ(stack_of(d.samples[2]), kS4);  // only in the base: negative
-  EXPECT_EQ(d.samples[2].values, (std::vector<int64_t>{-9, -900, -7, -700}));
-  // The base-only stack got locations, in the profile's mappings, reusing
-  // the existing location of 0x401301 - 1.
-  EXPECT_EQ(d.location(d.samples[2].location_ids[1]).id, now.location(now.samples[1].location_ids[1]).id);
-  EXPECT_EQ(d.mapping(d.location(d.samples[2].location_ids[0]).mapping_id)->filename, "/lib/libfoo.so");
-  EXPECT_EQ(d.mappings.size(), now.mappings.size());
-  EXPECT_EQ(d.sample_types[3].type, "inuse_space");
-  EXPECT_EQ(d.default_sample_type, 3u);
-
-  // A profile minus itself is empty.
-  EXPECT_TRUE(yep::subtract(now, now).samples.empty());
+yep::Function py(const std::string& name, const std::string& file, int64_t line) {
+  yep::Function f;
+  f.name = name;
+  f.system_name = "py:" + file + ":" + name;
+  f.filename = file;
+  f.start_line = line;
+  return f;
 }
 
-TEST(Subtract, MatchesStacksAcrossAddressSpaceRandomization) {
-  // The base ran with libfoo.so loaded elsewhere.
-  const std::string moved_maps =
-      "00400000-00401000 r--p 00000000 00:00 42          /usr/bin/prog\n"
-      "00401000-00500000 r-xp 00001000 00:00 42          /usr/bin/prog\n"
-      "7f5500000000-7f5500100000 r-xp 00002000 00:00 43          /lib/libfoo.so\n"
-      "7e0000000000-7e0000001000 r-xp 00000000 00:00 44          /lib/libonlybase.so\n";
-  const yep::Profile now = yep::parse_heap_profile(heap_text({{3, 300, 3, 300, kS1}}, kMaps), "now.heap");
-  const yep::Profile base = yep::parse_heap_profile(
-      heap_text({{1, 100, 1, 100, {0x401105, 0x7f5500000021}},
-                 {1, 8, 1, 8, {0x7f5500000501}},
-                 {1, 16, 1, 16, {0x7e0000000101}}},
-                moved_maps),
-      "base.heap");
-  const yep::Profile d = yep::subtract(now, base);
-  ASSERT_EQ(d.samples.size(), 3u);
-  EXPECT_EQ(d.samples[0].values, (std::vector<int64_t>{2, 200, 2, 200}));  // matched by file offset
-  // libfoo.so's base-only frame is moved to where the profile has libfoo.so.
-  EXPECT_EQ(d.location(d.samples[1].location_ids[0]).address, 0x7f0000000500u);
-  EXPECT_EQ(d.samples[1].values[3], -8);
-  // A file the profile does not map: its mapping is copied from the base.
-  const yep::Location& only = d.location(d.samples[2].location_ids[0]);
-  EXPECT_EQ(only.address, 0x7e0000000100u);
-  EXPECT_EQ(d.mapping(only.mapping_id)->filename, "/lib/libonlybase.so");
-  EXPECT_EQ(d.mappings.size(), now.mappings.size() + 1);
+yep::Function native(const std::string& name, const std::string& object) {
+  yep::Function f;
+  f.name = f.system_name = name;
+  f.object = object;
+  return f;
 }
 
-TEST(Subtract, WorksForCpuProfilesAndRefusesMismatchedSampleTypes) {
-  const yep::Profile now = yep::parse_cpu_profile(
-      encode64({0, 3, 0, 10000, 0, 5, 2, 0x401100, 0x401200, 3, 1, 0x401300, 0, 1, 0}) + kMaps, "now.prof");
-  const yep::Profile base = yep::parse_cpu_profile(
-      encode64({0, 3, 0, 10000, 0, 2, 2, 0x401100, 0x401200, 3, 1, 0x401300, 0, 1, 0}) + kMaps, "base.prof");
-  yep::Profile d = yep::subtract(now, base);
-  ASSERT_EQ(d.samples.size(), 1u);
-  EXPECT_EQ(d.samples[0].values, (std::vector<int64_t>{3, 3 * 10000 * 1000LL}));
-  EXPECT_EQ(d.location(d.samples[0].location_ids[0]).address, 0x401100u);  // CPU leaf: not adjusted
+// The value of every function (by name and object) over samples, base and now apart.
+std::map<std::string, std::pair<int64_t, int64_t>> flat_by_function(const yep::Profile& p) {
+  std::map<std::string, std::pair<int64_t, int64_t>> out;
+  for (const yep::Sample& s : p.samples) {
+    const yep::Function& f = p.function(p.location(s.location_ids[0]).lines[0].function_id);
+    auto& slot = out[f.name + "@" + f.object + ":" + std::to_string(f.start_line)];
+    (p.in_base(s) ? slot.first : slot.second) += s.values[0];
+  }
+  return out;
+}
 
-  const yep::Profile heap = yep::parse_heap_profile(std::string(kNormal) + kMaps, "t.heap");
+TEST(Diff, MatchesFunctionsByIdentityNeverByAddressOrIndex) {
+  // The base loaded one more module first: its functions come in another
+  // order, at other addresses; blas in two objects stays two functions.
+  const yep::Profile base = crafted({{{py("imported", "extra.py", 1)}, 50},
+                                     {{py("work", "prog.py", 10), py("<module>", "prog.py", 1)}, 400},
+                                     {{native("blas", "libopenblas-a.so")}, 30},
+                                     {{native("blas", "libopenblas-b.so")}, 70}});
+  const yep::Profile now = crafted({{{py("work", "prog.py", 10), py("<module>", "prog.py", 1)}, 800},
+                                    {{native("blas", "libopenblas-b.so")}, 70},
+                                    {{native("blas", "libopenblas-a.so")}, 30}});
+  const yep::Profile d = yep::diff(now, base, "now.prof", "base.prof", false);
+  EXPECT_TRUE(d.diff);
+  EXPECT_TRUE(d.base_scales.empty());
+  const auto flat = flat_by_function(d);
+  EXPECT_EQ(flat.at("work@:10"), std::make_pair(int64_t{-400}, int64_t{800}));
+  EXPECT_EQ(flat.at("blas@libopenblas-a.so:0"), std::make_pair(int64_t{-30}, int64_t{30}));
+  EXPECT_EQ(flat.at("blas@libopenblas-b.so:0"), std::make_pair(int64_t{-70}, int64_t{70}));
+  EXPECT_EQ(flat.at("imported@:1"), std::make_pair(int64_t{-50}, int64_t{0}));
+  EXPECT_EQ(flat.size(), 4u);
+  size_t blas = 0;
+  for (const yep::Function& f : d.functions) blas += f.name == "blas";
+  EXPECT_EQ(blas, 2u);
+  EXPECT_EQ(d.comments.back(), "base: base.prof subtracted");
+}
+
+TEST(Diff, AFunctionWhoseDefinitionMovedIsStillOneFunction) {
+  // Two lines added at the top of prog.py: work moved from line 10 to 12.
+  const yep::Profile base = crafted({{{py("work", "prog.py", 10)}, 400}, {{py("<lambda>", "prog.py", 3)}, 5},
+                                     {{py("<lambda>", "prog.py", 4)}, 6}});
+  const yep::Profile now = crafted({{{py("work", "prog.py", 12)}, 800}, {{py("<lambda>", "prog.py", 5)}, 5},
+                                    {{py("<lambda>", "prog.py", 6)}, 6}});
+  const yep::Profile d = yep::diff(now, base, "now.prof", "base.prof", false);
+  size_t works = 0, lambdas = 0;
+  for (const yep::Function& f : d.functions) {
+    works += f.name == "work";
+    lambdas += f.name == "<lambda>";
+  }
+  EXPECT_EQ(works, 1u);    // unambiguous: matched without its line
+  EXPECT_EQ(lambdas, 4u);  // two of one name in one file: never guessed
+}
+
+TEST(Diff, NormalizeScalesTheBaseToTheProfilesTotal) {
+  const yep::Profile base = crafted({{{py("a", "p.py", 1)}, 300}, {{py("b", "p.py", 5)}, 100}});
+  const yep::Profile now = crafted({{{py("a", "p.py", 1)}, 600}, {{py("b", "p.py", 5)}, 600}});
+  const yep::Profile d = yep::diff(now, base, "now.prof", "base.prof", true);
+  ASSERT_EQ(d.base_scales, (std::vector<double>{3.0}));
+  const auto flat = flat_by_function(d);
+  EXPECT_EQ(flat.at("a@:1"), std::make_pair(int64_t{-900}, int64_t{600}));  // a's share fell from 3/4 to 1/2
+  EXPECT_EQ(flat.at("b@:5"), std::make_pair(int64_t{-300}, int64_t{600}));
+  EXPECT_EQ(d.comments.back(), "base: base.prof subtracted (scaled by 3 to this profile's total)");
+}
+
+TEST(Diff, RefusesProfilesOfAnotherKind) {
+  const yep::Profile now = crafted({{{py("a", "p.py", 1)}, 300}});
+  yep::Profile heap = now;
+  heap.sample_types = {{"inuse_space", "bytes"}};
   try {
-    yep::subtract(heap, now);
+    yep::diff(now, heap, "now.prof", "old.heap", false);
     FAIL() << "no error";
   } catch (const yep::ProfileError& e) {
-    EXPECT_EQ(std::string(e.what()),
-              "different kinds of profile: the profile has alloc_objects/count, alloc_space/bytes, "
-              "inuse_objects/count, inuse_space/bytes but the base has samples/count, cpu/nanoseconds; "
-              "subtract CPU from CPU and heap from heap profiles");
+    EXPECT_EQ(std::string(e.what()), "old.heap (inuse_space/bytes) cannot be compared with now.prof "
+                                     "(cpu/nanoseconds): compare profiles of one kind");
   }
-  // Same number of types but another unit is another kind too.
-  yep::Profile wall = base;
-  wall.sample_types[1] = {"cpu", "microseconds"};
-  EXPECT_THROW(yep::subtract(now, wall), yep::ProfileError);
 }
 
 // --- A real dump: gperftools cutting a profile of 65,536 stacks at 1 MiB.
