@@ -254,6 +254,22 @@ def test_yep_passes_report_options_through(shell, with_hotcold):
     assert len(cums) == 3 and cums == sorted(cums, reverse=True), out
 
 
+def test_yep_compares_with_a_base_profile(shell, with_hotcold, tmp_path):
+    base = tmp_path / "base.prof"
+    ok, out, _ = run(shell, f"%yep -f 250 -o {base} hotcold.burn_cold(200_000_000)")
+    assert ok and base.exists(), out
+    ok, out, outputs = run(shell, f"%yep -f 250 --base {base} hotcold.burn_cold(400_000_000)")
+    assert ok, out
+    assert f"# base: {base} subtracted" in out and "      base        new     change  change%  name" in out, out
+    row = next(line.split() for line in out.splitlines() if line.split()[4:5] == ["burn_cold"])
+    before, now = (float(v.rstrip("s")) for v in row[:2])
+    assert now == pytest.approx(2 * before, rel=0.25) and row[2] == f"+{now - before:.3f}s", out
+    html = [o.data["text/html"] for o in outputs if "text/html" in o.data]
+    assert len(html) == 1 and "burn_cold" in html[0]
+    ok, out, _ = run(shell, "%yep --normalize hotcold.burn_cold(1000)")
+    assert not ok and "%yep: --normalize scales the base profile: give one with --base OLD" in out, out
+
+
 def test_yep_while_a_profile_runs_profiles_its_statement(shell, with_hotcold, tmp_path):
     # %yep inside a profiled kernel once refused ("already running"): now
     # its profile is the statement's window of the running sampler, and the

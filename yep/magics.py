@@ -142,6 +142,9 @@ YEP_OUTPUT_OPTIONS = [
     (("--format",), dict(choices=FORMATS, default="text",
                          help="text, source or folded: the report printed (default text); pstats, callgrind, "
                               "proto or html: also written to FILE.pstats, .callgrind, .pb.gz or .html (needs -o)")),
+    (("--base",), dict(metavar="OLD", help="compare with this earlier profile: base, new and change of each "
+                                           "function (the flame graph colours what grew red, what shrank blue)")),
+    (("--normalize",), dict(action="store_true", help="with --base: scale the base to this profile's total")),
 ]
 
 _memit_options = _Options("%memit", options=MEMIT_OPTIONS)
@@ -351,14 +354,16 @@ class YepMagics(Magics):
     def yep(self, line="", cell=None):
         """Native CPU profile of a statement or cell (gperftools), and its report.
 
-        %yep [-o out.prof] [--format F] [-f HZ] [report options] statement
+        %yep [-o out.prof] [--format F] [-f HZ] [--base OLD [--normalize]] [report options] statement
         %%yep [options] [statement]
         more statements
 
         Prints the report (`yep report`'s text, or source or folded with --format)
         and, where the front end shows HTML, the flame graph inline. The profile is
         kept with -o (default: a temporary file); --format pstats, callgrind, proto
-        or html also writes it in that format next to it. In cell mode the cell is
+        or html also writes it in that format next to it. With --base OLD (an
+        earlier profile, e.g. a %yep -o run before a change) the report is the
+        comparison: base, new and change of each function. In cell mode the cell is
         appended to the statement on the first line.
         """
         __tracebackhide__ = True  # noqa: F841
@@ -371,6 +376,8 @@ class YepMagics(Magics):
             raise UsageError(f"%yep --format {args.format} writes a file next to the profile: give it with -o")
         if args.nodecount is not None and args.nodecount < 0:
             raise UsageError(f"%yep: --nodecount must be 0 or more, not {args.nodecount}")
+        if args.normalize and not args.base:
+            raise UsageError("%yep: --normalize scales the base profile: give one with --base OLD")
         code = self._compile(stmt, "%yep")
         from .api import start, stop
 
@@ -406,7 +413,7 @@ class YepMagics(Magics):
         from .report import format_suffix, load
 
         try:
-            profile = load(path)
+            profile = load(path, base=args.base, normalize=args.normalize)
             nodecount = report.pop("nodecount")
             if args.format not in SHOWN_FORMATS:
                 written = profile.save(path + format_suffix(args.format), args.format, nodecount=nodecount or 0,
