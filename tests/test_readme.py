@@ -401,6 +401,7 @@ RUN = {
                             ("callgrind_annotate",), cwd="build/examples"),
     "output-formats-6": Run("$ go tool pprof -top work.pb.gz", hotcold_proto, programs=("go",)),
     "the-call-graph": Run("$ yep report --format dot work.py.prof", hotcold_run, programs=("dot",)),
+    "comparing-two-runs---base": Run("$ python -m yep -f 250 -o before.prof compare.py", copy_examples("compare.py")),
     "heap-profiling": Run("$ python -m yep --heap -v --nodecount 10 first.py", copy_examples("first.py"),
                           ("numpy",)),
     "heap-profiling-2": Run("import yep", tcmalloc_preloaded),
