@@ -4,6 +4,7 @@
 #include <cstring>
 #include <algorithm>
 #include <map>
+#include <set>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
@@ -114,13 +115,25 @@ std::string write_pstats(const Profile& p, size_t vi) {
     for (const Line& line : loc.lines)
       if (object_of[line.function_id - 1].empty()) object_of[line.function_id - 1] = m->filename;
   }
-  // Functions with equal keys share an entry.
+  // Functions with equal keys share an entry. pstats keys a function by
+  // (file, line, name) only: one source file built into two objects (two
+  // copies of a library) would make two functions one entry, so there the
+  // object's name is added to the file, "work.c (libwork-a.so)".
+  std::vector<Key> key_of(p.functions.size());
+  std::map<Key, std::string> first_object;
+  std::set<Key> in_several_objects;
+  for (const Function& f : p.functions) {
+    std::string file = !f.filename.empty() ? f.filename : !object_of[f.id - 1].empty() ? object_of[f.id - 1] : "~";
+    key_of[f.id - 1] = Key{file, f.start_line, display_name(f)};
+    auto [it, inserted] = first_object.try_emplace(key_of[f.id - 1], f.object);
+    if (!inserted && it->second != f.object) in_several_objects.insert(key_of[f.id - 1]);
+  }
   std::map<Key, size_t> index_of;
   std::vector<Key> keys;
   std::vector<size_t> entry_of(p.functions.size());
   for (const Function& f : p.functions) {
-    std::string file = !f.filename.empty() ? f.filename : !object_of[f.id - 1].empty() ? object_of[f.id - 1] : "~";
-    Key key{file, f.start_line, display_name(f)};
+    Key key = key_of[f.id - 1];
+    if (!f.object.empty() && in_several_objects.count(key)) std::get<0>(key) += " (" + f.object + ")";
     auto [it, inserted] = index_of.try_emplace(key, keys.size());
     if (inserted) keys.push_back(key);
     entry_of[f.id - 1] = it->second;
