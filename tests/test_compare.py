@@ -182,6 +182,29 @@ def test_normalize_scales_the_base_to_the_new_total(two_runs):
         "yep: error: --normalize scales the base profile: give one with --base OLD\n")
 
 
+def test_native_only_profiles_compare_by_symbol(hotcold, tmp_path):
+    """--native profiles (no Python frames): the C function given twice the work tops the diff."""
+    script = write_script(tmp_path, "native.py", """
+        import sys, hotcold
+        if len(sys.argv) > 1:
+            import json, decimal
+        hotcold.burn_hot(100_000_000)
+        hotcold.burn_cold(300_000_000 * (2 if len(sys.argv) > 1 else 1))
+    """)
+    for name, extra in (("before.prof", []), ("after.prof", ["more"])):
+        result = run_yep(["--native", "-f", "250", "-o", name, str(script), *extra], cwd=tmp_path,
+                         env={"PYTHONPATH": str(hotcold)})
+        assert result.returncode == 0, result.stderr
+    text = report("after.prof", "--base", "before.prof", "--nodecount", "0", cwd=tmp_path)
+    rows, _ = diff_rows(text)
+    top = next(iter(rows))
+    assert top.startswith("burn_cold "), text
+    hot = next(key for key in rows if key.startswith("burn_hot "))
+    speed = rows[hot][1] / rows[hot][0]
+    assert abs(rows[hot][2]) <= noise(rows[hot][0]), text
+    assert rows[top][1] == pytest.approx(2 * rows[top][0] * speed, rel=0.15), text
+
+
 def test_from_python_load_with_a_base_and_compare_are_the_report(two_runs):
     import yep
 
