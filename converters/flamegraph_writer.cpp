@@ -549,7 +549,9 @@ const char kScript[] = R"YEP(<script>
       const el = document.createElement("div");
       el.className = "f k-" + fr.kind + (ancestor ? " anc" : "") + (hit ? " m" : "");
       el.style.cssText = "left:" + x.toFixed(1) + "px;top:" + ((icicle ? d : deepest - d) * ROW) +
-        "px;width:" + Math.max(w - 1, 1).toFixed(1) + "px;background:" +
+        "px;width:" + Math.max(w - 1, 1).toFixed(1) + "px;" +
+        (w < 8 ? "padding:0;" : "") +  // a box narrower than its padding would stick out past its end
+        "background:" +
         (hit ? MATCH : data.diff ? diffColour(i) : colour[f]);
       el.tabIndex = 0;
       el.dataset.i = i;
