@@ -43,11 +43,12 @@ MATRIX_BUILD_PACKAGES := $(BUILD_PACKAGES) pybind11
 
 # The sid chroot: Debian's packages for 3.14/3.15 and what the suite runs
 # beside them (no google-pprof: gperftools 2.18 no longer ships it; no
-# browser: those tests skip, they run on the pyenv versions).
+# browser: those tests skip, they run on the pyenv versions). graphviz for
+# the call graph's SVG (yep report --format svg runs dot).
 SID := build/sid
 SID_MIRROR ?= http://deb.debian.org/debian
 SID_PACKAGES := ca-certificates g++ make pkg-config libgoogle-perftools-dev libdw-dev libelf-dev zlib1g-dev \
-	golang-go valgrind
+	golang-go valgrind graphviz
 IN_SID := $(MATRIX)/in-sid.sh $(SID) $(CURDIR)
 
 SOURCES := CMakeLists.txt pyproject.toml README.md $(shell find yep python converters cmake tests/cpp benchmarks \

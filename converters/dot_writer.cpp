@@ -25,8 +25,12 @@ struct Frame {
   bool inlined;
 };
 
+// flat and cum over all samples: in a comparison (Profile::diff) the change,
+// new - base, as the base's samples are negated; base_flat and base_cum are
+// then the base's own (positive) figures.
 struct Node {
   int64_t flat = 0, cum = 0;
+  int64_t base_flat = 0, base_cum = 0;
 };
 
 struct Edge {
@@ -68,9 +72,9 @@ std::string dot_escape(const std::string& s) {
   return out;
 }
 
-std::string percent(int64_t part, int64_t total) {
+std::string percent(int64_t part, int64_t total, bool sign = false) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f%%", total ? 100.0 * part / total : 0.0);
+  std::snprintf(buf, sizeof buf, sign ? "%+.2f%%" : "%.2f%%", total ? 100.0 * part / total : 0.0);
   return buf;
 }
 
@@ -134,29 +138,39 @@ bool redundant(const std::map<size_t, std::set<size_t>>& callers, size_t src, si
 std::string write_dot(const Profile& p, size_t vi, const DotOptions& o) {
   if (vi >= p.sample_types.size()) throw ProfileError("sample index " + std::to_string(vi) + " out of range");
   const ValueType& type = p.sample_types[vi];
-  const auto fmt = [&](int64_t v) { return format_value(v, type.unit); };
+  // A comparison's figures are changes: signed, in the text diff's units.
+  const auto fmt = [&](int64_t v) { return p.diff ? format_change(v, type.unit, true) : format_value(v, type.unit); };
+  const auto plain = [&](int64_t v) { return format_change(v, type.unit, false); };
 
   // The whole graph's nodes first: what to keep is decided on their cum.
   std::vector<Node> all(p.functions.size());
   std::vector<Frame> frames;
   std::vector<size_t> last_sample(p.functions.size(), SIZE_MAX);
-  int64_t total = 0, samples = 0;
+  int64_t total = 0, samples = 0, base_total = 0;
   for (size_t si = 0; si < p.samples.size(); ++si) {
     const Sample& s = p.samples[si];
     const int64_t v = s.values[vi];
+    const bool base = p.in_base(s);
     total += v;
+    if (base) base_total -= v;
     if (type.unit == "nanoseconds" && p.sample_types[0].unit == "count") samples += s.values[0];
     sample_frames(p, s, frames);
     if (frames.empty()) continue;
     all[frames.back().node].flat += v;
+    if (base) all[frames.back().node].base_flat -= v;
     for (const Frame& f : frames)
       if (last_sample[f.node] != si) {
         last_sample[f.node] = si;
         all[f.node].cum += v;
+        if (base) all[f.node].base_cum -= v;
       }
   }
-  const int64_t node_cutoff = std::llabs(static_cast<int64_t>(static_cast<double>(total) * o.nodefraction));
-  const int64_t edge_cutoff = std::llabs(static_cast<int64_t>(static_cast<double>(total) * o.edgefraction));
+  // What shares are of: the total; in a comparison the base's (pprof's too),
+  // so a change reads as a share of what it was, as in the text diff (the
+  // new total when the base is empty).
+  const int64_t reference = p.diff ? (base_total ? base_total : total - base_total) : total;
+  const int64_t node_cutoff = std::llabs(static_cast<int64_t>(static_cast<double>(reference) * o.nodefraction));
+  const int64_t edge_cutoff = std::llabs(static_cast<int64_t>(static_cast<double>(reference) * o.edgefraction));
   std::vector<size_t> order;
   size_t present = 0;
   for (size_t n = 0; n < all.size(); ++n) {
@@ -234,16 +248,25 @@ std::string write_dot(const Profile& p, size_t vi, const DotOptions& o) {
   if (!o.title.empty()) legend.push_back(o.title);
   legend.push_back("Type: " + type.type);
   for (const std::string& c : p.comments) legend.push_back(c);
-  legend.push_back("Total: " + fmt(total) +
-                   (type.unit == "nanoseconds" ? " in " + std::to_string(samples) + " samples" : ""));
+  if (p.diff) {
+    legend.push_back("Comparison: new " + plain(total + base_total) + ", base " + plain(base_total) + ", change " +
+                     fmt(total) + " (" + percent(total, reference, true) + " of the base)");
+    legend.push_back("Figures are changes (new - base), percentages of the base's total; each node's base -> new");
+    legend.push_back("Red grew, green shrank, grey unchanged; size by the change");
+  } else {
+    legend.push_back("Total: " + fmt(total) +
+                     (type.unit == "nanoseconds" ? " in " + std::to_string(samples) + " samples" : ""));
+  }
   int64_t shown_flat = 0;
   for (size_t n : order) shown_flat += all[n].flat;
-  legend.push_back("Showing nodes accounting for " + fmt(shown_flat) + ", " + percent(shown_flat, total) + " of " +
-                   fmt(total) + " total");
+  legend.push_back("Showing nodes accounting for " + fmt(shown_flat) + ", " + percent(shown_flat, reference, p.diff) +
+                   " of " + (p.diff ? "the base's " + plain(reference) : fmt(total)) + " total");
+  const std::string at_most = p.diff ? " |change| <= " : " <= ";
+  const auto cutoff = [&](int64_t v) { return p.diff ? plain(v) : fmt(v); };
   if (dropped_nodes)
-    legend.push_back("Dropped " + std::to_string(dropped_nodes) + " nodes (cum <= " + fmt(node_cutoff) + ")");
+    legend.push_back("Dropped " + std::to_string(dropped_nodes) + " nodes (cum" + at_most + cutoff(node_cutoff) + ")");
   if (dropped_edges)
-    legend.push_back("Dropped " + std::to_string(dropped_edges) + " edges (freq <= " + fmt(edge_cutoff) + ")");
+    legend.push_back("Dropped " + std::to_string(dropped_edges) + " edges (freq" + at_most + cutoff(edge_cutoff) + ")");
   if (order.size() < candidates)
     legend.push_back("Showing top " + std::to_string(order.size()) + " nodes out of " + std::to_string(candidates));
   out += "subgraph cluster_L { \"legend\" [shape=box fontsize=16 label=\"";
@@ -256,23 +279,26 @@ std::string write_dot(const Profile& p, size_t vi, const DotOptions& o) {
   const ShortPaths paths(files);
   int64_t max_flat = 0;
   for (size_t n : order) max_flat = std::max<int64_t>(max_flat, std::llabs(all[n].flat));
-  const double scale = total ? static_cast<double>(std::llabs(total)) : 1.0;
+  const double scale = reference ? static_cast<double>(std::llabs(reference)) : 1.0;
   for (size_t n : order) {
     const Function& f = p.functions[n];
     const Node& node = all[n];
     std::string label = dot_escape(display_name(f)) + "\\n";
     if (!f.filename.empty())
       label += dot_escape(paths(f.filename) + (f.start_line > 0 ? ":" + std::to_string(f.start_line) : "")) + "\\n";
-    label += node.flat ? fmt(node.flat) + " (" + percent(node.flat, total) + ")" : "0";
+    label += node.flat ? fmt(node.flat) + " (" + percent(node.flat, reference, p.diff) + ")" : "0";
     if (node.cum != node.flat)
-      label += (node.flat ? "\\nof " : " of ") + fmt(node.cum) + " (" + percent(node.cum, total) + ")";
+      label += (node.flat ? "\\nof " : " of ") + fmt(node.cum) + " (" + percent(node.cum, reference, p.diff) + ")";
+    // A comparison's node also says what its cum was and is.
+    const std::string before_after = plain(node.base_cum) + " \xe2\x86\x92 " + plain(node.base_cum + node.cum);
+    if (p.diff) label += "\\ncum " + before_after;
     int fontsize = 8;
     if (max_flat && node.flat)
       fontsize += static_cast<int>(std::ceil(16.0 * std::sqrt(std::llabs(node.flat) / static_cast<double>(max_flat))));
     const double share = node.cum / scale;
     out += "N" + std::to_string(id[n]) + " [label=\"" + label + "\" id=\"node" + std::to_string(id[n]) +
            "\" fontsize=" + std::to_string(fontsize) + " shape=box tooltip=\"" + dot_escape(display_name(f)) + " (" +
-           fmt(node.cum) + ")\" color=\"" + dot_color(share, false) + "\" fillcolor=\"" + dot_color(share, true) +
+           fmt(node.cum) + (p.diff ? ": " + before_after : "") + ")\" color=\"" + dot_color(share, false) + "\" fillcolor=\"" + dot_color(share, true) +
            "\"]\n";
   }
 
@@ -287,9 +313,9 @@ std::string write_dot(const Profile& p, size_t vi, const DotOptions& o) {
   for (const auto& [key, e] : sorted) {
     const std::string w = fmt(e.weight);
     std::string attr = "label=\" " + w + (e.inlined ? "\\n (inline)" : "") + "\"";
-    if (total) {
-      const int64_t weight = 1 + std::min<int64_t>(std::llabs(e.weight * 100 / total), 100);
-      const int64_t width = 1 + std::min<int64_t>(std::llabs(e.weight * 5 / total), 5);
+    if (reference) {
+      const int64_t weight = 1 + std::min<int64_t>(std::llabs(e.weight * 100 / reference), 100);
+      const int64_t width = 1 + std::min<int64_t>(std::llabs(e.weight * 5 / reference), 5);
       if (weight > 1) attr += " weight=" + std::to_string(weight);
       if (width > 1) attr += " penwidth=" + std::to_string(width);
       attr += " color=\"" + dot_color(e.weight / scale, false) + "\"";

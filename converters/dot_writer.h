@@ -26,6 +26,13 @@
 //  - a legend box: the profile type, the total, what is shown, and what was
 //    dropped ("Dropped N nodes (cum <= X)", "Dropped M edges (freq <= Y)",
 //    "Showing top K nodes out of L").
+// A comparison (Profile::diff): flat, cum and edge values are the change
+// (new - base, signed, as the text diff prints them), percentages of the
+// base's total (pprof's total for a diff), and each node also says "cum
+// base -> new"; pruning by |cum change| and |edge change| against the base's
+// total; font size by |flat change|; colour pprof's dotColor of change /
+// base total (red grew, green shrank, grey near zero); the legend says it is
+// a comparison, with new, base and change totals.
 // Values print as the text report prints them (seconds, MiB, counts).
 // Everything from the profile is escaped for dot's quoted strings.
 #pragma once

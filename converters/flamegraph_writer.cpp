@@ -133,7 +133,8 @@ struct Frame {
 
 struct Node {
   uint32_t frame = 0;
-  int64_t value = 0;
+  int64_t value = 0;  // the (new) profile's
+  int64_t base = 0;   // a comparison's base, as a positive figure
   std::vector<uint32_t> children;
 };
 
@@ -147,24 +148,30 @@ class TreeBuilder {
     nodes_.push_back(Node{});
   }
 
-  void add(const Sample& s, int64_t v) {
+  // Adds a sample's value `v` (the new profile's) and `b` (the base's, in
+  // a comparison) to every node on its stack.
+  void add(const Sample& s, int64_t v, int64_t b) {
     uint32_t node = 0;
-    nodes_[0].value += v;
+    const auto credit = [&](uint32_t n) {
+      nodes_[n].value += v;
+      nodes_[n].base += b;
+    };
+    credit(0);
     if (s.location_ids.empty()) {
       node = child(node, unsymbolized_frame("[no stack]"));
-      nodes_[node].value += v;
+      credit(node);
       return;
     }
     for (auto id = s.location_ids.rbegin(); id != s.location_ids.rend(); ++id) {
       const Location& loc = p_.location(*id);
       if (loc.lines.empty()) {
         node = child(node, unsymbolized_frame(location_name(loc)));
-        nodes_[node].value += v;
+        credit(node);
         continue;
       }
       for (auto line = loc.lines.rbegin(); line != loc.lines.rend(); ++line) {  // outer caller first
         node = child(node, function_frame(line->function_id));
-        nodes_[node].value += v;
+        credit(node);
       }
     }
   }
@@ -178,8 +185,9 @@ class TreeBuilder {
     nodes_.reserve(frames + 1);
   }
 
-  // Nodes as [depth, frame, value] in depth-first order, heaviest child first.
-  std::string nodes_json() {
+  // Nodes as [depth, frame, value] (with `diff`, [depth, frame, value, base])
+  // in depth-first order, heaviest child first.
+  std::string nodes_json(bool diff) {
     std::string out;
     std::vector<std::pair<uint32_t, uint32_t>> stack{{0, 0}};  // node, depth
     char buf[96];
@@ -187,12 +195,15 @@ class TreeBuilder {
       const auto [n, depth] = stack.back();
       stack.pop_back();
       Node& node = nodes_[n];
-      std::snprintf(buf, sizeof buf, "%s[%" PRIu32 ",%" PRIu32 ",%" PRId64 "]", out.empty() ? "" : ",\n", depth,
+      std::snprintf(buf, sizeof buf, "%s[%" PRIu32 ",%" PRIu32 ",%" PRId64, out.empty() ? "" : ",\n", depth,
                     node.frame, node.value);
       out += buf;
+      if (diff) out += "," + std::to_string(node.base);
+      out += "]";
       std::sort(node.children.begin(), node.children.end(), [&](uint32_t a, uint32_t b) {
         const Node &x = nodes_[a], &y = nodes_[b];
         if (x.value != y.value) return x.value > y.value;
+        if (x.base != y.base) return x.base > y.base;
         const Frame &fx = frames_[x.frame], &fy = frames_[y.frame];
         if (fx.name != fy.name) return fx.name < fy.name;
         return x.frame < y.frame;
@@ -373,11 +384,12 @@ const char kScript[] = R"YEP(<script>
   // ---- the tree, from [depth, frame, value] in depth-first order ----
   const depth = new Int32Array(N), frame = new Int32Array(N), parent = new Int32Array(N), end = new Int32Array(N);
   const value = new Float64Array(N), start = new Float64Array(N), self = new Float64Array(N);
+  const base = new Float64Array(N);  // a comparison's base value (data.diff), else 0
   {
     const path = [], cursor = [], open = [];
     for (let i = 0; i < N; i++) {
-      const [d, f, v] = data.nodes[i];
-      depth[i] = d; frame[i] = f; value[i] = v; self[i] = v;
+      const [d, f, v, b] = data.nodes[i];
+      depth[i] = d; frame[i] = f; value[i] = v; self[i] = v; base[i] = b || 0;
       if (d === 0) { parent[i] = -1; start[i] = 0; }
       else { const p = path[d - 1]; parent[i] = p; start[i] = cursor[d - 1]; cursor[d - 1] += v; self[p] -= v; }
       path[d] = i; cursor[d] = start[i];
@@ -386,7 +398,12 @@ const char kScript[] = R"YEP(<script>
     }
     while (open.length) end[open.pop()] = N;
   }
-  const total = N ? value[0] : 0;
+  const total = N ? value[0] : 0, baseTotal = N ? base[0] : 0;
+  // A comparison draws the new profile: frames only in the base have no
+  // width and are left out; the header says how much of the base they hold
+  // (the base value of each such frame whose parent is drawn).
+  let baseOnly = 0;
+  for (let i = 1; i < N; i++) if (value[i] === 0 && value[parent[i]] > 0) baseOnly += base[i];
 
   // ---- formatting ----
   function fmt(v) {
@@ -398,6 +415,8 @@ const char kScript[] = R"YEP(<script>
     return String(v);
   }
   function pct(v, of) { return of ? (100 * v / of).toFixed(2) + "%" : "0.00%"; }
+  function signed(v) { return (v > 0 ? "+" : "") + fmt(v); }
+  function signedPct(v, of) { return (v > 0 ? "+" : "") + pct(v, of); }
   function where(f) {
     const fr = frames[f];
     if (fr.file) return fr.file + (fr.line > 0 ? ":" + fr.line : "");
@@ -412,6 +431,17 @@ const char kScript[] = R"YEP(<script>
     return (h >>> 0) / 4294967296;
   }
   const MATCH = "hsl(292, 72%, 66%)";
+  // A comparison's colours, per node: red where it grew, blue where it
+  // shrank, saturation by the change relative to the frame's own size
+  // (r = |new - base| / max(new, base): 1 for a frame that is new or gone,
+  // 0.5 for one that doubled or halved; saturation sqrt(r), so a doubling
+  // reads clearly red), so a frame's colour says how much it changed
+  // whatever its width; grey when it did not change.
+  function diffColour(i) {
+    const most = Math.max(value[i], base[i]);
+    const r = most > 0 ? (value[i] - base[i]) / most : 0, s = Math.sqrt(Math.min(1, Math.abs(r)));
+    return "hsl(" + (r >= 0 ? 0 : 220) + ", " + (6 + 80 * s).toFixed(0) + "%, " + (84 - 22 * s).toFixed(0) + "%)";
+  }
   const colour = frames.map(function (fr) {
     const a = hash(fr.name), b = hash(fr.name + "~");
     switch (fr.kind) {
@@ -458,9 +488,23 @@ const char kScript[] = R"YEP(<script>
   // ---- header ----
   document.getElementById("title").textContent = data.title || "Flame graph";
   const typeName = data.type === "cpu" ? "CPU" : data.type;
-  document.getElementById("summary").textContent =
-    data.type === "samples" && data.unit === "count" ? fmt(total) + " samples"
+  document.getElementById("summary").textContent = data.diff
+    ? "Comparison with a base (named below): " + fmt(total) + " " + typeName + " now, base " + fmt(baseTotal) +
+      ", change " + signed(total - baseTotal) + " (" + signedPct(total - baseTotal, baseTotal) + " of the base). " +
+      "Widths: the new profile. Red grows, blue shrinks, grey unchanged." +
+      (baseOnly > 0 ? " Not drawn: " + fmt(baseOnly) + " of the base in frames the new profile does not have." : "")
+    : data.type === "samples" && data.unit === "count" ? fmt(total) + " samples"
       : fmt(total) + " " + typeName + (data.samples !== null ? ", " + data.samples + " samples" : "");
+  if (data.diff) {
+    document.getElementById("legend").innerHTML = "";
+    for (const [text, swatch] of [["grew", "hsl(0, 86%, 62%)"], ["shrank", "hsl(220, 86%, 62%)"],
+                                  ["unchanged", "hsl(0, 6%, 84%)"], ["match", MATCH]]) {
+      const span = document.createElement("span");
+      span.style.setProperty("--swatch", swatch);
+      span.textContent = text;
+      document.getElementById("legend").appendChild(span);
+    }
+  }
   const comments = document.getElementById("comments");
   for (const c of data.comments) {
     const li = document.createElement("li");
@@ -505,11 +549,15 @@ const char kScript[] = R"YEP(<script>
       const el = document.createElement("div");
       el.className = "f k-" + fr.kind + (ancestor ? " anc" : "") + (hit ? " m" : "");
       el.style.cssText = "left:" + x.toFixed(1) + "px;top:" + ((icicle ? d : deepest - d) * ROW) +
-        "px;width:" + Math.max(w - 1, 1).toFixed(1) + "px;background:" + (hit ? MATCH : colour[f]);
+        "px;width:" + Math.max(w - 1, 1).toFixed(1) + "px;" +
+        (w < 8 ? "padding:0;" : "") +  // a box narrower than its padding would stick out past its end
+        "background:" +
+        (hit ? MATCH : data.diff ? diffColour(i) : colour[f]);
       el.tabIndex = 0;
       el.dataset.i = i;
       el.setAttribute("role", "button");
-      el.setAttribute("aria-label", fr.full + ", " + fmt(value[i]) + ", " + pct(value[i], total));
+      el.setAttribute("aria-label", fr.full + ", " + fmt(value[i]) + ", " + pct(value[i], total) +
+        (data.diff ? ", base " + fmt(base[i]) + ", change " + signed(value[i] - base[i]) : ""));
       const label = fit(fr.name, w - 7);
       if (label) el.textContent = label;
       fragment.appendChild(el);
@@ -527,6 +575,10 @@ const char kScript[] = R"YEP(<script>
     let text = fmt(value[i]) + ", " + pct(value[i], total) + " of total";
     if (zoom !== 0 && i !== zoom && elements.has(i) && !elements.get(i).classList.contains("anc"))
       text += ", " + pct(value[i], value[zoom]) + " of " + frames[frame[zoom]].name;
+    if (data.diff)
+      text = "new " + text + "; base " + fmt(base[i]) + "; change " + signed(value[i] - base[i]) + ", " +
+        (base[i] ? signedPct(value[i] - base[i], base[i]) + " of its base, " : "not in the base, ") +
+        signedPct(value[i] - base[i], baseTotal) + " of the base's total";
     return { name: fr.full, where: where(frame[i]), value: text,
              self: self[i] !== value[i] ? "self " + fmt(self[i]) + ", " + pct(self[i], total) : "",
              kind: KIND[fr.kind] || fr.kind };
@@ -715,17 +767,27 @@ std::string write_flamegraph_html(const Profile& p, size_t value_index, const st
   for (const Sample& s : p.samples)
     for (uint64_t id : s.location_ids) frames_in_samples += std::max<size_t>(1, p.location(id).lines.size());
   tree.reserve(frames_in_samples);
+  // A comparison (Profile::diff) draws the new profile and colours it by the
+  // change; so does a profile with negative values (one subtracted from
+  // another elsewhere), whose negative samples are the base: widths are
+  // never negative, so no bar overflows its parent.
+  bool diff = p.diff;
+  for (const Sample& s : p.samples) diff = diff || s.values[vi] < 0;
+  int64_t base_samples = 0;
   for (const Sample& s : p.samples) {
-    if (has_samples) samples += s.values[samples_index];
-    if (s.values[vi] != 0) tree.add(s, s.values[vi]);
+    const bool base = p.diff ? p.in_base(s) : s.values[vi] < 0;
+    if (has_samples) (base ? base_samples : samples) += s.values[samples_index];
+    if (s.values[vi] != 0) tree.add(s, base ? 0 : s.values[vi], base ? -s.values[vi] : 0);
   }
-  const std::string nodes = tree.nodes_json();
+  const std::string nodes = tree.nodes_json(diff);
 
   std::string json = "{\n";
   json += "\"title\": " + json_string(title) + ",\n";
   json += "\"type\": " + json_string(type.type) + ",\n";
   json += "\"unit\": " + json_string(type.unit) + ",\n";
   json += "\"samples\": " + (has_samples ? std::to_string(samples) : std::string("null")) + ",\n";
+  json += std::string("\"diff\": ") + (diff ? "true" : "false") + ",\n";
+  if (diff && has_samples) json += "\"base_samples\": " + std::to_string(-base_samples) + ",\n";
   json += "\"comments\": [";
   for (size_t i = 0; i < p.comments.size(); ++i) json += (i ? ", " : "") + json_string(p.comments[i]);
   json += "],\n";
@@ -738,7 +800,8 @@ std::string write_flamegraph_html(const Profile& p, size_t value_index, const st
             ", \"kind\": \"" + f.kind + "\"}" + (i + 1 < frames.size() ? ",\n" : "\n");
   }
   json += "],\n";
-  json += "\"nodes_are\": \"[depth, frame index, value] in depth-first order, heaviest child first\",\n";
+  json += std::string("\"nodes_are\": \"[depth, frame index, value") + (diff ? ", base value" : "") +
+          "] in depth-first order, heaviest child first\",\n";
   json += "\"nodes\": [\n" + nodes + "\n]\n}";
 
   std::string html = kHead;

@@ -25,6 +25,16 @@
 //    text and shows the share of the total they account for; Tab and the
 //    arrow keys move between frames.
 //
+// A comparison (Profile::diff, or any profile with negative values, whose
+// negative samples are then the base) draws the new profile: widths by the
+// new value (never negative, so no bar overflows its parent; frames only in
+// the base have no width and are not drawn, the header says how much of the
+// base they hold), each frame coloured by its change (red grew, blue shrank,
+// grey unchanged; saturation by the change relative to the frame's own
+// size), the tooltip with new, base, change and change%; the header says it
+// is a comparison, with both totals (the comments name the base). The JSON
+// then has "diff": true and nodes [depth, frame, value, base value].
+//
 // Everything taken from the profile is escaped: the title in HTML, the data as
 // JSON whose '<', '>' and '&' are written \u003c, \u003e, \u0026 (so no "</script>"
 // or "<!--" can appear inside the script element), invalid UTF-8 replaced by

@@ -200,6 +200,39 @@ TEST(FlamegraphWriter, TreeMergesRecursionAndInlinedFrames) {
   EXPECT_EQ(count(data, "\n[1,"), 3u);  // main, libfoo.so+0x1234, [no stack]
 }
 
+// A comparison: the base's samples (negated, labelled pprof::base) become
+// each node's base value; widths (the value) are the new profile's, never
+// negative; a frame only in the base has value 0.
+TEST(FlamegraphWriter, ComparisonNodesCarryNewAndBase) {
+  Profile p = make_profile();
+  p.samples = {
+      {{lFib, lMain}, {3, 30}},
+      {{lEvil, lMain}, {1, 10}},
+      {{lFib, lMain}, {-1, -10}, {{Profile::kBaseLabel, "true"}}},
+      {{lOdd, lMain}, {-2, -20}, {{Profile::kBaseLabel, "true"}}},
+      {{lEvil, lMain}, {-1, -10}, {{Profile::kBaseLabel, "true"}}},
+  };
+  p.diff = true;
+  const std::string data = data_of(yep::write_flamegraph_html(p, 1, "t"));
+  EXPECT_NE(data.find("\"diff\": true,"), std::string::npos) << data;
+  EXPECT_NE(data.find("\"samples\": 4,"), std::string::npos) << data;
+  EXPECT_NE(data.find("\"base_samples\": 4,"), std::string::npos) << data;
+  // all: new 40, base 40; main the same; fib 30 (base 10), evil 10 (10), odd 0 (20).
+  EXPECT_NE(data.find("\"nodes\": [\n[0,0,40,40],\n[1,1,40,40],\n[2,2,30,10],\n"), std::string::npos) << data;
+  EXPECT_NE(data.find(",0,20]"), std::string::npos) << data;  // odd: only in the base
+  EXPECT_EQ(data.find(",-"), std::string::npos) << data;      // no negative figure anywhere
+}
+
+// Negative values without Profile::diff (a profile subtracted elsewhere)
+// are drawn as a comparison too, never as negative widths.
+TEST(FlamegraphWriter, NegativeValuesAreABase) {
+  Profile p = make_profile();
+  p.samples = {{{lFib, lMain}, {3, 30}}, {{lOdd, lMain}, {-2, -20}}};
+  const std::string data = data_of(yep::write_flamegraph_html(p, 1, "t"));
+  EXPECT_NE(data.find("\"diff\": true,"), std::string::npos) << data;
+  EXPECT_EQ(data.find(",-"), std::string::npos) << data;
+}
+
 TEST(FlamegraphWriter, EmptyProfileStillRenders) {
   Profile p;
   p.sample_types = {{"cpu", "nanoseconds"}};

@@ -78,6 +78,11 @@ add_executable(flamegraph_test tests/cpp/flamegraph_test.cpp)
 target_link_libraries(flamegraph_test PRIVATE yepconv GTest::gtest_main)
 gtest_discover_tests(flamegraph_test)
 
+# The call graph writer on crafted profiles: labels, pruning, comparisons.
+add_executable(dot_writer_test tests/cpp/dot_writer_test.cpp)
+target_link_libraries(dot_writer_test PRIVATE yepconv GTest::gtest_main)
+gtest_discover_tests(dot_writer_test)
+
 # The heap profile reader, format detection and base subtraction on crafted
 # files; and a real gperftools dump cut at 1 MiB, written by a program linked
 # to tcmalloc (the test skips when libtcmalloc is missing).
