@@ -6,6 +6,7 @@
 #include <climits>
 #include <cstdio>
 #include <map>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -238,7 +239,7 @@ class TreeBuilder {
       frame.kind = "python";
     else
       frame.kind = f.filename.empty() && is_unsymbolized_name(f.name) ? "unsymbolized" : "native";
-    frame.name = frame.kind == "python" ? frame.full : display_name(f);  // "<module>" is not a C++ template
+    frame.name = std::string_view(frame.kind) == "python" ? frame.full : display_name(f);  // "<module>" is not a C++ template
     index = static_cast<uint32_t>(frames_.size());
     frames_.push_back(frame);
     return index;
