@@ -256,14 +256,19 @@ def test_yep_passes_report_options_through(shell, with_hotcold):
 
 def test_yep_compares_with_a_base_profile(shell, with_hotcold, tmp_path):
     base = tmp_path / "base.prof"
-    ok, out, _ = run(shell, f"%yep -f 250 -o {base} hotcold.burn_cold(200_000_000)")
+    ok, out, _ = run(shell, f"%yep -f 250 -o {base} hotcold.burn_hot(60_000_000); hotcold.burn_cold(200_000_000)")
     assert ok and base.exists(), out
-    ok, out, outputs = run(shell, f"%yep -f 250 --base {base} hotcold.burn_cold(400_000_000)")
+    ok, out, outputs = run(shell, f"%yep -f 250 --base {base} hotcold.burn_hot(60_000_000); "
+                                  "hotcold.burn_cold(400_000_000)")
     assert ok, out
     assert f"# base: {base} subtracted" in out and "      base        new     change  change%  name" in out, out
-    row = next(line.split() for line in out.splitlines() if line.split()[4:5] == ["burn_cold"])
-    before, now = (float(v.rstrip("s")) for v in row[:2])
-    assert now == pytest.approx(2 * before, rel=0.25) and row[2] == f"+{now - before:.3f}s", out
+    rows = {line.split()[4]: line.split() for line in out.splitlines() if line.split()[4:5] in (["burn_cold"], ["burn_hot"])}
+    (cold_before, cold_now), (hot_before, hot_now) = ((float(v.rstrip("s")) for v in rows[f][:2])
+                                                      for f in ("burn_cold", "burn_hot"))
+    # burn_cold got twice the work; burn_hot's change is the speed of the machine between the runs.
+    assert cold_now == pytest.approx(2 * cold_before * hot_now / hot_before, rel=0.15), out
+    assert rows["burn_cold"][2].startswith("+") and float(rows["burn_cold"][2].rstrip("s")) == pytest.approx(
+        cold_now - cold_before, abs=0.0011), out
     html = [o.data["text/html"] for o in outputs if "text/html" in o.data]
     assert len(html) == 1 and "burn_cold" in html[0]
     ok, out, _ = run(shell, "%yep --normalize hotcold.burn_cold(1000)")
