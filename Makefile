@@ -125,6 +125,7 @@ bench: install
 	$(PY) benchmarks/memit.py
 	$(PY) benchmarks/census.py
 	$(PY) benchmarks/mixed.py
+	$(PY) benchmarks/report_speed.py
 
 install: $(VENV)/.yep-installed
 
