@@ -12,7 +12,7 @@
 //  - The answer for an ELF address (frames, or the entry of an unnamed
 //    function) is computed in a form that does not depend on the mapping or
 //    the profile, so that SymbolCache (symbol_cache.h) can keep it between
-//    runs by build id; named_frames() turns it into frames, cached or not.
+//    runs by build id; frames_of() turns it into frames, cached or not.
 //  - symbolize(): resolves each unsymbolized location to frames and interns
 //    their functions into the profile, then saves the new answers.
 #include "symbolizer.h"
