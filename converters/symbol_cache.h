@@ -6,8 +6,13 @@
 // What it promises:
 //  - One file per object, named by its build id, in
 //    $YEP_SYMBOL_CACHE, else $XDG_CACHE_HOME/yep/symbols, else
-//    ~/.cache/yep/symbols; YEP_SYMBOL_CACHE=off turns the cache off. Objects
-//    without a build id are never cached.
+//    ~/.cache/yep/symbols (absolute paths only); YEP_SYMBOL_CACHE=off, or a
+//    relative path, turns the cache off. Objects without a build id are
+//    never cached.
+//  - Not noticed: a separate debug file that appears later where libdwfl
+//    looks by .gnu_debuglink (beside the object or under /usr/lib/debug/<its
+//    folder>) for an object whose answers came without one; by build id
+//    (/usr/lib/debug/.build-id, as Debian's -dbg packages install) it is.
 //  - An entry is used only when everything its answers came from is as it
 //    was: the build id, the object file's size and modification time, and
 //    the same (size, modification time, or absence) of the debug files
