@@ -83,13 +83,13 @@ test-3.11: install
 
 # The readers' fuzz targets (tests/fuzz/), built with clang's libFuzzer,
 # AddressSanitizer and UndefinedBehaviorSanitizer, each run FUZZ_SECONDS
-# from the crafted corpus kept in tests/fuzz/corpus/<reader> (.cpu and .heap
+# from the crafted corpus kept in tests/fuzz/corpus/<reader> (.cpu, .heap and .sym
 # files: *.prof is git-ignored; what it
 # finds on the way goes to build/fuzz/found-<reader>; a crash's input to
 # build/fuzz/crash-*). make test runs them; a finding fails the 3.11 job.
 FUZZ_CXX ?= clang++
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := cpu_profile heap_profile
+FUZZ_TARGETS := cpu_profile heap_profile symbol_cache
 FUZZ_FLAGS := -std=c++17 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -Iconverters
 FUZZ_OBJS := $(patsubst converters/%.cpp,build/fuzz/obj/%.o,$(filter-out converters/yep_convert_main.cpp,$(wildcard converters/*.cpp)))
 
@@ -126,6 +126,7 @@ bench: install
 	$(PY) benchmarks/memit.py
 	$(PY) benchmarks/census.py
 	$(PY) benchmarks/mixed.py
+	$(PY) benchmarks/report_speed.py
 
 install: $(VENV)/.yep-installed
 

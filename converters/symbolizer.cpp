@@ -9,8 +9,12 @@
 //    index of CU ranges when those are missing), the subprogram from a
 //    per-CU index of subprogram ranges, the inlined frames by descending from
 //    the subprogram into the scopes that contain the pc.
+//  - The answer for an ELF address (frames, or the entry of an unnamed
+//    function) is computed in a form that does not depend on the mapping or
+//    the profile, so that SymbolCache (symbol_cache.h) can keep it between
+//    runs by build id; frames_of() turns it into frames, cached or not.
 //  - symbolize(): resolves each unsymbolized location to frames and interns
-//    their functions into the profile.
+//    their functions into the profile, then saves the new answers.
 #include "symbolizer.h"
 
 #include <cxxabi.h>
@@ -38,6 +42,7 @@
 #include "function_identity.h"
 #include "function_name.h"
 #include "progress.h"
+#include "symbol_cache.h"
 
 namespace yep {
 namespace {
@@ -114,6 +119,28 @@ Frame named_frame(const std::string& name) {
   frame.function.name = name;
   frame.function.system_name = name;
   return frame;
+}
+
+CachedFrame cached_frame(const Frame& frame) {
+  return {frame.function.name, frame.function.system_name, frame.function.filename,
+          frame.function.start_line, frame.line};
+}
+
+// The frames of an answer; a frame without a name gets `fallback_name`.
+std::vector<Frame> frames_of(const CachedAnswer& answer, const std::string& fallback_name) {
+  std::vector<Frame> frames;
+  for (const CachedFrame& f : answer.frames) {
+    Frame frame = f.name.empty() ? named_frame(fallback_name)
+                                 : Frame{{f.name, f.system_name, f.filename, f.start_line}, 0};
+    frame.line = f.line;
+    frames.push_back(std::move(frame));
+  }
+  return frames;
+}
+
+// Where libdwfl looks first for the separate debug info of a build id.
+std::string build_id_debug_path(const std::string& build_id) {
+  return "/usr/lib/debug/.build-id/" + build_id.substr(0, 2) + "/" + build_id.substr(2) + ".debug";
 }
 
 // ---------------------------------------------------------------------------
@@ -502,13 +529,25 @@ class Symbolizer::Impl {
   std::vector<Frame> resolve(const Mapping* mapping, uint64_t address, Found* where);
   Frame hinted_or(uint64_t address, const std::string& fallback) const;
   const std::vector<FunctionHint>* hints_ = nullptr;  // of the profile being symbolized
-  std::vector<Frame> dwarf_frames(Module& module, Dwarf_Addr address,
-                                  const std::string& fallback_name);
+  // Frames without a name in DWARF are left without one (the caller's
+  // fallback name).
+  std::vector<Frame> dwarf_frames(Module& module, Dwarf_Addr address);
   Dwarf_Die* cu_from_own_index(Module& module, Dwarf_Addr address,
                                Dwarf_Addr* bias);
   const DieIndex& subprograms(Dwarf_Die* cu);
   const FunctionKey& function_of(Dwarf_Die* die);
   bool symbol_frame(Module& module, Dwarf_Addr address, Frame* frame);
+  // The answer for an ELF address of the object file at `path`, from DWARF,
+  // the symbol tables or the unwind information.
+  CachedAnswer answer(const std::string& path, uint64_t load_bias, uint64_t elf_address);
+  // The cached answers of the object file at `path`, read on first use.
+  struct CachedObject {
+    std::string build_id;
+    std::map<uint64_t, CachedAnswer> answers;
+    bool changed = false;  // holds answers the cache file does not
+  };
+  CachedObject& cached(const std::string& path, const std::string& build_id);
+  void save_cache();
 
   Dwfl* dwfl_ = nullptr;
   std::vector<std::string> binary_path_;  // where copies of missing objects may be
@@ -518,6 +557,8 @@ class Symbolizer::Impl {
   // Keyed by the DIE's address in the mapped debug data, unique per DIE.
   std::unordered_map<const void*, DieIndex> cu_subprograms_;
   std::unordered_map<const void*, FunctionKey> functions_;
+  SymbolCache cache_;
+  std::unordered_map<std::string, CachedObject> cached_;  // by path of the object file read
 };
 
 const ObjectFile& Symbolizer::Impl::object_file(const std::string& path) {
@@ -604,27 +645,79 @@ std::vector<Frame> Symbolizer::Impl::resolve(const Mapping* mapping,
     return {hinted_or(address, label + hex(file_offset))};
   }
   *where = {true, address - elf_address, segment_vaddr};
-  std::string fallback_name = label + hex(elf_address);
-  Module& m = module(found, address - elf_address);
-  if (m.dwfl_module != nullptr) {
-    Dwarf_Addr dwfl_address = elf_address + m.bias;
-    std::vector<Frame> frames = dwarf_frames(m, dwfl_address, fallback_name);
-    if (!frames.empty()) return frames;
-    Frame frame;
-    if (symbol_frame(m, dwfl_address, &frame)) return {frame};
-    // No symbol: the function's entry, where its unwind information (every
-    // object has it) says the function starts, names every address in it.
-    Dwarf_Addr cfi_bias = 0;
-    Dwarf_CFI* cfi = dwfl_module_eh_cfi(m.dwfl_module, &cfi_bias);
-    Dwarf_Frame* fde = nullptr;
-    Dwarf_Addr start = 0, end = 0;
-    if (cfi && dwarf_cfi_addrframe(cfi, dwfl_address - cfi_bias, &fde) == 0) {
-      if (dwarf_frame_info(fde, &start, &end, nullptr) >= 0 && start + cfi_bias - m.bias <= elf_address)
-        fallback_name = label + hex(start + cfi_bias - m.bias);
-      free(fde);
+  const CachedAnswer* found_answer = nullptr;
+  CachedAnswer computed;
+  if (!object->build_id.empty() && cache_.enabled()) {
+    CachedObject& c = cached(found, object->build_id);
+    auto it = c.answers.find(elf_address);
+    if (it == c.answers.end() && c.answers.size() < kMaxCacheEntries) {
+      it = c.answers.emplace(elf_address, answer(found, address - elf_address, elf_address)).first;
+      c.changed = true;
     }
+    if (it != c.answers.end()) found_answer = &it->second;
   }
-  return {hinted_or(address, fallback_name)};
+  if (found_answer == nullptr) found_answer = &(computed = answer(found, address - elf_address, elf_address));
+  if (found_answer->unnamed) return {hinted_or(address, label + hex(found_answer->entry))};
+  return frames_of(*found_answer, label + hex(elf_address));
+}
+
+CachedAnswer Symbolizer::Impl::answer(const std::string& path, uint64_t load_bias, uint64_t elf_address) {
+  CachedAnswer result;
+  result.unnamed = true;
+  result.entry = elf_address;
+  Module& m = module(path, load_bias);
+  if (m.dwfl_module == nullptr) return result;
+  Dwarf_Addr dwfl_address = elf_address + m.bias;
+  std::vector<Frame> frames = dwarf_frames(m, dwfl_address);
+  Frame frame;
+  if (frames.empty() && symbol_frame(m, dwfl_address, &frame)) frames.push_back(frame);
+  if (!frames.empty()) {
+    result.unnamed = false;
+    for (const Frame& f : frames) result.frames.push_back(cached_frame(f));
+    return result;
+  }
+  // No symbol: the function's entry, where its unwind information (every
+  // object has it) says the function starts, names every address in it.
+  Dwarf_Addr cfi_bias = 0;
+  Dwarf_CFI* cfi = dwfl_module_eh_cfi(m.dwfl_module, &cfi_bias);
+  Dwarf_Frame* fde = nullptr;
+  Dwarf_Addr start = 0, end = 0;
+  if (cfi && dwarf_cfi_addrframe(cfi, dwfl_address - cfi_bias, &fde) == 0) {
+    if (dwarf_frame_info(fde, &start, &end, nullptr) >= 0 && start + cfi_bias - m.bias <= elf_address)
+      result.entry = start + cfi_bias - m.bias;
+    free(fde);
+  }
+  return result;
+}
+
+Symbolizer::Impl::CachedObject& Symbolizer::Impl::cached(const std::string& path, const std::string& build_id) {
+  auto it = cached_.find(path);
+  if (it == cached_.end()) it = cached_.emplace(path, CachedObject{build_id, cache_.load(build_id, path), false}).first;
+  return it->second;
+}
+
+// Writes the answers found since the last save, with the files they came from.
+void Symbolizer::Impl::save_cache() {
+  for (auto& [path, c] : cached_) {
+    if (!c.changed) continue;
+    c.changed = false;
+    CacheContents contents;
+    contents.build_id = c.build_id;
+    const char* urls = std::getenv("DEBUGINFOD_URLS");
+    contents.debuginfod = urls != nullptr && *urls != '\0';
+    contents.sources.push_back(stamp_of(path));
+    contents.sources.push_back(stamp_of(build_id_debug_path(c.build_id)));
+    // The separate debug file libdwfl read for it, wherever it found it.
+    for (const auto& [key, m] : modules_) {
+      const char* debugfile = nullptr;
+      if (key.first != path || m.dwfl_module == nullptr) continue;
+      dwfl_module_info(m.dwfl_module, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, &debugfile);
+      if (debugfile != nullptr && debugfile != contents.sources[1].path) contents.sources.push_back(stamp_of(debugfile));
+      break;
+    }
+    contents.answers = c.answers;
+    cache_.save(contents);
+  }
 }
 
 // The capture's name for a function the object file does not name (see
@@ -639,8 +732,7 @@ Frame Symbolizer::Impl::hinted_or(uint64_t address, const std::string& fallback)
 
 // Frames from DWARF, innermost first; empty if DWARF doesn't cover the
 // address with a subprogram.
-std::vector<Frame> Symbolizer::Impl::dwarf_frames(
-    Module& m, Dwarf_Addr address, const std::string& fallback_name) {
+std::vector<Frame> Symbolizer::Impl::dwarf_frames(Module& m, Dwarf_Addr address) {
   Dwarf_Addr bias = 0;
   Dwarf_Die* cu = dwfl_module_addrdie(m.dwfl_module, address, &bias);
   if (cu == nullptr) cu = cu_from_own_index(m, address, &bias);
@@ -659,9 +751,6 @@ std::vector<Frame> Symbolizer::Impl::dwarf_frames(
   for (size_t i = scopes.size(); i-- > 0;) {
     Frame frame;
     frame.function = function_of(&scopes[i]);
-    if (frame.function.name.empty()) {
-      frame.function = named_frame(fallback_name).function;
-    }
     frame.line = current_line;
     frames.push_back(std::move(frame));
     // The frame that inlined this one is at the call site.
@@ -789,6 +878,7 @@ void Symbolizer::Impl::symbolize(Profile& profile) {
   }
   profile.missing_objects.clear();
   for (const auto& [path, changed] : missing_) profile.missing_objects.push_back({path, changed});
+  save_cache();
 
   for (size_t i = 0; i < profile.mappings.size(); ++i) {
     Mapping& mapping = profile.mappings[i];

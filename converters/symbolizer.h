@@ -59,6 +59,11 @@
 // profiles keeps these caches, which assumes the files don't change
 // meanwhile. Not thread-safe.
 //
+// The answers for objects with a build id are also kept between runs, on
+// disk (symbol_cache.h: $XDG_CACHE_HOME/yep/symbols; YEP_SYMBOL_CACHE=off
+// turns it off), so that a library seen before is not read again; the
+// output is the same, byte for byte, with or without it.
+//
 // When the environment sets DEBUGINFOD_URLS, libdwfl also asks those
 // debuginfod servers for missing debug info (this can be slow the first
 // time; unset it to stay offline).

@@ -15,16 +15,39 @@ plus ``yep.profile`` (context manager and decorator), ``yep.is_running``,
 (``yep.serve``); and, in IPython or Jupyter, ``%load_ext yep`` for the
 magics %memit, %mprun and %yep (yep.magics).
 """
+import importlib
+
 from ._errors import YepError
-from .api import flush, is_running, profile, start, stop
-from .heap import heap_dump, heap_is_running, heap_profile, heap_start, heap_stats, heap_stop
+# Names that are also submodules' names stay eager: importing the submodule
+# (yep.report, as the CLI does) would otherwise rebind yep.report to it.
 from .memory_usage import memory_usage
 from .census import Census, census
-from .live_view import serve
-from .timestamps import label
 from .report import Profile, load, report
 
 __version__ = "1.0.0.dev0"
+
+# The rest is imported on first use (PEP 562), so that `yep report` loads
+# only what a report needs: the live view alone imports http.server, a third
+# of a 0.1 s report. name -> the submodule that defines it.
+_LAZY = {"start": "api", "stop": "api", "flush": "api", "is_running": "api", "profile": "api",
+         "heap_start": "heap", "heap_dump": "heap", "heap_stop": "heap", "heap_is_running": "heap",
+         "heap_profile": "heap", "heap_stats": "heap", "serve": "live_view", "label": "timestamps"}
+# Submodules that `import yep` used to import, so `yep.heap` works after `import yep`.
+_LAZY_MODULES = {"api", "heap", "live_view", "live_server", "mixed", "timestamps", "atomic_file", "user_paths"}
+
+
+def __getattr__(name):
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY) | _LAZY_MODULES)
 
 
 def load_ipython_extension(shell):

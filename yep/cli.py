@@ -14,7 +14,6 @@ else is a script to run.
 import os
 import sys
 
-from . import mprof_cli
 from ._errors import UnsupportedInterpreter, YepError
 from .usage import Parser, UsageError, decimal, did_you_mean, fail, whole_number
 
@@ -611,13 +610,19 @@ def memory_main(argv):
     return status if status else runner.finish(outcome)
 
 
+def mprof_main(argv):
+    from . import mprof_cli  # imported here: a report needs none of it
+
+    return mprof_cli.main(argv)
+
+
 def serve_main(argv):
     from . import serve_cli
 
     return serve_cli.main(argv)
 
 
-SUBCOMMANDS = {"run": run_main, "report": report_main, "memory": memory_main, "mprof": mprof_cli.main,
+SUBCOMMANDS = {"run": run_main, "report": report_main, "memory": memory_main, "mprof": mprof_main,
                "serve": serve_main}
 
 

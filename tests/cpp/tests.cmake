@@ -15,6 +15,10 @@ add_executable(function_name_test tests/cpp/function_name_test.cpp)
 target_link_libraries(function_name_test PRIVATE yepconv GTest::gtest_main)
 gtest_discover_tests(function_name_test)
 
+add_executable(symbol_cache_test tests/cpp/symbol_cache_test.cpp)
+target_link_libraries(symbol_cache_test PRIVATE yepconv GTest::gtest_main)
+gtest_discover_tests(symbol_cache_test)
+
 add_executable(short_paths_test tests/cpp/short_paths_test.cpp)
 target_link_libraries(short_paths_test PRIVATE yepconv GTest::gtest_main)
 gtest_discover_tests(short_paths_test)
