@@ -2,6 +2,7 @@
 helpers to run yep's real CLI in a subprocess; skips for peer packages and
 tools that are missing on one interpreter (make test runs this suite on every
 supported CPython, and not every peer has a build for each)."""
+import atexit
 import importlib.util
 import os
 import platform
@@ -10,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -17,6 +19,12 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PYTHON_VERSION = "%d.%d" % sys.version_info[:2]
+
+# The symbol cache (converters/symbol_cache.h) of this run: a private folder
+# of its own, not the user's ~/.cache/yep (tests of the cache give theirs).
+_SYMBOL_CACHE = tempfile.mkdtemp(prefix="yep-test-symbols-")
+os.environ["YEP_SYMBOL_CACHE"] = _SYMBOL_CACHE
+atexit.register(shutil.rmtree, _SYMBOL_CACHE, ignore_errors=True)
 
 
 @pytest.hookimpl(trylast=True)
