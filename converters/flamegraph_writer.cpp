@@ -520,7 +520,7 @@ const char kScript[] = R"YEP(<script>
   const resetButton = document.getElementById("reset"), searchBox = document.getElementById("search");
   const matchText = document.getElementById("match");
 
-  function render(keepScroll) {
+  function render(keepScroll, again) {
     chart.textContent = "";
     elements = new Map();
     rows = [];
@@ -566,6 +566,9 @@ const char kScript[] = R"YEP(<script>
       (rows[d] || (rows[d] = [])).push(i);
     }
     chart.appendChild(fragment);
+    // The new height brought or took away a scroll bar: lay out again at
+    // the width the chart has now (once: the height stays the same).
+    if (chart.clientWidth !== W && !again) return render(keepScroll, true);
     if (!keepScroll) wrap.scrollTop = icicle ? 0 : wrap.scrollHeight;
     resetButton.disabled = zoom === 0;
     hideTooltip();  // the frame it described was redrawn
@@ -730,15 +733,20 @@ const char kScript[] = R"YEP(<script>
   resetButton.addEventListener("click", function () { zoomTo(0, false); });
   document.getElementById("flame").addEventListener("click", function () { setOrientation(false); });
   document.getElementById("icicle").addEventListener("click", function () { setOrientation(true); });
+  // Redrawn when the chart's width changes: the window resized, or a
+  // scroll bar came or went as a drawing changed the chart's height (the
+  // frames, laid out in pixels, would stick out past the narrower chart).
   let pending = false;
-  window.addEventListener("resize", function () {
+  function widthChanged() {
     if (pending) return;
     pending = true;
     requestAnimationFrame(function () {
       pending = false;
       if (chart.clientWidth !== drawnWidth) render(true);
     });
-  });
+  }
+  window.addEventListener("resize", widthChanged);
+  if (window.ResizeObserver) new ResizeObserver(widthChanged).observe(chart);
 
   render(false);
 })();
