@@ -114,7 +114,7 @@ std::vector<std::string> dumps_on_disk(const std::string& prefix) {
 
 }  // namespace
 
-void heap_profiler_start(const std::string& prefix, const HeapMixed& mixed) {
+void heap_profiler_start(const std::string& prefix, const HeapMixed& mixed, const HeapSampling& sampling) {
   const Tcmalloc& t = heap_tcmalloc();
   if (heap_recorder_running())
     throw CaptureError("the heap profiler is already running (prefix '" + session_prefix +
@@ -134,7 +134,7 @@ void heap_profiler_start(const std::string& prefix, const HeapMixed& mixed) {
   intervals.inuse_bytes = env_number("HEAP_PROFILE_INUSE_INTERVAL", intervals.inuse_bytes);
   intervals.seconds = env_number("HEAP_PROFILE_TIME_INTERVAL", intervals.seconds);
   session_prefix = full;
-  heap_recorder_start(HeapHooks{t.add_new_hook, t.add_delete_hook}, full, intervals, mixed);
+  heap_recorder_start(HeapHooks{t.add_new_hook, t.add_delete_hook}, full, intervals, mixed, sampling);
 }
 
 std::string heap_profiler_dump(const std::string& reason) {

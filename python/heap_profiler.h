@@ -29,8 +29,9 @@
 
 namespace yep {
 
-// mixed: Python frames in the stacks too (see heap_recorder.h).
-void heap_profiler_start(const std::string& prefix, const HeapMixed& mixed = HeapMixed());
+// mixed: Python frames in the stacks too; sampling: the sampled mode (see heap_recorder.h).
+void heap_profiler_start(const std::string& prefix, const HeapMixed& mixed = HeapMixed(),
+                         const HeapSampling& sampling = HeapSampling());
 // Writes a profile now; returns its path.
 std::string heap_profiler_dump(const std::string& reason);
 // Dumps a last profile, stops, and returns every file this session wrote.

@@ -43,9 +43,18 @@ struct HeapMixed {
   uintptr_t root_code = 0;
 };
 
+// The sampled mode (heap_sampler.h): mean 0 records every allocation;
+// otherwise one allocation per `mean` bytes on average is recorded, weighted
+// so that the dumps' figures are unbiased estimates, and the dumps say so
+// ("# yep-sampled: <mean>" after the header). seed: as heap_sampler_start.
+struct HeapSampling {
+  int64_t mean = 0;
+  uint64_t seed = 0;
+};
+
 // Starts recording from now on into empty tables. `prefix` is absolute.
 void heap_recorder_start(const HeapHooks& hooks, const std::string& prefix, const HeapDumpIntervals& intervals,
-                         const HeapMixed& mixed);
+                         const HeapMixed& mixed, const HeapSampling& sampling = HeapSampling());
 // Writes PREFIX.NNNN.heap (numbered from 0001 per session); returns its path.
 std::string heap_recorder_dump(const std::string& reason);
 // Stops recording (and the interval dumps); the tables are kept until the next start.
