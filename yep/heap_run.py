@@ -96,8 +96,8 @@ def parse_sample(value, option="--heap-sample"):
     if value is True:
         return DEFAULT_SAMPLE
     if not isinstance(value, (int, str)):
-        raise YepError(f"{option} needs a size like 512K, not {value!r}")
-    return parse_size(value, option, MIN_SAMPLE, MAX_SAMPLE, "from 1 byte to 1G")
+        raise YepError(f"{option} needs a size like 512K or 1M, not {value!r}")
+    return parse_size(value, option, MIN_SAMPLE, MAX_SAMPLE, "from 1 byte to 1G", "512K or 1M")
 
 
 def parse_seed(value, origin):
@@ -111,7 +111,8 @@ def parse_seed(value, origin):
     return seed
 
 
-def parse_size(text, option, minimum=MIN_DUMP_INTERVAL, maximum=MAX_DUMP_INTERVAL, bounds="from 1M to 1P"):
+def parse_size(text, option, minimum=MIN_DUMP_INTERVAL, maximum=MAX_DUMP_INTERVAL, bounds="from 1M to 1P",
+               example="64M or 1G"):
     """'64M', '1G', '1048576' -> bytes, within [minimum, maximum] (by
     default from 1 MiB to 1 PiB: the dump intervals)."""
     import re
@@ -121,7 +122,7 @@ def parse_size(text, option, minimum=MIN_DUMP_INTERVAL, maximum=MAX_DUMP_INTERVA
     text = given.strip().upper().removesuffix("B").removesuffix("I")
     number, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "")
     if not re.fullmatch(r"(?:[0-9]{1,16}(?:\.[0-9]{0,9})?|\.[0-9]{1,9})", number):
-        raise YepError(f"{option} needs a size like 64M or 1G, not {given!r}")
+        raise YepError(f"{option} needs a size like {example}, not {given!r}")
     value = int(float(number) * units[unit])
     if not minimum <= value <= maximum:
         raise YepError(f"{option} takes a size {bounds}, not {given!r}")
