@@ -16,7 +16,9 @@
 //
 // heap_stats counts through MallocHook new/delete hooks installed on first
 // use: bytes live (allocated sizes, as tcmalloc rounds them) and the peak
-// since the hooks were installed or the peak was last reset.
+// since the hooks were installed or the peak was last reset. Each thread
+// adds its share to the totals every 16 KiB or 256 calls (heap_profiler.cpp
+// says why), so other threads' figures lag by less than that.
 #pragma once
 
 #include <cstdint>
