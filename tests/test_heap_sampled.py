@@ -11,7 +11,7 @@ import sys
 import pytest
 
 import yep
-from conftest import definition_line, run_yep, write_script
+from conftest import definition_line, needs_program, run_yep, write_script
 
 MiB = 1 << 20
 SEEDS = (1, 2, 3, 4, 5)
@@ -107,6 +107,24 @@ def test_the_dump_and_the_report_say_sampled_and_the_rate(sampled_runs):
     # Other formats keep the comment too (folded has no place for it).
     report(dump, tmp, "--format", "dot", "-o", "sampled.dot")
     assert "one allocation per 512 KiB" in (tmp / "sampled.dot").read_text()
+
+
+@needs_program("google-pprof", "go")
+def test_google_pprof_and_go_pprof_read_the_sampled_dumps_alike(sampled_runs, tmp_path):
+    tmp, dump = sampled_runs[SEEDS[0]]
+    ours = flat(rows_of(report(dump, tmp, "--sample-index", "alloc_space")), "alloc_churn_impl")
+    perl = subprocess.run(["google-pprof", "--text", "--alloc_space", os.path.realpath(sys.executable), str(dump)],
+                          capture_output=True, text=True, timeout=300)
+    assert perl.returncode == 0, perl.stderr
+    theirs = re.search(r"^\s*([\d.]+)\s+[\d.]+%\s+[\d.]+%\s+[\d.]+\s+[\d.]+%\s+alloc_churn_impl", perl.stdout, re.M)
+    env = dict(os.environ, HOME=str(tmp_path), GOCACHE=str(tmp_path / "gocache"))
+    go = subprocess.run(["go", "tool", "pprof", "-top", "-sample_index=alloc_space", str(dump)],
+                        capture_output=True, text=True, timeout=300, env=env)
+    assert go.returncode == 0, go.stderr
+    go_mb = re.search(r"^\s*([\d.]+)MB\s+[\d.]+%\s+[\d.]+%\s+[\d.]+MB\s+[\d.]+%\s+alloc_churn_impl", go.stdout, re.M)
+    # The comment line is skipped by both; the scaled figures are theirs too.
+    assert theirs and go_mb, (perl.stdout, go.stdout)
+    assert float(theirs.group(1)) == pytest.approx(ours, abs=0.1) and float(go_mb.group(1)) == pytest.approx(ours, abs=0.1)
 
 
 def test_native_stacks_and_interval_dumps(allocs, tmp_path):
