@@ -45,7 +45,7 @@ def report(path, cwd, *args):
 
 @pytest.fixture(scope="module")
 def sampled_runs(allocs, tmp_path_factory):
-    """One run of the script per seed at the default mean: {seed: (folder, last dump)}."""
+    """One run of the script per seed at the default mean: {seed: (folder, last dump, stderr)}."""
     tmp = tmp_path_factory.mktemp("sampled")
     script = write_script(tmp, "mem.py", SCRIPT)
     runs = {}
@@ -55,13 +55,13 @@ def sampled_runs(allocs, tmp_path_factory):
         assert result.returncode == 0, result.stderr
         dumps = sorted(tmp.glob(f"s{seed}.*.heap"))
         assert dumps, result.stderr
-        runs[seed] = (tmp, dumps[-1])
+        runs[seed] = (tmp, dumps[-1], result.stderr)
     return runs
 
 
 def test_estimates_within_10_percent_for_every_seed(sampled_runs):
     churn = []
-    for seed, (tmp, dump) in sampled_runs.items():
+    for seed, (tmp, dump, _) in sampled_runs.items():
         inuse = rows_of(report(dump, tmp))
         allocated = rows_of(report(dump, tmp, "--sample-index", "alloc_space"))
         # In use: alloc_big's 64 MiB; the churn, all freed, exactly 0 (frees
@@ -79,7 +79,7 @@ def test_estimates_within_10_percent_for_every_seed(sampled_runs):
 
 
 def test_samples_are_on_the_functions_and_python_lines(sampled_runs, allocs):
-    tmp, dump = sampled_runs[SEEDS[0]]
+    tmp, dump, _ = sampled_runs[SEEDS[0]]
     lines = rows_of(report(dump, tmp, "--sample-index", "alloc_space", "--lines"))
     source = allocs / "allocs.c"
     where = {name: at for name, at, _, _ in lines if name in ("alloc_big_impl", "alloc_churn_impl")}
@@ -98,7 +98,10 @@ def test_samples_are_on_the_functions_and_python_lines(sampled_runs, allocs):
 
 
 def test_the_dump_and_the_report_say_sampled_and_the_rate(sampled_runs):
-    tmp, dump = sampled_runs[SEEDS[0]]
+    tmp, dump, stderr = sampled_runs[SEEDS[0]]
+    # The run's last line says it too.
+    assert re.search(r"^yep: wrote s1\.0001\.heap.*: \d heap profiles? \(sampled: one allocation per 512 KiB on "
+                     r"average\), peak [\d.]+ MiB of native heap$", stderr, re.M), stderr
     header, second = dump.read_text().splitlines()[:2]
     assert header.startswith("heap profile:") and header.endswith("@ heapprofile")
     assert second.startswith("# yep-sampled: 524288 ")
@@ -111,7 +114,7 @@ def test_the_dump_and_the_report_say_sampled_and_the_rate(sampled_runs):
 
 @needs_program("google-pprof", "go")
 def test_google_pprof_and_go_pprof_read_the_sampled_dumps_alike(sampled_runs, tmp_path):
-    tmp, dump = sampled_runs[SEEDS[0]]
+    tmp, dump, _ = sampled_runs[SEEDS[0]]
     ours = flat(rows_of(report(dump, tmp, "--sample-index", "alloc_space")), "alloc_churn_impl")
     perl = subprocess.run(["google-pprof", "--text", "--alloc_space", os.path.realpath(sys.executable), str(dump)],
                           capture_output=True, text=True, timeout=300)

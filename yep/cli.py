@@ -383,8 +383,17 @@ class _HeapSession:
                 f"one heap profile per process; this one's peak {stats['peak_bytes'] / 2**20:.1f} MiB of native heap")
         files = [os.path.relpath(f) if not os.path.isabs(self.prefix) else f for f in heap.heap_stop()]
         stats = heap.heap_stats()
-        return files[-1], files[-1], files, (f"{len(files)} heap profile{'s' if len(files) > 1 else ''}, "
+        sampled = f" (sampled: one allocation per {_size_words(self.sample)} on average)" if self.sample else ""
+        return files[-1], files[-1], files, (f"{len(files)} heap profile{'s' if len(files) > 1 else ''}{sampled}, "
                                              f"peak {stats['peak_bytes'] / 2**20:.1f} MiB of native heap")
+
+
+def _size_words(size):
+    """512 KiB, 1 MiB, 1000 bytes: as the heap reader's comment says a sampling mean."""
+    for unit, shift in (("MiB", 20), ("KiB", 10)):
+        if size >= 1 << shift and size % (1 << shift) == 0:
+            return f"{size >> shift} {unit}"
+    return f"{size} byte{'s' if size != 1 else ''}"
 
 
 def _view(opts):

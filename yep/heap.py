@@ -15,6 +15,9 @@ empty profile.
         ...
     h.files                        # the profiles written
 
+    yep.heap_start("run", sample="512K")   # sampled: one allocation per 512 KiB
+                                           # on average, weighted: estimates
+
     yep.heap_stats()               # {'live_bytes', 'peak_bytes', 'allocations', 'frees'}
 """
 import functools
