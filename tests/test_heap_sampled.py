@@ -212,3 +212,23 @@ def test_bad_input_is_one_line_and_status_2(tmp_path, args, env, message):
     result = run_yep(["--heap", *args, str(script)], cwd=tmp_path, env=env)
     assert result.returncode == 2 and "ran" not in result.stdout, result
     assert result.stderr.strip().splitlines() == [f"yep: error: {message}"]
+
+
+def test_subprocesses_sample_at_the_parents_mean(allocs, tmp_path):
+    script = write_script(tmp_path, "tree.py", """
+        import subprocess, sys
+        import allocs
+        allocs.alloc_big()
+        subprocess.run([sys.executable, "-c", "import allocs; allocs.alloc_churn()"], check=True)
+    """)
+    result = run_yep(["--heap", "--heap-sample", "256K", "--subprocesses", "-o", "tree", str(script)], cwd=tmp_path,
+                     env={"PYTHONPATH": str(allocs)})
+    assert result.returncode == 0, result.stderr
+    profiles = [p for p in (tmp_path / "tree").glob("*.heap") if p.name.count(".") == 1]
+    assert len(profiles) == 2, list((tmp_path / "tree").iterdir())
+    assert all(p.read_text().splitlines()[1].startswith("# yep-sampled: 262144 ") for p in profiles)
+    text = report(tmp_path / "tree", tmp_path, "--sample-index", "alloc_space")
+    assert text.count("sampled: one allocation per 256 KiB") == 2, text
+    rows = rows_of(text)
+    assert flat(rows, "alloc_churn_impl") == pytest.approx(1024, rel=0.10), text
+    assert flat(rows, "alloc_big_impl") == pytest.approx(64, rel=0.10), text
