@@ -232,3 +232,24 @@ def test_subprocesses_sample_at_the_parents_mean(allocs, tmp_path):
     rows = rows_of(text)
     assert flat(rows, "alloc_churn_impl") == pytest.approx(1024, rel=0.10), text
     assert flat(rows, "alloc_big_impl") == pytest.approx(64, rel=0.10), text
+
+
+def test_threads_count_down_on_their_own(allocs, tmp_path):
+    # Four threads churn 1 GiB each: each has its own countdown and
+    # generator, and the estimate of the 4 GiB holds.
+    script = write_script(tmp_path, "threads.py", """
+        import threading
+        import allocs
+        threads = [threading.Thread(target=allocs.alloc_churn) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    """)
+    result = run_yep(["--heap", "--heap-sample", "512K", "-o", "t", str(script)], cwd=tmp_path,
+                     env={"PYTHONPATH": str(allocs), "YEP_HEAP_SEED": "5"})
+    assert result.returncode == 0, result.stderr
+    dump = sorted(tmp_path.glob("t.*.heap"), key=lambda p: (len(p.name), p.name))[-1]
+    allocated = rows_of(report(dump, tmp_path, "--sample-index", "alloc_space"))
+    assert flat(allocated, "alloc_churn_impl") == pytest.approx(4096, rel=0.10), allocated
+    assert flat(rows_of(report(dump, tmp_path)), "alloc_churn_impl") == 0
