@@ -15,6 +15,11 @@
 // caller's stack with the objects' unwind tables (native_unwinder.h), skipping the
 // allocator's own frames. They need tcmalloc as the process's allocator
 // (see heap_profiler.h, which checks it and finds the entry points).
+//
+// In the sampled mode (HeapSampling below, heap_sampler.h) only the
+// sampled allocations take a stack and enter the live map, weighted; an
+// unsampled malloc costs a thread-local subtraction and a branch, an
+// unsampled free one load from a small filter of the recorded addresses.
 #pragma once
 
 #include <cstddef>
