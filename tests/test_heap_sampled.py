@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+import proto_reader
 import yep
 from conftest import definition_line, needs_program, run_yep, write_script
 
@@ -110,6 +111,18 @@ def test_the_dump_and_the_report_say_sampled_and_the_rate(sampled_runs):
     # Other formats keep the comment too (folded has no place for it).
     report(dump, tmp, "--format", "dot", "-o", "sampled.dot")
     assert "one allocation per 512 KiB" in (tmp / "sampled.dot").read_text()
+    # The proto: pprof's four sample types with the scaled figures, the
+    # mean as the period, the comment among its comments.
+    report(dump, tmp, "--format", "proto", "-o", "sampled.pb.gz")
+    data = (tmp / "sampled.pb.gz").read_bytes()
+    messages = proto_reader.profile_messages(data)
+    strings = [v.decode() for n, _, v in messages if n == 6]
+    assert [v for n, _, v in messages if n == 12] == [524288]
+    comments = [strings[i] for n, w, v in messages if n == 13 for i in proto_reader.packed(v, w)]
+    assert any(c.startswith("sampled: one allocation per 512 KiB") for c in comments), comments
+    alloc_objects, alloc_space, _, inuse_space = proto_reader.sample_totals(data)
+    header = re.match(r"heap profile:\s*(\d+):\s*(\d+) \[\s*(\d+):\s*(\d+)\]", dump.read_text())
+    assert (alloc_objects, alloc_space, inuse_space) == (int(header[3]), int(header[4]), int(header[2]))
 
 
 @needs_program("google-pprof", "go")
