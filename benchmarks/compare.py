@@ -395,6 +395,13 @@ def heap_overhead(env, workdir, args):
                                                       str(workdir / "hn"), str(script), str(units)]))
     configs.append(("python -m yep --heap --pymalloc", [PYTHON, "-m", "yep", "--heap", "--pymalloc", "-o",
                                                         str(workdir / "hp"), str(script), str(units)]))
+    # The sampled mode at its default mean, beside the exact one.
+    configs.append(("python -m yep --heap --heap-sample 512K",
+                    [PYTHON, "-m", "yep", "--heap", "--heap-sample", "512K", "-o", str(workdir / "hs"), str(script),
+                     str(units)]))
+    configs.append(("python -m yep --heap --heap-sample 512K --pymalloc",
+                    [PYTHON, "-m", "yep", "--heap", "--heap-sample", "512K", "--pymalloc", "-o", str(workdir / "hsp"),
+                     str(script), str(units)]))
     try:
         import memray  # noqa: F401
         configs.append(("memray run", [PYTHON, "-m", "memray", "run", "-f", "-o", str(workdir / "m.bin"),
@@ -421,11 +428,15 @@ def heap_overhead(env, workdir, args):
     table(("run", "process wall", "work loop", "wall / plain", "work / plain"), rows)
     print("  (yep --heap: every malloc with its native stack and Python frames, Python objects included through "
           "PYTHONMALLOC=malloc; --native: the native stack only; "
-          "--pymalloc leaves Python's small objects to pymalloc. memray: Python stacks; --native adds native "
+          "--pymalloc leaves Python's small objects to pymalloc; --heap-sample 512K records one allocation per "
+          "512 KiB on average, weighted (estimates). memray: Python stacks; --native adds native "
           "stacks; --trace-python-allocators adds pymalloc's objects)")
     for name, _ in configs[1:]:
         print(f"  ratio: {name} / no profiler = {median(work[name]) / base_work:.2f}x work-loop time")
     yep_work = median(work["python -m yep --heap"])
+    sampled_work = median(work["python -m yep --heap --heap-sample 512K"])
+    print(f"  ratio: python -m yep --heap --heap-sample 512K / python -m yep --heap = {sampled_work / yep_work:.2f}x "
+          f"work-loop time")
     for name, _ in configs:
         if name.startswith("memray"):
             print(f"  ratio: {name} / python -m yep --heap = {median(work[name]) / yep_work:.2f}x work-loop time")

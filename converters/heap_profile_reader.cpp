@@ -117,6 +117,17 @@ void unsample(int64_t& count, int64_t& bytes, int64_t period) {
   bytes = static_cast<int64_t>(scaled_bytes);
 }
 
+// yep's sampled mode writes "# yep-sampled: <mean bytes> (...)" after the
+// header of a "heapprofile" dump whose figures it already scaled.
+constexpr std::string_view kYepSampled = "# yep-sampled:";
+
+// "512 KiB", "1 MiB", "1000 bytes": a sampling mean as a reader says it.
+std::string size_words(int64_t bytes) {
+  if (bytes >= (1 << 20) && bytes % (1 << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  if (bytes >= (1 << 10) && bytes % (1 << 10) == 0) return std::to_string(bytes >> 10) + " KiB";
+  return std::to_string(bytes) + (bytes == 1 ? " byte" : " bytes");
+}
+
 // "7 of 10 in-use bytes (70.0%)"
 std::string part_of(int64_t part, int64_t whole, const char* what) {
   char buf[128];
@@ -294,11 +305,21 @@ Profile parse_heap_profile(std::string_view text, const std::string& name) {
   };
 
   bool stack_pending = false;  // jemalloc: a "@" line waiting for its "t*:" line
+  int64_t yep_sample_mean = 0;  // from "# yep-sampled:"; 0: exact
   while (!buckets.empty()) {
     ++line_number;
     const std::string_view line = next_line(buckets);
     const bool cut = last_line_cut && buckets.empty();
     const std::string_view content = trim(line);
+    if (producer == Producer::Gperftools && starts_with(content, kYepSampled)) {
+      std::string_view digits = trim(content.substr(kYepSampled.size()));
+      digits = digits.substr(0, digits.find_first_of(" \t("));
+      auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), yep_sample_mean);
+      if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || yep_sample_mean <= 0)
+        throw ProfileError(at_line(line_number) + "bad sampling mean in '" + excerpt(content) +
+                           "': expected '# yep-sampled: <bytes>'");
+      continue;
+    }
     if (content.empty() || content.front() == '#') continue;
     std::string_view s = content;
     Counts c;
@@ -358,6 +379,12 @@ Profile parse_heap_profile(std::string_view text, const std::string& name) {
   }
 
   if (!warnings.empty()) p.comments.push_back("tcmalloc: " + warnings);
+  if (yep_sample_mean > 0) {
+    p.period = yep_sample_mean;
+    p.comments.push_back("sampled: one allocation per " + size_words(yep_sample_mean) +
+                         " on average was recorded; figures are estimates (each sample of s bytes stands for "
+                         "1 / (1 - exp(-s / " + size_words(yep_sample_mean) + ")) allocations)");
+  }
   if (producer == Producer::TcmallocSample)
     p.comments.push_back("tcmalloc heap sample (heap_v2): about one allocation in every " + std::to_string(period) +
                          " bytes was recorded, and only live objects; values are estimates, scaled up as pprof does, "

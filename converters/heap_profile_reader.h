@@ -9,7 +9,12 @@
 //  - four sample types in pprof's order: alloc_objects/count,
 //    alloc_space/bytes, inuse_objects/count, inuse_space/bytes; the default
 //    is inuse_space (index 3); period_type space/bytes;
-//  - "heapprofile" dumps are exact: period 1, values as written;
+//  - "heapprofile" dumps are exact: period 1, values as written; yep's
+//    sampled mode (--heap-sample) writes them with values already scaled
+//    and a "# yep-sampled: <mean bytes>" line after the header: the values
+//    are kept as written, the period is the mean and a comment says
+//    "sampled: one allocation per <mean> on average was recorded; figures
+//    are estimates ..."; a bad mean raises ProfileError;
 //  - tcmalloc's and jemalloc's sampled profiles are unsampled as pprof and
 //    jeprof do: each bucket's counts and bytes are scaled by
 //    1 / (1 - exp(-average size / period)) (not scaled when the period is 0

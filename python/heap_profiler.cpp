@@ -43,18 +43,39 @@ void raise_peak(int64_t now) {
   }
 }
 
+// Each thread sums its mallocs and frees here and adds them to the totals
+// above once its bytes reach +-kFlushBytes or after kFlushEvents calls:
+// three locked adds on every malloc cost more than the rest of the sampled
+// mode's hooks together (perf: 8 of its 15% over an unprofiled run). The
+// totals and the peak are behind by less than kFlushBytes per thread; a
+// thread's own heap_stats call adds its share first (exact for it); a
+// thread that ends leaves its last share (under kFlushBytes) uncounted.
+// Plain initial-exec TLS: no allocation, no destructor to register.
+constexpr int64_t kFlushBytes = 16 << 10;
+constexpr int64_t kFlushEvents = 256;
+struct Pending {
+  int64_t bytes, allocations, frees;
+};
+__attribute__((tls_model("initial-exec"))) thread_local Pending pending{0, 0, 0};
+
+void flush_pending() {
+  Pending p = pending;
+  pending = Pending{0, 0, 0};
+  allocations.fetch_add(p.allocations, std::memory_order_relaxed);
+  frees.fetch_add(p.frees, std::memory_order_relaxed);
+  raise_peak(live.fetch_add(p.bytes, std::memory_order_relaxed) + p.bytes);
+}
+
 void on_new(const void* ptr, size_t) {
   if (!ptr || heap_recorder_dumping()) return;  // the dump's own memory is not the program's
-  const int64_t size = static_cast<int64_t>(hooked->allocated_size(ptr));
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  raise_peak(live.fetch_add(size, std::memory_order_relaxed) + size);
+  pending.bytes += static_cast<int64_t>(hooked->allocated_size(ptr));
+  if (++pending.allocations + pending.frees >= kFlushEvents || pending.bytes >= kFlushBytes) flush_pending();
 }
 
 void on_delete(const void* ptr) {
   if (!ptr || heap_recorder_dumping()) return;
-  const int64_t size = static_cast<int64_t>(hooked->allocated_size(ptr));
-  frees.fetch_add(1, std::memory_order_relaxed);
-  live.fetch_sub(size, std::memory_order_relaxed);
+  pending.bytes -= static_cast<int64_t>(hooked->allocated_size(ptr));
+  if (pending.allocations + ++pending.frees >= kFlushEvents || pending.bytes <= -kFlushBytes) flush_pending();
 }
 
 void install_hooks(const Tcmalloc& t) {
@@ -114,7 +135,7 @@ std::vector<std::string> dumps_on_disk(const std::string& prefix) {
 
 }  // namespace
 
-void heap_profiler_start(const std::string& prefix, const HeapMixed& mixed) {
+void heap_profiler_start(const std::string& prefix, const HeapMixed& mixed, const HeapSampling& sampling) {
   const Tcmalloc& t = heap_tcmalloc();
   if (heap_recorder_running())
     throw CaptureError("the heap profiler is already running (prefix '" + session_prefix +
@@ -134,7 +155,7 @@ void heap_profiler_start(const std::string& prefix, const HeapMixed& mixed) {
   intervals.inuse_bytes = env_number("HEAP_PROFILE_INUSE_INTERVAL", intervals.inuse_bytes);
   intervals.seconds = env_number("HEAP_PROFILE_TIME_INTERVAL", intervals.seconds);
   session_prefix = full;
-  heap_recorder_start(HeapHooks{t.add_new_hook, t.add_delete_hook}, full, intervals, mixed);
+  heap_recorder_start(HeapHooks{t.add_new_hook, t.add_delete_hook}, full, intervals, mixed, sampling);
 }
 
 std::string heap_profiler_dump(const std::string& reason) {
@@ -153,6 +174,7 @@ std::vector<std::string> heap_profiler_stop() {
 
 HeapStats heap_stats(bool reset_peak) {
   install_hooks(heap_tcmalloc());
+  flush_pending();  // this thread's share (another's is behind by less than kFlushBytes)
   HeapStats s;
   s.live_bytes = live.load();
   s.peak_bytes = std::max(peak.load(), s.live_bytes);

@@ -16,7 +16,9 @@
 //
 // heap_stats counts through MallocHook new/delete hooks installed on first
 // use: bytes live (allocated sizes, as tcmalloc rounds them) and the peak
-// since the hooks were installed or the peak was last reset.
+// since the hooks were installed or the peak was last reset. Each thread
+// adds its share to the totals every 16 KiB or 256 calls (heap_profiler.cpp
+// says why), so other threads' figures lag by less than that.
 #pragma once
 
 #include <cstdint>
@@ -29,8 +31,9 @@
 
 namespace yep {
 
-// mixed: Python frames in the stacks too (see heap_recorder.h).
-void heap_profiler_start(const std::string& prefix, const HeapMixed& mixed = HeapMixed());
+// mixed: Python frames in the stacks too; sampling: the sampled mode (see heap_recorder.h).
+void heap_profiler_start(const std::string& prefix, const HeapMixed& mixed = HeapMixed(),
+                         const HeapSampling& sampling = HeapSampling());
 // Writes a profile now; returns its path.
 std::string heap_profiler_dump(const std::string& reason);
 // Dumps a last profile, stops, and returns every file this session wrote.

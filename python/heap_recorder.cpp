@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -23,6 +24,7 @@
 
 #include "profile_file.h"
 #include "cpu_profiler.h"  // CaptureError
+#include "heap_sampler.h"
 #include "native_unwinder.h"
 #include "interpreter_code.h"
 #include "python_frames.h"
@@ -44,11 +46,13 @@ void* map_memory(size_t bytes) {
   return p == MAP_FAILED ? nullptr : p;
 }
 
+// Counts are doubles: in the sampled mode each sample adds its weight
+// (heap_sampler.h), not 1; in the exact mode they count exactly up to 2^53.
 struct Bucket {
   uint64_t hash;
   uint32_t depth;
   uint32_t unused;
-  int64_t allocs, frees, alloc_bytes, free_bytes;
+  double allocs, frees, alloc_bytes, free_bytes;
   uintptr_t stack[kMaxDepth];
 };
 
@@ -90,6 +94,40 @@ std::atomic<bool> recording{false};
 std::atomic<bool> hooks_added{false};
 // Totals for the interval dumps, read without the lock.
 std::atomic<int64_t> total_allocated{0}, total_inuse{0};
+
+// ---- the sampled mode ---------------------------------------------------------
+// sample_mean > 0: only the allocations heap_sampler_take picks are
+// recorded. Then most frees are of blocks never recorded, and must not
+// take the lock to find that out: a counting filter over the recorded
+// blocks' addresses (64 Ki one-byte counters, 64 KiB: a few L2 lines hot)
+// answers "certainly not recorded" for all but a fraction of them (the
+// share of non-zero counters: the live samples over 64 Ki). Counters are
+// changed under the lock, read without it: a block's counter was raised
+// before its malloc returned, so before any free of it. A counter that
+// reaches 255 stays there (never a false "not recorded").
+int64_t sample_mean = 0;  // set before recording starts
+constexpr size_t kFilterSlots = 1u << 16;
+std::atomic<uint8_t>* live_filter = nullptr;
+
+size_t filter_slot(uintptr_t ptr) { return static_cast<size_t>(((ptr >> 4) * 0x9E3779B97F4A7C15ull) >> 48); }
+
+bool maybe_recorded(uintptr_t ptr) { return live_filter[filter_slot(ptr)].load(std::memory_order_relaxed) != 0; }
+
+void filter_add(uintptr_t ptr) {  // under the lock
+  std::atomic<uint8_t>& c = live_filter[filter_slot(ptr)];
+  const uint8_t n = c.load(std::memory_order_relaxed);
+  if (n != 255) c.store(n + 1, std::memory_order_relaxed);
+}
+
+void filter_remove(uintptr_t ptr) {  // under the lock
+  std::atomic<uint8_t>& c = live_filter[filter_slot(ptr)];
+  const uint8_t n = c.load(std::memory_order_relaxed);
+  if (n != 255 && n != 0) c.store(n - 1, std::memory_order_relaxed);
+}
+
+// What one recorded allocation of `size` bytes stands for, in objects (the
+// weight) and bytes: the same at its free, so in-use figures return to 0.
+double weight_of(size_t size) { return sample_mean > 0 ? heap_sample_weight(static_cast<double>(size), sample_mean) : 1; }
 
 // Only holders of table_lock write the totals: a plain load and store is
 // enough, and cheaper than a locked read-modify-write on every malloc.
@@ -295,6 +333,7 @@ void dump_at_threshold(int64_t allocated, int64_t inuse);
 
 void on_new(const void* ptr, size_t size) {
   if (!ptr || in_dump || !recording.load(std::memory_order_relaxed)) return;
+  if (sample_mean > 0 && !heap_sampler_take(size)) return;  // the sampled mode's fast path
   const uintptr_t key = reinterpret_cast<uintptr_t>(ptr);
   // The live map is far larger than the caches: start loading this
   // allocation's slot now, while the stack is walked. Read without the lock,
@@ -310,14 +349,19 @@ void on_new(const void* ptr, size_t size) {
   }
   const uint32_t index = find_bucket(stack, depth);
   Bucket& b = tables.buckets[index];
-  b.allocs += 1;
-  b.alloc_bytes += static_cast<int64_t>(size);
+  const double weight = weight_of(size);
+  const double bytes = static_cast<double>(size) * weight;
+  b.allocs += weight;
+  b.alloc_bytes += bytes;
   size_t slot = live_slot(key, tables.live_capacity);
   while (tables.live[slot].ptr && tables.live[slot].ptr != key) slot = (slot + 1) & (tables.live_capacity - 1);
-  if (!tables.live[slot].ptr) ++tables.live_count;
+  if (!tables.live[slot].ptr) {
+    ++tables.live_count;
+    if (sample_mean > 0) filter_add(key);
+  }
   tables.live[slot] = Live{key, size, index};
-  const int64_t allocated = add_under_lock(total_allocated, static_cast<int64_t>(size));
-  const int64_t inuse = add_under_lock(total_inuse, static_cast<int64_t>(size));
+  const int64_t allocated = add_under_lock(total_allocated, static_cast<int64_t>(bytes));
+  const int64_t inuse = add_under_lock(total_inuse, static_cast<int64_t>(bytes));
   table_lock.unlock();
   dump_at_threshold(allocated, inuse);
 }
@@ -325,6 +369,7 @@ void on_new(const void* ptr, size_t size) {
 void on_delete(const void* ptr) {
   if (!ptr || in_dump || !recording.load(std::memory_order_relaxed)) return;
   const uintptr_t key = reinterpret_cast<uintptr_t>(ptr);
+  if (sample_mean > 0 && !maybe_recorded(key)) return;  // the sampled mode's fast path
   table_lock.lock();
   const size_t mask = tables.live_capacity - 1;
   size_t slot = live_slot(key, tables.live_capacity);
@@ -335,8 +380,11 @@ void on_delete(const void* ptr) {
   }
   const Live found = tables.live[slot];
   Bucket& b = tables.buckets[found.bucket];
-  b.frees += 1;
-  b.free_bytes += static_cast<int64_t>(found.size);
+  const double weight = weight_of(found.size);
+  const double bytes = static_cast<double>(found.size) * weight;
+  b.frees += weight;
+  b.free_bytes += bytes;
+  if (sample_mean > 0) filter_remove(key);
   // Linear probing deletion: shift later entries of the cluster back.
   size_t hole = slot;
   for (size_t next = (hole + 1) & mask; tables.live[next].ptr; next = (next + 1) & mask) {
@@ -349,7 +397,7 @@ void on_delete(const void* ptr) {
   }
   tables.live[hole] = Live{0, 0, 0};
   --tables.live_count;
-  add_under_lock(total_inuse, -static_cast<int64_t>(found.size));
+  add_under_lock(total_inuse, -static_cast<int64_t>(bytes));
   table_lock.unlock();
 }
 
@@ -359,10 +407,18 @@ std::mutex dump_mutex;  // one dump at a time (API and interval thread)
 std::string session_prefix;
 int dump_count = 0;
 
+// A bucket's figures as written: whole numbers (the sampled mode's sums of
+// weights rounded; in use rounded from the difference, so a stack whose
+// samples were all freed shows 0).
 struct Copy {
-  int64_t allocs, frees, alloc_bytes, free_bytes;
+  int64_t inuse_objects, inuse_bytes, allocs, alloc_bytes;
   uint32_t index;
 };
+
+Copy copy_of(const Bucket& b, uint32_t index) {
+  return {std::llround(b.allocs - b.frees), std::llround(b.alloc_bytes - b.free_bytes), std::llround(b.allocs),
+          std::llround(b.alloc_bytes), index};
+}
 
 // " 0x%08lx", without printf: a dump writes millions of them.
 void append_address(std::string& out, uint64_t pc) {
@@ -376,11 +432,11 @@ void append_address(std::string& out, uint64_t pc) {
   out.append(p, static_cast<size_t>(end - p));
 }
 
-void append_counts(std::string& out, int64_t allocs, int64_t frees, int64_t alloc_bytes, int64_t free_bytes) {
+void append_counts(std::string& out, const Copy& c) {
   char buf[96];
-  std::snprintf(buf, sizeof buf, "%6lld: %8lld [%6lld: %8lld] @", static_cast<long long>(allocs - frees),
-                static_cast<long long>(alloc_bytes - free_bytes), static_cast<long long>(allocs),
-                static_cast<long long>(alloc_bytes));
+  std::snprintf(buf, sizeof buf, "%6lld: %8lld [%6lld: %8lld] @", static_cast<long long>(c.inuse_objects),
+                static_cast<long long>(c.inuse_bytes), static_cast<long long>(c.allocs),
+                static_cast<long long>(c.alloc_bytes));
   out += buf;
 }
 
@@ -399,31 +455,37 @@ std::string write_dump(const std::string& reason) {
     table_lock.lock();
     if (tables.nbuckets <= copy.size()) {
       copy.resize(0);
-      for (uint32_t i = 0; i < tables.nbuckets; ++i) {
-        const Bucket& b = tables.buckets[i];
-        copy.push_back({b.allocs, b.frees, b.alloc_bytes, b.free_bytes, i});  // within capacity: no allocation
-      }
+      for (uint32_t i = 0; i < tables.nbuckets; ++i)
+        copy.push_back(copy_of(tables.buckets[i], i));  // within capacity: no allocation
       table_lock.unlock();
       break;
     }
     table_lock.unlock();
   }
-  int64_t allocs = 0, frees = 0, alloc_bytes = 0, free_bytes = 0;
+  // The header's totals are the sums of the buckets' figures as written (a
+  // reader takes less as buckets missing).
+  Copy total{0, 0, 0, 0, 0};
   for (const Copy& c : copy) {
-    allocs += c.allocs;
-    frees += c.frees;
-    alloc_bytes += c.alloc_bytes;
-    free_bytes += c.free_bytes;
+    total.inuse_objects += c.inuse_objects;
+    total.inuse_bytes += c.inuse_bytes;
+    total.allocs += c.allocs;
+    total.alloc_bytes += c.alloc_bytes;
   }
   // Like gperftools: the most bytes in use first.
   std::sort(copy.begin(), copy.end(), [](const Copy& a, const Copy& b) {
-    const int64_t x = a.alloc_bytes - a.free_bytes, y = b.alloc_bytes - b.free_bytes;
-    return x != y ? x > y : a.alloc_bytes > b.alloc_bytes;
+    return a.inuse_bytes != b.inuse_bytes ? a.inuse_bytes > b.inuse_bytes : a.alloc_bytes > b.alloc_bytes;
   });
 
   std::string out = "heap profile: ";
-  append_counts(out, allocs, frees, alloc_bytes, free_bytes);
+  append_counts(out, total);
   out += " heapprofile\n";
+  // The sampled mode's figures are already scaled (what each sample stands
+  // for); the mean goes in a comment line, which pprof's readers skip and
+  // yep's reader reports (heap_profile_reader.h).
+  if (sample_mean > 0)
+    out += "# yep-sampled: " + std::to_string(sample_mean) +
+           " (mean bytes between samples; objects and bytes are estimates: a sample of s bytes stands for "
+           "1 / (1 - exp(-s / mean)) allocations)\n";
   // Stacks stay native (what gperftools' readers expect); their Python
   // frames go in "# yep-stack:" lines after the maps, keyed by number.
   std::map<uint64_t, long long> python_keys;  // stand-in -> key, in order of first use
@@ -434,7 +496,7 @@ std::string write_dump(const std::string& reason) {
   size_t record = 0;
   for (const Copy& c : copy) {
     if (c.allocs == 0) continue;
-    append_counts(out, c.allocs, c.frees, c.alloc_bytes, c.free_bytes);
+    append_counts(out, c);
     const Bucket& b = tables.buckets[c.index];
     annotations += split_mixed_stack(
         record++, b.stack, b.depth, -1, interpreter ? *interpreter : no_interpreter,
@@ -548,7 +610,7 @@ void after_fork_in_child() {
 }  // namespace
 
 void heap_recorder_start(const HeapHooks& h, const std::string& prefix, const HeapDumpIntervals& intervals,
-                         const HeapMixed& mixed) {
+                         const HeapMixed& mixed, const HeapSampling& sampling) {
   if (recording.load()) throw CaptureError("the heap profiler is already running");
   static const bool fork_handler = ::pthread_atfork(nullptr, nullptr, after_fork_in_child) == 0;
   (void)fork_handler;
@@ -557,13 +619,15 @@ void heap_recorder_start(const HeapHooks& h, const std::string& prefix, const He
     tables.bucket_slots = static_cast<uint32_t*>(map_memory(kBucketSlots * sizeof(uint32_t)));
     tables.live = static_cast<Live*>(map_memory(kInitialLiveSlots * sizeof(Live)));  // not recording yet
     tables.live_capacity = kInitialLiveSlots;
-    if (!tables.buckets || !tables.bucket_slots || !tables.live)
+    live_filter = static_cast<std::atomic<uint8_t>*>(map_memory(kFilterSlots));
+    if (!tables.buckets || !tables.bucket_slots || !tables.live || !live_filter)
       throw CaptureError("cannot reserve memory for the heap profiler's tables");
   } else {  // a new session: empty tables (madvise gives the pages back as zeros)
     table_lock.lock();
     madvise(tables.buckets, kMaxBuckets * sizeof(Bucket), MADV_DONTNEED);
     madvise(tables.bucket_slots, kBucketSlots * sizeof(uint32_t), MADV_DONTNEED);
     madvise(tables.live, tables.live_capacity * sizeof(Live), MADV_DONTNEED);
+    madvise(live_filter, kFilterSlots, MADV_DONTNEED);
     tables.live_count = 0;
     tables.dropped_stacks = 0;
     table_lock.unlock();
@@ -586,6 +650,8 @@ void heap_recorder_start(const HeapHooks& h, const std::string& prefix, const He
     interpreter = &interpreter_code();
   }
   mixed_stacks = mixed;
+  sample_mean = sampling.mean > 0 ? sampling.mean : 0;
+  if (sample_mean > 0) heap_sampler_start(sample_mean, sampling.seed);
   native_unwinder_scan();
   if (nskipped == 0) {
     skip_object_of(reinterpret_cast<const void*>(h.add_new_hook));  // libtcmalloc

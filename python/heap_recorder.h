@@ -15,6 +15,11 @@
 // caller's stack with the objects' unwind tables (native_unwinder.h), skipping the
 // allocator's own frames. They need tcmalloc as the process's allocator
 // (see heap_profiler.h, which checks it and finds the entry points).
+//
+// In the sampled mode (HeapSampling below, heap_sampler.h) only the
+// sampled allocations take a stack and enter the live map, weighted; an
+// unsampled malloc costs a thread-local subtraction and a branch, an
+// unsampled free one load from a small filter of the recorded addresses.
 #pragma once
 
 #include <cstddef>
@@ -43,9 +48,18 @@ struct HeapMixed {
   uintptr_t root_code = 0;
 };
 
+// The sampled mode (heap_sampler.h): mean 0 records every allocation;
+// otherwise one allocation per `mean` bytes on average is recorded, weighted
+// so that the dumps' figures are unbiased estimates, and the dumps say so
+// ("# yep-sampled: <mean>" after the header). seed: as heap_sampler_start.
+struct HeapSampling {
+  int64_t mean = 0;
+  uint64_t seed = 0;
+};
+
 // Starts recording from now on into empty tables. `prefix` is absolute.
 void heap_recorder_start(const HeapHooks& hooks, const std::string& prefix, const HeapDumpIntervals& intervals,
-                         const HeapMixed& mixed);
+                         const HeapMixed& mixed, const HeapSampling& sampling = HeapSampling());
 // Writes PREFIX.NNNN.heap (numbered from 0001 per session); returns its path.
 std::string heap_recorder_dump(const std::string& reason);
 // Stops recording (and the interval dumps); the tables are kept until the next start.

@@ -178,13 +178,15 @@ PYBIND11_MODULE(_native, m) {
         "Whether the profiler samples wall time (CPUPROFILE_REALTIME was set when loaded).");
   m.def("tcmalloc_is_allocator", &yep::tcmalloc_is_allocator, "Whether tcmalloc is this process's allocator.");
   m.def("tcmalloc_library", &yep::tcmalloc_library, "The libtcmalloc to LD_PRELOAD.");
-  m.def("heap_start", [](const std::string& prefix, bool mixed, py::object root_code) {
+  m.def("heap_start", [](const std::string& prefix, bool mixed, py::object root_code, int64_t sample, uint64_t seed) {
           yep::HeapMixed m;
           m.enabled = mixed;
           m.root_code = root_code.is_none() ? 0 : reinterpret_cast<uintptr_t>(root_code.ptr());
-          yep::heap_profiler_start(prefix, m);
-        }, py::arg("prefix"), py::arg("mixed") = false, py::arg("root_code") = py::none(),
-        "Start the heap profiler; mixed: stacks hold Python frames too, starting above root_code's frame.");
+          yep::heap_profiler_start(prefix, m, yep::HeapSampling{sample, seed});
+        }, py::arg("prefix"), py::arg("mixed") = false, py::arg("root_code") = py::none(), py::arg("sample") = 0,
+        py::arg("seed") = 0,
+        "Start the heap profiler; mixed: stacks hold Python frames too, starting above root_code's frame; "
+        "sample > 0: record one allocation per `sample` bytes on average (seed 0: a random seed).");
   m.def("heap_dump", &yep::heap_profiler_dump, py::arg("reason"), "Write a heap profile now; returns its path.");
   m.def("heap_stop", &yep::heap_profiler_stop, "Dump, stop, and return the files of the session.");
   m.def("heap_running", &yep::heap_profiler_running, "Whether the heap profiler is running.");

@@ -21,8 +21,9 @@ USAGE = """\
 usage: python -m yep [-v] [-o OUTFILE] [-f HZ] [--wall] [--native] [--threads] [--interpreter]
                      [--subprocesses] [--processes] [-c] [-l] [--format F[,F...]]
                      [--sort flat|cum] [--nodecount N] [--] script.py [args ...]
-       python -m yep --heap [-v] [-o PREFIX] [--native] [--pymalloc] [--subprocesses] [--heap-interval SIZE]
-                     [--heap-inuse-interval SIZE] [--heap-time-interval S] script.py [args ...]
+       python -m yep --heap [-v] [-o PREFIX] [--native] [--pymalloc] [--subprocesses] [--heap-sample SIZE]
+                     [--heap-interval SIZE] [--heap-inuse-interval SIZE] [--heap-time-interval S]
+                     script.py [args ...]
        python -m yep [options] -m module [args ...]
        python -m yep report PROFILE [--format F] [-o FILE] [options]   (yep report -h)
        python -m yep memory [-o FILE] [--json FILE] [--precision N] [--no-subprocesses] script.py [args ...]
@@ -72,6 +73,10 @@ heap profiling (gperftools' heap profiler; the program restarts with tcmalloc):
                         the last one (in-use bytes)
   --pymalloc            keep Python's small-object allocator (default: it is
                         off, PYTHONMALLOC=malloc, so Python objects show too)
+  --heap-sample SIZE    sampled: record one allocation per SIZE allocated on
+                        average (e.g. 512K, the usual choice) instead of every
+                        one, at a fraction of the cost; figures are estimates
+                        (implies --heap)
   --heap-interval SIZE  also dump every SIZE allocated (e.g. 256M; gperftools'
                         default 1G)
   --heap-inuse-interval SIZE   dump when in-use memory grows by SIZE (100M)
@@ -106,7 +111,7 @@ def _parse_run_args(argv):
     opts = {"outfile": None, "visualize": False, "frequency": None, "wall": False, "callgrind": False,
             "lines": False, "formats": "", "sort": "flat", "nodecount": 30, "script": None, "module": None,
             "args": [], "heap": False, "pymalloc": False, "heap_interval": None, "heap_inuse_interval": None,
-            "heap_time_interval": None, "mixed": None, "threads": False, "interpreter": False,
+            "heap_time_interval": None, "heap_sample": None, "mixed": None, "threads": False, "interpreter": False,
             "subprocesses": False, "processes": False}
     flags = {"-v": "visualize", "--visualize": "visualize", "--wall": "wall", "-c": "callgrind",
              "--callgrind": "callgrind", "-l": "lines", "--lines": "lines", "--heap": "heap",
@@ -115,7 +120,7 @@ def _parse_run_args(argv):
     with_value = {"-o": "outfile", "--outfile": "outfile", "-f": "frequency", "--frequency": "frequency",
                   "--sort": "sort", "--nodecount": "nodecount", "--format": "formats", "-m": "module",
                   "--heap-interval": "heap_interval", "--heap-inuse-interval": "heap_inuse_interval",
-                  "--heap-time-interval": "heap_time_interval"}
+                  "--heap-time-interval": "heap_time_interval", "--heap-sample": "heap_sample"}
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -176,6 +181,8 @@ def run_main(argv):
             raise UsageError(f"unknown sort {opts['sort']!r}: use flat or cum")
         nodecount = whole_number("--nodecount")(opts["nodecount"])
         frequency = None if opts["frequency"] is None else decimal("-f", 1, 4000)(opts["frequency"])
+        if opts["heap_sample"] is not None:
+            opts["heap"] = True
         if opts["heap_time_interval"] is not None:
             opts["heap_time_interval"] = whole_number("--heap-time-interval", 1, 86400)(opts["heap_time_interval"])
         if opts["heap"] and (opts["callgrind"] or opts["wall"] or frequency):
@@ -203,12 +210,16 @@ def run_main(argv):
             for option in ("heap_interval", "heap_inuse_interval"):
                 if opts[option] is not None:
                     opts[option] = heap_run.parse_size(opts[option], "--" + option.replace("_", "-"))
+            if opts["heap_sample"] is not None:
+                opts["heap_sample"] = heap_run.parse_sample(opts["heap_sample"])
+            if os.environ.get(heap_run.SEED_VARIABLE):
+                heap_run.parse_seed(os.environ[heap_run.SEED_VARIABLE], heap_run.SEED_VARIABLE)
             # --subprocesses: a folder of one heap profile per process
             prefix = opts["outfile"] or target.name + (".heap" if opts["subprocesses"] else "")
             if not heap_run.in_restarted_process():
                 _check_prefix(prefix, "the processes' heap profiles" if opts["subprocesses"] else "heap profiles")
                 heap_run.restart_under_tcmalloc(["run", *argv], opts)  # does not return
-            session = _HeapSession(prefix, opts["mixed"], opts["subprocesses"], opts["pymalloc"])
+            session = _HeapSession(prefix, opts["mixed"], opts["subprocesses"], opts["pymalloc"], opts["heap_sample"])
             session.start()  # reads gperftools' interval variables
             heap_run.restore_environment()
         else:
@@ -321,15 +332,15 @@ class _HeapSession:
     --subprocesses, PREFIX is a folder and this process's profile one file
     in it, <pid>.heap (yep.subprocesses.heap)."""
 
-    def __init__(self, prefix, mixed, subprocesses=False, pymalloc=False):
-        self.prefix, self.mixed, self.pymalloc = prefix, mixed, pymalloc
+    def __init__(self, prefix, mixed, subprocesses=False, pymalloc=False, sample=None):
+        self.prefix, self.mixed, self.pymalloc, self.sample = prefix, mixed, pymalloc, sample
         self.folder = prefix if subprocesses else None
 
     def start(self):
         from . import heap
 
         if self.folder is None:
-            heap.heap_start(self.prefix, self.mixed)
+            heap.heap_start(self.prefix, self.mixed, sample=self.sample)
             return
         from . import subprocesses
         from .api import python_frames
@@ -339,12 +350,13 @@ class _HeapSession:
         subprocesses.prepare_folder(self.folder)
         self.path = subprocesses.reserve_file(self.folder, tree_heap.SUFFIX)
         try:
-            heap.heap_start(tree_heap.prefix_of(self.path), mixed)
+            heap.heap_start(tree_heap.prefix_of(self.path), mixed, sample=self.sample)
         except BaseException:
             os.unlink(self.path)
             raise
         # (before the program's environment is put back: its dump intervals)
-        subprocesses.export(self.folder, "heap", **tree_heap.settings(mixed, self.pymalloc, heap.tcmalloc_library()))
+        subprocesses.export(self.folder, "heap", **tree_heap.settings(mixed, self.pymalloc, heap.tcmalloc_library(),
+                                                                      self.sample))
 
     def running(self):
         from . import heap
@@ -370,8 +382,17 @@ class _HeapSession:
                 f"one heap profile per process; this one's peak {stats['peak_bytes'] / 2**20:.1f} MiB of native heap")
         files = [os.path.relpath(f) if not os.path.isabs(self.prefix) else f for f in heap.heap_stop()]
         stats = heap.heap_stats()
-        return files[-1], files[-1], files, (f"{len(files)} heap profile{'s' if len(files) > 1 else ''}, "
+        sampled = f" (sampled: one allocation per {_size_words(self.sample)} on average)" if self.sample else ""
+        return files[-1], files[-1], files, (f"{len(files)} heap profile{'s' if len(files) > 1 else ''}{sampled}, "
                                              f"peak {stats['peak_bytes'] / 2**20:.1f} MiB of native heap")
+
+
+def _size_words(size):
+    """512 KiB, 1 MiB, 1000 bytes: as the heap reader's comment says a sampling mean."""
+    for unit, shift in (("MiB", 20), ("KiB", 10)):
+        if size >= 1 << shift and size % (1 << shift) == 0:
+            return f"{size >> shift} {unit}"
+    return f"{size} byte{'s' if size != 1 else ''}"
 
 
 def _view(opts):

@@ -15,6 +15,9 @@ empty profile.
         ...
     h.files                        # the profiles written
 
+    yep.heap_start("run", sample="512K")   # sampled: one allocation per 512 KiB
+                                           # on average, weighted: estimates
+
     yep.heap_stats()               # {'live_bytes', 'peak_bytes', 'allocations', 'frees'}
 """
 import functools
@@ -24,16 +27,32 @@ from ._errors import YepError
 from .api import _fspath, _native, python_frames, runner_root_code
 
 
-def heap_start(prefix="yep", mixed=None, _root_code=None):
+def heap_start(prefix="yep", mixed=None, _root_code=None, sample=None, seed=None):
     """Start the heap profiler; profiles are written to PREFIX.NNNN.heap.
 
     Every allocation's stack holds the Python frames of the allocating
     thread merged with the native ones, so native memory is charged to the
     Python line that caused it, wherever this interpreter is supported;
     ``mixed=False`` records native stacks only.
+
+    ``sample=BYTES`` (e.g. ``"512K"``, or True for that default) records
+    one allocation per BYTES allocated on average instead of every one, at
+    a fraction of the cost: each sample is weighted so that the profiles'
+    objects and bytes are unbiased estimates (the reports say so). ``seed``
+    (default: the YEP_HEAP_SEED environment variable, else random) makes
+    the samples of a single-threaded run reproducible.
     """
     prefix = _fspath(prefix)
-    _native().heap_start(prefix, python_frames(mixed), _root_code or runner_root_code())
+    from . import heap_run
+
+    mean = heap_run.parse_sample(sample, "sample")
+    if seed is None and os.environ.get(heap_run.SEED_VARIABLE):
+        seed = heap_run.parse_seed(os.environ[heap_run.SEED_VARIABLE], heap_run.SEED_VARIABLE)
+    elif seed is not None:
+        seed = heap_run.parse_seed(seed, "seed")
+    # The native side takes 0 as "no seed": seeds are passed on as seed + 1.
+    _native().heap_start(prefix, python_frames(mixed), _root_code or runner_root_code(), mean,
+                         0 if seed is None else seed + 1)
 
 
 def heap_dump(reason="yep.heap_dump"):
@@ -74,12 +93,13 @@ class heap_profile:
         print(h.files[-1])
     """
 
-    def __init__(self, prefix="yep"):
+    def __init__(self, prefix="yep", sample=None, seed=None):
         self.prefix = os.fspath(prefix)
+        self.sample, self.seed = sample, seed
         self.files = []
 
     def __enter__(self):
-        heap_start(self.prefix)
+        heap_start(self.prefix, sample=self.sample, seed=self.seed)
         return self
 
     def __exit__(self, *exc):
@@ -89,7 +109,7 @@ class heap_profile:
     def __call__(self, func):
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            with heap_profile(self.prefix):
+            with heap_profile(self.prefix, self.sample, self.seed):
                 return func(*args, **kwargs)
 
         return wrapper

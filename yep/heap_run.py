@@ -78,8 +78,43 @@ MIN_DUMP_INTERVAL = 1 << 20
 MAX_DUMP_INTERVAL = 1 << 50
 
 
-def parse_size(text, option):
-    """'64M', '1G', '1048576' -> bytes, from 1 MiB to 1 PiB."""
+# The sampled mode (--heap-sample): one allocation recorded per this many
+# bytes on average by default (tcmalloc's and Go's default too), and the
+# bounds of the mean: a byte records nearly everything, a GiB almost nothing.
+DEFAULT_SAMPLE = 512 << 10
+MIN_SAMPLE = 1
+MAX_SAMPLE = 1 << 30
+SEED_VARIABLE = "YEP_HEAP_SEED"  # a whole number: reproducible samples (tests)
+
+
+def parse_sample(value, option="--heap-sample"):
+    """The sampled mode's mean in bytes: a size ('512K', '1M', 65536), from
+    1 byte to 1 GiB; True: the default, 512 KiB; None, False or 0: not
+    sampled (returns 0)."""
+    if value is None or value is False or (type(value) is int and value == 0):
+        return 0
+    if value is True:
+        return DEFAULT_SAMPLE
+    if not isinstance(value, (int, str)):
+        raise YepError(f"{option} needs a size like 512K or 1M, not {value!r}")
+    return parse_size(value, option, MIN_SAMPLE, MAX_SAMPLE, "from 1 byte to 1G", "512K or 1M")
+
+
+def parse_seed(value, origin):
+    """A seed for the sampled mode: a whole number from 0 to 2**63 - 1."""
+    try:
+        seed = int(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else None
+    except ValueError:
+        seed = None
+    if seed is None or not 0 <= seed < (1 << 63):
+        raise YepError(f"{origin} must be a whole number from 0 to 2**63 - 1, not {value!r}")
+    return seed
+
+
+def parse_size(text, option, minimum=MIN_DUMP_INTERVAL, maximum=MAX_DUMP_INTERVAL, bounds="from 1M to 1P",
+               example="64M or 1G"):
+    """'64M', '1G', '1048576' -> bytes, within [minimum, maximum] (by
+    default from 1 MiB to 1 PiB: the dump intervals)."""
     import re
 
     units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
@@ -87,8 +122,8 @@ def parse_size(text, option):
     text = given.strip().upper().removesuffix("B").removesuffix("I")
     number, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "")
     if not re.fullmatch(r"(?:[0-9]{1,16}(?:\.[0-9]{0,9})?|\.[0-9]{1,9})", number):
-        raise YepError(f"{option} needs a size like 64M or 1G, not {given!r}")
+        raise YepError(f"{option} needs a size like {example}, not {given!r}")
     value = int(float(number) * units[unit])
-    if not MIN_DUMP_INTERVAL <= value <= MAX_DUMP_INTERVAL:
-        raise YepError(f"{option} takes a size from 1M to 1P, not {given!r}")
+    if not minimum <= value <= maximum:
+        raise YepError(f"{option} takes a size {bounds}, not {given!r}")
     return value

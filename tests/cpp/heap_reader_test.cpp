@@ -299,6 +299,33 @@ TEST(HeapProfileReader, ReadsTcmallocHeapSamplesUnsampled) {
   EXPECT_FALSE(has_comment(p, "truncated"));
 }
 
+TEST(HeapProfileReader, ReadsYepSampledDumpsAsWrittenAndSaysTheyAreEstimates) {
+  // yep --heap-sample: figures already scaled, the mean in a comment line.
+  const std::string text =
+      "heap profile:      3:  1600000 [   131:  1600000] @ heapprofile\n"
+      "# yep-sampled: 524288 (mean bytes between samples; ...)\n"
+      "     2:  1048000 [     2:  1048000] @ 0x00401105 0x7f0000000021\n"
+      "     1:   552000 [   129:   552000] @ 0x00401200\n"
+      "\nMAPPED_LIBRARIES:\n" + std::string(kMaps);
+  yep::Profile p = yep::parse_heap_profile(text, "sampled.heap");
+  EXPECT_EQ(p.period, 524288);
+  ASSERT_EQ(p.samples.size(), 2u);
+  EXPECT_EQ(p.samples[0].values, (std::vector<int64_t>{2, 1048000, 2, 1048000}));
+  EXPECT_EQ(p.samples[1].values, (std::vector<int64_t>{129, 552000, 1, 552000}));
+  EXPECT_TRUE(has_comment(p, "sampled: one allocation per 512 KiB on average")) << all_comments(p);
+  EXPECT_TRUE(has_comment(p, "figures are estimates")) << all_comments(p);
+  EXPECT_FALSE(has_comment(p, "truncated")) << all_comments(p);
+  // An exact dump says nothing of sampling.
+  EXPECT_FALSE(has_comment(yep::parse_heap_profile(std::string(kNormal) + kMaps, "exact.heap"), "sampled"));
+  // A mean that is not a positive number: one clear line.
+  for (const char* bad : {"# yep-sampled: x", "# yep-sampled: 0", "# yep-sampled:", "# yep-sampled: -5"}) {
+    const std::string broken = "heap profile: 0: 0 [0: 0] @ heapprofile\n" + std::string(bad) +
+                               "\n\nMAPPED_LIBRARIES:\n";
+    const std::string error = error_of(broken);
+    EXPECT_NE(error.find("bad.heap: line 2: bad sampling mean"), std::string::npos) << bad << ": " << error;
+  }
+}
+
 TEST(HeapProfileReader, ReadsJemallocHeapProfiles) {
   // As jemalloc's prof_dump writes it: "heap_v2/<period>", totals, one line
   // per thread, then per stack "@ frames", its totals, its threads.

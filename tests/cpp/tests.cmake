@@ -120,3 +120,10 @@ add_executable(root_cut_test tests/cpp/root_cut_test.cpp)
 target_include_directories(root_cut_test PRIVATE python)
 target_link_libraries(root_cut_test PRIVATE GTest::gtest_main)
 gtest_discover_tests(root_cut_test)
+
+# The sampled heap mode's sampler (python/heap_sampler.*): weights, draws,
+# unbiased estimates, seeds.
+add_executable(heap_sampler_test tests/cpp/heap_sampler_test.cpp python/heap_sampler.cpp)
+target_include_directories(heap_sampler_test PRIVATE python)
+target_link_libraries(heap_sampler_test PRIVATE GTest::gtest_main)
+gtest_discover_tests(heap_sampler_test)

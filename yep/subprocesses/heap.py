@@ -41,11 +41,11 @@ RESTARTED = "YEP_SUBPROCESSES_HEAP"
 INTERVALS = ("HEAP_PROFILE_ALLOCATION_INTERVAL", "HEAP_PROFILE_INUSE_INTERVAL", "HEAP_PROFILE_TIME_INTERVAL")
 
 
-def settings(mixed, pymalloc, library):
+def settings(mixed, pymalloc, library, sample=None):
     """What a child needs to profile as its parent does (see export):
     called in the profiled program's process before its environment is
     put back, so the dump intervals are those its heap profile uses."""
-    return {"mixed": bool(mixed), "pymalloc": bool(pymalloc), "library": library,
+    return {"mixed": bool(mixed), "pymalloc": bool(pymalloc), "library": library, "sample": sample or 0,
             "intervals": {name: os.environ[name] for name in INTERVALS if os.environ.get(name)}}
 
 
@@ -62,7 +62,7 @@ def begin(settings, forked):
     path = reserve_file(settings["folder"], SUFFIX)
     try:
         with _intervals(settings["intervals"]):  # read by the recorder as it starts
-            heap.heap_start(prefix_of(path), settings["mixed"])
+            heap.heap_start(prefix_of(path), settings["mixed"], sample=settings.get("sample") or None)
     except BaseException:
         os.unlink(path)
         raise
