@@ -405,6 +405,8 @@ RUN = {
     "heap-profiling": Run("$ python -m yep --heap -v --nodecount 10 first.py", copy_examples("first.py"),
                           ("numpy",)),
     "heap-profiling-2": Run("import yep", tcmalloc_preloaded),
+    "sampled-heap-profiles---heap-sample": Run("$ python -m yep --heap-sample 512K first.py",
+                                               copy_examples("first.py"), ("numpy",)),
     "line-by-line-memory-yep-memory-2": Run("$ yep memory ex.py", ex_py, ("numpy",)),
     "child-processes": Run("$ yep memory pool_memory.py", copy_examples("pool_memory.py", into="examples"),
                            cwd="examples"),
