@@ -89,3 +89,19 @@ def test_mprof_heap_sample_needs_a_python_program(tmp_path):
     result = run_yep(["mprof", "run", "--heap-sample", "512K", "-o", "x.dat", "sleep", "0.1"], cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "samples the heap of a Python program" in result.stderr
+
+
+def test_sampled_heap_metric_needs_the_sampled_profiler_and_the_record_round_trips(tmp_path):
+    from yep import YepError, mprof_file
+    from yep.api import _native
+
+    native = _native()
+    with pytest.raises(YepError, match="sampled heap profiler is not running"):
+        native.RssSampler(0, 0.1, native.MemoryMetric.HEAP_SAMPLED)
+    data = mprof_file.MprofData(cmdline="x.py", mem=[(1.0, 10.0)], heap=[(2.0, 10.0)], heap_sample=65536)
+    mprof_file.write(tmp_path / "r.dat", data)
+    assert mprof_file.read(tmp_path / "r.dat").heap_sample == 65536
+    (tmp_path / "bad.dat").write_text("MEM 1.0 10.0\nHEAPSAMPLED lots\n")
+    with pytest.raises(YepError, match="not an mprof record"):
+        mprof_file.read(tmp_path / "bad.dat")
+    assert mprof_file.sample_text(512 * 1024) == "512 KiB" and mprof_file.sample_text(1000) == "1000 bytes"

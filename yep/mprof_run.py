@@ -43,8 +43,9 @@ def run_main(argv):
                         help="also sample the Python program's native heap (the bytes it holds from malloc, "
                              "Python objects included): a second line beside RSS")
     parser.add_argument("--heap-sample", metavar="BYTES",
-                        help="--heap from the sampled heap profiler: one allocation recorded per BYTES allocated "
-                             "on average (e.g. 512K), so the heap line is an estimate, at less cost")
+                        help="--heap, with the heap line from the sampled heap profiler (one allocation recorded "
+                             "per BYTES allocated on average, e.g. 512K): an estimate of the bytes requested since "
+                             "the program started, marked as sampled in the file and the plot")
     parser.add_argument("-o", "--output", help="the .dat file (default: mprofile_<date>.dat here)")
     # memory_profiler exits 0 unless -E; yep always passes the program's status through.
     parser.add_argument("--exit-code", "-E", action="store_true",
