@@ -703,6 +703,12 @@ void heap_recorder_stop() {
 
 bool heap_recorder_running() { return recording.load(); }
 
+int64_t heap_recorder_sample_mean() { return recording.load() ? sample_mean : -1; }
+
+int64_t heap_recorder_inuse_bytes() {
+  return recording.load() ? total_inuse.load(std::memory_order_relaxed) : -1;
+}
+
 bool heap_recorder_dumping() { return in_dump; }
 
 }  // namespace yep

@@ -65,6 +65,11 @@ std::string heap_recorder_dump(const std::string& reason);
 // Stops recording (and the interval dumps); the tables are kept until the next start.
 void heap_recorder_stop();
 bool heap_recorder_running();
+// The session's mean (0: exact) and its bytes in use now: in the sampled mode
+// the weighted estimate (what a dump's header would say), read without the
+// lock; -1 when not recording. For `yep mprof run --heap --heap-sample`.
+int64_t heap_recorder_sample_mean();
+int64_t heap_recorder_inuse_bytes();
 // Whether the calling thread is writing a dump: its allocations are yep's own
 // (heap_stats leaves them out too).
 bool heap_recorder_dumping();

@@ -1,6 +1,7 @@
 #include "rss_sampler.h"
 
 #include "cpu_profiler.h"  // CaptureError
+#include "heap_recorder.h"  // HeapSampled
 #include "own_threads.h"
 #include "tcmalloc.h"
 
@@ -154,6 +155,12 @@ class RssSampler::Reader {
         throw CaptureError("the native heap can be sampled in this process only, not in pid " + std::to_string(pid));
       heap_bytes_ = require_tcmalloc("its native heap cannot be sampled", "mprof run --heap").numeric_property;
     }
+    if (metric == MemoryMetric::HeapSampled) {
+      if (pid != ::getpid())
+        throw CaptureError("the native heap can be sampled in this process only, not in pid " + std::to_string(pid));
+      if (heap_recorder_sample_mean() <= 0)
+        throw CaptureError("the sampled heap profiler is not running: start it first (yep.heap_start(..., sample=...))");
+    }
     std::string error;
     if (!open_process(pid, root_, &error)) throw CaptureError(error);
     struct stat st {};
@@ -196,7 +203,8 @@ class RssSampler::Reader {
                                : "cannot read " + statm + ": " + errno_text(err);
       return false;
     }
-    if (metric_ == MemoryMetric::Rss || metric_ == MemoryMetric::Heap) return true;
+    if (metric_ == MemoryMetric::Rss || metric_ == MemoryMetric::Heap || metric_ == MemoryMetric::HeapSampled)
+      return true;
     const std::string rollup = proc_path(pid, "smaps_rollup");
     if (int err = p.rollup.open(rollup)) {
       if (error) {
@@ -223,6 +231,10 @@ class RssSampler::Reader {
       size_t allocated = 0;
       heap_bytes_("generic.current_allocated_bytes", &allocated);
       *bytes = static_cast<int64_t>(allocated);
+      return true;
+    }
+    if (metric_ == MemoryMetric::HeapSampled) {
+      *bytes = std::max<int64_t>(heap_recorder_inuse_bytes(), 0);  // 0 once the profiler stopped
       return true;
     }
     if (metric_ == MemoryMetric::Rss) {
@@ -353,7 +365,8 @@ RssSampler::RssSampler(const RssSamplerOptions& options) : options_(options) {
   if (options_.pid < 0) throw CaptureError("no process with pid " + std::to_string(options_.pid));
   if (options_.max_samples < 0) throw CaptureError("max_samples must be 0 (no limit) or more");
   if (options_.pid == 0) options_.pid = ::getpid();
-  if (options_.metric == MemoryMetric::Heap && (options_.include_children || options_.per_child))
+  if ((options_.metric == MemoryMetric::Heap || options_.metric == MemoryMetric::HeapSampled) &&
+      (options_.include_children || options_.per_child))
     throw CaptureError("the native heap is this process's own: it cannot include its children");
   reader_ = std::make_unique<Reader>(options_.pid, options_.metric);
 }

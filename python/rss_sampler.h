@@ -48,7 +48,9 @@ namespace yep {
 // or the native heap: the bytes the program holds from malloc, as tcmalloc
 // counts them (its allocated sizes). Heap is for this process only, and needs
 // tcmalloc as its allocator; reading it costs tcmalloc a few microseconds.
-enum class MemoryMetric { Rss, Pss, Uss, Heap };
+// HeapSampled: the native heap in use as the running sampled heap profiler
+// estimates it (heap_recorder.h; `yep mprof run --heap --heap-sample`).
+enum class MemoryMetric { Rss, Pss, Uss, Heap, HeapSampled };
 
 struct RssSamplerOptions {
   int pid = 0;                    // process to sample; 0: this one

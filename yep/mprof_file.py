@@ -10,7 +10,9 @@ One record a line, memory in MiB (2^20 bytes), times in Unix seconds:
     HEAP <MiB> <time>
 
 HEAP records are yep's (`yep mprof run --heap`): the program's native heap
-in use, beside its RSS. memory_profiler's reader skips them.
+in use, beside its RSS. memory_profiler's reader skips them. With
+`--heap-sample`, a `HEAPSAMPLED <mean bytes>` record says the HEAP figures
+are the sampled heap profiler's estimates at that mean.
 
 A `profile.timestamp("name")` / `yep.label("name")` block is a FUNC record
 named `.name`. Records are not in time order (FUNC records come at the end).
@@ -45,6 +47,7 @@ class MprofData:
     funcs: list = field(default_factory=list)      # [FuncRecord]
     children: dict = field(default_factory=dict)   # pid -> [(MiB, time)]
     heap: list = field(default_factory=list)       # [(MiB, time)], time order
+    heap_sample: int = 0                           # HEAP figures sampled at this mean (bytes); 0: exact
 
     @property
     def start(self):
@@ -83,10 +86,24 @@ def format_heap(mib, t):
     return f"HEAP {mib:.6f} {t:.4f}\n"
 
 
+def format_heap_sampled(mean):
+    return f"HEAPSAMPLED {int(mean)}\n"
+
+
+def sample_text(mean):
+    """'512 KiB' for 524288: the mean of a sampled HEAP line, as reports say it."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if mean >= 1 << shift and mean % (1 << shift) == 0:
+            return f"{mean >> shift} {unit}"
+    return f"{mean} bytes"
+
+
 def write(path, data):
     """Writes an MprofData as a .dat file memory_profiler's mprof reads too
     (no blank lines: its reader stops at one). Returns the path."""
     lines = [format_cmdline(data.cmdline)] if data.cmdline else []
+    if data.heap_sample:
+        lines.append(format_heap_sampled(data.heap_sample))
     lines += [format_mem(m, t) for m, t in data.mem]
     for pid, series in data.children.items():
         lines += [format_child(pid, m, t) for m, t in series]
@@ -125,6 +142,10 @@ def read(path):
                 data.children.setdefault(int(fields[1]), []).append((float(fields[2]), float(fields[3])))
             elif kind == "HEAP":
                 data.heap.append((float(fields[1]), float(fields[2])))
+            elif kind == "HEAPSAMPLED":
+                data.heap_sample = int(fields[1])
+                if data.heap_sample <= 0:
+                    raise ValueError
             # other records (from newer versions) are skipped
         except (IndexError, ValueError):
             raise YepError(f"{path}:{number}: not an mprof record: {line[:80]!r}") from None

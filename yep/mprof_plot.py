@@ -329,7 +329,9 @@ def _draw_memory(ax, runs, window, slope, decorate, handles, ax_width_in):
             ts, ms = run.heap
             ax.plot(ts, ms, color=run.color, lw=1.4, alpha=0.8, ls=(0, (6, 1.5, 1.5, 1.5)), zorder=4)
             handles.append((_legend_line(run.color, lw=1.4, alpha=0.8, ls=(0, (6, 1.5, 1.5, 1.5))),
-                            f"native heap in use (peak {max(ms):.1f} MiB)"))
+                            f"native heap in use (peak {max(ms):.1f} MiB)" if not run.data.heap_sample else
+                            f"native heap in use, sampled every {mprof_file.sample_text(run.data.heap_sample)}: "
+                            f"estimates (peak {max(ms):.1f} MiB)"))
     if not decorate:
         ax.set_ylim(ylo, yhi + 0.06 * (yhi - ylo))
         return

@@ -10,7 +10,10 @@ a bracket for each call of a @profile function, and `profile.timestamp` /
 --heap the child runs under tcmalloc (Python objects through malloc) and
 samples its own native heap at the same interval, from a native thread of
 its own; those HEAP records (which memory_profiler's reader skips) are
-appended too.
+appended too. With --heap-sample BYTES (which implies --heap) those
+figures are the sampled heap profiler's estimate of the bytes in use
+(yep/heap_sampler.h: one allocation recorded per BYTES on average,
+weighted), and a `HEAPSAMPLED <mean>` record says so.
 """
 import argparse
 import contextlib
@@ -39,6 +42,10 @@ def run_main(argv):
     parser.add_argument("--heap", action="store_true",
                         help="also sample the Python program's native heap (the bytes it holds from malloc, "
                              "Python objects included): a second line beside RSS")
+    parser.add_argument("--heap-sample", metavar="BYTES",
+                        help="--heap, with the heap line from the sampled heap profiler (one allocation recorded "
+                             "per BYTES allocated on average, e.g. 512K): an estimate of the bytes requested since "
+                             "the program started, marked as sampled in the file and the plot")
     parser.add_argument("-o", "--output", help="the .dat file (default: mprofile_<date>.dat here)")
     # memory_profiler exits 0 unless -E; yep always passes the program's status through.
     parser.add_argument("--exit-code", "-E", action="store_true",
@@ -57,6 +64,15 @@ def run_main(argv):
         return fail(f"cannot write '{output}': the directory {directory} is not writable or does not exist")
     python = args.python or args.program.endswith(".py")
     funcs, env = None, None
+    sample = 0
+    if args.heap_sample is not None:
+        from . import heap_run
+
+        try:
+            sample = heap_run.parse_sample(args.heap_sample)
+        except YepError as exc:
+            return fail(str(exc))
+        args.heap = True
     if args.heap and not python:
         return fail(f"--heap samples the heap of a Python program from inside it; '{args.program}' is not one "
                     "(give a .py file, or --python)")
@@ -71,7 +87,7 @@ def run_main(argv):
                 env = heap_run.tcmalloc_environment({})
             except YepError as exc:
                 return fail(str(exc))
-            heap = ["--heap", repr(args.interval)]
+            heap = ["--heap", repr(args.interval)] + (["--heap-sample", str(sample)] if sample else [])
         fd, funcs = tempfile.mkstemp(prefix="yep-mprof-", suffix=".func")
         os.close(fd)
         command = [sys.executable, "-m", "yep", "mprof", "_child", funcs, *heap, args.program, *args.args]
@@ -90,6 +106,8 @@ def run_main(argv):
     try:
         with open(output, "w") as dat:
             dat.write("CMDLINE " + " ".join(shlex.quote(a) for a in [args.program, *args.args]) + "\n")
+            if sample:
+                dat.write(mprof_file.format_heap_sampled(sample))
             dat.flush()
             child = subprocess.Popen(command, env=env)
             try:
@@ -116,11 +134,13 @@ def run_main(argv):
 
 def child_main(argv):
     """Runs a Python program with @profile brackets and labels recorded
-    (argv: FUNCS [--heap INTERVAL] SCRIPT ARGS...)."""
+    (argv: FUNCS [--heap INTERVAL [--heap-sample MEAN]] SCRIPT ARGS...)."""
     funcs, *argv = argv
-    heap_interval = None
+    heap_interval, sample = None, 0
     if argv[:1] == ["--heap"]:
         heap_interval, argv = float(argv[1]), argv[2:]
+    if argv[:1] == ["--heap-sample"]:
+        sample, argv = int(argv[1]), argv[2:]
     script, *args = argv
     import builtins
 
@@ -129,13 +149,17 @@ def child_main(argv):
 
     timestamps.enable()
     builtins.profile = profile
-    heap = None
+    heap = dumps = None
     try:
         target = runner.Target(script=script)
         if heap_interval is not None:
             heap_run.restore_environment()
             native = _native()
-            heap = native.RssSampler(0, heap_interval, native.MemoryMetric.HEAP)
+            metric = native.MemoryMetric.HEAP
+            if sample:
+                dumps = _start_sampled(sample)
+                metric = native.MemoryMetric.HEAP_SAMPLED
+            heap = native.RssSampler(0, heap_interval, metric)
             heap.start()
     except YepError as exc:
         return fail(str(exc))
@@ -144,8 +168,45 @@ def child_main(argv):
     if heap is not None:
         heap.stop(True)
         _append_heap(funcs, heap.take()[0])
+    if dumps is not None:
+        _stop_sampled(dumps)
     runner.show_exception(outcome)
     return runner.finish(outcome)
+
+
+def _start_sampled(mean):
+    """Starts the sampled heap profiler for the HEAP line (native stacks
+    only, no interval dumps: only its running estimate is read); returns
+    the folder its last dump goes to."""
+    from .heap import heap_start
+
+    folder = tempfile.mkdtemp(prefix="yep-mprof-heap-")
+    names = ("HEAP_PROFILE_ALLOCATION_INTERVAL", "HEAP_PROFILE_INUSE_INTERVAL", "HEAP_PROFILE_TIME_INTERVAL")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(dict.fromkeys(names, "0"))  # read once, at start
+    try:
+        heap_start(os.path.join(folder, "mprof"), mixed=False, sample=mean)
+    except YepError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return folder
+
+
+def _stop_sampled(folder):
+    from .heap import heap_is_running, heap_stop
+
+    try:
+        if heap_is_running():
+            heap_stop()
+    except YepError:
+        pass
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _append_heap(path, samples):
