@@ -346,7 +346,7 @@ def test_mprun_reports_the_lines_of_notebook_and_imported_functions(tmp_path):
         "%mprun -f build -T report.txt build('x')",
         "r = %mprun -r -f shapes.grid shapes.grid(10)",
         "print(r[0]['function'], r[0]['lines'][2]['hits'])",
-        "from yep.api import _native\nprint('registered', len(_native().line_tracer_results()))",
+        "from yep.native import native as _native\nprint('registered', len(_native().line_tracer_results()))",
     ], tmp_path)
     assert all(o["ok"] for o in outputs[:5]), outputs
     first = outputs[3]["out"]

@@ -93,7 +93,7 @@ def test_mprof_heap_sample_needs_a_python_program(tmp_path):
 
 def test_sampled_heap_metric_needs_the_sampled_profiler_and_the_record_round_trips(tmp_path):
     from yep import YepError, mprof_file
-    from yep.api import _native
+    from yep.native import native as _native
 
     native = _native()
     with pytest.raises(YepError, match="sampled heap profiler is not running"):

@@ -4,25 +4,9 @@ import os
 import sys
 
 from ._errors import UnsupportedInterpreter, YepError
+from .native import native as _native
 
 _LOW_RATE_WARNING = 0.75  # warn when the achieved rate is below this share of the asked one
-
-
-def _native():
-    # Imported on first use: loading libprofiler arms its timer, which is
-    # work a plain "import yep" should not do.
-    try:
-        from . import _native as native
-    except ImportError as exc:
-        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        raise YepError(f"yep's native module is missing ({exc}); is Python importing yep from its source "
-                       f"tree in {here}? Run from another directory, after `make install`") from None
-    global _fork_hook_registered
-    if not _fork_hook_registered:
-        # A forked child must not write into its parent's profile.
-        os.register_at_fork(after_in_child=native.cpu_release_after_fork)
-        _fork_hook_registered = True
-    return native
 
 
 def own_thread(target):
@@ -38,7 +22,6 @@ def own_thread(target):
     return run
 
 
-_fork_hook_registered = False
 
 
 def _fspath(path):

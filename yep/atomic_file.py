@@ -16,7 +16,7 @@ def atomic_path(path):
     """Yields a path to write (the temporary, or the special file through
     this process's descriptor); the file takes `path`'s place on success.
     An OSError becomes one YepError line naming `path`."""
-    from .api import _native
+    from .native import native as _native
 
     path = user_path(path, "output path")
     out = _native().OutputFile(path)

@@ -47,7 +47,7 @@ def _excluded():
 
 
 def _native():
-    from .api import _native as native
+    from .native import native
     return native()
 
 

@@ -298,7 +298,7 @@ class _CpuSession:
         return api.is_running()
 
     def so_far(self):
-        from .api import _native
+        from .native import native as _native
 
         kind, _ = self.begun
         samples = _native().mixed_samples() if kind == "mixed" else _native().cpu_samples()

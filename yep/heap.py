@@ -24,7 +24,8 @@ import functools
 import os
 
 from ._errors import YepError
-from .api import _fspath, _native, python_frames, runner_root_code
+from .api import _fspath, python_frames, runner_root_code
+from .native import native as _native
 
 
 def heap_start(prefix="yep", mixed=None, _root_code=None, sample=None, seed=None):

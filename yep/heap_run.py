@@ -35,7 +35,7 @@ def tcmalloc_environment(opts, library=None, marker=CHILD):
     from .preload import preload_environment
 
     if library is None:
-        from .api import _native
+        from .native import native as _native
 
         library = _native().tcmalloc_library()
     if "/" in library and not os.path.exists(library):

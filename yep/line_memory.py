@@ -28,7 +28,7 @@ _at_first_profile = None  # called once, at this process's first @profile (yep.s
 
 
 def _native():
-    from .api import _native as native
+    from .native import native
 
     return native()
 

@@ -98,7 +98,7 @@ def stop():
 
 
 def _native():
-    from .api import _native as native
+    from .native import native
     return native()
 
 

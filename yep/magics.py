@@ -153,7 +153,7 @@ _yep_options = _Options("%yep", output=YEP_OUTPUT_OPTIONS, capture=YEP_CAPTURE_O
 
 
 def _native():
-    from .api import _native as native
+    from .native import native
 
     try:
         return native()

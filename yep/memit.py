@@ -104,7 +104,7 @@ def _memory(include_children):
 def _sampled(run, interval, include_children):
     """(highest sample, last sample) in bytes, sampling every interval seconds."""
     __tracebackhide__ = True  # noqa: F841  (IPython and pytest leave this frame out of tracebacks)
-    from .api import _native
+    from .native import native as _native
 
     sampler = _native().RssSampler(pid=os.getpid(), interval=interval, include_children=include_children)
     sampler.start()

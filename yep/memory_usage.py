@@ -81,7 +81,7 @@ def memory_usage(proc=-1, interval=0.1, timeout=None, timestamps=False, include_
 
 
 def _native():
-    from .api import _native as native
+    from .native import native
     return native()
 
 

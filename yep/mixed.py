@@ -18,7 +18,7 @@ _owner = None  # the process that started the sampler
 
 
 def _native():
-    from .api import _native as native
+    from .native import native
 
     return native()
 

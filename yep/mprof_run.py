@@ -145,7 +145,8 @@ def child_main(argv):
     import builtins
 
     from . import heap_run, runner, timestamps
-    from .api import _native, profile
+    from .api import profile
+    from .native import native as _native
 
     timestamps.enable()
     builtins.profile = profile

@@ -15,7 +15,7 @@ GRAPH_FORMATS = ("dot", "svg")  # svg: Graphviz's drawing of the dot text (yep/g
 MAX_NODECOUNT = 2**31 - 1  # the C++ side's int; 0 means all
 
 def _native():
-    from .api import _native as native
+    from .native import native
 
     return native()
 

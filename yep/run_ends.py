@@ -32,7 +32,7 @@ def _relay(name):
     with the call, forever (a pool's worker blocked on its queue's lock as
     the pool terminates it, and the pool waiting for that worker)."""
     try:
-        from .api import _native
+        from .native import native as _native
 
         getattr(_native(), name)()
     except Exception:  # noqa: BLE001 - no relay: SIGTERM handled as Python handles it

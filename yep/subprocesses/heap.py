@@ -88,7 +88,7 @@ def _under_tcmalloc(settings):
     """Returns in a new interpreter that has tcmalloc as its allocator and
     the environment its program was started with; otherwise restarts it so."""
     from .. import heap_run
-    from ..api import _native
+    from ..native import native as _native
 
     restarted = RESTARTED in os.environ
     if restarted:

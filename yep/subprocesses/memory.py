@@ -167,7 +167,7 @@ class _Process:
 
 def begin(settings, forked):
     from .. import line_memory
-    from ..api import _native
+    from ..native import native as _native
 
     if forked:
         if line_memory.active():
@@ -220,7 +220,7 @@ def end(process):
 def _under_tcmalloc():
     """Whether this new interpreter counts allocations: it restarts itself
     under tcmalloc first if need be (does not return then)."""
-    from ..api import _native
+    from ..native import native as _native
 
     native = _native()
     restarted = os.environ.pop(RESTARTED, None)
