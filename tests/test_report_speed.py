@@ -127,8 +127,10 @@ def test_cold_and_warm_cache_give_the_same_bytes(prof, uncached, tmp_path):
     folder = tmp_path / "cache" / "symbols"
     assert reports(prof, folder) == uncached  # cold: computes and writes
     files = cache_files(folder)
-    # libpython, libc and the hotcold extension at least, each named by its build id.
-    assert len(files) >= 3, files
+    # The interpreter (libpython or the executable) and the hotcold extension
+    # at least (libc and _json too, when the run was sampled in them), each
+    # named by its build id.
+    assert len(files) >= 2, files
     assert all(len(f.stem) >= 32 and all(c in "0123456789abcdef" for c in f.stem) for f in files)
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
