@@ -82,9 +82,11 @@ Figures figures(const Profile& p, size_t vi, Take take) {
     fig.total += v;
     if (!p.sample_types.empty() && p.sample_types[0].unit == "count") fig.samples += s.values[0];
     if (s.location_ids.empty()) continue;
+    // A leaf the symbolizer could not name has no row for its flat; its
+    // callers' cum still holds the sample, as in the call graph.
     const Location& leaf = p.location(s.location_ids[0]);
-    if (leaf.lines.empty()) { fig.unsymbolized += v; continue; }
-    rows[leaf.lines[0].function_id - 1].flat += v;
+    if (leaf.lines.empty()) fig.unsymbolized += v;
+    else rows[leaf.lines[0].function_id - 1].flat += v;
     ++sample_number;
     for (uint64_t lid : s.location_ids)
       for (const Line& line : p.location(lid).lines) {
@@ -136,7 +138,7 @@ std::string write_text_diff(const Profile& p, const TextOptions& o, size_t vi) {
          format_change(base_total, type.unit, false) + ": " + format_change(now.total - base_total, type.unit, true) +
          " (" + share(now.total - base_total) + " of the base)\n";
   if (now.unsymbolized || base.unsymbolized)
-    out += "Samples with no stack: " + format_change(now.unsymbolized, type.unit, false) + ", base " +
+    out += "Samples whose innermost frame has no name (flat in no row): " + format_change(now.unsymbolized, type.unit, false) + ", base " +
            format_change(-base.unsymbolized, type.unit, false) + "\n";
   out += std::string("Rows: ") + (by_cum ? "cum" : "flat") + " of each function in the base and now, the change, "
          "and the change as a share of the base's total; largest change first\n";
@@ -194,7 +196,7 @@ std::string write_text(const Profile& p, const TextOptions& o) {
     if (p.period > 0) out += " (" + format_value(p.period, type.unit) + ")";
     out += ", or something in it used SIGPROF or the profiling timer itself\n";
   }
-  if (unsymbolized) out += "Samples with no stack: " + format_value(unsymbolized, type.unit) + "\n";
+  if (unsymbolized) out += "Samples whose innermost frame has no name (flat in no row): " + format_value(unsymbolized, type.unit) + "\n";
   if (shown < rows.size()) {
     // Flat times add up; cum times overlap (a caller's holds its callees'),
     // so by cum the line says the most any dropped function holds.
