@@ -180,22 +180,15 @@ def _start_sampled(mean):
     only, no interval dumps: only its running estimate is read); returns
     the folder its last dump goes to."""
     from .heap import heap_start
+    from .subprocesses.heap import INTERVALS, intervals_set
 
     folder = tempfile.mkdtemp(prefix="yep-mprof-heap-")
-    names = ("HEAP_PROFILE_ALLOCATION_INTERVAL", "HEAP_PROFILE_INUSE_INTERVAL", "HEAP_PROFILE_TIME_INTERVAL")
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ.update(dict.fromkeys(names, "0"))  # read once, at start
     try:
-        heap_start(os.path.join(folder, "mprof"), mixed=False, sample=mean)
+        with intervals_set(dict.fromkeys(INTERVALS, "0")):
+            heap_start(os.path.join(folder, "mprof"), mixed=False, sample=mean)
     except YepError:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     return folder
 
 

@@ -61,7 +61,7 @@ def begin(settings, forked):
 
     path = reserve_file(settings["folder"], SUFFIX)
     try:
-        with _intervals(settings["intervals"]):  # read by the recorder as it starts
+        with intervals_set(settings["intervals"]):  # read by the recorder as it starts
             heap.heap_start(prefix_of(path), settings["mixed"], sample=settings.get("sample") or None)
     except BaseException:
         os.unlink(path)
@@ -111,7 +111,9 @@ def _under_tcmalloc(settings):
 
 
 @contextlib.contextmanager
-def _intervals(intervals):
+def intervals_set(intervals):
+    """gperftools' dump intervals (read once, as the heap profiler starts) set
+    to `intervals` ({name: value}; the others unset) while inside."""
     saved = {name: os.environ.get(name) for name in INTERVALS}
     for name in INTERVALS:
         if name in intervals:
