@@ -93,7 +93,7 @@ HeapHooks hooks{};
 std::atomic<bool> recording{false};
 std::atomic<bool> hooks_added{false};
 // Totals for the interval dumps, read without the lock.
-std::atomic<int64_t> total_allocated{0}, total_inuse{0};
+std::atomic<int64_t> total_allocated{0}, total_inuse{0}, peak_inuse{0};
 
 // ---- the sampled mode ---------------------------------------------------------
 // sample_mean > 0: only the allocations heap_sampler_take picks are
@@ -362,6 +362,7 @@ void on_new(const void* ptr, size_t size) {
   tables.live[slot] = Live{key, size, index};
   const int64_t allocated = add_under_lock(total_allocated, static_cast<int64_t>(bytes));
   const int64_t inuse = add_under_lock(total_inuse, static_cast<int64_t>(bytes));
+  if (inuse > peak_inuse.load(std::memory_order_relaxed)) peak_inuse.store(inuse, std::memory_order_relaxed);
   table_lock.unlock();
   dump_at_threshold(allocated, inuse);
 }
@@ -635,6 +636,7 @@ void heap_recorder_start(const HeapHooks& h, const std::string& prefix, const He
   tables.nbuckets = 1;  // bucket 0: stacks beyond kMaxBuckets (empty stack)
   total_allocated = 0;
   total_inuse = 0;
+  peak_inuse = 0;
   session_prefix = prefix;
   dump_count = 0;
   hooks = h;
@@ -710,5 +712,28 @@ int64_t heap_recorder_inuse_bytes() {
 }
 
 bool heap_recorder_dumping() { return in_dump; }
+
+HeapRecorderStats heap_recorder_stats() {
+  HeapRecorderStats s;
+  table_lock.lock();
+  s.recording = recording.load();
+  s.sample_mean = sample_mean;
+  s.inuse_bytes = total_inuse.load(std::memory_order_relaxed);
+  s.peak_bytes = peak_inuse.load(std::memory_order_relaxed);
+  s.allocated_bytes = total_allocated.load(std::memory_order_relaxed);
+  s.stacks = tables.nbuckets > 0 ? tables.nbuckets - 1 : 0;  // bucket 0 collects the dropped ones
+  s.live_blocks = static_cast<int64_t>(tables.live_count);
+  // What the tables have touched: the buckets written, the live map (all of
+  // it: probing touches every page), the bucket index (hashed: assume all of
+  // its touched pages, at most one per stack), the filter and line cache.
+  const int64_t page = 4096;
+  const int64_t slot_pages = std::min<int64_t>(s.stacks + 1, static_cast<int64_t>(kBucketSlots * sizeof(uint32_t) / page));
+  s.memory_bytes = static_cast<int64_t>(tables.nbuckets) * static_cast<int64_t>(sizeof(Bucket)) +
+                   static_cast<int64_t>(tables.live_capacity * sizeof(Live)) + slot_pages * page +
+                   (live_filter ? static_cast<int64_t>(kFilterSlots) : 0) +
+                   (line_cache ? static_cast<int64_t>(kLineCacheSize * sizeof(uint64_t)) : 0);
+  table_lock.unlock();
+  return s;
+}
 
 }  // namespace yep

@@ -70,6 +70,20 @@ bool heap_recorder_running();
 // lock; -1 when not recording. For `yep mprof run --heap --heap-sample`.
 int64_t heap_recorder_sample_mean();
 int64_t heap_recorder_inuse_bytes();
+
+// The recording session's figures, all in requested bytes (in the sampled
+// mode, estimates): in use now, and the highest in use since the start;
+// distinct stacks and blocks in the live map; and the memory yep's own
+// tables hold (stacks, live map, filter), which stays bounded when the
+// program's stacks are (the sampled mode's live map holds only samples).
+struct HeapRecorderStats {
+  bool recording = false;
+  int64_t sample_mean = 0;
+  int64_t inuse_bytes = 0, peak_bytes = 0, allocated_bytes = 0;
+  int64_t stacks = 0, live_blocks = 0;
+  int64_t memory_bytes = 0;
+};
+HeapRecorderStats heap_recorder_stats();
 // Whether the calling thread is writing a dump: its allocations are yep's own
 // (heap_stats leaves them out too).
 bool heap_recorder_dumping();

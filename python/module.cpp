@@ -199,6 +199,19 @@ PYBIND11_MODULE(_native, m) {
           d["frees"] = s.frees;
           return d;
         }, py::arg("reset_peak") = false, "Live and peak heap bytes from the malloc hooks.");
+  m.def("heap_recorder_stats", [] {
+          const yep::HeapRecorderStats s = yep::heap_recorder_stats();
+          py::dict d;
+          d["recording"] = s.recording;
+          d["sample"] = s.sample_mean;
+          d["inuse_bytes"] = s.inuse_bytes;
+          d["peak_bytes"] = s.peak_bytes;
+          d["allocated_bytes"] = s.allocated_bytes;
+          d["stacks"] = s.stacks;
+          d["live_blocks"] = s.live_blocks;
+          d["memory_bytes"] = s.memory_bytes;
+          return d;
+        }, "The heap recorder's session figures (requested bytes) and its own memory.");
 
   py::class_<yep::Profile>(m, "Profile", "A loaded, symbolized profile (libyepconv's model).")
       .def_property_readonly("sample_types",

@@ -31,7 +31,7 @@ __version__ = "1.0.0.dev0"
 # of a 0.1 s report. name -> the submodule that defines it.
 _LAZY = {"start": "api", "stop": "api", "flush": "api", "is_running": "api", "profile": "api",
          "heap_start": "heap", "heap_dump": "heap", "heap_stop": "heap", "heap_is_running": "heap",
-         "heap_profile": "heap", "heap_stats": "heap", "serve": "live_view", "label": "timestamps"}
+         "heap_profile": "heap", "heap_stats": "heap", "heap_profiler_stats": "heap", "serve": "live_view", "label": "timestamps"}
 # Submodules that `import yep` used to import, so `yep.heap` works after `import yep`.
 _LAZY_MODULES = {"api", "heap", "live_view", "live_server", "mixed", "timestamps", "atomic_file", "user_paths"}
 
@@ -64,6 +64,6 @@ def unload_ipython_extension(shell):
 
 
 __all__ = ["YepError", "start", "stop", "flush", "is_running", "profile", "load", "Profile", "report",
-           "label", "heap_start", "heap_dump", "heap_stop", "heap_is_running", "heap_profile", "heap_stats", "memory_usage",
+           "label", "heap_start", "heap_dump", "heap_stop", "heap_is_running", "heap_profile", "heap_stats", "heap_profiler_stats", "memory_usage",
            "census", "Census", "serve",
            "__version__"]

@@ -377,14 +377,17 @@ class _HeapSession:
             from .subprocesses import heap as tree_heap
 
             tree_heap.finish(self.path, forked=False)
-            stats = heap.heap_stats()
+            peak = heap.heap_profiler_stats()["peak_bytes"] / 2**20
             return self.folder, self.folder, [self.folder], (
-                f"one heap profile per process; this one's peak {stats['peak_bytes'] / 2**20:.1f} MiB of native heap")
+                f"one heap profile per process; this one's peak {'about ' if self.sample else ''}{peak:.1f} MiB of "
+                f"native heap in use (requested bytes)")
         files = [os.path.relpath(f) if not os.path.isabs(self.prefix) else f for f in heap.heap_stop()]
-        stats = heap.heap_stats()
+        # The recorder's peak: requested bytes, as the profile's tables count them.
+        peak = heap.heap_profiler_stats()["peak_bytes"] / 2**20
         sampled = f" (sampled: one allocation per {_size_words(self.sample)} on average)" if self.sample else ""
         return files[-1], files[-1], files, (f"{len(files)} heap profile{'s' if len(files) > 1 else ''}{sampled}, "
-                                             f"peak {stats['peak_bytes'] / 2**20:.1f} MiB of native heap")
+                                             f"peak {'about ' if self.sample else ''}{peak:.1f} MiB of native heap "
+                                             f"in use (requested bytes)")
 
 
 def _size_words(size):

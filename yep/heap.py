@@ -81,6 +81,16 @@ def heap_stats(reset_peak=False):
     return dict(_native().heap_stats(bool(reset_peak)))
 
 
+def heap_profiler_stats():
+    """The heap profiler's session in requested bytes (estimates when
+    sampled): {'recording', 'sample' (mean bytes between samples, 0: every
+    allocation), 'inuse_bytes', 'peak_bytes' (highest in use since
+    heap_start), 'allocated_bytes', 'stacks', 'live_blocks', 'memory_bytes'
+    (what yep's own tables hold)}. The figures of the last session stay
+    readable after heap_stop()."""
+    return dict(_native().heap_recorder_stats())
+
+
 def tcmalloc_library():
     """The libtcmalloc yep preloads for --heap."""
     return _native().tcmalloc_library()
