@@ -5,9 +5,8 @@
 1. pip builds the wheel from the source tree (scikit-build-core runs CMake).
 2. auditwheel repairs it: every shared library yep's binaries link (libdw,
    libelf, libprofiler and theirs) is copied into yep_profiler.libs/ under a
-   hashed name, and the binaries are pointed at them. tcmalloc comes along
-   because the stub yep/_tcmalloc_anchor links it (yep only ever preloads
-   it: see python/tcmalloc.cpp).
+   hashed name, and the binaries are pointed at them. yep's malloc
+   interposer (yep/libyepmalloc.so) links only libc.
 3. Debug information is stripped from every binary in the wheel; their
    symbol tables stay, so yep's reports still name yep's own frames.
 4. The licence (copyright) file of every bundled library's Debian package
@@ -72,7 +71,7 @@ def debian_package(library):
 
 def bundled_sources(raw_tree):
     """{soname: path on this system} of every library the raw wheel's
-    binaries (and tcmalloc, through the anchor) load, transitively."""
+    binaries load, transitively."""
     found = {}
     for binary in elf_files(raw_tree):
         for line in run("ldd", binary).splitlines():

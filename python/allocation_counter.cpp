@@ -2,7 +2,7 @@
 
 #include <atomic>
 
-#include "tcmalloc.h"
+#include "malloc_hooks.h"
 
 namespace yep {
 
@@ -27,7 +27,7 @@ void on_delete(const void* ptr) {
 }  // namespace
 
 void allocation_counter_install() {
-  const Tcmalloc& t = require_tcmalloc("yep cannot count the bytes each line allocates", "memory");
+  const MallocHooks& t = require_malloc_hooks("yep cannot count the bytes each line allocates", "memory");
   if (installed.exchange(true)) return;
   allocated_size = t.allocated_size;
   t.add_new_hook(on_new);

@@ -4,9 +4,10 @@
 // figures exact even while other threads allocate: memory another thread
 // allocates is never charged to this thread's line.
 //
-// Sizes are tcmalloc's allocated sizes (requests rounded to its size
-// classes), the same for an allocation and its free. Needs tcmalloc as the
-// process's allocator (see tcmalloc.h); the counters are thread-local
+// Sizes are the allocator's sizes of the blocks (malloc_usable_size: the
+// request rounded up to the allocator's granule), the same for an
+// allocation and its free. Needs yep's malloc hooks (see malloc_hooks.h:
+// the program runs with the interposer preloaded); the counters are thread-local
 // (initial-exec: reading them in a hook never allocates), so the hooks cost a
 // size lookup and two additions.
 #pragma once
@@ -15,7 +16,7 @@
 
 namespace yep {
 
-// Adds the hooks (once); throws CaptureError unless tcmalloc is the allocator.
+// Adds the hooks (once); throws CaptureError unless the malloc hooks are there.
 void allocation_counter_install();
 
 // This thread's counters, read inline by the line tracer at every line

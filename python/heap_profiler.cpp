@@ -1,7 +1,7 @@
 #include "heap_profiler.h"
 
 #include "heap_recorder.h"
-#include "tcmalloc.h"
+#include "malloc_hooks.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -19,11 +19,11 @@ namespace yep {
 
 namespace {
 
-const Tcmalloc& heap_tcmalloc() {
-  return require_tcmalloc("gperftools' heap profiler would record nothing", "--heap");
+const MallocHooks& heap_hooks() {
+  return require_malloc_hooks("the heap profiler would record nothing", "--heap");
 }
 
-const Tcmalloc* hooked = nullptr;  // set before the stats hooks are added
+const MallocHooks* hooked = nullptr;  // set before the stats hooks are added
 
 std::string session_prefix;
 
@@ -78,7 +78,7 @@ void on_delete(const void* ptr) {
   if (pending.allocations + ++pending.frees >= kFlushEvents || pending.bytes <= -kFlushBytes) flush_pending();
 }
 
-void install_hooks(const Tcmalloc& t) {
+void install_hooks(const MallocHooks& t) {
   if (hooks_installed.exchange(true)) return;
   hooked = &t;
   size_t current = 0;
@@ -136,7 +136,7 @@ std::vector<std::string> dumps_on_disk(const std::string& prefix) {
 }  // namespace
 
 void heap_profiler_start(const std::string& prefix, const HeapMixed& mixed, const HeapSampling& sampling) {
-  const Tcmalloc& t = heap_tcmalloc();
+  const MallocHooks& t = heap_hooks();
   if (heap_recorder_running())
     throw CaptureError("the heap profiler is already running (prefix '" + session_prefix +
                        "'); call yep.heap_stop() first");
@@ -155,16 +155,16 @@ void heap_profiler_start(const std::string& prefix, const HeapMixed& mixed, cons
   intervals.inuse_bytes = env_number("HEAP_PROFILE_INUSE_INTERVAL", intervals.inuse_bytes);
   intervals.seconds = env_number("HEAP_PROFILE_TIME_INTERVAL", intervals.seconds);
   session_prefix = full;
-  heap_recorder_start(HeapHooks{t.add_new_hook, t.add_delete_hook}, full, intervals, mixed, sampling);
+  heap_recorder_start(t, full, intervals, mixed, sampling);
 }
 
 std::string heap_profiler_dump(const std::string& reason) {
-  heap_tcmalloc();
+  heap_hooks();
   return heap_recorder_dump(reason);
 }
 
 std::vector<std::string> heap_profiler_stop() {
-  heap_tcmalloc();
+  heap_hooks();
   if (!heap_recorder_running())
     throw CaptureError("the heap profiler is not running; call yep.heap_start() first");
   heap_recorder_dump("stop");
@@ -173,7 +173,7 @@ std::vector<std::string> heap_profiler_stop() {
 }
 
 HeapStats heap_stats(bool reset_peak) {
-  install_hooks(heap_tcmalloc());
+  install_hooks(heap_hooks());
   flush_pending();  // this thread's share (another's is behind by less than kFlushBytes)
   HeapStats s;
   s.live_bytes = live.load();

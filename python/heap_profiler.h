@@ -1,11 +1,9 @@
 // yep's wrapper around gperftools' heap profiler and malloc hooks.
 //
-// Both live in libtcmalloc, which only works when it is the process's
-// allocator (LD_PRELOAD'ed or linked into the executable): loaded later it
-// installs hooks that never fire. So nothing here links libtcmalloc: every
-// entry point is looked up with dlsym at run time, and every call first
-// checks that tcmalloc really is the allocator (malloc resolves to
-// tc_malloc), else it throws CaptureError saying how to run under tcmalloc.
+// The hooks come from yep's malloc interposer, preloaded so that the
+// program keeps its own allocator (malloc_hooks.h); every call first checks
+// that they are there, else it throws CaptureError saying how to run the
+// program.
 //
 // Profiles are gperftools' heap profile text files "<prefix>.NNNN.heap",
 // recorded by yep's own hooks (heap_recorder.h says why) and written on
@@ -15,7 +13,7 @@
 // profile of what was still in use.
 //
 // heap_stats counts through MallocHook new/delete hooks installed on first
-// use: bytes live (allocated sizes, as tcmalloc rounds them) and the peak
+// use: bytes live (the allocator's block sizes, malloc_usable_size) and the peak
 // since the hooks were installed or the peak was last reset. Each thread
 // adds its share to the totals every 16 KiB or 256 calls (heap_profiler.cpp
 // says why), so other threads' figures lag by less than that.
@@ -27,7 +25,7 @@
 
 #include "cpu_profiler.h"  // CaptureError
 #include "heap_recorder.h"  // HeapMixed
-#include "tcmalloc.h"
+#include "malloc_hooks.h"
 
 namespace yep {
 

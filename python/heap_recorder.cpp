@@ -89,7 +89,7 @@ Tables tables;
 // the program's, and are not recorded. initial-exec: reading it never
 // allocates (general-dynamic TLS may, on a thread's first access).
 __attribute__((tls_model("initial-exec"))) thread_local bool in_dump = false;
-HeapHooks hooks{};
+MallocHooks hooks{};
 std::atomic<bool> recording{false};
 std::atomic<bool> hooks_added{false};
 // Totals for the interval dumps, read without the lock.
@@ -367,17 +367,18 @@ void on_new(const void* ptr, size_t size) {
   dump_at_threshold(allocated, inuse);
 }
 
-void on_delete(const void* ptr) {
-  if (!ptr || in_dump || !recording.load(std::memory_order_relaxed)) return;
+// Records the free of a block (or mapping) if it was recorded; says whether it was.
+bool forget(const void* ptr) {
+  if (!ptr || in_dump || !recording.load(std::memory_order_relaxed)) return false;
   const uintptr_t key = reinterpret_cast<uintptr_t>(ptr);
-  if (sample_mean > 0 && !maybe_recorded(key)) return;  // the sampled mode's fast path
+  if (sample_mean > 0 && !maybe_recorded(key)) return false;  // the sampled mode's fast path
   table_lock.lock();
   const size_t mask = tables.live_capacity - 1;
   size_t slot = live_slot(key, tables.live_capacity);
   while (tables.live[slot].ptr && tables.live[slot].ptr != key) slot = (slot + 1) & mask;
-  if (!tables.live[slot].ptr) {  // allocated before recording started
+  if (!tables.live[slot].ptr) {  // allocated before recording started (or not sampled)
     table_lock.unlock();
-    return;
+    return false;
   }
   const Live found = tables.live[slot];
   Bucket& b = tables.buckets[found.bucket];
@@ -400,7 +401,22 @@ void on_delete(const void* ptr) {
   --tables.live_count;
   add_under_lock(total_inuse, -static_cast<int64_t>(bytes));
   table_lock.unlock();
+  return true;
 }
+
+void on_delete(const void* ptr) { forget(ptr); }
+
+// The program's anonymous mappings (the interposer's map hooks) are blocks
+// like malloc's, at the caller of mmap. A mapping placed over a recorded one
+// (MAP_FIXED) replaces it. munmap of a recorded mapping frees all of it, even
+// when it unmaps only its start (the rest is rarely kept); one that starts
+// inside a mapping is not seen.
+void on_map(const void* ptr, size_t size) {
+  forget(ptr);
+  on_new(ptr, size);
+}
+
+int on_unmap(const void* ptr, size_t) { return forget(ptr) ? 1 : 0; }
 
 // ---- dumps ---------------------------------------------------------------
 
@@ -610,7 +626,7 @@ void after_fork_in_child() {
 
 }  // namespace
 
-void heap_recorder_start(const HeapHooks& h, const std::string& prefix, const HeapDumpIntervals& intervals,
+void heap_recorder_start(const MallocHooks& h, const std::string& prefix, const HeapDumpIntervals& intervals,
                          const HeapMixed& mixed, const HeapSampling& sampling) {
   if (recording.load()) throw CaptureError("the heap profiler is already running");
   static const bool fork_handler = ::pthread_atfork(nullptr, nullptr, after_fork_in_child) == 0;
@@ -656,7 +672,7 @@ void heap_recorder_start(const HeapHooks& h, const std::string& prefix, const He
   if (sample_mean > 0) heap_sampler_start(sample_mean, sampling.seed);
   native_unwinder_scan();
   if (nskipped == 0) {
-    skip_object_of(reinterpret_cast<const void*>(h.add_new_hook));  // libtcmalloc
+    skip_object_of(reinterpret_cast<const void*>(h.add_new_hook));  // the interposer (or libtcmalloc)
     skip_object_of(reinterpret_cast<const void*>(&on_new));         // yep's module
     // Build the unwind rows of the objects every stack starts in here, not
     // inside the first hooks.
@@ -666,6 +682,10 @@ void heap_recorder_start(const HeapHooks& h, const std::string& prefix, const He
   if (!hooks_added.exchange(true)) {
     hooks.add_new_hook(on_new);
     hooks.add_delete_hook(on_delete);
+    if (hooks.add_map_hook && hooks.add_unmap_hook) {
+      hooks.add_map_hook(on_map);
+      hooks.add_unmap_hook(on_unmap);
+    }
   }
   intervals_now = intervals;
   next_allocated_dump = intervals.allocated_bytes > 0 ? intervals.allocated_bytes : INT64_MAX;

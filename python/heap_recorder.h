@@ -13,8 +13,10 @@
 // The hooks run inside malloc and free of every thread: they never call
 // malloc (tables live in mmap'ed memory), take one spin lock, and walk the
 // caller's stack with the objects' unwind tables (native_unwinder.h), skipping the
-// allocator's own frames. They need tcmalloc as the process's allocator
-// (see heap_profiler.h, which checks it and finds the entry points).
+// interposer's (or tcmalloc's) own frames. They need yep's malloc hooks
+// (malloc_hooks.h; heap_profiler.h checks and finds them). With the
+// interposer, the program's anonymous mmaps are recorded as allocations
+// too, and its munmaps as their frees.
 //
 // In the sampled mode (HeapSampling below, heap_sampler.h) only the
 // sampled allocations take a stack and enter the live map, weighted; an
@@ -26,12 +28,9 @@
 #include <cstdint>
 #include <string>
 
-namespace yep {
+#include "malloc_hooks.h"
 
-struct HeapHooks {
-  int (*add_new_hook)(void (*)(const void*, size_t));
-  int (*add_delete_hook)(void (*)(const void*));
-};
+namespace yep {
 
 struct HeapDumpIntervals {
   int64_t allocated_bytes = 1LL << 30;  // dump every time this much more was allocated (0: never)
@@ -58,7 +57,7 @@ struct HeapSampling {
 };
 
 // Starts recording from now on into empty tables. `prefix` is absolute.
-void heap_recorder_start(const HeapHooks& hooks, const std::string& prefix, const HeapDumpIntervals& intervals,
+void heap_recorder_start(const MallocHooks& hooks, const std::string& prefix, const HeapDumpIntervals& intervals,
                          const HeapMixed& mixed, const HeapSampling& sampling = HeapSampling());
 // Writes PREFIX.NNNN.heap (numbered from 0001 per session); returns its path.
 std::string heap_recorder_dump(const std::string& reason);

@@ -22,7 +22,7 @@
 // thread's net bytes moved by 256 KiB since the last reading, or 20 ms
 // passed. A line that only touches pages allocated earlier (numpy's zeros)
 // shows in RSS within those 20 ms. Without allocation counting (no
-// tcmalloc), RSS is read after every line.
+// malloc hooks), RSS is read after every line.
 //
 // All entry points need the GIL; results are per process, activations per
 // thread.
@@ -67,7 +67,7 @@ void line_tracer_forget(PyObject* code);
 // Starts the hook (idempotent), in the calling thread too for per-thread
 // hooks; the first start in the process measures the tracer's cost per
 // event first (line_calibration.h, a few ms). count_allocations adds the allocation counter hooks (CaptureError
-// without tcmalloc). Without them the byte columns stay 0 and RSS is read
+// without malloc hooks). Without them the byte columns stay 0 and RSS is read
 // after every line instead (the only figure left, so it must not lag).
 // Throws CaptureError when the hook cannot start (sys.monitoring's tool ids
 // all taken).

@@ -19,7 +19,7 @@ void bind_line_tracer(py::module_& m) {
         "Stop profiling this code object and drop its figures.");
   m.def("line_tracer_start", &yep::line_tracer_start, py::arg("count_allocations") = true,
         "Start tracing (the first time, measure the tracer's cost per event); count_allocations adds the "
-        "allocation hooks (needs tcmalloc).");
+        "allocation hooks (needs yep's malloc interposer preloaded).");
   m.def("line_tracer_per_thread", &yep::line_tracer_per_thread,
         "Whether each new thread must call line_tracer_install_thread to be traced.");
   m.def("line_tracer_hook_name", &yep::line_tracer_hook_name, "How the tracer gets its events.");

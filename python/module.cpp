@@ -176,8 +176,9 @@ PYBIND11_MODULE(_native, m) {
         "The running mixed sampler's requested_hz and wall_clock.");
   m.def("cpu_wall_clock", &yep::cpu_profiler_wall_clock,
         "Whether the profiler samples wall time (CPUPROFILE_REALTIME was set when loaded).");
-  m.def("tcmalloc_is_allocator", &yep::tcmalloc_is_allocator, "Whether tcmalloc is this process's allocator.");
-  m.def("tcmalloc_library", &yep::tcmalloc_library, "The libtcmalloc to LD_PRELOAD.");
+  m.def("malloc_hooks_available", &yep::malloc_hooks_available,
+        "Whether this process's mallocs reach yep's hooks (its interposer preloaded, or tcmalloc as the allocator).");
+  m.def("malloc_hooks_library", &yep::malloc_hooks_library, "yep's malloc interposer, to LD_PRELOAD.");
   m.def("heap_start", [](const std::string& prefix, bool mixed, py::object root_code, int64_t sample, uint64_t seed) {
           yep::HeapMixed m;
           m.enabled = mixed;

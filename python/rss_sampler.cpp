@@ -3,7 +3,7 @@
 #include "cpu_profiler.h"  // CaptureError
 #include "heap_recorder.h"  // HeapSampled
 #include "own_threads.h"
-#include "tcmalloc.h"
+#include "malloc_hooks.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -153,7 +153,7 @@ class RssSampler::Reader {
     if (metric == MemoryMetric::Heap) {
       if (pid != ::getpid())
         throw CaptureError("the native heap can be sampled in this process only, not in pid " + std::to_string(pid));
-      heap_bytes_ = require_tcmalloc("its native heap cannot be sampled", "mprof run --heap").numeric_property;
+      heap_bytes_ = require_malloc_hooks("its native heap cannot be sampled", "mprof run --heap").numeric_property;
     }
     if (metric == MemoryMetric::HeapSampled) {
       if (pid != ::getpid())
@@ -344,7 +344,7 @@ class RssSampler::Reader {
 
   int pid_;
   MemoryMetric metric_;
-  int (*heap_bytes_)(const char*, size_t*) = nullptr;  // tcmalloc's numeric_property, for Heap
+  int (*heap_bytes_)(const char*, size_t*) = nullptr;  // the allocator's current bytes, for Heap
   int64_t page_size_;
   Process root_;
   bool children_files_ = false;

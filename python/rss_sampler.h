@@ -14,7 +14,7 @@
 //  - start() takes the first sample in the calling thread before the
 //    sampling thread exists, and stop(true) has the thread take one last
 //    sample, so a run that is shorter than the interval still has two.
-//  - Heap reads tcmalloc's generic.current_allocated_bytes: no malloc hook,
+//  - Heap reads the allocator's bytes in use (malloc_hooks.h): no malloc hook,
 //    so the program's allocations cost nothing more while it is sampled.
 //  - Descendants (children, their children, ...) are found through
 //    /proc/<pid>/task/<tid>/children, or, on kernels built without it, by
@@ -45,9 +45,10 @@ namespace yep {
 
 // What "memory" means: resident set size (statm), proportional set size or
 // unique set size (Private_* lines of smaps_rollup), as psutil defines them;
-// or the native heap: the bytes the program holds from malloc, as tcmalloc
-// counts them (its allocated sizes). Heap is for this process only, and needs
-// tcmalloc as its allocator; reading it costs tcmalloc a few microseconds.
+// or the native heap: the bytes the program holds from malloc, as its
+// allocator counts them (glibc's mallinfo2, through yep's interposer). Heap
+// is for this process only, and needs the interposer preloaded; reading it
+// costs the allocator a few microseconds.
 // HeapSampled: the native heap in use as the running sampled heap profiler
 // estimates it (heap_recorder.h; `yep mprof run --heap --heap-sample`).
 enum class MemoryMetric { Rss, Pss, Uss, Heap, HeapSampled };

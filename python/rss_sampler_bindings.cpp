@@ -11,7 +11,7 @@ void bind_rss_sampler(py::module_& m) {
       .value("RSS", yep::MemoryMetric::Rss, "resident set size (/proc/<pid>/statm)")
       .value("PSS", yep::MemoryMetric::Pss, "proportional set size (/proc/<pid>/smaps_rollup)")
       .value("USS", yep::MemoryMetric::Uss, "unique set size: the Private_* lines of smaps_rollup")
-      .value("HEAP", yep::MemoryMetric::Heap, "this process's native heap in use (tcmalloc's allocated bytes)")
+      .value("HEAP", yep::MemoryMetric::Heap, "this process's native heap in use (the allocator's bytes in use)")
       .value("HEAP_SAMPLED", yep::MemoryMetric::HeapSampled,
              "this process's native heap in use as the running sampled heap profiler estimates it");
 

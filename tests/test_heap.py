@@ -1,5 +1,5 @@
 """Native heap profiling end to end: `python -m yep --heap` on the allocs
-fixture (known allocations), the heap API under tcmalloc and without it,
+fixture (known allocations), the heap API with yep's malloc interposer and without it,
 --base, and the peers (google-pprof, go tool pprof) on the same files."""
 import os
 import re
@@ -66,8 +66,12 @@ def test_heap_run_passes_the_program_through(heap_run):
                      r"\(requested bytes\)$",
                      result.stderr, re.M)
     assert files and line, result.stderr
-    # Peak: at least the 64 MiB of alloc_big and the 76.3 MiB array, both kept to the end.
-    assert 64 + 76.3 <= float(line.group(1)) <= 64 + 76.3 + 60
+    # Peak: requested bytes, as the profile counts them. Everything big is kept
+    # to the end (alloc_big's 64 MiB, the 76.3 MiB array, OpenBLAS's mmap'ed
+    # buffers), so the peak is the last profile's total in use, plus at most
+    # the churn's one 4 KiB block and the interpreter's passing garbage.
+    total = float(re.search(r"^Total: ([\d.]+)MiB$", run_yep(["report", files[-1].name], cwd=tmp).stdout, re.M).group(1))
+    assert 64 + 76.3 <= total <= float(line.group(1)) <= total + 2, (total, line.group(0))
 
 
 def test_inuse_report_puts_64_mib_on_alloc_big_with_its_line(heap_run, allocs):
@@ -157,12 +161,12 @@ def run_python(tmp_path, body, preload, allocs):
     env = dict(os.environ, PYTHONPATH=str(allocs))
     env.pop("LD_PRELOAD", None)
     if preload:
-        env["LD_PRELOAD"] = yep.heap.tcmalloc_library()
+        env["LD_PRELOAD"] = yep.heap.malloc_hooks_library()
     return subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=120)
 
 
-def test_heap_api_and_stats_under_tcmalloc(tmp_path, allocs):
+def test_heap_api_and_stats_with_hooks(tmp_path, allocs):
     result = run_python(tmp_path, """
         import allocs, yep
         with yep.heap_profile("block") as h:
@@ -203,7 +207,7 @@ def test_heap_api_and_stats_under_tcmalloc(tmp_path, allocs):
     assert rows["alloc_big_impl"][0] == pytest.approx(64, rel=0.01)
 
 
-def test_heap_api_without_tcmalloc_says_how_to_run(tmp_path, allocs):
+def test_heap_api_without_the_interposer_says_how_to_run(tmp_path, allocs):
     result = run_python(tmp_path, """
         import yep
         for call in (lambda: yep.heap_start("x"), yep.heap_stats, lambda: yep.heap_dump("r")):
@@ -217,7 +221,7 @@ def test_heap_api_without_tcmalloc_says_how_to_run(tmp_path, allocs):
     lines = [l for l in result.stdout.splitlines() if l.startswith("error:")]
     assert len(lines) == 3
     for line in lines:
-        assert "tcmalloc is not this process's allocator" in line
+        assert "yep's malloc hooks are not in this process" in line
         assert "python -m yep --heap" in line and "LD_PRELOAD=" in line
     assert "alive" in result.stdout
     assert not list(tmp_path.glob("x.*.heap"))
@@ -251,21 +255,21 @@ def test_truncated_and_broken_heap_files(heap_run, tmp_path):
     assert "truncated" in result.stdout
 
 
-def test_tcmalloc_from_a_folder_whose_path_has_spaces_is_preloaded(tmp_path):
+def test_interposer_from_a_folder_whose_path_has_spaces_is_preloaded(tmp_path):
     # The loader splits LD_PRELOAD at spaces: a virtual environment in
-    # "My Projects" must still get its tcmalloc preloaded (by file name, the
+    # "My Projects" must still get its interposer preloaded (by file name, the
     # folder in LD_LIBRARY_PATH), and the program its own environment back.
     from yep.preload import preload_environment
 
     folder = tmp_path / "My Projects" / "lib dir"
     folder.mkdir(parents=True)
-    library = folder / os.path.basename(os.path.realpath(yep.heap.tcmalloc_library()))
-    shutil.copy(os.path.realpath(yep.heap.tcmalloc_library()), library)
+    library = folder / os.path.basename(os.path.realpath(yep.heap.malloc_hooks_library()))
+    shutil.copy(os.path.realpath(yep.heap.malloc_hooks_library()), library)
     env = dict(os.environ, LD_LIBRARY_PATH="/nonexistent")
     env.pop("LD_PRELOAD", None)
     env.update(preload_environment(env, str(library)))
     assert env["LD_PRELOAD"] == library.name and env["LD_LIBRARY_PATH"] == f"{folder}:/nonexistent"
-    check = subprocess.run([sys.executable, "-c", "import yep._native as n; print(n.tcmalloc_is_allocator())"],
+    check = subprocess.run([sys.executable, "-c", "import yep._native as n; print(n.malloc_hooks_available())"],
                            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert check.returncode == 0 and check.stdout == "True\n", check
     # And through yep: --heap restarts the program under it, in its own environment.

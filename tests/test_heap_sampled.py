@@ -160,7 +160,7 @@ def test_native_stacks_and_interval_dumps(allocs, tmp_path):
 
 def run_python(tmp_path, body, allocs, env=None):
     script = write_script(tmp_path, "api.py", body)
-    full = dict(os.environ, PYTHONPATH=str(allocs), LD_PRELOAD=yep.heap.tcmalloc_library(), **(env or {}))
+    full = dict(os.environ, PYTHONPATH=str(allocs), LD_PRELOAD=yep.heap.malloc_hooks_library(), **(env or {}))
     return subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=full, capture_output=True, text=True,
                           timeout=120)
 

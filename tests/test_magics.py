@@ -1,8 +1,8 @@
 """The IPython magics (%load_ext yep), driven through a real IPython shell.
 
 %memit and %yep run in this process's InteractiveShell. %mprun counts
-allocations through tcmalloc, which must be the allocator from the start, so
-its tests run the same kind of shell in a Python started under tcmalloc.
+allocations through yep's malloc interposer, which must be preloaded from the start,
+so its tests run the same kind of shell in a Python started with it.
 Expected memory: a 1000x1000 float64 array is 8,000,000 bytes = 7.63 MiB;
 [0] * 10**7 is a list of 10**7 pointers, 80,000,056 bytes = 76.29 MiB.
 """
@@ -153,7 +153,7 @@ def test_mistakes_are_one_line(shell, cell, message):
     assert out.strip().splitlines() == [out.strip()] and out.startswith(message), out
 
 
-def test_mprun_without_tcmalloc_reports_rss_and_time_and_says_how_to_get_allocations(shell):
+def test_mprun_without_the_interposer_reports_rss_and_time_and_says_how_to_get_allocations(shell):
     run(shell, "def work():\n    a = np.ones((1000, 1000))\n    b = a.sum()\n    return b\n")
     ok, out, _ = run(shell, "%mprun -f work work()")
     assert ok, out
@@ -164,7 +164,7 @@ def test_mprun_without_tcmalloc_reports_rss_and_time_and_says_how_to_get_allocat
     assert re.search(r"\s1\s", row) and re.search(r"\d (us|ms|s)\s", row), row  # one occurrence, its time
     assert "a.sum()" in out and "return b" in out
     note = out.strip().splitlines()[-1]
-    assert note.startswith("(Allocated and Peak count allocations through tcmalloc") and "LD_PRELOAD=" in note
+    assert note.startswith("(Allocated and Peak count allocations through yep's malloc interposer") and "LD_PRELOAD=" in note
 
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="the line tracer uses sys.monitoring from 3.12 on")
@@ -292,7 +292,7 @@ def test_yep_while_a_profile_runs_profiles_its_statement(shell, with_hotcold, tm
     assert "burn_hot" in yep.load(tmp_path / "outer.prof").folded()
 
 
-# %mprun: an IPython shell in a Python started under tcmalloc.
+# %mprun: an IPython shell in a Python started with the interposer preloaded.
 
 SHELL_SCRIPT = """
 import json, sys
@@ -309,10 +309,10 @@ print(json.dumps(outputs))
 """
 
 
-def run_under_tcmalloc(cells, cwd):
-    from yep.magics import tcmalloc_environment
+def run_with_hooks(cells, cwd):
+    from yep.magics import hooks_environment
 
-    env = dict(os.environ, **tcmalloc_environment(), PYTHONPATH=str(cwd))
+    env = dict(os.environ, **hooks_environment(), PYTHONPATH=str(cwd))
     done = subprocess.run([sys.executable, "-c", SHELL_SCRIPT], input=json.dumps(cells), capture_output=True,
                           text=True, cwd=cwd, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -337,7 +337,7 @@ def test_mprun_reports_the_lines_of_notebook_and_imported_functions(tmp_path):
             cells = [0] * n
             return len(cells)
         """))
-    outputs = run_under_tcmalloc([
+    outputs = run_with_hooks([
         "%load_ext yep",
         "import numpy as np, shapes",
         "def build(n):\n    a = np.ones((1000, 1000))\n    b = [0] * n\n    del b\n    return shapes.grid(n) + a.size\n",

@@ -84,7 +84,7 @@ def test_pool_workers_report_the_lines_they_ran(tmp_path, method):
         else:  # forked by the forkserver, which the program started
             assert how == "forked from" and parent != main
         kept = row(t["def work(i):"], "kept = bytearray(3 * 2**20)")
-        # Exact bytes, counted in every kind of worker (spawned ones restart under tcmalloc).
+        # Exact bytes, counted in every kind of worker (spawned ones restart with the interposer).
         assert kept["hits"] >= 1
         assert kept["allocated"] == pytest.approx(3 * kept["hits"], rel=0.01)
         assert kept["peak"] == pytest.approx(3, rel=0.01)

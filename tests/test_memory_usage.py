@@ -265,9 +265,9 @@ def test_bad_proc(proc, message):
         yep.memory_usage(proc)
 
 
-def test_heap_backend_needs_tcmalloc_and_this_process(child):
-    # The test process runs on glibc's malloc (tests under tcmalloc: test_mprof_run.py).
-    with pytest.raises(yep.YepError, match=r"tcmalloc is not this process's allocator.*LD_PRELOAD="):
+def test_heap_backend_needs_the_interposer_and_this_process(child):
+    # The test process runs without yep's interposer (tests with it: test_mprof_run.py).
+    with pytest.raises(yep.YepError, match=r"yep's malloc hooks are not in this process.*LD_PRELOAD="):
         yep.memory_usage(-1, backend="heap")
     with pytest.raises(yep.YepError, match="in this process only"):
         yep.memory_usage(child().pid, backend="heap")

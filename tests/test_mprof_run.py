@@ -108,7 +108,7 @@ def test_exit_code_other_commands_and_errors(tmp_path):
 def test_heap_line_beside_rss(tmp_path):
     """--heap: HEAP records follow the program's native heap exactly, Python
     objects and numpy's buffers alike, and fall when they are freed (RSS,
-    under tcmalloc, need not). yep.memory_usage(backend="heap") gives the
+    with the interposer, need not). yep.memory_usage(backend="heap") gives the
     same figure from Python."""
     script = write_script(tmp_path, "heap.py", """
         import json, time

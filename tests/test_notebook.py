@@ -2,7 +2,7 @@
 the example cannot rot: every magic runs and its figures are checked.
 
 The kernel runs this Python (jupyter_client starts a "python" kernelspec
-with sys.executable) under tcmalloc, as the notebook says to, for %mprun.
+with sys.executable) with yep's malloc interposer preloaded, as the notebook says to, for %mprun.
 """
 import os
 import re
@@ -38,14 +38,14 @@ def increment(cell):
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
-    from yep.magics import tcmalloc_environment
+    from yep.magics import hooks_environment
 
     nb = nbformat.read(NOTEBOOK, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "commit the notebook stripped"
     nb.cells.append(nbformat.v4.new_code_cell("import sys; print(sys.executable)"))
     client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=300,
                                      resources={"metadata": {"path": str(tmp_path_factory.mktemp("nb"))}})
-    client.execute(env=dict(os.environ, **tcmalloc_environment()))
+    client.execute(env=dict(os.environ, **hooks_environment()))
     return nb
 
 

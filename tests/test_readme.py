@@ -351,9 +351,9 @@ def ex_py(scratch, request):
     (scratch / "ex.py").write_text("\n".join(block("line-by-line-memory-yep-memory").lines) + "\n")
 
 
-def tcmalloc_preloaded(scratch, request):
-    """tcmalloc preloaded, as the README says (LD_PRELOAD= what yep.heap.tcmalloc_library() gives)."""
-    library = subprocess.run([sys.executable, "-c", "import yep.heap; print(yep.heap.tcmalloc_library())"], cwd=scratch,
+def interposer_preloaded(scratch, request):
+    """yep's malloc interposer preloaded, as the README says (LD_PRELOAD= what yep.heap.malloc_hooks_library() gives)."""
+    library = subprocess.run([sys.executable, "-c", "import yep.heap; print(yep.heap.malloc_hooks_library())"], cwd=scratch,
                              capture_output=True, text=True, check=True).stdout.strip()
     return {"LD_PRELOAD": library}
 
@@ -404,7 +404,7 @@ RUN = {
     "comparing-two-runs---base": Run("$ python -m yep -f 250 -o before.prof compare.py", copy_examples("compare.py")),
     "heap-profiling": Run("$ python -m yep --heap -v --nodecount 10 first.py", copy_examples("first.py"),
                           ("numpy",)),
-    "heap-profiling-2": Run("import yep", tcmalloc_preloaded),
+    "heap-profiling-2": Run("import yep", interposer_preloaded),
     "sampled-heap-profiles---heap-sample": Run("$ python -m yep --heap-sample 512K first.py",
                                                copy_examples("first.py"), ("numpy",)),
     "line-by-line-memory-yep-memory-2": Run("$ yep memory ex.py", ex_py, ("numpy",)),
@@ -431,7 +431,7 @@ NOT_RUN = {
     "notebooks-memit-mprun-yep-3": ("In: %mprun -f work work()", "an IPython session, as above"),
     "notebooks-memit-mprun-yep-4": ("python -m ipykernel install --user", "installs a Jupyter kernel into the "
                                     "user's home; tests/test_notebook.py starts its kernel with the same three "
-                                    "variables (yep.magics.tcmalloc_environment)"),
+                                    "variables (yep.magics.hooks_environment)"),
     "notebooks-memit-mprun-yep-5": ("In: %yep --nodecount 8", "an IPython session, as above"),
     "the-live-view": ("$ python -m yep serve leaky_server.py", "a server that runs until stopped, at a random port "
                       "and token; tests/test_live_view.py serves a leaking program and drives browsers against it"),

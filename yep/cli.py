@@ -67,7 +67,7 @@ options:
   --nodecount N         rows in the -v report (default 30, 0 for all)
   -m module             run a library module as a script (like python -m)
 
-heap profiling (gperftools' heap profiler; the program restarts with tcmalloc):
+heap profiling (the program restarts with yep's malloc interposer preloaded):
   --heap                profile the native heap: PREFIX.0001.heap, ... (default
                         PREFIX: the script's basename), one at exit; -v reports
                         the last one (in-use bytes)
@@ -218,7 +218,7 @@ def run_main(argv):
             prefix = opts["outfile"] or target.name + (".heap" if opts["subprocesses"] else "")
             if not heap_run.in_restarted_process():
                 _check_prefix(prefix, "the processes' heap profiles" if opts["subprocesses"] else "heap profiles")
-                heap_run.restart_under_tcmalloc(["run", *argv], opts)  # does not return
+                heap_run.restart_with_hooks(["run", *argv], opts)  # does not return
             session = _HeapSession(prefix, opts["mixed"], opts["subprocesses"], opts["pymalloc"], opts["heap_sample"])
             session.start()  # reads gperftools' interval variables
             heap_run.restore_environment()
@@ -355,7 +355,7 @@ class _HeapSession:
             os.unlink(self.path)
             raise
         # (before the program's environment is put back: its dump intervals)
-        subprocesses.export(self.folder, "heap", **tree_heap.settings(mixed, self.pymalloc, heap.tcmalloc_library(),
+        subprocesses.export(self.folder, "heap", **tree_heap.settings(mixed, self.pymalloc, heap.malloc_hooks_library(),
                                                                       self.sample))
 
     def running(self):
@@ -567,7 +567,7 @@ def memory_main(argv):
             if path:
                 _check_prefix(path, "the report")
         if not heap_run.in_restarted_process():
-            heap_run.restart_under_tcmalloc(["memory", *argv], {})  # does not return
+            heap_run.restart_with_hooks(["memory", *argv], {})  # does not return
         heap_run.restore_environment()
         import builtins
 

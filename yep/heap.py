@@ -1,8 +1,11 @@
 """Native heap profiling: gperftools' heap profiler and malloc hooks.
 
-These work only when tcmalloc is the process's allocator: run the program
-with ``python -m yep --heap script.py`` (which restarts it with tcmalloc
-preloaded), or start Python with ``LD_PRELOAD=<libtcmalloc.so.4>``.
+These need yep's malloc interposer preloaded (it records every malloc and
+the program's anonymous mmaps, and forwards them to the program's own
+allocator): run the program with ``python -m yep --heap script.py`` (which
+restarts it so), or start Python with
+``LD_PRELOAD=$(python -c 'import yep.heap; print(yep.heap.malloc_hooks_library())')``.
+Under tcmalloc preloaded by the program itself, gperftools' hooks serve too.
 Elsewhere they raise YepError saying so; they never record a silently
 empty profile.
 
@@ -91,9 +94,9 @@ def heap_profiler_stats():
     return dict(_native().heap_recorder_stats())
 
 
-def tcmalloc_library():
-    """The libtcmalloc yep preloads for --heap."""
-    return _native().tcmalloc_library()
+def malloc_hooks_library():
+    """yep's malloc interposer (libyepmalloc.so), which --heap preloads."""
+    return _native().malloc_hooks_library()
 
 
 class heap_profile:

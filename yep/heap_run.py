@@ -1,8 +1,9 @@
 """`python -m yep --heap`: run a program under gperftools' heap profiler.
 
-tcmalloc must be the allocator from the first malloc on, so yep restarts
-itself (os.execve, same pid, same stdin/stdout/stderr) with tcmalloc in
-LD_PRELOAD, and by default PYTHONMALLOC=malloc so that Python's small
+yep's malloc interposer (libyepmalloc.so: it records and forwards every
+malloc to the program's own allocator) must see the first malloc on, so
+yep restarts itself (os.execve, same pid, same stdin/stdout/stderr) with it
+in LD_PRELOAD, and by default PYTHONMALLOC=malloc so that Python's small
 objects go through malloc and show up too. In the restarted process the
 environment is put back as the program would have seen it, the profiler
 starts, the program runs, and a last profile is dumped at exit. With
@@ -18,29 +19,28 @@ from ._errors import YepError
 CHILD = "YEP_HEAP_CHILD"  # set in the restarted process: the saved environment
 
 
-def restart_under_tcmalloc(argv, opts):
-    """Replaces this process with `python -m yep ARGV` under tcmalloc
+def restart_with_hooks(argv, opts):
+    """Replaces this process with `python -m yep ARGV` with the interposer
     (ARGV starts with the sub-command: run, memory)."""
-    env = tcmalloc_environment(opts)
+    env = hooks_environment(opts)
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, [sys.executable, "-m", "yep", *argv], env)
 
 
-def tcmalloc_environment(opts, library=None, marker=CHILD):
-    """This process's environment with tcmalloc preloaded (and, unless
+def hooks_environment(opts, library=None, marker=CHILD):
+    """This process's environment with the interposer preloaded (and, unless
     opts["pymalloc"], PYTHONMALLOC=malloc), saving what the program should
     see in the variable `marker` for restore_environment. `library`: the
-    libtcmalloc to preload (default: yep's, which imports yep._native)."""
+    interposer to preload (default: yep's, which imports yep._native)."""
     from .preload import preload_environment
 
     if library is None:
         from .native import native as _native
 
-        library = _native().tcmalloc_library()
+        library = _native().malloc_hooks_library()
     if "/" in library and not os.path.exists(library):
-        raise YepError(f"tcmalloc not found at {library}: apt-get install libgoogle-perftools4 "
-                       f"(Fedora: dnf install gperftools-libs)")
+        raise YepError(f"yep's malloc interposer is missing ({library}): reinstall yep")
     saved = {name: os.environ.get(name) for name in
              ("LD_PRELOAD", "LD_LIBRARY_PATH", "PYTHONMALLOC", "HEAP_PROFILE_ALLOCATION_INTERVAL",
               "HEAP_PROFILE_INUSE_INTERVAL", "HEAP_PROFILE_TIME_INTERVAL")}
@@ -48,7 +48,7 @@ def tcmalloc_environment(opts, library=None, marker=CHILD):
     env.update(preload_environment(os.environ, library))
     if not opts.get("pymalloc"):
         env["PYTHONMALLOC"] = "malloc"
-    # gperftools reads its dump intervals once, when tcmalloc loads.
+    # The heap profiler reads its dump intervals (gperftools' variables) when it starts.
     for option, name in (("heap_interval", "HEAP_PROFILE_ALLOCATION_INTERVAL"),
                          ("heap_inuse_interval", "HEAP_PROFILE_INUSE_INTERVAL"),
                          ("heap_time_interval", "HEAP_PROFILE_TIME_INTERVAL")):

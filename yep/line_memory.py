@@ -22,7 +22,7 @@ import threading
 MiB = 1 << 20
 
 _active = False
-_counting = True  # allocations counted (tcmalloc); else only RSS, time and hits
+_counting = True  # allocations counted (malloc hooks); else only RSS, time and hits
 _functions = {}  # code object -> {"precision": int or None, "stream": file or None}
 _at_first_profile = None  # called once, at this process's first @profile (yep.subprocesses.memory)
 
@@ -67,7 +67,7 @@ def _trace_new_thread(frame, event, arg):
 
 def enable(count_allocations=True):
     """Start tracing: every thread, those started from now on included.
-    count_allocations needs tcmalloc; without it the Allocated and Peak
+    count_allocations needs yep's malloc interposer preloaded; without it the Allocated and Peak
     columns are left blank. The first start in a process measures the
     tracer's own cost per event (a few ms), which the line times leave out."""
     global _active, _counting
@@ -187,7 +187,7 @@ def process_header(process):
     how = "forked from" if process["started"] == "fork" else "started by"
     line = f"Process {process['pid']} ({how} {process['parent_pid']}): {process['command']}"
     if not process["allocations_counted"]:
-        line += "\n(allocations not counted in this process: tcmalloc could not be its allocator)"
+        line += "\n(allocations not counted in this process: yep's malloc interposer could not be preloaded)"
     return line + "\n\n"
 
 

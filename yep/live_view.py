@@ -3,7 +3,7 @@
     url = yep.serve()      # starts a background thread; returns http://127.0.0.1:PORT/?token=...
 
 The page (yep/live_view.html, one file, no outside resources) shows RSS, the
-native heap (when tcmalloc is the allocator) and the Python objects over
+native heap (when yep's malloc interposer is preloaded) and the Python objects over
 time, a sparkline of the count of each type, the instances of a type and
 their referrers, what grew since a chosen moment, and the top of the CPU
 profile when one is running.
@@ -197,7 +197,7 @@ class LiveView:
         native = _native()
         self.rss = native.RssSampler(0, 0.25)
         self.rss.start()
-        self.heap_hooks = native.tcmalloc_is_allocator()
+        self.heap_hooks = native.malloc_hooks_available()
         try:
             self.server = LoopbackServer(port, _handler(self))
         except OSError as exc:

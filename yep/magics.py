@@ -161,15 +161,13 @@ def _native():
         raise UsageError(str(exc)) from None
 
 
-def tcmalloc_environment():
-    """The environment a kernel needs for %mprun: tcmalloc as its allocator,
-    Python's objects allocated through it, and freed memory given back to the
-    system at once (so that %memit's RSS increments read as they do with
-    glibc's malloc)."""
+def hooks_environment():
+    """The environment a kernel needs for %mprun: yep's malloc interposer
+    preloaded and Python's objects allocated through malloc. (The program
+    keeps glibc's malloc, so %memit's RSS reads as in any kernel.)"""
     from .preload import preload_environment
 
-    return {**preload_environment({}, _native().tcmalloc_library()), "PYTHONMALLOC": "malloc",
-            "TCMALLOC_AGGRESSIVE_DECOMMIT": "true"}
+    return {**preload_environment({}, _native().malloc_hooks_library()), "PYTHONMALLOC": "malloc"}
 
 
 class _FlameGraph:
@@ -258,7 +256,7 @@ class YepMagics(Magics):
         The report of `yep memory` (memory_profiler's columns, plus the bytes each
         line allocated minus freed, its peak and its time), for functions defined in
         the notebook or imported, without decorating them. Allocated and Peak count
-        allocations through tcmalloc: in a kernel not started under it they are left
+        allocations through yep's malloc interposer: in a kernel not started with it they are left
         blank (and a note says how to start one).
         In cell mode the cell is appended to the statement on the first line.
         """
@@ -273,7 +271,7 @@ class YepMagics(Magics):
             raise UsageError("%mprun needs a statement to run, e.g. %mprun -f work work(10)")
         functions = [self._function(name) for name in args.functions]
         native = _native()
-        counting = native.tcmalloc_is_allocator()
+        counting = native.malloc_hooks_available()
         if args.children:
             print("(%mprun -c: yep's line tracer measures this process only; child processes are not included)")
         code = self._compile(stmt, "%mprun")
@@ -319,8 +317,8 @@ class YepMagics(Magics):
         report = "".join(line_memory.format_function(result, 3) for result in results).rstrip("\n")
         print(report)
         if not counting:
-            env = tcmalloc_environment()
-            print("\n(Allocated and Peak count allocations through tcmalloc, which is not this kernel's allocator; "
+            env = hooks_environment()
+            print("\n(Allocated and Peak count allocations through yep's malloc interposer, which this kernel was not started with; "
                   "for them, start IPython with " +
                   " ".join(f"{name}={shlex.quote(value)}" for name, value in env.items()) +
                   ", or install a kernel that does: python -m ipykernel install --user --name yep "

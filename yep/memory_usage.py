@@ -44,7 +44,7 @@ def memory_usage(proc=-1, interval=0.1, timeout=None, timestamps=False, include_
     ``"posix"`` measure RSS, ``"psutil_pss"`` PSS and ``"psutil_uss"`` USS (from
     /proc/<pid>/smaps_rollup, slower to read); ``"heap"`` (yep's own) measures this process's
     native heap: the bytes held from malloc, Python's objects included under
-    ``PYTHONMALLOC=malloc`` (needs tcmalloc as the allocator, as under ``yep mprof run --heap``).
+    ``PYTHONMALLOC=malloc`` (needs yep's malloc interposer preloaded, as under ``yep mprof run --heap``).
     ``max_iterations`` is accepted for memory_profiler's sake: yep calls ``f`` exactly once.
 
     Raises YepError for a process that does not exist, an interval that is not more than 0,

@@ -7,7 +7,7 @@ MEM (and CHLD) records into the file. A Python program runs under
 `python -m yep mprof _child`, which makes `profile` a builtin that records
 a bracket for each call of a @profile function, and `profile.timestamp` /
 `yep.label` spans; those FUNC records are appended when it ends. With
---heap the child runs under tcmalloc (Python objects through malloc) and
+--heap the child runs with yep's malloc interposer (Python objects through malloc) and
 samples its own native heap at the same interval, from a native thread of
 its own; those HEAP records (which memory_profiler's reader skips) are
 appended too. With --heap-sample BYTES (which implies --heap) those
@@ -84,7 +84,7 @@ def run_main(argv):
             from . import heap_run
 
             try:
-                env = heap_run.tcmalloc_environment({})
+                env = heap_run.hooks_environment({})
             except YepError as exc:
                 return fail(str(exc))
             heap = ["--heap", repr(args.interval)] + (["--heap-sample", str(sample)] if sample else [])

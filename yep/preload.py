@@ -1,8 +1,8 @@
-"""Starting a program with tcmalloc as its allocator (--heap, yep memory,
+"""Starting a program with yep's malloc interposer preloaded (--heap, yep memory,
 mprof run --heap, %mprun's kernel).
 
-tcmalloc only works as the process's allocator, so yep never links it: the
-program restarts with it in LD_PRELOAD (yep._native.tcmalloc_library() says
+The interposer must see the first malloc on, so yep never links it: the
+program restarts with it in LD_PRELOAD (yep._native.malloc_hooks_library() says
 which copy: the installed package's own first). The dynamic loader splits
 LD_PRELOAD at spaces and colons, so a library whose path has either (a
 virtual environment in "My Projects") is preloaded by its file name, with
@@ -21,7 +21,7 @@ def preload_environment(env, library):
         return {"LD_PRELOAD": library + (" " + previous if previous else "")}
     folder, name = os.path.split(library)
     if ":" in folder or ";" in folder or any(c in name for c in " \t\n:"):
-        raise YepError(f"cannot preload tcmalloc from '{library}': the dynamic loader cannot take a ':' in its "
+        raise YepError(f"cannot preload yep's malloc interposer from '{library}': the dynamic loader cannot take a ':' in its "
                        f"folder's name; install yep where the path has none")
     paths = env.get("LD_LIBRARY_PATH")
     return {"LD_PRELOAD": name + (" " + previous if previous else ""),

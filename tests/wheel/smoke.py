@@ -57,8 +57,8 @@ def is_elf(path):
 
 binaries = [p for folder in ("yep", "yep_profiler.libs", "yep_profiler.scripts") for p in (SITE / folder).rglob("*")
             if p.is_file() and is_elf(p)]
-check(any(p.name.startswith("_native") for p in binaries) and any("libtcmalloc" in p.name for p in binaries),
-      "the wheel holds yep's extension and its own tcmalloc", "\n".join(map(str, binaries)))
+check(any(p.name.startswith("_native") for p in binaries) and any(p.name == "libyepmalloc.so" for p in binaries),
+      "the wheel holds yep's extension and its malloc interposer", "\n".join(map(str, binaries)))
 for binary in binaries:
     out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True).stdout
     outside = []
@@ -130,8 +130,8 @@ print("allocated", keep.nbytes)
 """)
 result = yep("--heap", "-o", "mem", "mem.py")
 check(result.returncode == 0 and "allocated 80000000" in result.stdout, "python -m yep --heap runs", result.stderr)
-library = run(PY, "-c", "import yep._native as n; print(n.tcmalloc_library())").stdout.strip()
-check(library.startswith(str(SITE)), f"--heap preloads the wheel's own tcmalloc ({library})")
+library = run(PY, "-c", "import yep._native as n; print(n.malloc_hooks_library())").stdout.strip()
+check(library.startswith(str(SITE)), f"--heap preloads the wheel's own malloc interposer ({library})")
 folded = yep("report", "mem.0001.heap", "--format", "folded").stdout
 charged = sum(int(line.rsplit(" ", 1)[1]) for line in folded.splitlines() if ";allocate;" in line + ";")
 check(80_000_000 <= charged < 80_000_000 + 64 * 1024, f"--heap charges the 80,000,000-byte array to allocate() ({charged})",

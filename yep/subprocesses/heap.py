@@ -1,6 +1,6 @@
 """The heap kind of a process tree's profiles (python -m yep --heap
 --subprocesses): each process records its native heap with yep's heap
-recorder (yep.heap, under tcmalloc), Python frames in its stacks as the
+recorder (yep.heap, with yep's malloc interposer), Python frames in its stacks as the
 parent's, into the folder:
 
 - <pid>.heap (<pid>-1.heap for the program a process exec'd): reserved at
@@ -18,12 +18,12 @@ child (os.fork, fork pools, a forkserver's workers), what it allocates
 from the fork on, and of that what is still allocated at its end (blocks
 inherited from its parent are not its own, freed or not).
 
-tcmalloc must be a process's allocator from its first malloc. A forked
+The interposer must see a process's first malloc. A forked
 child has its parent's. A new interpreter below the program has not: the
 program runs in the environment it was started with, and its children
 inherit that, so non-Python children run untouched. So a new Python,
 when yep's hook starts it, replaces itself at once (os.execve, same pid,
-same file descriptors, sys.orig_argv) by the same command under tcmalloc
+same file descriptors, sys.orig_argv) by the same command with the interposer
 (and PYTHONMALLOC=malloc unless --pymalloc, as the program), then puts
 its environment back before its program runs, as python -m yep --heap
 does for the program itself.
@@ -36,7 +36,7 @@ from .._errors import YepError
 from . import append_record, reserve_file
 
 SUFFIX = ".heap"
-# Set in a new interpreter restarted under tcmalloc: the environment to put back.
+# Set in a new interpreter restarted with the interposer: the environment to put back.
 RESTARTED = "YEP_SUBPROCESSES_HEAP"
 INTERVALS = ("HEAP_PROFILE_ALLOCATION_INTERVAL", "HEAP_PROFILE_INUSE_INTERVAL", "HEAP_PROFILE_TIME_INTERVAL")
 
@@ -56,7 +56,7 @@ def prefix_of(path):
 
 def begin(settings, forked):
     if not forked:
-        _under_tcmalloc(settings)  # may restart this interpreter (does not return then)
+        _with_hooks(settings)  # may restart this interpreter (does not return then)
     from .. import heap
 
     path = reserve_file(settings["folder"], SUFFIX)
@@ -84,8 +84,8 @@ def finish(path, forked):
     append_record(path, forked)
 
 
-def _under_tcmalloc(settings):
-    """Returns in a new interpreter that has tcmalloc as its allocator and
+def _with_hooks(settings):
+    """Returns in a new interpreter that has the interposer preloaded and
     the environment its program was started with; otherwise restarts it so."""
     from .. import heap_run
     from ..native import native as _native
@@ -93,18 +93,18 @@ def _under_tcmalloc(settings):
     restarted = RESTARTED in os.environ
     if restarted:
         heap_run.restore_environment(RESTARTED)
-    if _native().tcmalloc_is_allocator():
+    if _native().malloc_hooks_available():
         return
     if restarted:
-        raise YepError(f"tcmalloc ({settings['library']}) did not become this interpreter's allocator")
+        raise YepError(f"yep's malloc interposer ({settings['library']}) was not preloaded in this interpreter")
     argv = getattr(sys, "orig_argv", None)
     if not argv:
-        raise YepError("cannot restart this interpreter under tcmalloc: it has no sys.orig_argv (Python 3.10+)")
+        raise YepError("cannot restart this interpreter with yep's malloc interposer: it has no sys.orig_argv (Python 3.10+)")
     executable = sys.executable
     if not executable or os.path.realpath("/proc/self/exe") != os.path.realpath(executable):
-        raise YepError(f"cannot restart this interpreter under tcmalloc: sys.executable ({executable!r}) is not "
+        raise YepError(f"cannot restart this interpreter with yep's malloc interposer: sys.executable ({executable!r}) is not "
                        f"the program running (an embedded Python?)")
-    env = heap_run.tcmalloc_environment(settings, library=settings["library"], marker=RESTARTED)
+    env = heap_run.hooks_environment(settings, library=settings["library"], marker=RESTARTED)
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(executable, argv, env)

@@ -30,19 +30,19 @@ process (Mem usage is that process's RSS; a line's Increment and Peak are
 within one process), which summing over processes would make wrong; the
 JSON (--json) gives each function its process, for tools that want sums.
 
-Forked children inherit the tracer running, tcmalloc and the parent's
+Forked children inherit the tracer running, the interposer and the parent's
 figures: line_tracer_after_fork drops those figures (and the RSS file the
 thread had open, which reads the parent's), and the lines the forking
 thread was running go on without counting an occurrence (they started in
 the parent). The tracer holds no lock or thread of its own (all under the
 GIL; the allocation counters are the forking thread's own, in TLS).
 
-New interpreters start without tcmalloc: before anything else, this hook
+New interpreters start without yep's malloc interposer: before anything else, this hook
 restarts the interpreter (os.execve, same pid, same argv: sys.orig_argv)
-with tcmalloc preloaded and PYTHONMALLOC=malloc, as yep memory restarts
+with the interposer preloaded and PYTHONMALLOC=malloc, as yep memory restarts
 itself, and the restarted one puts the environment back before the program
 runs, so its allocations are counted as the parent's are. Where that cannot
-be (no sys.executable or sys.orig_argv, tcmalloc missing, the preload did
+be (no sys.executable or sys.orig_argv, the interposer missing, the preload did
 not take), the child runs on and its report says that its allocations were
 not counted (RSS, time and hits are still there). Programs that are not
 Python never load the hook and are not touched.
@@ -53,7 +53,7 @@ import sys
 
 from . import RECORD, SUFFIX, append_record, command_line, profile_files, reserve_file
 
-RESTARTED = "YEP_MEMORY_RESTARTED"  # in a child restarted under tcmalloc: the environment to put back
+RESTARTED = "YEP_MEMORY_RESTARTED"  # in a child restarted with the interposer: the environment to put back
 PENDING = "# yep-pending:\t"
 FORKSERVER = "from multiprocessing.forkserver import main"  # multiprocessing's forkserver's command line
 
@@ -174,7 +174,7 @@ def begin(settings, forked):
             _native().line_tracer_after_fork()
             counting = line_memory.counting_allocations()
         else:
-            counting = settings["count_allocations"] and _native().tcmalloc_is_allocator()
+            counting = settings["count_allocations"] and _native().malloc_hooks_available()
         process = _Process(settings["folder"], True, counting)
         if line_memory.active() and line_memory.decorated_any():
             process.reserve()
@@ -183,7 +183,7 @@ def begin(settings, forked):
         else:
             line_memory.at_first_profile(process.first_profile)
         return process
-    counting = settings["count_allocations"] and _under_tcmalloc()
+    counting = settings["count_allocations"] and _with_hooks()
     import builtins
 
     from ..api import profile
@@ -217,9 +217,9 @@ def end(process):
         pass
 
 
-def _under_tcmalloc():
+def _with_hooks():
     """Whether this new interpreter counts allocations: it restarts itself
-    under tcmalloc first if need be (does not return then)."""
+    with the interposer first if need be (does not return then)."""
     from ..native import native as _native
 
     native = _native()
@@ -230,10 +230,10 @@ def _under_tcmalloc():
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-    if native.tcmalloc_is_allocator():
+    if native.malloc_hooks_available():
         return True
     argv = getattr(sys, "orig_argv", None)
-    library = native.tcmalloc_library()
+    library = native.malloc_hooks_library()
     if restarted is not None or not argv or not sys.executable or ("/" in library and not os.path.exists(library)):
         return False
     from ..preload import preload_environment
