@@ -438,7 +438,7 @@ Copy copy_of(const Bucket& b, uint32_t index) {
 }
 
 // " 0x%08lx", without printf: a dump writes millions of them.
-void append_address(std::string& out, uint64_t pc) {
+void append_address(MappedString& out, uint64_t pc) {
   char buf[20];
   char* end = buf + sizeof buf;
   char* p = end;
@@ -449,7 +449,7 @@ void append_address(std::string& out, uint64_t pc) {
   out.append(p, static_cast<size_t>(end - p));
 }
 
-void append_counts(std::string& out, const Copy& c) {
+void append_counts(MappedString& out, const Copy& c) {
   char buf[96];
   std::snprintf(buf, sizeof buf, "%6lld: %8lld [%6lld: %8lld] @", static_cast<long long>(c.inuse_objects),
                 static_cast<long long>(c.inuse_bytes), static_cast<long long>(c.allocs),
@@ -460,7 +460,8 @@ void append_counts(std::string& out, const Copy& c) {
 std::string write_dump(const std::string& reason) {
   // Snapshot the counts under the lock (no allocation while holding it: the
   // vector is sized first). Stacks never change once written: read after.
-  std::vector<Copy> copy;
+  // The buffers are mapped, not malloc'ed (mapped_allocator.h says why).
+  MappedVector<Copy> copy;
   for (;;) {
     uint32_t n;
     {
@@ -493,7 +494,7 @@ std::string write_dump(const std::string& reason) {
     return a.inuse_bytes != b.inuse_bytes ? a.inuse_bytes > b.inuse_bytes : a.alloc_bytes > b.alloc_bytes;
   });
 
-  std::string out = "heap profile: ";
+  MappedString out = "heap profile: ";
   append_counts(out, total);
   out += " heapprofile\n";
   // The sampled mode's figures are already scaled (what each sample stands
@@ -506,8 +507,8 @@ std::string write_dump(const std::string& reason) {
   // Stacks stay native (what gperftools' readers expect); their Python
   // frames go in "# yep-stack:" lines after the maps, keyed by number.
   std::map<uint64_t, long long> python_keys;  // stand-in -> key, in order of first use
-  std::vector<uint64_t> python_frames;       // by key
-  std::string annotations;
+  MappedVector<uint64_t> python_frames;     // by key
+  MappedString annotations;
   std::vector<uint64_t> native;
   BuiltinNames builtins(interpreter ? *interpreter : no_interpreter);
   size_t record = 0;

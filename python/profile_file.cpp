@@ -14,8 +14,8 @@
 
 namespace yep {
 
-std::string read_self_maps() {
-  std::string maps;
+MappedString read_self_maps() {
+  MappedString maps;
   const int fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return maps;
   char buf[65536];
@@ -25,8 +25,8 @@ std::string read_self_maps() {
   return maps;
 }
 
-std::string read_self_build_ids() {
-  std::string lines;
+MappedString read_self_build_ids() {
+  MappedString lines;
   dl_iterate_phdr(
       [](dl_phdr_info* info, size_t, void* data) {
         const ElfW(Phdr)* first_load = nullptr;
@@ -61,7 +61,7 @@ std::string read_self_build_ids() {
           char address[32];
           std::snprintf(address, sizeof address, "%llx",
                         static_cast<unsigned long long>(info->dlpi_addr + first_load->p_vaddr));
-          *static_cast<std::string*>(data) += "# yep-build-id:\t" + std::string(address) + "\t" + id + "\n";
+          *static_cast<MappedString*>(data) += "# yep-build-id:\t" + std::string(address) + "\t" + id + "\n";
         }
         return 0;
       },
@@ -77,7 +77,7 @@ void check_writable(const std::string& path) {
   }
 }
 
-void write_atomically(const std::string& path, const std::string& bytes, const std::string& what) {
+void write_atomically(const std::string& path, std::string_view bytes, const std::string& what) {
   try {
     write_output(path, bytes);
   } catch (const OutputError& e) {
