@@ -121,6 +121,12 @@ def test_go_pprof_reads_the_mid_run_snapshot(server, tmp_path):
     # `bytes * n`), yep report --interpreter's top too, with the same bytes.
     ours, text = report(snapshot, tmp, "--interpreter")
     name, _, flat_mib, _ = max(ours, key=lambda r: r[2])
-    assert go_rows[0][0] == name, (go.stdout, text)
+    print(f"\ngo tool pprof -top: {go_rows[0][0]} {go_rows[0][1]:.2f} MiB; yep report --interpreter: {name} "
+          f"{flat_mib:.2f} MiB")
     assert go_rows[0][1] == pytest.approx(flat_mib, abs=0.01), (go.stdout, text)
+    # Where go cannot name a frame of the interpreter (a stripped binary:
+    # go reads its own symbol table, not a separate debug file) it shows the
+    # binary in brackets; the bytes above must match all the same.
+    if not go_rows[0][0].startswith("["):
+        assert go_rows[0][0] == name, (go.stdout, text)
     assert flat_mib == pytest.approx(CACHE_MIB, rel=TOLERANCE), text
