@@ -146,12 +146,14 @@ void heap_profiler_start(const std::string& prefix, const HeapMixed& mixed, cons
   if (::access(dir.c_str(), W_OK) != 0)
     throw CaptureError("cannot write heap profiles to '" + prefix + "': " + std::strerror(errno) +
                        "; choose a prefix in a writable directory");
-  install_hooks(t);
   // Like gperftools: a new session replaces the old one's numbered files
   // (only this user's heap dumps: dumps_on_disk).
   for (const std::string& old : dumps_on_disk(full)) ::unlink(old.c_str());
   HeapDumpIntervals intervals;
-  intervals.allocated_bytes = env_number("HEAP_PROFILE_ALLOCATION_INTERVAL", intervals.allocated_bytes);
+  // By volume only when asked in the sampled mode: it is meant to stay on,
+  // and a server churning 4 GiB a minute wrote 4 dumps a second.
+  intervals.allocated_bytes =
+      env_number("HEAP_PROFILE_ALLOCATION_INTERVAL", sampling.mean > 0 ? 0 : intervals.allocated_bytes);
   intervals.inuse_bytes = env_number("HEAP_PROFILE_INUSE_INTERVAL", intervals.inuse_bytes);
   intervals.seconds = env_number("HEAP_PROFILE_TIME_INTERVAL", intervals.seconds);
   session_prefix = full;

@@ -28,6 +28,7 @@
 #include "native_unwinder.h"
 #include "interpreter_code.h"
 #include "python_frames.h"
+#include "python_allocator_hook.h"
 #include "stack_merge.h"
 
 namespace yep {
@@ -39,6 +40,7 @@ constexpr int kMaxDepth = 128;       // frames kept per stack, Python ones (--mi
 constexpr uint32_t kMaxBuckets = 1u << 20;        // distinct stacks; more go to bucket 0
 constexpr size_t kBucketSlots = 1u << 21;         // open addressing over bucket indices
 constexpr size_t kInitialLiveSlots = 1u << 20;    // live allocations; doubles when half full
+constexpr size_t kInitialSampledLiveSlots = 1u << 12;  // the sampled mode keeps far fewer
 
 // Memory for the tables: mmap'ed, never malloc'ed (the hooks run in malloc).
 void* map_memory(size_t bytes) {
@@ -97,33 +99,8 @@ std::atomic<int64_t> total_allocated{0}, total_inuse{0}, peak_inuse{0};
 
 // ---- the sampled mode ---------------------------------------------------------
 // sample_mean > 0: only the allocations heap_sampler_take picks are
-// recorded. Then most frees are of blocks never recorded, and must not
-// take the lock to find that out: a counting filter over the recorded
-// blocks' addresses (64 Ki one-byte counters, 64 KiB: a few L2 lines hot)
-// answers "certainly not recorded" for all but a fraction of them (the
-// share of non-zero counters: the live samples over 64 Ki). Counters are
-// changed under the lock, read without it: a block's counter was raised
-// before its malloc returned, so before any free of it. A counter that
-// reaches 255 stays there (never a false "not recorded").
+// recorded, and frees look at the sampler's filter first (heap_sampler.h).
 int64_t sample_mean = 0;  // set before recording starts
-constexpr size_t kFilterSlots = 1u << 16;
-std::atomic<uint8_t>* live_filter = nullptr;
-
-size_t filter_slot(uintptr_t ptr) { return static_cast<size_t>(((ptr >> 4) * 0x9E3779B97F4A7C15ull) >> 48); }
-
-bool maybe_recorded(uintptr_t ptr) { return live_filter[filter_slot(ptr)].load(std::memory_order_relaxed) != 0; }
-
-void filter_add(uintptr_t ptr) {  // under the lock
-  std::atomic<uint8_t>& c = live_filter[filter_slot(ptr)];
-  const uint8_t n = c.load(std::memory_order_relaxed);
-  if (n != 255) c.store(n + 1, std::memory_order_relaxed);
-}
-
-void filter_remove(uintptr_t ptr) {  // under the lock
-  std::atomic<uint8_t>& c = live_filter[filter_slot(ptr)];
-  const uint8_t n = c.load(std::memory_order_relaxed);
-  if (n != 255 && n != 0) c.store(n - 1, std::memory_order_relaxed);
-}
 
 // What one recorded allocation of `size` bytes stands for, in objects (the
 // weight) and bytes: the same at its free, so in-use figures return to 0.
@@ -331,9 +308,22 @@ int allocation_stack(uintptr_t* stack) {
 
 void dump_at_threshold(int64_t allocated, int64_t inuse);
 
+void record(const void* ptr, size_t size);
+
 void on_new(const void* ptr, size_t size) {
-  if (!ptr || in_dump || !recording.load(std::memory_order_relaxed)) return;
+  if (!ptr || in_dump || !recording.load(std::memory_order_relaxed) || inside_python_allocator()) return;
   if (sample_mean > 0 && !heap_sampler_take(size)) return;  // the sampled mode's fast path
+  record(ptr, size);
+}
+
+// An allocation of Python's allocator that the sampler already picked
+// (python_allocator_hook.h).
+void on_python_sampled(const void* ptr, size_t size) {
+  if (!in_dump && recording.load(std::memory_order_relaxed)) record(ptr, size);
+}
+
+// Takes the stack and enters the block in the live map.
+void record(const void* ptr, size_t size) {
   const uintptr_t key = reinterpret_cast<uintptr_t>(ptr);
   // The live map is far larger than the caches: start loading this
   // allocation's slot now, while the stack is walked. Read without the lock,
@@ -357,7 +347,7 @@ void on_new(const void* ptr, size_t size) {
   while (tables.live[slot].ptr && tables.live[slot].ptr != key) slot = (slot + 1) & (tables.live_capacity - 1);
   if (!tables.live[slot].ptr) {
     ++tables.live_count;
-    if (sample_mean > 0) filter_add(key);
+    if (sample_mean > 0) heap_sampler_filter_add(ptr);
   }
   tables.live[slot] = Live{key, size, index};
   const int64_t allocated = add_under_lock(total_allocated, static_cast<int64_t>(bytes));
@@ -369,9 +359,9 @@ void on_new(const void* ptr, size_t size) {
 
 // Records the free of a block (or mapping) if it was recorded; says whether it was.
 bool forget(const void* ptr) {
-  if (!ptr || in_dump || !recording.load(std::memory_order_relaxed)) return false;
   const uintptr_t key = reinterpret_cast<uintptr_t>(ptr);
-  if (sample_mean > 0 && !maybe_recorded(key)) return false;  // the sampled mode's fast path
+  if (sample_mean > 0 && !heap_sampler_maybe_sampled(ptr)) return false;  // the sampled mode's fast path
+  if (!ptr || in_dump || !recording.load(std::memory_order_relaxed) || inside_python_allocator()) return false;
   table_lock.lock();
   const size_t mask = tables.live_capacity - 1;
   size_t slot = live_slot(key, tables.live_capacity);
@@ -386,7 +376,7 @@ bool forget(const void* ptr) {
   const double bytes = static_cast<double>(found.size) * weight;
   b.frees += weight;
   b.free_bytes += bytes;
-  if (sample_mean > 0) filter_remove(key);
+  if (sample_mean > 0) heap_sampler_filter_remove(ptr);
   // Linear probing deletion: shift later entries of the cluster back.
   size_t hole = slot;
   for (size_t next = (hole + 1) & mask; tables.live[next].ptr; next = (next + 1) & mask) {
@@ -635,17 +625,17 @@ void heap_recorder_start(const MallocHooks& h, const std::string& prefix, const 
   if (!tables.buckets) {
     tables.buckets = static_cast<Bucket*>(map_memory(kMaxBuckets * sizeof(Bucket)));
     tables.bucket_slots = static_cast<uint32_t*>(map_memory(kBucketSlots * sizeof(uint32_t)));
-    tables.live = static_cast<Live*>(map_memory(kInitialLiveSlots * sizeof(Live)));  // not recording yet
-    tables.live_capacity = kInitialLiveSlots;
-    live_filter = static_cast<std::atomic<uint8_t>*>(map_memory(kFilterSlots));
-    if (!tables.buckets || !tables.bucket_slots || !tables.live || !live_filter)
+    const size_t slots = sampling.mean > 0 ? kInitialSampledLiveSlots : kInitialLiveSlots;
+    tables.live = static_cast<Live*>(map_memory(slots * sizeof(Live)));  // not recording yet
+    tables.live_capacity = slots;
+    if (!tables.buckets || !tables.bucket_slots || !tables.live)
       throw CaptureError("cannot reserve memory for the heap profiler's tables");
   } else {  // a new session: empty tables (madvise gives the pages back as zeros)
     table_lock.lock();
     madvise(tables.buckets, kMaxBuckets * sizeof(Bucket), MADV_DONTNEED);
     madvise(tables.bucket_slots, kBucketSlots * sizeof(uint32_t), MADV_DONTNEED);
     madvise(tables.live, tables.live_capacity * sizeof(Live), MADV_DONTNEED);
-    madvise(live_filter, kFilterSlots, MADV_DONTNEED);
+    heap_sampler_filter_clear();
     tables.live_count = 0;
     tables.dropped_stacks = 0;
     table_lock.unlock();
@@ -688,6 +678,8 @@ void heap_recorder_start(const MallocHooks& h, const std::string& prefix, const 
       hooks.add_unmap_hook(on_unmap);
     }
   }
+  // The sampled mode samples Python's objects in pymalloc too (python_allocator_hook.h).
+  if (sample_mean > 0) python_allocator_wrap(on_python_sampled, on_delete);
   intervals_now = intervals;
   next_allocated_dump = intervals.allocated_bytes > 0 ? intervals.allocated_bytes : INT64_MAX;
   next_inuse_dump = intervals.inuse_bytes > 0 ? intervals.inuse_bytes : INT64_MAX;
@@ -714,6 +706,7 @@ std::string heap_recorder_dump(const std::string& reason) {
 
 void heap_recorder_stop() {
   recording = false;  // also releases threads waiting for an interval dump
+  python_allocator_unwrap();
   if (interval_thread.joinable()) {
     {
       std::lock_guard<std::mutex> lock(interval_mutex);
@@ -751,7 +744,7 @@ HeapRecorderStats heap_recorder_stats() {
   const int64_t slot_pages = std::min<int64_t>(s.stacks + 1, static_cast<int64_t>(kBucketSlots * sizeof(uint32_t) / page));
   s.memory_bytes = static_cast<int64_t>(tables.nbuckets) * static_cast<int64_t>(sizeof(Bucket)) +
                    static_cast<int64_t>(tables.live_capacity * sizeof(Live)) + slot_pages * page +
-                   (live_filter ? static_cast<int64_t>(kFilterSlots) : 0) +
+                   static_cast<int64_t>(sizeof heap_sampled_filter) +
                    (line_cache ? static_cast<int64_t>(kLineCacheSize * sizeof(uint64_t)) : 0);
   table_lock.unlock();
   return s;

@@ -29,6 +29,23 @@ uint64_t mix(uint64_t x) {
 }  // namespace
 
 __attribute__((tls_model("initial-exec"))) thread_local int64_t heap_sample_countdown = 0;
+std::atomic<uint8_t> heap_sampled_filter[size_t(1) << kSampledFilterBits];
+
+void heap_sampler_filter_add(const void* ptr) {
+  std::atomic<uint8_t>& c = heap_sampled_filter[heap_sampled_slot(ptr)];
+  const uint8_t n = c.load(std::memory_order_relaxed);
+  if (n != 255) c.store(n + 1, std::memory_order_relaxed);
+}
+
+void heap_sampler_filter_remove(const void* ptr) {
+  std::atomic<uint8_t>& c = heap_sampled_filter[heap_sampled_slot(ptr)];
+  const uint8_t n = c.load(std::memory_order_relaxed);
+  if (n != 255 && n != 0) c.store(n - 1, std::memory_order_relaxed);
+}
+
+void heap_sampler_filter_clear() {
+  for (auto& c : heap_sampled_filter) c.store(0, std::memory_order_relaxed);
+}
 
 uint64_t SampleRng::next() {
   state ^= state >> 12;

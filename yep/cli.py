@@ -78,7 +78,7 @@ heap profiling (the program restarts with yep's malloc interposer preloaded):
                         one, at a fraction of the cost; figures are estimates
                         (implies --heap)
   --heap-interval SIZE  also dump every SIZE allocated (e.g. 256M; gperftools'
-                        default 1G)
+                        default 1G; never by default with --heap-sample)
   --heap-inuse-interval SIZE   dump when in-use memory grows by SIZE (100M)
   --heap-time-interval S       dump every S seconds
 """
@@ -366,9 +366,11 @@ class _HeapSession:
     def so_far(self):
         from . import heap
 
-        stats = heap.heap_stats()
-        return (f"{stats['live_bytes'] / 2**20:.1f} MiB of native heap in use, peak {stats['peak_bytes'] / 2**20:.1f} MiB, "
-                f"{stats['allocations']:,} allocations so far")
+        # The recorder's own figures: heap_stats' hooks would cost every malloc more.
+        stats = heap.heap_profiler_stats()
+        about = "about " if self.sample else ""
+        return (f"{about}{stats['inuse_bytes'] / 2**20:.1f} MiB of native heap in use, peak "
+                f"{stats['peak_bytes'] / 2**20:.1f} MiB, {stats['allocated_bytes'] / 2**20:,.1f} MiB allocated so far")
 
     def stop(self):
         from . import heap

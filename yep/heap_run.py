@@ -30,7 +30,9 @@ def restart_with_hooks(argv, opts):
 
 def hooks_environment(opts, library=None, marker=CHILD):
     """This process's environment with the interposer preloaded (and, unless
-    opts["pymalloc"], PYTHONMALLOC=malloc), saving what the program should
+    opts["pymalloc"] or the sampled mode, opts["heap_sample"] or
+    opts["sample"], PYTHONMALLOC=malloc: the sampled mode samples pymalloc's
+    objects through Python's allocator hooks), saving what the program should
     see in the variable `marker` for restore_environment. `library`: the
     interposer to preload (default: yep's, which imports yep._native)."""
     from .preload import preload_environment
@@ -46,7 +48,7 @@ def hooks_environment(opts, library=None, marker=CHILD):
               "HEAP_PROFILE_INUSE_INTERVAL", "HEAP_PROFILE_TIME_INTERVAL")}
     env = dict(os.environ)
     env.update(preload_environment(os.environ, library))
-    if not opts.get("pymalloc"):
+    if not (opts.get("pymalloc") or opts.get("heap_sample") or opts.get("sample")):
         env["PYTHONMALLOC"] = "malloc"
     # The heap profiler reads its dump intervals (gperftools' variables) when it starts.
     for option, name in (("heap_interval", "HEAP_PROFILE_ALLOCATION_INTERVAL"),

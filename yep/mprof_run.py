@@ -84,7 +84,7 @@ def run_main(argv):
             from . import heap_run
 
             try:
-                env = heap_run.hooks_environment({})
+                env = heap_run.hooks_environment({"heap_sample": sample})
             except YepError as exc:
                 return fail(str(exc))
             heap = ["--heap", repr(args.interval)] + (["--heap-sample", str(sample)] if sample else [])
