@@ -439,12 +439,32 @@ void append_address(MappedString& out, uint64_t pc) {
   out.append(p, static_cast<size_t>(end - p));
 }
 
+// "%*lld" without printf (a dump writes one per stack: printf's format
+// parsing was 8% of an exact run's time).
+void append_number(MappedString& out, int64_t value, int width) {
+  char buf[24];
+  char* end = buf + sizeof buf;
+  char* p = end;
+  uint64_t magnitude = value < 0 ? 0 - static_cast<uint64_t>(value) : static_cast<uint64_t>(value);
+  do {
+    *--p = static_cast<char>('0' + magnitude % 10);
+    magnitude /= 10;
+  } while (magnitude);
+  if (value < 0) *--p = '-';
+  for (int pad = width - static_cast<int>(end - p); pad > 0; --pad) out += ' ';
+  out.append(p, static_cast<size_t>(end - p));
+}
+
+// "%6lld: %8lld [%6lld: %8lld] @"
 void append_counts(MappedString& out, const Copy& c) {
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%6lld: %8lld [%6lld: %8lld] @", static_cast<long long>(c.inuse_objects),
-                static_cast<long long>(c.inuse_bytes), static_cast<long long>(c.allocs),
-                static_cast<long long>(c.alloc_bytes));
-  out += buf;
+  append_number(out, c.inuse_objects, 6);
+  out += ": ";
+  append_number(out, c.inuse_bytes, 8);
+  out += " [";
+  append_number(out, c.allocs, 6);
+  out += ": ";
+  append_number(out, c.alloc_bytes, 8);
+  out += "] @";
 }
 
 std::string write_dump(const std::string& reason) {
