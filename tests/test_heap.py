@@ -71,7 +71,7 @@ def test_heap_run_passes_the_program_through(heap_run):
     # buffers), so the peak is the last profile's total in use, plus at most
     # the churn's one 4 KiB block and the interpreter's passing garbage.
     total = float(re.search(r"^Total: ([\d.]+)MiB$", run_yep(["report", files[-1].name], cwd=tmp).stdout, re.M).group(1))
-    assert 64 + 76.3 <= total <= float(line.group(1)) <= total + 2, (total, line.group(0))
+    assert 64 + 76.3 <= total <= float(line.group(1)) + 0.05 <= total + 2, (total, line.group(0))  # (peak: 0.1 MiB)
 
 
 def test_inuse_report_puts_64_mib_on_alloc_big_with_its_line(heap_run, allocs):
