@@ -174,3 +174,29 @@ def test_a_bad_heap_option_is_one_line(tmp_path, args, message):
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith("yep: error: ") and message in result.stderr, result.stderr
     assert not (tmp_path / "ran").exists() and not list(tmp_path.glob("**/*.heap"))
+
+
+@pytest.mark.parametrize("kind", ["chromium", "firefox"])
+def test_a_browser_sees_the_sampled_heap_and_writes_a_snapshot(served_heap, kind):
+    from browsers import Browser
+
+    url, _, tmp = served_heap
+    browser = Browser(kind, tmp)
+    try:
+        page = browser.page
+        page.navigate(url)
+        legend = _wait_for(lambda: page.eval("[...document.querySelectorAll('#legend > span')]"
+                                             ".map(e => e.textContent)"), what="the legend")
+        heap = [entry for entry in legend if entry.startswith("native heap")]
+        assert len(heap) == 1, legend
+        m = re.fullmatch(r"native heap \(sampled estimate, one allocation per 512 KiB on average\): ([\d.]+) MiB",
+                         heap[0])
+        assert m and 64 <= float(m.group(1)) <= 76, heap
+        # The snapshot button shows while the profiler records; a click writes a profile now.
+        assert page.eval("document.getElementById('heapsnapshot').offsetParent !== null")
+        page.click("#heapsnapshot")
+        said = _wait_for(lambda: (lambda t: t.startswith("wrote") and t)(
+            page.eval("document.getElementById('heapsnapshotted').textContent")), what="the snapshot")
+        assert "held.0001.heap" in said and (tmp / "held.0001.heap").exists(), said
+    finally:
+        browser.close()
