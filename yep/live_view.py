@@ -8,6 +8,13 @@ time, a sparkline of the count of each type, the instances of a type and
 their referrers, what grew since a chosen moment, and the top of the CPU
 profile when one is running.
 
+The native heap: while the heap profiler records (yep serve --heap-sample,
+yep.heap_start), its own figure of the bytes in use, an estimate when it is
+sampled (the page says so, and the mean); it adds no malloc hooks. Else,
+where yep's malloc interposer is preloaded, malloc hooks' count
+(yep.heap_stats, which installs them on first use). While the profiler
+records, the page can also write a heap profile now (yep.heap_dump).
+
 How it behaves in the profiled program:
  - It listens on 127.0.0.1 only, on a free port; every request must name
    the loopback host and port in its Host header and carry the random token
@@ -159,10 +166,13 @@ def _describe(obj):
 class _Moment:
     """One census, as arrays indexed by the view's kind numbers."""
 
-    __slots__ = ("t", "count", "size", "rss", "heap", "counts", "sizes", "label")
+    __slots__ = ("t", "count", "size", "rss", "heap", "heap_sample", "counts", "sizes", "label")
 
-    def __init__(self, t, count, size, rss, heap, counts, sizes, label=None):
+    def __init__(self, t, count, size, rss, heap, counts, sizes, label=None, heap_sample=None):
         self.t, self.count, self.size, self.rss, self.heap = t, count, size, rss, heap
+        # heap_sample: the heap profiler's mean when heap is its figure (0:
+        # every allocation recorded; more: an estimate); None: malloc hooks'.
+        self.heap_sample = heap_sample
         self.counts, self.sizes, self.label = counts, sizes, label
 
 
@@ -250,14 +260,27 @@ class LiveView:
             counts, sizes = self._arrays(c)
             samples, _ = self.rss.take()
             rss = max((b for _, b in samples), default=self.moments[-1].rss if self.moments else 0)
-            heap = _native().heap_stats(False)["live_bytes"] if self.heap_hooks else None
-            moment = _Moment(c.taken_at, c.count, c.size, rss, heap, counts, sizes)
+            heap, heap_sample = self._heap()
+            moment = _Moment(c.taken_at, c.count, c.size, rss, heap, counts, sizes, heap_sample=heap_sample)
             self.moments.append(moment)
             if len(self.moments) > MAX_MOMENTS:
                 self.moments = self.moments[:1] + self.moments[2::2]
             self.censuses_done = number
             self.census_done.notify_all()
         return moment
+
+    def _heap(self):
+        """(bytes, sample): the native heap in use and how it was counted
+        (see _Moment): the heap profiler's figure while it records, for it
+        costs nothing more; else malloc hooks' (sample None), where yep's
+        interposer is preloaded; else (None, None)."""
+        if not self.heap_hooks:
+            return None, None
+        native = _native()
+        recorder = dict(native.heap_recorder_stats())
+        if recorder["recording"]:
+            return recorder["inuse_bytes"], recorder["sample"]
+        return native.heap_stats(False)["live_bytes"], None
 
     def fresh_moment(self, wait=CENSUS_WAIT):
         """(moment, stale): a census begun after this call, taken by the
@@ -332,6 +355,10 @@ class LiveView:
                 "times": [m.t for m in moments], "objects": [m.count for m in moments],
                 "bytes": [m.size for m in moments], "rss": [m.rss for m in moments],
                 "heap": [m.heap for m in moments] if self.heap_hooks else None,
+                # how the last moment's heap was counted: the heap profiler's mean
+                # (an estimate when more than 0), or None for malloc hooks' count
+                "heap_sample": last.heap_sample,
+                "heap_recording": self.heap_hooks and bool(_native().heap_running()),
                 "types": rows, "types_total": len(shown), "marks": marks,
                 "cpu_running": bool(_native().cpu_profile_path()) or mixed.running()}
 
@@ -375,9 +402,18 @@ class LiveView:
         m, stale = self.fresh_moment()
         label = time.strftime("%H:%M:%S", time.localtime(m.t))
         with self.lock:
-            self.marks.append(_Moment(m.t, m.count, m.size, m.rss, m.heap, m.counts, m.sizes, label))
+            self.marks.append(_Moment(m.t, m.count, m.size, m.rss, m.heap, m.counts, m.sizes, label, m.heap_sample))
             del self.marks[:-20]
         return {"t": m.t, "label": label, "stale": stale}
+
+    def heap_snapshot(self):
+        """Writes a heap profile now (yep.heap_dump) and returns its path."""
+        from . import heap
+
+        if not (self.heap_hooks and heap.heap_is_running()):
+            raise LookupError("no heap profile is being recorded: run the program with yep serve --heap-sample "
+                              "SIZE, or start one with yep.heap_start")
+        return {"path": os.path.abspath(heap.heap_dump("live view"))}
 
     def cpu_top(self, nodecount=20):
         """The running CPU profile's report so far, or None."""
@@ -450,7 +486,8 @@ def _handler(view):
                       ("GET", "/api/referrers"): (lambda: view.referrers(int(query["id"][0])), True),
                       ("GET", "/api/diff"): (lambda: view.diff(float(query["since"][0])), False),
                       ("GET", "/api/cpu"): (lambda: {"text": view.cpu_top()}, True),
-                      ("POST", "/api/mark"): (view.mark, False)}
+                      ("POST", "/api/mark"): (view.mark, False),
+                      ("POST", "/api/heap_snapshot"): (view.heap_snapshot, False)}
             route, needs_quiet = routes.get((method, url.path), (None, False))
             if route is None:
                 return self._send(404, {"error": f"no {method} {url.path} here"})
