@@ -28,7 +28,8 @@ usage: python -m yep [-v] [-o OUTFILE] [-f HZ] [--wall] [--native] [--threads] [
        python -m yep report PROFILE [--format F] [-o FILE] [options]   (yep report -h)
        python -m yep memory [-o FILE] [--json FILE] [--precision N] [--no-subprocesses] script.py [args ...]
        python -m yep mprof run|plot|list|peak|rm|clean ...              (yep mprof -h)
-       python -m yep serve [--port N] [--interval S] script.py [args ...] (yep serve -h)
+       python -m yep serve [--port N] [--interval S] [--heap-sample SIZE [-o PREFIX]] script.py [args ...]
+                                                                        (yep serve -h)
 
 Profile a Python program and the native code under it. Each sample holds
 the Python functions and lines of the sampled thread between the native
@@ -203,6 +204,7 @@ def run_main(argv):
         return fail(f"'{opts['script']}' is a profile, not a script: read it with yep report {opts['script']}")
 
     from . import heap_run, runner
+    from .heap_session import HeapSession, check_prefix
 
     try:
         target = runner.Target(script=opts["script"], module=opts["module"])
@@ -217,9 +219,9 @@ def run_main(argv):
             # --subprocesses: a folder of one heap profile per process
             prefix = opts["outfile"] or target.name + (".heap" if opts["subprocesses"] else "")
             if not heap_run.in_restarted_process():
-                _check_prefix(prefix, "the processes' heap profiles" if opts["subprocesses"] else "heap profiles")
+                check_prefix(prefix, "the processes' heap profiles" if opts["subprocesses"] else "heap profiles")
                 heap_run.restart_with_hooks(["run", *argv], opts)  # does not return
-            session = _HeapSession(prefix, opts["mixed"], opts["subprocesses"], opts["pymalloc"], opts["heap_sample"])
+            session = HeapSession(prefix, opts["mixed"], opts["subprocesses"], opts["pymalloc"], opts["heap_sample"])
             session.start()  # reads gperftools' interval variables
             heap_run.restore_environment()
         else:
@@ -245,13 +247,6 @@ def _run_unprofiled(target, opts):
         outcome = exc
     runner.show_exception(outcome)
     return runner.finish(outcome)
-
-
-def _check_prefix(prefix, what="heap profiles"):
-    directory = os.path.dirname(os.path.abspath(prefix))
-    if not os.access(directory, os.W_OK):
-        raise YepError(f"cannot write {what} to '{prefix}': the directory {directory} "
-                       f"{'is not writable' if os.path.isdir(directory) else 'does not exist'}")
 
 
 class _CpuSession:
@@ -325,79 +320,6 @@ class _CpuSession:
         measured = "wall" if summary["wall_clock"] else "cpu"
         return self.path, self.outfile, written, (f"{summary['samples']} samples, "
                                                   f"{summary[measured + '_seconds']:.2f} s {measured.replace('cpu', 'CPU')}")
-
-
-class _HeapSession:
-    """gperftools' heap profiler, writing PREFIX.NNNN.heap; with
-    --subprocesses, PREFIX is a folder and this process's profile one file
-    in it, <pid>.heap (yep.subprocesses.heap)."""
-
-    def __init__(self, prefix, mixed, subprocesses=False, pymalloc=False, sample=None):
-        self.prefix, self.mixed, self.pymalloc, self.sample = prefix, mixed, pymalloc, sample
-        self.folder = prefix if subprocesses else None
-
-    def start(self):
-        from . import heap
-
-        if self.folder is None:
-            heap.heap_start(self.prefix, self.mixed, sample=self.sample)
-            return
-        from . import subprocesses
-        from .api import python_frames
-        from .subprocesses import heap as tree_heap
-
-        mixed = python_frames(self.mixed)
-        subprocesses.prepare_folder(self.folder)
-        self.path = subprocesses.reserve_file(self.folder, tree_heap.SUFFIX)
-        try:
-            heap.heap_start(tree_heap.prefix_of(self.path), mixed, sample=self.sample)
-        except BaseException:
-            os.unlink(self.path)
-            raise
-        # (before the program's environment is put back: its dump intervals)
-        subprocesses.export(self.folder, "heap", **tree_heap.settings(mixed, self.pymalloc, heap.malloc_hooks_library(),
-                                                                      self.sample))
-
-    def running(self):
-        from . import heap
-
-        return heap.heap_is_running()
-
-    def so_far(self):
-        from . import heap
-
-        # The recorder's own figures: heap_stats' hooks would cost every malloc more.
-        stats = heap.heap_profiler_stats()
-        about = "about " if self.sample else ""
-        return (f"{about}{stats['inuse_bytes'] / 2**20:.1f} MiB of native heap in use, peak "
-                f"{stats['peak_bytes'] / 2**20:.1f} MiB, {stats['allocated_bytes'] / 2**20:,.1f} MiB allocated so far")
-
-    def stop(self):
-        from . import heap
-
-        if self.folder is not None:
-            from .subprocesses import heap as tree_heap
-
-            tree_heap.finish(self.path, forked=False)
-            peak = heap.heap_profiler_stats()["peak_bytes"] / 2**20
-            return self.folder, self.folder, [self.folder], (
-                f"one heap profile per process; this one's peak {'about ' if self.sample else ''}{peak:.1f} MiB of "
-                f"native heap in use (requested bytes)")
-        files = [os.path.relpath(f) if not os.path.isabs(self.prefix) else f for f in heap.heap_stop()]
-        # The recorder's peak: requested bytes, as the profile's tables count them.
-        peak = heap.heap_profiler_stats()["peak_bytes"] / 2**20
-        sampled = f" (sampled: one allocation per {_size_words(self.sample)} on average)" if self.sample else ""
-        return files[-1], files[-1], files, (f"{len(files)} heap profile{'s' if len(files) > 1 else ''}{sampled}, "
-                                             f"peak {'about ' if self.sample else ''}{peak:.1f} MiB of native heap "
-                                             f"in use (requested bytes)")
-
-
-def _size_words(size):
-    """512 KiB, 1 MiB, 1000 bytes: as the heap reader's comment says a sampling mean."""
-    for unit, shift in (("MiB", 20), ("KiB", 10)):
-        if size >= 1 << shift and size % (1 << shift) == 0:
-            return f"{size >> shift} {unit}"
-    return f"{size} byte{'s' if size != 1 else ''}"
 
 
 def _view(opts):
@@ -561,13 +483,14 @@ def memory_main(argv):
     parser.add_program_arguments()
     args = parser.parse_program_args(argv)
     from . import heap_run, line_memory, runner
+    from .heap_session import check_prefix
 
     folder = None
     try:
         target = runner.Target(script=args.script, module=args.module)
         for path in (args.output, args.json):
             if path:
-                _check_prefix(path, "the report")
+                check_prefix(path, "the report")
         if not heap_run.in_restarted_process():
             heap_run.restart_with_hooks(["memory", *argv], {})  # does not return
         heap_run.restore_environment()

@@ -66,16 +66,16 @@ def _heap_session(argv, args, target):
     unless it is the restarted one; there, starts the sampled heap profiler
     and gives the program its environment back. Returns the session."""
     from . import heap_run
-    from .cli import _check_prefix, _HeapSession
+    from .heap_session import HeapSession, check_prefix
 
     sample = heap_run.parse_sample(args.heap_sample)
     if os.environ.get(heap_run.SEED_VARIABLE):
         heap_run.parse_seed(os.environ[heap_run.SEED_VARIABLE], heap_run.SEED_VARIABLE)
     prefix = args.outfile or target.name
     if not heap_run.in_restarted_process():
-        _check_prefix(prefix)
+        check_prefix(prefix)
         heap_run.restart_with_hooks(["serve", *argv], {"heap_sample": sample})  # does not return
-    session = _HeapSession(prefix, None, sample=sample)
+    session = HeapSession(prefix, None, sample=sample)
     session.start()  # (before the program's environment is put back, as python -m yep --heap)
     heap_run.restore_environment()
     return session
