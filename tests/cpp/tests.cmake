@@ -86,6 +86,9 @@ gtest_discover_tests(flamegraph_test)
 add_executable(dot_writer_test tests/cpp/dot_writer_test.cpp)
 target_link_libraries(dot_writer_test PRIVATE yepconv GTest::gtest_main)
 gtest_discover_tests(dot_writer_test)
+add_executable(text_writer_test tests/cpp/text_writer_test.cpp)
+target_link_libraries(text_writer_test PRIVATE yepconv GTest::gtest_main)
+gtest_discover_tests(text_writer_test)
 
 # The heap profile reader, format detection and base subtraction on crafted
 # files; and a real gperftools dump cut at 1 MiB, written by a program linked
