@@ -76,7 +76,8 @@ heap profiling (the program restarts with yep's malloc interposer preloaded):
                         off, PYTHONMALLOC=malloc, so Python objects show too)
   --heap-sample SIZE    sampled: record one allocation per SIZE allocated on
                         average (e.g. 512K, the usual choice) instead of every
-                        one, at a fraction of the cost; figures are estimates
+                        one, at a fraction of the cost; figures are estimates;
+                        Python keeps pymalloc, whose objects are sampled too
                         (implies --heap)
   --heap-interval SIZE  also dump every SIZE allocated (e.g. 256M; gperftools'
                         default 1G; never by default with --heap-sample)
