@@ -12,6 +12,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 import textwrap
 from pathlib import Path
 
@@ -188,3 +189,14 @@ def parse_report(text):
             rows[m.group(6)] = (float(m.group(1)), float(m.group(4)), m.group(7))
     total = re.search(r"^Total: ([\d.]+)s", text, re.M)
     return rows, float(total.group(1)) if total else None
+
+
+def wait_for(predicate, timeout=30, what="condition"):
+    """predicate()'s first true value, polled every 0.2 s; AssertionError after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")

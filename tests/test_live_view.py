@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from browsers import Browser
-from conftest import write_script
+from conftest import wait_for, write_script
 
 LEAK = """\
 import time
@@ -41,16 +41,6 @@ while True:  # one more Leaky every 20 ms, until the test ends the process
     leaked.append(Leaky(len(leaked) % 256))  # (small ints are shared: only Leaky grows)
     time.sleep(0.02)
 """
-
-
-def _wait_for(predicate, timeout=30, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -131,7 +121,7 @@ def test_the_running_cpu_profile_is_shown(tmp_path, hotcold, mode):
     try:
         url = re.search(r"http://127\.0\.0\.1:\d+/\?token=\S+", proc.stderr.readline()).group(0)
         base, token = url.split("/?token=")
-        _wait_for(lambda: json.loads(_get(f"{base}/api/state?token={token}")[1])["cpu_running"],
+        wait_for(lambda: json.loads(_get(f"{base}/api/state?token={token}")[1])["cpu_running"],
                   what="the profile to start")
         time.sleep(1.5)
 
@@ -141,7 +131,7 @@ def test_the_running_cpu_profile_is_shown(tmp_path, hotcold, mode):
             text = json.loads(body)["text"]
             return "burn_hot" in text and text
 
-        text = _wait_for(report, what="burn_hot in the CPU report")
+        text = wait_for(report, what="burn_hot in the CPU report")
         flat = re.search(r"^\s*[\d.]+s\s+([\d.]+)%.*\sburn_hot\s", text, re.M)
         assert flat and float(flat.group(1)) > 50, text  # nearly all the time is in it
         if mode == "mixed":
@@ -168,13 +158,13 @@ def test_a_browser_sees_the_leak(served, tmp_path, kind):
             m = label and re.search(r"from ([\d,]+) to ([\d,]+)", label)
             return m and int(m.group(2).replace(",", "")) > int(m.group(1).replace(",", "")) + 20 and m
 
-        _wait_for(rising, what="the Leaky sparkline to rise")
+        wait_for(rising, what="the Leaky sparkline to rise")
         growth = page.eval(f"document.querySelector('{row} td:nth-child(3)').textContent")
         assert growth.startswith("+") and int(growth[1:].replace(",", "")) > 20
 
         # A click on the type lists its instances.
         page.click(f"{row} button")
-        reprs = _wait_for(lambda: page.eval("[...document.querySelectorAll('#instances td.repr')]"
+        reprs = wait_for(lambda: page.eval("[...document.querySelectorAll('#instances td.repr')]"
                                             ".map(e => e.textContent)"), what="the instances")
         assert any(re.fullmatch(r"<__main__\.Leaky object at 0x[0-9a-f]+>", r) for r in reprs)
         assert "Instances of __main__.Leaky" in page.eval("document.getElementById('insttitle').textContent")
@@ -188,7 +178,7 @@ def test_a_browser_sees_the_leak(served, tmp_path, kind):
             page.press("Enter")
         else:
             page.click("#instances button")
-        referrers = _wait_for(lambda: page.eval("[...document.querySelectorAll('#referrers tbody tr')]"
+        referrers = wait_for(lambda: page.eval("[...document.querySelectorAll('#referrers tbody tr')]"
                                                 ".map(r => [...r.cells].map(c => c.textContent))"),
                               what="the referrers")
         assert any(cells[0] == "list" and re.fullmatch(r"\[\d+\]", cells[1]) for cells in referrers)
@@ -196,11 +186,11 @@ def test_a_browser_sees_the_leak(served, tmp_path, kind):
         # Growth since a marked moment: the leaking type on top.
         page.eval("document.activeElement.blur()")
         page.press("m")  # the page's key for "mark"
-        _wait_for(lambda: page.eval("document.getElementById('since').selectedOptions[0].textContent")
+        wait_for(lambda: page.eval("document.getElementById('since').selectedOptions[0].textContent")
                   .startswith("mark"), what="the mark")
         time.sleep(1.5)
         page.click("#compare")
-        top = _wait_for(lambda: page.eval("(() => { const r = document.querySelector('#diff tbody tr');"
+        top = wait_for(lambda: page.eval("(() => { const r = document.querySelector('#diff tbody tr');"
                                           " return r && [...r.cells].map(c => c.textContent); })()"),
                         what="the growth table")
         assert top[0] == "__main__.Leaky" and int(top[1].lstrip("+")) > 20
@@ -517,7 +507,7 @@ class _SlowProgram:
         return json.loads(body)
 
     def slow_census(self):
-        _wait_for(lambda: len(self.state()["times"]) >= 3, what="three quick censuses")
+        wait_for(lambda: len(self.state()["times"]) >= 3, what="three quick censuses")
         self.proc.stdin.write("\n")
         self.proc.stdin.flush()
         return float(self.lines.get(timeout=30).split()[1])  # a census is in Slow.__sizeof__ now
@@ -562,7 +552,7 @@ def test_a_slow_census_holds_up_no_request(slow_program):
     assert not slow_program.release_file.exists()  # the census was still held up for all of them
 
     slow_program.release()
-    after = _wait_for(lambda: (s := state())["census_running"] is None and s["times"][-1] > last and s,
+    after = wait_for(lambda: (s := state())["census_running"] is None and s["times"][-1] > last and s,
                       what="the slow census to end")
     assert any(last < t <= sizing for t in after["times"]), (last, sizing, after["times"])
     status, body = _get(f"{base}/api/diff?since={stale['times'][0]}&token={token}")
@@ -577,11 +567,11 @@ def test_a_browser_says_the_census_is_stale(slow_program, tmp_path, kind):
         page.navigate(slow_program.url)
         # (navigate may return before the page is parsed: no status element yet reads as "")
         status = "document.getElementById('status')?.textContent ?? ''"
-        _wait_for(lambda: page.eval(status).startswith("updated"), what="the page's first state")
+        wait_for(lambda: page.eval(status).startswith("updated"), what="the page's first state")
         slow_program.slow_census()
-        text = _wait_for(lambda: (t := page.eval(status)).startswith("stale") and t, what="the page to say stale")
+        text = wait_for(lambda: (t := page.eval(status)).startswith("stale") and t, what="the page to say stale")
         assert re.search(r"showing the census of \d\d:\d\d:\d\d; the next one has been running for \d+ s", text)
         slow_program.release()
-        _wait_for(lambda: page.eval(status).startswith("updated"), what="the page to be up to date again")
+        wait_for(lambda: page.eval(status).startswith("updated"), what="the page to be up to date again")
     finally:
         browser.close()

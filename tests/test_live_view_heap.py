@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_yep, write_script, yep_environment
+from conftest import run_yep, wait_for, write_script, yep_environment
 
 MIB = 2 ** 20
 
@@ -51,16 +51,6 @@ def _api(url, path, method="GET"):
     return status, json.loads(body)
 
 
-def _wait_for(predicate, timeout=30, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
 def served_heap(allocs, tmp_path):
     """The 64 MiB holder under `yep serve --heap-sample 512K -o held`: yields
@@ -73,7 +63,7 @@ def served_heap(allocs, tmp_path):
         line = proc.stderr.readline()
         match = re.search(r"http://127\.0\.0\.1:\d+/\?token=\S+", line)
         assert match, line + proc.stderr.read() if proc.poll() is not None else line
-        _wait_for(lambda: (tmp_path / "ready").exists() or proc.poll() is not None, what="the 64 MiB")
+        wait_for(lambda: (tmp_path / "ready").exists() or proc.poll() is not None, what="the 64 MiB")
         assert proc.poll() is None, proc.stderr.read()
         yield match.group(0), proc, tmp_path
     finally:
@@ -92,7 +82,7 @@ def test_the_view_plots_the_sampled_estimate_and_the_run_writes_its_profiles(ser
         assert status == 200, state
         return state if state["heap"] and state["heap"][-1] >= 64 * MIB else None
 
-    state = _wait_for(held, what="the view's heap series to show the 64 MiB")
+    state = wait_for(held, what="the view's heap series to show the 64 MiB")
     # The profiler's own figure, said to be a sampled estimate and at which mean.
     assert state["heap_sample"] == 512 * 1024 and state["heap_recording"] is True, state
     assert len(state["heap"]) == len(state["times"]) == len(state["rss"])
@@ -185,7 +175,7 @@ def test_a_browser_sees_the_sampled_heap_and_writes_a_snapshot(served_heap, kind
     try:
         page = browser.page
         page.navigate(url)
-        legend = _wait_for(lambda: page.eval("[...document.querySelectorAll('#legend > span')]"
+        legend = wait_for(lambda: page.eval("[...document.querySelectorAll('#legend > span')]"
                                              ".map(e => e.textContent)"), what="the legend")
         heap = [entry for entry in legend if entry.startswith("native heap")]
         assert len(heap) == 1, legend
@@ -195,7 +185,7 @@ def test_a_browser_sees_the_sampled_heap_and_writes_a_snapshot(served_heap, kind
         # The snapshot button shows while the profiler records; a click writes a profile now.
         assert page.eval("document.getElementById('heapsnapshot').offsetParent !== null")
         page.click("#heapsnapshot")
-        said = _wait_for(lambda: (lambda t: t.startswith("wrote") and t)(
+        said = wait_for(lambda: (lambda t: t.startswith("wrote") and t)(
             page.eval("document.getElementById('heapsnapshotted').textContent")), what="the snapshot")
         assert "held.0001.heap" in said and (tmp / "held.0001.heap").exists(), said
     finally:

@@ -357,8 +357,7 @@ def _run_profiled(session, target, opts, nodecount, formats):
                 written.append(profile.save(stem + format_suffix(fmt), fmt, **view))
         except YepError as exc:
             return fail(str(exc))
-        shown = written if len(written) <= 3 else [written[0], "...", *written[-2:]]
-        print(f"yep: wrote {', '.join(shown)}: {measured}", file=sys.stderr)
+        runner.say_written(written, measured)
         if not opts["subprocesses"] and isinstance(session, _CpuSession):
             from .subprocesses import unfollowed
 

@@ -86,3 +86,4 @@ def size_words(size):
         if size >= 1 << shift and size % (1 << shift) == 0:
             return f"{size >> shift} {unit}"
     return f"{size} byte{'s' if size != 1 else ''}"
+

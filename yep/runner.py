@@ -124,3 +124,10 @@ def finish(exc):
         os.kill(os.getpid(), signal.SIGINT)
         return 130
     return 1
+
+
+def say_written(written, measured):
+    """yep's closing line on stderr: the files written (the first and the
+    last two of many) and what they hold."""
+    shown = written if len(written) <= 3 else [written[0], "...", *written[-2:]]
+    print(f"yep: wrote {', '.join(shown)}: {measured}", file=sys.stderr)

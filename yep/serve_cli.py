@@ -114,8 +114,7 @@ def _run_with_heap(session, target, program_args):
             runner.show_exception(outcome)
             return fail(str(exc))
         runner.show_exception(outcome)
-        shown = written if len(written) <= 3 else [written[0], "...", *written[-2:]]
-        print(f"yep: wrote {', '.join(shown)}: {measured}", file=sys.stderr)
+        runner.say_written(written, measured)
         return 0
 
     ends = RunEnds(lambda: finish(None), session.running)
