@@ -159,6 +159,19 @@ void OutputFile::commit() {
   temporary_.clear();
 }
 
+int OutputFile::commit_keeping_open() {
+  if (fd_ < 0) refuse(path_, "the file is closed");
+  if (!temporary_.empty() && ::rename(temporary_.c_str(), final_.c_str()) != 0) {
+    const int err = errno;
+    abandon();
+    fail(err);
+  }
+  temporary_.clear();
+  const int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
 void write_output(const std::string& path, std::string_view bytes) {
   OutputFile out(path);
   out.write(bytes);

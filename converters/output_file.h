@@ -40,6 +40,10 @@ class OutputFile {
   const std::string& temporary() const { return temporary_; }
   void write(std::string_view bytes);
   void commit();
+  // Commits, and hands over the file's descriptor for appending to it later
+  // (the caller closes it): a file that grows during a session (the heap
+  // profiler's stacks file) without ever being opened by its path again.
+  int commit_keeping_open();
   void abandon();
 
  private:

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <string_view>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -104,19 +105,20 @@ int64_t env_number(const char* name, int64_t fallback) {
   return end && *end == '\0' && n >= 0 ? n : fallback;
 }
 
-// Whether a file a glob found is a heap dump this user's yep wrote: a
-// regular file (not a link) owned by this user, starting as heap profiles
-// do. Another user's files in a shared folder are never counted, nor deleted.
-bool own_dump(const char* path) {
+// Whether a file is one this user's yep wrote: a regular file (not a
+// link) owned by this user, starting with `magic` ("heap profile:" for a
+// dump). Another user's files in a shared folder are never counted, nor deleted.
+bool own_file(const char* path, std::string_view magic) {
   struct stat st {};
   if (::lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid()) return false;
   const int fd = ::open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) return false;
-  char head[13] = {};
-  const bool heap = ::read(fd, head, sizeof head) == static_cast<ssize_t>(sizeof head) &&
-                    std::memcmp(head, "heap profile:", sizeof head) == 0;
+  char head[32] = {};
+  const bool ours = magic.size() <= sizeof head &&
+                    ::read(fd, head, magic.size()) == static_cast<ssize_t>(magic.size()) &&
+                    std::memcmp(head, magic.data(), magic.size()) == 0;
   ::close(fd);
-  return heap;
+  return ours;
 }
 
 std::vector<std::string> dumps_on_disk(const std::string& prefix) {
@@ -124,7 +126,7 @@ std::vector<std::string> dumps_on_disk(const std::string& prefix) {
   glob_t g{};
   if (glob((prefix + ".[0-9][0-9][0-9][0-9]*.heap").c_str(), 0, nullptr, &g) == 0)
     for (size_t i = 0; i < g.gl_pathc; ++i)
-      if (own_dump(g.gl_pathv[i])) out.push_back(g.gl_pathv[i]);
+      if (own_file(g.gl_pathv[i], "heap profile:")) out.push_back(g.gl_pathv[i]);
   globfree(&g);
   // Numbered order (10000 after 9999).
   std::sort(out.begin(), out.end(), [](const std::string& a, const std::string& b) {
@@ -149,6 +151,7 @@ void heap_profiler_start(const std::string& prefix, const HeapMixed& mixed, cons
   // Like gperftools: a new session replaces the old one's numbered files
   // (only this user's heap dumps: dumps_on_disk).
   for (const std::string& old : dumps_on_disk(full)) ::unlink(old.c_str());
+  if (own_file((full + ".stacks").c_str(), "yep heap stacks")) ::unlink((full + ".stacks").c_str());
   HeapDumpIntervals intervals;
   // By volume only when asked in the sampled mode: it is meant to stay on,
   // and a server churning 4 GiB a minute wrote 4 dumps a second.
@@ -162,14 +165,15 @@ void heap_profiler_start(const std::string& prefix, const HeapMixed& mixed, cons
 
 std::string heap_profiler_dump(const std::string& reason) {
   heap_hooks();
-  return heap_recorder_dump(reason);
+  (void)reason;  // gperftools logs it; the file format has no place for it
+  return heap_recorder_dump();
 }
 
 std::vector<std::string> heap_profiler_stop() {
   heap_hooks();
   if (!heap_recorder_running())
     throw CaptureError("the heap profiler is not running; call yep.heap_start() first");
-  heap_recorder_dump("stop");
+  heap_recorder_dump(/*last=*/true);
   heap_recorder_stop();
   return dumps_on_disk(session_prefix);
 }

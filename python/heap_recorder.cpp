@@ -17,6 +17,7 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -467,23 +468,115 @@ void append_counts(MappedString& out, const Copy& c) {
   out += "] @";
 }
 
-std::string write_dump(const std::string& reason) {
+// The Python frames' keys of one file: a dump's, or the session's stacks file's.
+struct PythonKeys {
+  std::map<uint64_t, long long> keys;  // stand-in -> key, in order of first use
+  MappedVector<uint64_t> frames;       // by key
+  size_t defined = 0;                  // keys whose "# yep-python:" line is written
+
+  long long key(uint64_t pc) {
+    if (!is_python_stand_in(pc)) return -1;
+    auto [it, inserted] = keys.try_emplace(pc, static_cast<long long>(frames.size()));
+    if (inserted) frames.push_back(pc);
+    return it->second;
+  }
+  // The "# yep-python:" lines of the keys added since the last call.
+  void define_new(MappedString& out) {
+    std::map<uint32_t, CodeInfo> codes;
+    for (; defined < frames.size(); ++defined) {
+      const uint32_t index = stand_in_code(frames[defined]);
+      auto it = codes.find(index);
+      if (it == codes.end()) it = codes.emplace(index, code_table().info(index)).first;
+      out += python_stand_in_line(defined, stand_in_line(frames[defined]), it->second);
+    }
+  }
+};
+
+const InterpreterCode& interpreter_or_none() { return interpreter ? *interpreter : no_interpreter; }
+
+// Appends a bucket's native frames (" 0x..." each) to `out`, and its Python
+// frames' "# yep-stack:" line, as record `record`, to `annotations`.
+void append_stack(MappedString& out, MappedString& annotations, size_t record, const Bucket& b, PythonKeys& keys,
+                  BuiltinNames& builtins) {
+  static thread_local std::vector<uint64_t> native;  // the dumping thread's: no allocation per stack
+  annotations += split_mixed_stack(
+      record, b.stack, b.depth, -1, interpreter_or_none(), [&](uint64_t pc) { return keys.key(pc); }, native);
+  for (const uint64_t pc : native) append_address(out, pc);
+  builtins.add(native.data(), native.size());
+}
+
+// ---- the exact mode's stacks file ----------------------------------------------
+// A session of the exact mode writes each stack once, in PREFIX.stacks, and
+// its dumps refer to them ("@ =<id>", converters/heap_profile_reader.h), so
+// a run's files grow with its distinct stacks, not with stacks times dumps.
+// The file is only appended to (the stacks new since the last dump, before
+// the dump that refers to them is renamed into place). The session's last
+// dump (at stop) is complete on its own, for pprof and for passing around.
+int stacks_fd = -1;
+uint32_t stacks_written = 0;  // buckets [0, stacks_written) are in the file
+PythonKeys stacks_keys;       // the session's keys of Python frames
+
+std::string stacks_path() { return session_prefix + ".stacks"; }
+
+std::string stacks_file_name() {
+  const std::string path = stacks_path();
+  return path.substr(path.rfind('/') + 1);
+}
+
+// Appends the stacks made since the last call, creating the file at the first.
+void write_new_stacks(uint32_t nbuckets) {
+  if (stacks_fd >= 0 && stacks_written >= nbuckets) return;
+  MappedString lines, annotations;
+  BuiltinNames builtins(interpreter_or_none());
+  std::unique_ptr<ProfileFileWriter> first;
+  if (stacks_fd < 0) {
+    first = std::make_unique<ProfileFileWriter>(stacks_path(), "the heap profile's stacks");
+    lines = "yep heap stacks 1\n";
+  }
+  auto flush = [&](bool all) {
+    if (!all && lines.size() < (size_t{1} << 20)) return;
+    if (first) {
+      first->text() += lines;
+      first->flush_if_full();
+    } else {
+      append_to(stacks_fd, lines, "the heap profile's stacks '" + stacks_path() + "'");
+    }
+    lines.clear();
+  };
+  for (uint32_t id = stacks_written; id < nbuckets; ++id) {
+    append_number(lines, id, 0);
+    lines += " @";
+    append_stack(lines, annotations, id, tables.buckets[id], stacks_keys, builtins);
+    lines += '\n';
+    lines += annotations;  // the file's lines may come in any order
+    annotations.clear();
+    flush(false);
+  }
+  stacks_keys.define_new(lines);
+  lines += builtins.lines();
+  flush(true);
+  if (first) stacks_fd = first->commit_keeping_open();
+  stacks_written = nbuckets;
+}
+
+std::string write_dump(bool last) {
   // Snapshot the counts under the lock (no allocation while holding it: the
   // vector is sized first). Stacks never change once written: read after.
   // The buffers are mapped, not malloc'ed (mapped_allocator.h says why).
   MappedVector<Copy> copy;
+  uint32_t nbuckets = 0;
   for (;;) {
-    uint32_t n;
     {
       table_lock.lock();
-      n = tables.nbuckets;
+      nbuckets = tables.nbuckets;
       table_lock.unlock();
     }
-    copy.resize(n + 1024);
+    copy.resize(nbuckets + 1024);
     table_lock.lock();
     if (tables.nbuckets <= copy.size()) {
       copy.resize(0);
-      for (uint32_t i = 0; i < tables.nbuckets; ++i)
+      nbuckets = tables.nbuckets;
+      for (uint32_t i = 0; i < nbuckets; ++i)
         copy.push_back(copy_of(tables.buckets[i], i));  // within capacity: no allocation
       table_lock.unlock();
       break;
@@ -503,8 +596,16 @@ std::string write_dump(const std::string& reason) {
   std::sort(copy.begin(), copy.end(), [](const Copy& a, const Copy& b) {
     return a.inuse_bytes != b.inuse_bytes ? a.inuse_bytes > b.inuse_bytes : a.alloc_bytes > b.alloc_bytes;
   });
+  // The sampled mode's dumps hold few stacks: each is complete.
+  const bool refers = sample_mean == 0 && !last;
+  if (refers) write_new_stacks(nbuckets);
 
-  MappedString out = "heap profile: ";
+  char name[32];
+  std::snprintf(name, sizeof name, ".%04d.heap", dump_count + 1);
+  const std::string path = session_prefix + name;
+  ProfileFileWriter file(path, "the heap profile");
+  MappedString& out = file.text();
+  out += "heap profile: ";
   append_counts(out, total);
   out += " heapprofile\n";
   // The sampled mode's figures are already scaled (what each sample stands
@@ -514,49 +615,33 @@ std::string write_dump(const std::string& reason) {
     out += "# yep-sampled: " + std::to_string(sample_mean) +
            " (mean bytes between samples; objects and bytes are estimates: a sample of s bytes stands for "
            "1 / (1 - exp(-s / mean)) allocations)\n";
+  if (refers) out += "# yep-stacks:\t" + stacks_file_name() + "\n";
   // Stacks stay native (what gperftools' readers expect); their Python
   // frames go in "# yep-stack:" lines after the maps, keyed by number.
-  std::map<uint64_t, long long> python_keys;  // stand-in -> key, in order of first use
-  MappedVector<uint64_t> python_frames;     // by key
+  PythonKeys keys;
   MappedString annotations;
-  std::vector<uint64_t> native;
-  BuiltinNames builtins(interpreter ? *interpreter : no_interpreter);
+  BuiltinNames builtins(interpreter_or_none());
   size_t record = 0;
   for (const Copy& c : copy) {
     if (c.allocs == 0) continue;
     append_counts(out, c);
-    const Bucket& b = tables.buckets[c.index];
-    annotations += split_mixed_stack(
-        record++, b.stack, b.depth, -1, interpreter ? *interpreter : no_interpreter,
-        [&](uint64_t pc) -> long long {
-          if (!is_python_stand_in(pc)) return -1;
-          auto [it, inserted] = python_keys.try_emplace(pc, static_cast<long long>(python_frames.size()));
-          if (inserted) python_frames.push_back(pc);
-          return it->second;
-        },
-        native);
-    for (const uint64_t pc : native) append_address(out, pc);
-    builtins.add(native.data(), native.size());
+    if (refers) {
+      out += " =";
+      append_number(out, c.index, 0);
+    } else {
+      append_stack(out, annotations, record++, tables.buckets[c.index], keys, builtins);
+    }
     out += '\n';
+    file.flush_if_full();
   }
   out += "\nMAPPED_LIBRARIES:\n";
   out += read_self_maps();
   out += read_self_build_ids();
-  std::map<uint32_t, CodeInfo> codes;
-  for (size_t key = 0; key < python_frames.size(); ++key) {
-    const uint32_t index = stand_in_code(python_frames[key]);
-    auto it = codes.find(index);
-    if (it == codes.end()) it = codes.emplace(index, code_table().info(index)).first;
-    out += python_stand_in_line(key, stand_in_line(python_frames[key]), it->second);
-  }
+  keys.define_new(out);
   out += annotations;
   out += builtins.lines();
-
-  char name[32];
-  std::snprintf(name, sizeof name, ".%04d.heap", ++dump_count);
-  const std::string path = session_prefix + name;
-  write_atomically(path, out, "the heap profile");
-  (void)reason;  // gperftools logs it; the file format has no place for it
+  file.commit();
+  ++dump_count;
   return path;
 }
 
@@ -609,7 +694,7 @@ void interval_loop() {
     if (timed) next_time = clock::now() + std::chrono::seconds(intervals_now.seconds);
     try {
       std::lock_guard<std::mutex> guard(dump_mutex);
-      write_dump("interval");
+      write_dump(false);
     } catch (const CaptureError&) {
       // An explicit dump or the last one at stop reports the problem.
     }
@@ -633,6 +718,8 @@ void after_fork_in_child() {
   new (&dump_mutex) std::mutex();
   new (&table_lock) SpinLock();
   in_dump = false;
+  if (stacks_fd >= 0) ::close(stacks_fd);  // the parent's session's file
+  stacks_fd = -1;
 }
 
 }  // namespace
@@ -666,6 +753,10 @@ void heap_recorder_start(const MallocHooks& h, const std::string& prefix, const 
   peak_inuse = 0;
   session_prefix = prefix;
   dump_count = 0;
+  if (stacks_fd >= 0) ::close(stacks_fd);  // the last session's
+  stacks_fd = -1;
+  stacks_written = 0;
+  stacks_keys = PythonKeys();
   hooks = h;
   if (mixed.enabled) {
     if (const char* why = python_frames_unsupported_reason()) throw CaptureError(why);
@@ -710,12 +801,12 @@ void heap_recorder_start(const MallocHooks& h, const std::string& prefix, const 
   recording = true;
 }
 
-std::string heap_recorder_dump(const std::string& reason) {
+std::string heap_recorder_dump(bool last) {
   if (!recording.load()) throw CaptureError("the heap profiler is not running; call yep.heap_start() first");
   std::lock_guard<std::mutex> guard(dump_mutex);
   in_dump = true;
   try {
-    std::string path = write_dump(reason);
+    std::string path = write_dump(last);
     in_dump = false;
     return path;
   } catch (...) {

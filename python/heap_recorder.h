@@ -60,7 +60,9 @@ struct HeapSampling {
 void heap_recorder_start(const MallocHooks& hooks, const std::string& prefix, const HeapDumpIntervals& intervals,
                          const HeapMixed& mixed, const HeapSampling& sampling = HeapSampling());
 // Writes PREFIX.NNNN.heap (numbered from 0001 per session); returns its path.
-std::string heap_recorder_dump(const std::string& reason);
+// In the exact mode a dump refers to the stacks of PREFIX.stacks, written
+// once per session, unless it is the session's last (complete on its own).
+std::string heap_recorder_dump(bool last = false);
 // Stops recording (and the interval dumps); the tables are kept until the next start.
 void heap_recorder_stop();
 bool heap_recorder_running();

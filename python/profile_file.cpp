@@ -77,11 +77,56 @@ void check_writable(const std::string& path) {
   }
 }
 
-void write_atomically(const std::string& path, std::string_view bytes, const std::string& what) {
+namespace {
+
+// Runs f, its OutputError reworded as the capture side says it.
+template <typename F>
+auto reworded(const std::string& what, F&& f) -> decltype(f()) {
   try {
-    write_output(path, bytes);
+    return f();
   } catch (const OutputError& e) {
     throw CaptureError("cannot write " + what + " " + std::string(e.what()).substr(13));
+  }
+}
+
+}  // namespace
+
+void write_atomically(const std::string& path, std::string_view bytes, const std::string& what) {
+  reworded(what, [&] { write_output(path, bytes); });
+}
+
+ProfileFileWriter::ProfileFileWriter(const std::string& path, const std::string& what)
+    : what_(what), file_(reworded(what, [&] { return std::make_unique<OutputFile>(path); })) {
+  text_.reserve(size_t{1} << 20);
+}
+
+ProfileFileWriter::~ProfileFileWriter() = default;
+
+void ProfileFileWriter::flush() {
+  reworded(what_, [&] { file_->write(text_); });
+  text_.clear();  // keeps its mapped capacity
+}
+
+void ProfileFileWriter::flush_if_full() {
+  if (text_.size() >= (size_t{1} << 20)) flush();
+}
+
+void ProfileFileWriter::commit() {
+  flush();
+  reworded(what_, [&] { file_->commit(); });
+}
+
+int ProfileFileWriter::commit_keeping_open() {
+  flush();
+  return reworded(what_, [&] { return file_->commit_keeping_open(); });
+}
+
+void append_to(int fd, std::string_view bytes, const std::string& what) {
+  for (size_t done = 0; done < bytes.size();) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw CaptureError("cannot write " + what + ": " + std::strerror(n < 0 ? errno : EIO));
+    done += static_cast<size_t>(n);
   }
 }
 

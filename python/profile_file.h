@@ -6,6 +6,7 @@
 // special file written directly, no planted link followed).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -30,5 +31,32 @@ void check_writable(const std::string& path);
 
 // Throws CaptureError "cannot write <what> '<path>': <reason>".
 void write_atomically(const std::string& path, std::string_view bytes, const std::string& what);
+
+class OutputFile;
+
+// A profile file too big to build whole in memory (a heap dump can be
+// gigabytes): it is written in pieces, all or nothing as write_atomically.
+// Append to text(), then call flush_if_full(); its mapped buffer is written
+// out whenever it holds a MiB. Errors: CaptureError as write_atomically.
+class ProfileFileWriter {
+ public:
+  ProfileFileWriter(const std::string& path, const std::string& what);
+  ~ProfileFileWriter();  // not committed: nothing is left at the path
+  MappedString& text() { return text_; }
+  void flush_if_full();
+  void commit();
+  // Commits and returns the file's descriptor for later appends (append_to).
+  int commit_keeping_open();
+
+ private:
+  void flush();
+  std::string what_;
+  std::unique_ptr<OutputFile> file_;
+  MappedString text_;
+};
+
+// Appends bytes to a file committed with commit_keeping_open; throws
+// CaptureError "cannot write <what>: <reason>".
+void append_to(int fd, std::string_view bytes, const std::string& what);
 
 }  // namespace yep

@@ -119,7 +119,7 @@ def parse_size(text, option, minimum=MIN_DUMP_INTERVAL, maximum=MAX_DUMP_INTERVA
     default from 1 MiB to 1 PiB: the dump intervals)."""
     import re
 
-    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
     given = str(text)
     text = given.strip().upper().removesuffix("B").removesuffix("I")
     number, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "")

@@ -75,6 +75,12 @@ class HeapSession:
         # The recorder's peak: requested bytes, as the profile's tables count them.
         peak = heap.heap_profiler_stats()["peak_bytes"] / 2**20
         sampled = f" (sampled: one allocation per {size_words(self.sample)} on average)" if self.sample else ""
+        # The exact mode's earlier dumps refer to the session's stacks file;
+        # the last dump is complete on its own.
+        stacks = files[-1].rsplit(".", 2)[0] + ".stacks"
+        if len(files) > 1 and not self.sample and os.path.exists(stacks):
+            earlier = "the first's" if len(files) == 2 else "the earlier ones'"
+            sampled += f", {earlier} stacks in {stacks}"
         return files[-1], files[-1], files, (f"{len(files)} heap profile{'s' if len(files) > 1 else ''}{sampled}, "
                                              f"peak {'about ' if self.sample else ''}{peak:.1f} MiB of native heap "
                                              f"in use (requested bytes)")

@@ -46,6 +46,7 @@ SUFFIX = ".prof"
 SUFFIXES = (SUFFIX, ".heap")
 RECORD = "# yep-process:\t"
 _TMP_SUFFIX = ".yep-tmp"  # yep.atomic_file's and the capture's temporary files
+_STACKS_SUFFIX = ".stacks"  # a process's heap stacks, which its periodic dumps refer to
 
 
 def prepare_folder(folder):
@@ -69,7 +70,7 @@ def prepare_folder(folder):
     if not stat.S_ISDIR(st.st_mode):
         raise YepError(f"'{folder}' exists and is not a folder of profiles: name another with -o")
     entries = os.listdir(folder)
-    ours = [e for e in entries if e.endswith((*SUFFIXES, _TMP_SUFFIX))
+    ours = [e for e in entries if e.endswith((*SUFFIXES, _TMP_SUFFIX, _STACKS_SUFFIX))
             and stat.S_ISREG(os.lstat(os.path.join(folder, e)).st_mode)]
     if len(ours) != len(entries):
         raise YepError(f"'{folder}' holds other files than profiles: name another folder with -o")

@@ -10,7 +10,8 @@ parent's, into the folder:
 - <pid>.0001.heap, <pid>.0002.heap, ...: its periodic dumps, when the
   program was run with --heap-interval, --heap-inuse-interval or
   --heap-time-interval (every process follows those settings; the
-  folder's reader takes only each process's last dump).
+  folder's reader takes only each process's last dump), and <pid>.stacks,
+  the stacks those dumps refer to (the last dump is complete on its own).
 
 What a profile counts: a new interpreter (spawn, forkserver's server,
 subprocess, exec), everything it allocates from yep's start on; a forked
