@@ -496,9 +496,12 @@ const InterpreterCode& interpreter_or_none() { return interpreter ? *interpreter
 
 // Appends a bucket's native frames (" 0x..." each) to `out`, and its Python
 // frames' "# yep-stack:" line, as record `record`, to `annotations`.
+// `native`: scratch space, reused (no allocation per stack). Nothing here may
+// take the loader's lock (no thread_local with a destructor: registering it
+// does): a dump can be asked for by a malloc in a library's initializer,
+// whose thread holds that lock while it waits for the dump.
 void append_stack(MappedString& out, MappedString& annotations, size_t record, const Bucket& b, PythonKeys& keys,
-                  BuiltinNames& builtins) {
-  static thread_local std::vector<uint64_t> native;  // the dumping thread's: no allocation per stack
+                  BuiltinNames& builtins, std::vector<uint64_t>& native) {
   annotations += split_mixed_stack(
       record, b.stack, b.depth, -1, interpreter_or_none(), [&](uint64_t pc) { return keys.key(pc); }, native);
   for (const uint64_t pc : native) append_address(out, pc);
@@ -528,6 +531,7 @@ void write_new_stacks(uint32_t nbuckets) {
   if (stacks_fd >= 0 && stacks_written >= nbuckets) return;
   MappedString lines, annotations;
   BuiltinNames builtins(interpreter_or_none());
+  std::vector<uint64_t> native;
   std::unique_ptr<ProfileFileWriter> first;
   if (stacks_fd < 0) {
     first = std::make_unique<ProfileFileWriter>(stacks_path(), "the heap profile's stacks");
@@ -546,7 +550,7 @@ void write_new_stacks(uint32_t nbuckets) {
   for (uint32_t id = stacks_written; id < nbuckets; ++id) {
     append_number(lines, id, 0);
     lines += " @";
-    append_stack(lines, annotations, id, tables.buckets[id], stacks_keys, builtins);
+    append_stack(lines, annotations, id, tables.buckets[id], stacks_keys, builtins, native);
     lines += '\n';
     lines += annotations;  // the file's lines may come in any order
     annotations.clear();
@@ -621,6 +625,7 @@ std::string write_dump(bool last) {
   PythonKeys keys;
   MappedString annotations;
   BuiltinNames builtins(interpreter_or_none());
+  std::vector<uint64_t> native;
   size_t record = 0;
   for (const Copy& c : copy) {
     if (c.allocs == 0) continue;
@@ -629,7 +634,7 @@ std::string write_dump(bool last) {
       out += " =";
       append_number(out, c.index, 0);
     } else {
-      append_stack(out, annotations, record++, tables.buckets[c.index], keys, builtins);
+      append_stack(out, annotations, record++, tables.buckets[c.index], keys, builtins, native);
     }
     out += '\n';
     file.flush_if_full();

@@ -297,3 +297,18 @@ def test_python_objects_are_sampled_in_pymalloc_at_their_line(tmp_path, seed):
     at = [cum for name, where, _, cum in rows if (name, where) in (("build.<locals>.<listcomp>", "objs.py:3"),
                                                                     ("build", "objs.py:2"))]
     assert at and max(at) == pytest.approx(truth / MiB, rel=0.10), (truth / MiB, rows[:8])
+
+
+def test_a_dump_asked_for_in_a_library_initializer_is_written(tmp_path):
+    """OpenBLAS's initializer maps 32 MiB at numpy's import (a sample at
+    once, standing for 32 MiB): that crosses a 16 MiB in-use interval and
+    asks for a dump while the initializer's thread holds the loader's lock
+    and waits. The dump must not need that lock (it did once: a
+    thread_local's destructor, registered on first use, takes it)."""
+    from conftest import require
+    require("numpy")
+    script = write_script(tmp_path, "imp.py", "import numpy\nprint('imported')\n")
+    result = run_yep(["--heap", "--heap-sample", "512K", "--heap-inuse-interval", "16M", str(script)], cwd=tmp_path,
+                     timeout=60, env={"YEP_HEAP_SEED": "1"})
+    assert result.returncode == 0 and result.stdout == "imported\n", result.stderr
+    assert len(list(tmp_path.glob("imp.py.*.heap"))) >= 2, result.stderr
