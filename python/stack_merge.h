@@ -64,6 +64,27 @@ inline std::string python_stand_in_line(uint64_t key, int line, const CodeInfo& 
          "\t" + field(code.filename) + "\t" + field(code.qualname) + "\n";
 }
 
+// Appends `value` in hex (no "0x") or in decimal, without printf: a dump
+// writes millions (printf's format parsing was a tenth of an exact run).
+inline void append_hex(std::string& out, unsigned long long value) {
+  char buf[16];
+  char* p = buf + sizeof buf;
+  do {
+    *--p = "0123456789abcdef"[value & 0xf];
+    value >>= 4;
+  } while (value);
+  out.append(p, static_cast<size_t>(buf + sizeof buf - p));
+}
+inline void append_decimal(std::string& out, unsigned long long value) {
+  char buf[20];
+  char* p = buf + sizeof buf;
+  do {
+    *--p = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value);
+  out.append(p, static_cast<size_t>(buf + sizeof buf - p));
+}
+
 // Splits a merged stack (leaf first) as profile files carry it (see
 // converters/python_stand_ins.h): its native frames go to `native`, in
 // order; its Python frames, the thread (a key, or -1 for none) and which
@@ -75,15 +96,16 @@ std::string split_mixed_stack(size_t record, const uint64_t* stack, size_t depth
                               const InterpreterCode& interpreter, PythonKey python_key, std::vector<uint64_t>& native) {
   std::string frames;
   native.clear();
-  char item[64];
   for (size_t i = 0; i < depth; ++i) {
     const long long key = python_key(stack[i]);
     if (key < 0) {
       native.push_back(stack[i]);
       continue;
     }
-    std::snprintf(item, sizeof item, "%s%zu:%llx", frames.empty() ? "" : ",", native.size(), key);
-    frames += item;
+    if (!frames.empty()) frames += ',';
+    append_decimal(frames, native.size());
+    frames += ':';
+    append_hex(frames, static_cast<unsigned long long>(key));
   }
   std::vector<bool> hidden;
   interpreter.mark_plumbing(native.data(), native.size(), hidden);
@@ -95,20 +117,28 @@ std::string split_mixed_stack(size_t record, const uint64_t* stack, size_t depth
     }
     size_t j = i;
     while (j + 1 < hidden.size() && hidden[j + 1]) ++j;
-    std::snprintf(item, sizeof item, j > i ? "%s%zu-%zu" : "%s%zu", plumbing.empty() ? "" : ",", i, j);
-    plumbing += item;
+    if (!plumbing.empty()) plumbing += ',';
+    append_decimal(plumbing, i);
+    if (j > i) {
+      plumbing += '-';
+      append_decimal(plumbing, j);
+    }
     i = j + 1;
   }
   if (frames.empty() && plumbing.empty() && thread_key < 0) return "";
-  std::snprintf(item, sizeof item, "# yep-stack:\t%zu\t", record);
-  std::string line = item;
-  if (thread_key < 0) {
-    line += "-";
-  } else {
-    std::snprintf(item, sizeof item, "%llx", thread_key);
-    line += item;
-  }
-  return line + "\t" + frames + "\t" + plumbing + "\n";
+  std::string line = "# yep-stack:\t";
+  append_decimal(line, record);
+  line += '\t';
+  if (thread_key < 0)
+    line += '-';
+  else
+    append_hex(line, static_cast<unsigned long long>(thread_key));
+  line += '\t';
+  line += frames;
+  line += '\t';
+  line += plumbing;
+  line += '\n';
+  return line;
 }
 
 }  // namespace yep
