@@ -47,6 +47,7 @@
 #include <string>
 #include <string_view>
 
+#include "input_file.h"
 #include "profile.h"
 
 namespace yep {
@@ -55,10 +56,12 @@ namespace yep {
 // after any "%warn" lines it starts with "heap profile:" or "heap_v2/".
 bool is_heap_profile(std::string_view bytes);
 
-// `name` is used only in error messages.
+// `name` is used only in error messages. A stack reference dump raises
+// ProfileError: its stacks file is found only from the dump's own path.
 Profile parse_heap_profile(std::string_view text, const std::string& name);
 
-// Reads the whole file, then parse_heap_profile. Errors name the path.
+// Reads the file as a stream. Errors name the path.
 Profile read_heap_profile(const std::string& path);
+Profile read_heap_profile(const InputFile& file);
 
 }  // namespace yep

@@ -36,6 +36,7 @@
 #include <string_view>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "profile.h"
@@ -46,6 +47,17 @@ class PythonStandIns {
  public:
   // Parses the annotation lines found in `text` (the part after the maps).
   explicit PythonStandIns(std::string_view text);
+
+  // The same, a line at a time (a reader that streams the file): add_line
+  // each line after the maps (other lines are ignored), then finish().
+  PythonStandIns() = default;
+  void add_line(std::string_view line);
+  void finish();
+
+  // Whether a yep-python or yep-thread line names a key that the yep-stack
+  // lines added so far use (a reader of a file shared by many profiles adds
+  // only those); false for other lines. Call once the yep-stack lines are in.
+  bool uses(std::string_view line);
 
   bool empty() const { return frames_.empty() && threads_.empty(); }
 
@@ -85,6 +97,12 @@ class PythonStandIns {
   };
   std::map<uint64_t, Frame> frames_;
   std::map<uint64_t, std::string> threads_;
+  // Until finish(): keys as written (tagged then if the file has yep-stack lines).
+  std::map<uint64_t, Frame> frames_read_;
+  std::map<uint64_t, std::string> threads_read_;
+  bool tagged_ = false;
+  std::unordered_set<uint64_t> used_;  // for uses(): tagged keys of stacks_
+  bool used_known_ = false;
   std::unordered_map<size_t, Stack> stacks_;
   bool marks_plumbing_ = false;
   std::vector<FunctionHint> hints_;
