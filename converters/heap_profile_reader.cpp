@@ -180,6 +180,7 @@ uint64_t looked_up(const std::vector<uint64_t>& stack, size_t i) { return i == 0
 //
 // A last line without its '\n' is being appended: ignored.
 std::vector<std::vector<uint64_t>> read_referenced_stacks(const std::string& dump, const std::string& file_name,
+                                                          const std::vector<uint64_t>& ids,
                                                           const std::unordered_map<uint64_t, size_t>& index,
                                                           PythonStandIns& stand_ins) {
   if (file_name.empty() || file_name == "." || file_name == ".." ||
@@ -239,13 +240,12 @@ std::vector<std::vector<uint64_t>> read_referenced_stacks(const std::string& dum
       stack.push_back(address);
     }
   }
-  if (found_count < index.size()) {
-    for (const auto& [id, k] : index)
-      if (!found[k])
-        throw ProfileError(dump + ": stack " + std::to_string(id) + " is not in " + file_name + " (" +
-                           std::to_string(index.size() - found_count) + " of its " + std::to_string(index.size()) +
-                           " stacks are missing): the stacks file does not match the dump (it is from another run, or "
-                           "was cut short); copy the one written with this dump");
+  if (found_count < ids.size()) {
+    const size_t k = static_cast<size_t>(std::find(found.begin(), found.end(), false) - found.begin());
+    throw ProfileError(dump + ": stack " + std::to_string(ids[k]) + " is not in " + file_name + " (" +
+                       std::to_string(ids.size() - found_count) + " of its " + std::to_string(ids.size()) +
+                       " stacks are missing): the stacks file does not match the dump (it is from another run, or "
+                       "was cut short); copy the one written with this dump");
   }
 
   // ... then the Python frames and threads they use, and their builtins.
@@ -557,15 +557,16 @@ Profile parse_heap(LineReader& lines, const std::string& name, bool stacks_folde
     if (!stacks_folder)
       throw ProfileError(name + ": its stacks are in " + excerpt(stacks_file) +
                          ", another file: read the dump from its file, with " + excerpt(stacks_file) + " next to it");
-    std::vector<std::vector<uint64_t>> raw = read_referenced_stacks(name, stacks_file, id_index, stand_ins);
+    std::vector<std::vector<uint64_t>> raw = read_referenced_stacks(name, stacks_file, ids, id_index, stand_ins);
     id_index = {};
     for (size_t k = 0; k < raw.size(); ++k) {
       if (!stand_ins.empty()) stand_ins.complete(ids[k], raw[k]);
       merge(raw[k], id_values[k]);
-      raw[k] = {};
+      std::vector<uint64_t>().swap(raw[k]);
     }
   }
 
+  stand_ins.release_stacks();  // every stack is complete
   p.interpreter_marked = stand_ins.marks_plumbing();
   p.function_hints = stand_ins.function_hints();
   // Every frame is a return address into a caller: its location is the
@@ -587,7 +588,7 @@ Profile parse_heap(LineReader& lines, const std::string& name, bool stacks_folde
       sample.location_ids.push_back(python ? python
                                            : locations.id(address ? address - 1 : 0, PythonStandIns::plumbing(pc)));
     }
-    stacks[k] = {};
+    std::vector<uint64_t>().swap(stacks[k]);  // for the next samples
     sample.values.assign(values[k].begin(), values[k].end());
     if (!process.empty()) sample.labels.push_back({"process", process});
     p.samples.push_back(std::move(sample));

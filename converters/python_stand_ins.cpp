@@ -70,29 +70,16 @@ void PythonStandIns::add_line(std::string_view line) {
     Stack& stack = stacks_[record];
     used_known_ = false;
     if (f[2] != "-" && number(f[2], 16, &key)) stack.thread = key | kThreadTag;
+    // (A record's second line adds to its first.)
+    auto append = [](std::string& to, std::string_view items) {
+      if (!to.empty() && !items.empty()) to += ',';
+      to += items;
+    };
     if (f.size() >= 5) {
       marks_plumbing_ = true;
-      if (!f[4].empty()) {
-        for (std::string_view item : split(f[4], ',')) {
-          const size_t dash = item.find('-');
-          uint64_t first = 0, last = 0;
-          if (!number(item.substr(0, dash), 10, &first)) continue;
-          last = first;
-          if (dash != std::string_view::npos && !number(item.substr(dash + 1), 10, &last)) continue;
-          if (last < first || last > UINT32_MAX) continue;
-          stack.plumbing.push_back({static_cast<uint32_t>(first), static_cast<uint32_t>(last)});
-        }
-      }
+      append(stack.plumbing, f[4]);
     }
-    if (f[3].empty()) return;
-    for (std::string_view item : split(f[3], ',')) {
-      const size_t colon = item.find(':');
-      uint64_t pos = 0;
-      if (colon == std::string_view::npos || !number(item.substr(0, colon), 10, &pos) ||
-          !number(item.substr(colon + 1), 16, &key) || pos > UINT32_MAX)
-        continue;
-      stack.python.push_back({static_cast<uint32_t>(pos), key | kPythonTag});
-    }
+    append(stack.python, f[3]);
   }
 }
 
@@ -113,9 +100,11 @@ bool PythonStandIns::uses(std::string_view line) {
   if (!python && !thread) return false;
   if (!used_known_) {
     used_.clear();
+    std::vector<std::pair<uint32_t, uint64_t>> python;
     for (const auto& [record, stack] : stacks_) {
       if (stack.thread) used_.insert(stack.thread);
-      for (const auto& [pos, key] : stack.python) used_.insert(key);
+      python_of(stack, python);
+      for (const auto& [pos, key] : python) used_.insert(key);
     }
     used_known_ = true;
   }
@@ -124,25 +113,54 @@ bool PythonStandIns::uses(std::string_view line) {
   return f.size() >= 2 && number(f[1], 16, &key) && used_.count(key | (python ? kPythonTag : kThreadTag)) != 0;
 }
 
+void PythonStandIns::python_of(const Stack& s, std::vector<std::pair<uint32_t, uint64_t>>& out) {
+  out.clear();
+  if (s.python.empty()) return;
+  for (std::string_view item : split(s.python, ',')) {
+    const size_t colon = item.find(':');
+    uint64_t pos = 0, key = 0;
+    if (colon == std::string_view::npos || !number(item.substr(0, colon), 10, &pos) ||
+        !number(item.substr(colon + 1), 16, &key) || pos > UINT32_MAX)
+      continue;
+    out.push_back({static_cast<uint32_t>(pos), key | kPythonTag});
+  }
+}
+
 void PythonStandIns::complete(size_t record, std::vector<uint64_t>& stack) const {
   auto it = stacks_.find(record);
   if (it == stacks_.end()) return;
   const Stack& s = it->second;
-  for (const auto& [first, last] : s.plumbing)
-    for (uint64_t i = first; i <= last && i < stack.size(); ++i)
-      if (!(stack[i] & kTags)) stack[i] |= kPlumbingTag;
-  if (!s.python.empty()) {
+  if (!s.plumbing.empty()) {
+    for (std::string_view item : split(s.plumbing, ',')) {
+      const size_t dash = item.find('-');
+      uint64_t first = 0, last = 0;
+      if (!number(item.substr(0, dash), 10, &first)) continue;
+      last = first;
+      if (dash != std::string_view::npos && !number(item.substr(dash + 1), 10, &last)) continue;
+      if (last < first || last > UINT32_MAX) continue;
+      for (uint64_t i = first; i <= last && i < stack.size(); ++i)
+        if (!(stack[i] & kTags)) stack[i] |= kPlumbingTag;
+    }
+  }
+  std::vector<std::pair<uint32_t, uint64_t>> python;
+  python_of(s, python);
+  if (!python.empty()) {
     std::vector<uint64_t> merged;
-    merged.reserve(stack.size() + s.python.size() + 1);
+    merged.reserve(stack.size() + python.size() + 1);
     size_t next = 0;
     for (size_t i = 0; i <= stack.size(); ++i) {
-      while (next < s.python.size() && s.python[next].first <= i) merged.push_back(s.python[next++].second);
+      while (next < python.size() && python[next].first <= i) merged.push_back(python[next++].second);
       if (i < stack.size()) merged.push_back(stack[i]);
     }
-    for (; next < s.python.size(); ++next) merged.push_back(s.python[next].second);  // pos past the root
+    for (; next < python.size(); ++next) merged.push_back(python[next].second);  // pos past the root
     stack.swap(merged);
   }
   if (s.thread) stack.push_back(s.thread);
+}
+
+void PythonStandIns::release_stacks() {
+  std::unordered_map<size_t, Stack>().swap(stacks_);
+  used_known_ = false;
 }
 
 bool PythonStandIns::plumbing(uint64_t entry) { return (entry & kTags) == kPlumbingTag; }

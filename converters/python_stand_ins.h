@@ -66,6 +66,8 @@ class PythonStandIns {
   // never collide with addresses), and tags its plumbing frames (see
   // plumbing()). Stacks of files without yep-stack lines are left as they are.
   void complete(size_t record, std::vector<uint64_t>& stack) const;
+  // After the last complete(): frees what the yep-stack lines hold.
+  void release_stacks();
 
   // The yep-function lines, sorted by start (Profile::function_hints).
   const std::vector<FunctionHint>& function_hints() const { return hints_; }
@@ -90,11 +92,15 @@ class PythonStandIns {
     std::string file, name;
     uint64_t location_id = 0;
   };
+  // A yep-stack line's lists kept as written (parsed by complete(): text
+  // is the smaller, and a heap profile has one such line per bucket).
   struct Stack {
-    uint64_t thread = 0;                                  // a tagged key, 0: none
-    std::vector<std::pair<uint32_t, uint64_t>> python;  // (pos, tagged key), leaf first
-    std::vector<std::pair<uint32_t, uint32_t>> plumbing;  // inclusive ranges of native indexes
+    uint64_t thread = 0;   // a tagged key, 0: none
+    std::string python;    // "pos:key,...", leaf first
+    std::string plumbing;  // "i-j,k,...": native indexes
   };
+  // The Python frames of a Stack: (pos, tagged key), leaf first.
+  static void python_of(const Stack& s, std::vector<std::pair<uint32_t, uint64_t>>& out);
   std::map<uint64_t, Frame> frames_;
   std::map<uint64_t, std::string> threads_;
   // Until finish(): keys as written (tagged then if the file has yep-stack lines).
