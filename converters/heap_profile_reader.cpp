@@ -265,9 +265,9 @@ std::vector<std::vector<uint64_t>> read_referenced_stacks(const std::string& dum
       const size_t tab = s.find('\t'), tab2 = tab == std::string_view::npos ? tab : s.find('\t', tab + 1);
       uint64_t start = 0, end = 0;
       if (tab2 == std::string_view::npos) continue;
-      auto [p1, e1] = std::from_chars(s.data(), s.data() + tab, start, 16);
-      auto [p2, e2] = std::from_chars(s.data() + tab + 1, s.data() + tab2, end, 16);
-      if (e1 != std::errc() || e2 != std::errc()) continue;
+      if (std::from_chars(s.data(), s.data() + tab, start, 16).ec != std::errc() ||
+          std::from_chars(s.data() + tab + 1, s.data() + tab2, end, 16).ec != std::errc())
+        continue;
       const auto pc = std::lower_bound(pcs.begin(), pcs.end(), start);
       if (pc != pcs.end() && *pc < end && functions.insert({start, end}).second) stand_ins.add_line(line);
     } else if (stand_ins.uses(line)) {

@@ -11,7 +11,8 @@
 //
 // Keys are hex. A yep-stack line completes the record-th stack of the file
 // (0-based, in file order: a CPU profile's records, a heap profile's
-// buckets): its Python frames, leaf first, each inserted just leafward of
+// buckets; in the stacks file of yep's reference heap dumps, the stack's id:
+// heap_profile_reader.h): its Python frames, leaf first, each inserted just leafward of
 // the native frame at index pos (pos = that stack's depth: at its root),
 // the thread it was sampled in, and which of its native frames (indexes,
 // and inclusive ranges of them) are the interpreter's own plumbing, hidden
