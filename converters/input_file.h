@@ -85,10 +85,11 @@ class LineReader {
 
   const InputFile* file_ = nullptr;
   std::string name_;
-  std::string_view text_;  // in memory: the text; from a file: buffer_[start_, end)
+  std::string_view text_;  // in memory: the text; from a file: buffer_ (from the current line on)
   std::string buffer_;
-  size_t start_ = 0, scanned_ = 0;  // the next line's start; bytes after it known to hold no '\n'
-  uint64_t offset_ = 0;             // file offset of buffer_'s end
+  size_t start_ = 0;    // in text_: the next line's start
+  size_t scanned_ = 0;  // in text_: [start_, scanned_) holds no '\n'
+  uint64_t offset_ = 0;  // the file offset of buffer_'s end
   bool eof_ = false, ended_ = false;
   size_t line_number_ = 0;
 };
