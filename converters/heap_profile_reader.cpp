@@ -1,13 +1,17 @@
 #include "heap_profile_reader.h"
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <set>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
-#include "cpu_profile_reader.h"  // read_file
+#include "input_file.h"
 #include "location_table.h"
 #include "proc_maps.h"
 #include "process_record.h"
@@ -18,7 +22,7 @@ namespace yep {
 namespace {
 
 constexpr std::string_view kHeader = "heap profile:";
-constexpr std::string_view kMapsHeader = "\nMAPPED_LIBRARIES:";
+constexpr std::string_view kMapsHeader = "MAPPED_LIBRARIES:";
 constexpr std::string_view kWarn = "%warn";
 constexpr std::string_view kExpected =
     "expected '<objects>: <bytes> [<objects>: <bytes>] @ 0x<address> ...'";
@@ -140,6 +144,140 @@ std::string part_of(int64_t part, int64_t whole, const char* what) {
   return out;
 }
 
+// A reference dump (yep's exact --heap mode, every dump of a session but its
+// last): "# yep-stacks:<TAB><file name>" after the header, and buckets
+// "... @ =<stack id>" whose stacks are in that file, next to the dump.
+constexpr std::string_view kYepStacks = "# yep-stacks:";
+constexpr std::string_view kStacksFileHeader = "yep heap stacks 1";
+
+// The next space-separated token of `s`, "" at its end.
+std::string_view next_token(std::string_view& s) {
+  s = trim(s);
+  const size_t space = s.find_first_of(" \t");
+  const std::string_view token = s.substr(0, space);
+  s.remove_prefix(space == std::string_view::npos ? s.size() : space);
+  return token;
+}
+
+bool parse_decimal(std::string_view s, uint64_t& out) {
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return !s.empty() && ec == std::errc() && end == s.data() + s.size();
+}
+
+// The pc a writer looks up for frame i (BuiltinNames::add): the leaf's own,
+// a caller's return address - 1.
+uint64_t looked_up(const std::vector<uint64_t>& stack, size_t i) { return i == 0 ? stack[i] : stack[i] - 1; }
+
+// The stacks of a reference dump, from its stacks file: only the stacks it
+// refers to, their Python frames and threads, and the builtins' names in
+// them (yep-function lines whose function holds one of their frames: those
+// the dump written whole would have), so that memory follows the dump, never
+// the file, which grows with the whole run.
+//
+//   yep heap stacks 1
+//   <id> @ 0x<address> ...
+//   # yep-stack:<TAB><id>...  # yep-python:...  # yep-thread:...  # yep-function:...
+//
+// A last line without its '\n' is being appended: ignored.
+std::vector<std::vector<uint64_t>> read_referenced_stacks(const std::string& dump, const std::string& file_name,
+                                                          const std::vector<uint64_t>& ids,
+                                                          const std::unordered_map<uint64_t, size_t>& index,
+                                                          PythonStandIns& stand_ins) {
+  if (file_name.empty() || file_name == "." || file_name == ".." ||
+      file_name.find_first_of(std::string("/\0", 2)) != std::string::npos)
+    throw ProfileError(dump + ": bad stacks file name '" + excerpt(file_name) +
+                       "' in its '# yep-stacks:' line: expected the name of a file in the dump's folder");
+  const size_t slash = dump.rfind('/');
+  const std::string path = (slash == std::string::npos ? std::string() : dump.substr(0, slash + 1)) + file_name;
+  // The name comes from a file: never follow a link to somewhere else.
+  const InputFile file(path, kMaxProfileBytes, true);
+  if (file.missing())
+    throw ProfileError(dump + ": its stacks are in " + file_name + ", not found in the same folder: copy " + file_name +
+                       " along with the dumps of that run (the last dump of a run is complete on its own)");
+  if (!file.ok())
+    throw ProfileError(dump + ": its stacks file " + path + " is " +
+                       (file.why() == "a symbolic link" ? "a symbolic link, which yep does not follow (the name comes "
+                                                          "from the dump): copy the file itself there"
+                                                        : "unreadable: " + file.why()));
+  LineReader lines(file);
+  std::string_view line;
+  if (!lines.next(line) || !lines.ended() || line != kStacksFileHeader)
+    throw ProfileError(path + ": not a yep heap stacks file (its first line is not '" + std::string(kStacksFileHeader) +
+                       "'): the stacks of " + dump + " are in a file of that name written by the same run");
+
+  // First the stacks and their yep-stack lines...
+  std::vector<std::vector<uint64_t>> stacks(index.size());
+  std::vector<bool> found(index.size());
+  size_t found_count = 0;
+  constexpr std::string_view kStackLine = "# yep-stack:\t";
+  while (lines.next(line) && lines.ended()) {
+    const auto at_line = [&] { return path + ": line " + std::to_string(lines.line_number()) + ": "; };
+    if (line.empty()) continue;
+    if (line.front() == '#') {
+      if (starts_with(line, kStackLine)) {
+        std::string_view id = line.substr(kStackLine.size());
+        uint64_t value = 0;
+        if (parse_decimal(id.substr(0, id.find('\t')), value) && index.count(value)) stand_ins.add_line(line);
+      }
+      continue;
+    }
+    std::string_view s = line;
+    uint64_t id = 0;
+    const std::string_view id_text = next_token(s);
+    if (!parse_decimal(id_text, id) || next_token(s) != "@")
+      throw ProfileError(at_line() + "bad line '" + excerpt(line) + "': expected '<stack id> @ 0x<address> ...'");
+    const auto it = index.find(id);
+    if (it == index.end()) continue;  // another dump's
+    if (found[it->second])
+      throw ProfileError(at_line() + "stack " + std::to_string(id) + " written twice: the file is corrupt");
+    found[it->second] = true;
+    ++found_count;
+    std::vector<uint64_t>& stack = stacks[it->second];
+    for (std::string_view token = next_token(s); !token.empty(); token = next_token(s)) {
+      uint64_t address = 0;
+      if (!parse_address(token, address))
+        throw ProfileError(at_line() + "bad address '" + excerpt(token) + "': expected '<stack id> @ 0x<address> ...'");
+      stack.push_back(address);
+    }
+  }
+  if (found_count < ids.size()) {
+    const size_t k = static_cast<size_t>(std::find(found.begin(), found.end(), false) - found.begin());
+    throw ProfileError(dump + ": stack " + std::to_string(ids[k]) + " is not in " + file_name + " (" +
+                       std::to_string(ids.size() - found_count) + " of its " + std::to_string(ids.size()) +
+                       " stacks are missing): the stacks file does not match the dump (it is from another run, or "
+                       "was cut short); copy the one written with this dump");
+  }
+
+  // ... then the Python frames and threads they use, and their builtins.
+  std::vector<uint64_t> pcs;
+  for (const std::vector<uint64_t>& stack : stacks)
+    for (size_t i = 0; i < stack.size(); ++i) pcs.push_back(looked_up(stack, i));
+  std::sort(pcs.begin(), pcs.end());
+  pcs.erase(std::unique(pcs.begin(), pcs.end()), pcs.end());
+  std::set<std::pair<uint64_t, uint64_t>> functions;  // each builtin once, however often written
+  constexpr std::string_view kFunctionLine = "# yep-function:\t";
+  lines.rewind();
+  lines.next(line);  // the header
+  while (lines.next(line) && lines.ended()) {
+    if (line.empty() || line.front() != '#') continue;
+    if (starts_with(line, kFunctionLine)) {
+      std::string_view s = line.substr(kFunctionLine.size());
+      const size_t tab = s.find('\t'), tab2 = tab == std::string_view::npos ? tab : s.find('\t', tab + 1);
+      uint64_t start = 0, end = 0;
+      if (tab2 == std::string_view::npos) continue;
+      if (std::from_chars(s.data(), s.data() + tab, start, 16).ec != std::errc() ||
+          std::from_chars(s.data() + tab + 1, s.data() + tab2, end, 16).ec != std::errc())
+        continue;
+      const auto pc = std::lower_bound(pcs.begin(), pcs.end(), start);
+      if (pc != pcs.end() && *pc < end && functions.insert({start, end}).second) stand_ins.add_line(line);
+    } else if (stand_ins.uses(line)) {
+      stand_ins.add_line(line);
+    }
+  }
+  stand_ins.finish();
+  return stacks;
+}
+
 }  // namespace
 
 bool is_heap_profile(std::string_view bytes) {
@@ -151,37 +289,41 @@ bool is_heap_profile(std::string_view bytes) {
   return starts_with(bytes, kHeader) || starts_with(bytes, "heap_v2/");
 }
 
-Profile parse_heap_profile(std::string_view text, const std::string& name) {
+namespace {
+
+// Reads a heap profile from its lines, in two passes so that memory holds
+// the profile model, never the file: the first reads the header and the
+// part after the maps (maps, Python frames, process), the second the buckets,
+// each completed and summed into its stack at once. `stacks_folder`: whether
+// a reference dump's stacks file can be read (next to the file `name`).
+Profile parse_heap(LineReader& lines, const std::string& name, bool stacks_folder) {
   const std::string expected_file =
       "; expected a heap profile written by gperftools' heap profiler (HeapProfilerDump, HEAPPROFILE), "
       "tcmalloc's GetHeapSample or jemalloc's prof.dump";
-  if (text.empty())
+  std::string_view line;
+  bool more = lines.next(line);
+  if (!more)
     throw ProfileError(name + ": file is empty; it is not a heap profile (was the profiled process killed "
                               "before it dumped one?)");
   size_t line_number = 0;
   auto at_line = [&](size_t n) { return name + ": line " + std::to_string(n) + ": "; };
-  // Splits off the next line of `s` (without its '\n').
-  auto next_line = [](std::string_view& s) {
-    const size_t nl = s.find('\n');
-    const std::string_view line = s.substr(0, nl);
-    s.remove_prefix(nl == std::string_view::npos ? s.size() : nl + 1);
-    return line;
-  };
 
   // "%warn" lines (tcmalloc's GetHeapSample explains an empty sample so).
   std::string warnings;
-  while (starts_with(text, kWarn)) {
+  while (more && starts_with(line, kWarn)) {
     ++line_number;
-    const std::string_view w = trim(next_line(text).substr(kWarn.size()));
+    const std::string_view w = trim(line.substr(kWarn.size()));
     if (!w.empty()) warnings += (warnings.empty() ? "" : " ") + std::string(w);
+    more = lines.next(line);
   }
 
   // The header: the process's totals and who wrote the profile.
   Producer producer;
   Counts total;
   int64_t period = 1;
-  std::string_view rest = text;
-  const std::string_view header = next_line(rest);
+  const std::string header_text = more ? std::string(line) : std::string();
+  const std::string_view header = header_text;
+  bool header_ended = more && lines.ended();  // the buckets start after a '\n'
   ++line_number;
   auto parse_period = [&](std::string_view digits) {
     auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), period);
@@ -209,7 +351,9 @@ Profile parse_heap_profile(std::string_view text, const std::string& name) {
     // jemalloc: "heap_v2/<period>", then "  t*: <totals>" on its own line.
     producer = Producer::Jemalloc;
     parse_period(trim(header.substr(8)));
-    const std::string_view totals = trim(next_line(rest));
+    const bool totals_read = header_ended && lines.next(line);
+    const std::string_view totals = totals_read ? trim(line) : std::string_view();
+    header_ended = totals_read && lines.ended();
     ++line_number;
     std::string_view s = totals.substr(std::min(totals.size(), size_t{3}));
     if (!starts_with(totals, "t*:") || !parse_counts(s, total, false) || !trim(s).empty())
@@ -219,39 +363,73 @@ Profile parse_heap_profile(std::string_view text, const std::string& name) {
     throw ProfileError(name + ": not a heap profile: it starts neither with 'heap profile:' nor with 'heap_v2/'" + expected_file);
   }
   const bool sampled = producer != Producer::Gperftools;
+  const size_t header_lines = line_number;
 
-  // The buckets run up to "\nMAPPED_LIBRARIES:". A complete last bucket line
-  // ends with its own '\n' (so a blank line precedes the maps header); a
-  // line cut by gperftools' 1 MiB limit runs straight into it.
-  const size_t buckets_at = text.size() - rest.size();  // after the header's '\n'
-  const size_t maps_at = buckets_at == 0 || text[buckets_at - 1] != '\n' ? std::string_view::npos
-                                                                         : text.find(kMapsHeader, buckets_at - 1);
-  if (maps_at == std::string_view::npos)
+  // The buckets run up to the line "MAPPED_LIBRARIES:". A complete last
+  // bucket line ends with its own '\n' (so a blank line precedes the maps
+  // header); a line cut by gperftools' 1 MiB limit runs straight into it.
+  // A reference dump names its stacks file in one of its first two lines.
+  size_t maps_line = 0;
+  bool last_line_cut = false;
+  std::string stacks_file;
+  bool references = false;
+  while (header_ended && lines.next(line)) {
+    if (starts_with(line, kMapsHeader)) {
+      maps_line = lines.line_number();
+      break;
+    }
+    if (producer == Producer::Gperftools && lines.line_number() <= header_lines + 2 &&
+        starts_with(trim(line), kYepStacks)) {
+      references = true;
+      stacks_file = std::string(trim(trim(line).substr(kYepStacks.size())));
+    }
+    last_line_cut = !line.empty();
+  }
+  if (maps_line == 0)
     throw ProfileError(name + ": incomplete heap profile: no MAPPED_LIBRARIES section (the file was cut short or "
                               "copied before the profiler finished writing it); dump the profile again");
-  std::string_view buckets = maps_at >= buckets_at ? text.substr(buckets_at, maps_at - buckets_at) : std::string_view();
-  const bool last_line_cut = !buckets.empty() && buckets.back() != '\n';
-  std::string_view maps_text = text.substr(maps_at + kMapsHeader.size());
-  next_line(maps_text);  // the rest of the "MAPPED_LIBRARIES:" line
+
+  // After the maps header: the maps (with yep's build ids), then mixed
+  // profiles' Python frames (python_stand_ins.h; a reference dump's are in
+  // its stacks file), and a process of a tree's record (process_record.h).
+  PythonStandIns stand_ins;
+  std::string maps_text, process_line;
+  bool maps_cut = false;  // gperftools writes whole maps lines: a cut last one would name a wrong file
+  constexpr std::string_view kProcess = "# yep-process:\t";
+  while (lines.next(line)) {
+    if (line.find(kProcess) != std::string_view::npos) process_line = std::string(line);  // the last one counts
+    if (!lines.ended()) {
+      maps_cut = true;
+      if (!references) stand_ins.add_line(line);
+      break;
+    }
+    const size_t first = line.find_first_not_of(' ');
+    if (starts_with(line, "# yep-build-id:") ||
+        (first != std::string_view::npos && std::isxdigit(static_cast<unsigned char>(line[first])))) {
+      maps_text.append(line).push_back('\n');
+    } else if (!references) {
+      stand_ins.add_line(line);
+    }
+  }
+  if (!references) stand_ins.finish();
+  // A profile of one process of a tree (--heap --subprocesses): its label.
+  const std::string process = process_label(process_line);
 
   Profile p;
   p.sample_types = {{"alloc_objects", "count"}, {"alloc_space", "bytes"}, {"inuse_objects", "count"}, {"inuse_space", "bytes"}};
   p.default_sample_type = 3;
   p.period_type = {"space", "bytes"};
   p.period = period;
-
-  // Mixed profiles' Python frames (python_stand_ins.h), in the lines after the maps.
-  PythonStandIns stand_ins(maps_text);
-  // A profile of one process of a tree (--heap --subprocesses): its label.
-  const std::string process = process_label(maps_text);
-  p.interpreter_marked = stand_ins.marks_plumbing();
-  p.function_hints = stand_ins.function_hints();
-  size_t bucket_count = 0;  // buckets read so far: the record numbers of yep-stack lines
+  p.mappings = parse_proc_maps(maps_text);
+  maps_text = std::string();
 
   // Distinct stacks (raw return addresses) in first-seen order, and their values.
   std::unordered_map<std::vector<uint64_t>, size_t, StackHash> stack_index;
-  std::vector<const std::vector<uint64_t>*> stacks;
   std::vector<std::array<int64_t, 4>> values;
+  // A reference dump's buckets, summed by stack id in first-seen order.
+  std::unordered_map<uint64_t, size_t> id_index;
+  std::vector<uint64_t> ids;
+  std::vector<std::array<int64_t, 4>> id_values;
   Counts sum;
   // Counts that overflow int64 when added up are a corrupt file, never a
   // negative total.
@@ -259,9 +437,16 @@ Profile parse_heap_profile(std::string_view text, const std::string& name) {
     if (__builtin_add_overflow(to, value, &to))
       throw ProfileError(name + ": corrupt heap profile: counts beyond what 64 bits can add up");
   };
-  auto add_bucket = [&](Counts c, std::vector<uint64_t>& stack) {
-    if (!stand_ins.empty()) stand_ins.complete(bucket_count, stack);
-    ++bucket_count;
+  auto add_values = [&](std::array<int64_t, 4>& to, const std::array<int64_t, 4>& v) {
+    for (int k = 0; k < 4; ++k) add(to[k], v[k]);  // totals: Profile::check_valid
+  };
+  auto merge = [&](std::vector<uint64_t>& stack, const std::array<int64_t, 4>& v) {
+    auto [it, inserted] = stack_index.try_emplace(stack, values.size());
+    if (inserted) values.push_back({0, 0, 0, 0});
+    add_values(values[it->second], v);
+  };
+  // A bucket's figures in the profile's order, unsampled; the sums as written.
+  auto bucket_values = [&](Counts c) -> std::array<int64_t, 4> {
     add(sum.inuse_objects, c.inuse_objects);
     add(sum.inuse_bytes, c.inuse_bytes);
     add(sum.alloc_objects, c.alloc_objects);
@@ -270,25 +455,19 @@ Profile parse_heap_profile(std::string_view text, const std::string& name) {
       unsample(c.alloc_objects, c.alloc_bytes, period);
       unsample(c.inuse_objects, c.inuse_bytes, period);
     }
-    auto [it, inserted] = stack_index.try_emplace(stack, stacks.size());
-    if (inserted) {
-      stacks.push_back(&it->first);  // keys of an unordered_map never move
-      values.push_back({0, 0, 0, 0});
-    }
-    std::array<int64_t, 4>& v = values[it->second];
-    const int64_t in_order[4] = {c.alloc_objects, c.alloc_bytes, c.inuse_objects, c.inuse_bytes};
-    for (int k = 0; k < 4; ++k) add(v[k], in_order[k]);  // totals: Profile::check_valid
+    return {c.alloc_objects, c.alloc_bytes, c.inuse_objects, c.inuse_bytes};
+  };
+  size_t bucket_count = 0;  // buckets read so far: the record numbers of yep-stack lines
+  auto add_bucket = [&](Counts c, std::vector<uint64_t>& stack) {
+    if (!stand_ins.empty()) stand_ins.complete(bucket_count, stack);
+    ++bucket_count;
+    merge(stack, bucket_values(c));
   };
   // The addresses after a bucket's '@'.
   std::vector<uint64_t> stack;
   auto parse_stack = [&](std::string_view s, bool cut) {
     stack.clear();
-    while (true) {
-      s = trim(s);
-      if (s.empty()) break;
-      const size_t space = s.find_first_of(" \t");
-      const std::string_view token = s.substr(0, space);
-      s.remove_prefix(space == std::string_view::npos ? s.size() : space);
+    for (std::string_view token = next_token(s); !token.empty(); token = next_token(s)) {
       uint64_t address = 0;
       const bool ok = parse_address(token, address);
       if (cut && trim(s).empty()) {
@@ -297,6 +476,9 @@ Profile parse_heap_profile(std::string_view text, const std::string& name) {
         // at its very end is a cut token, never an address.
         if (!ok || (producer == Producer::Gperftools && token.size() < 10)) break;
       } else if (!ok) {
+        if (token.front() == '=')
+          throw ProfileError(at_line(line_number) + "stack reference '" + excerpt(token) +
+                             "' in a heap profile without a '# yep-stacks:' line naming its stacks file");
         throw ProfileError(at_line(line_number) + "bad address '" + excerpt(token) + "' in heap profile bucket: " +
                            std::string(kExpected));
       }
@@ -304,12 +486,15 @@ Profile parse_heap_profile(std::string_view text, const std::string& name) {
     }
   };
 
+  // The second pass: the buckets.
+  lines.rewind();
+  for (size_t k = 0; k < header_lines; ++k) lines.next(line);
+  line_number = lines.line_number();
   bool stack_pending = false;  // jemalloc: a "@" line waiting for its "t*:" line
   int64_t yep_sample_mean = 0;  // from "# yep-sampled:"; 0: exact
-  while (!buckets.empty()) {
-    ++line_number;
-    const std::string_view line = next_line(buckets);
-    const bool cut = last_line_cut && buckets.empty();
+  while (lines.next(line) && lines.line_number() < maps_line) {
+    line_number = lines.line_number();
+    const bool cut = last_line_cut && line_number + 1 == maps_line;
     const std::string_view content = trim(line);
     if (producer == Producer::Gperftools && starts_with(content, kYepSampled)) {
       std::string_view digits = trim(content.substr(kYepSampled.size()));
@@ -327,6 +512,20 @@ Profile parse_heap_profile(std::string_view text, const std::string& name) {
       if (!parse_counts(s, c, true))
         throw ProfileError(at_line(line_number) + "bad heap profile bucket '" + excerpt(content) + "': " +
                            std::string(kExpected));
+      if (references) {
+        s = trim(s);
+        uint64_t id = 0;
+        if (s.empty() || s.front() != '=' || !parse_decimal(s.substr(1), id))
+          throw ProfileError(at_line(line_number) + "bad heap profile bucket '" + excerpt(content) +
+                             "': expected '<objects>: <bytes> [<objects>: <bytes>] @ =<stack id>'");
+        auto [it, inserted] = id_index.try_emplace(id, ids.size());
+        if (inserted) {
+          ids.push_back(id);
+          id_values.push_back({0, 0, 0, 0});
+        }
+        add_values(id_values[it->second], bucket_values(c));
+        continue;
+      }
       parse_stack(s, cut);
       add_bucket(c, stack);
     } else if (content.front() == '@') {
@@ -346,38 +545,54 @@ Profile parse_heap_profile(std::string_view text, const std::string& name) {
                          "': expected '@ 0x<address> ...', 't*: ...' or 't<thread>: ...'");
     }  // else "t<thread>: ...": one thread's share, already in "t*:"
   }
+  if (lines.line_number() != maps_line || !starts_with(line, kMapsHeader))
+    throw ProfileError(name + ": the file changed while it was read; read it again once the profiler has written it");
   if (stack_pending)
     throw ProfileError(name + ": incomplete jemalloc heap profile: the last stack has no 't*:' line; dump the "
                               "profile again");
 
-  // gperftools writes whole lines of /proc/self/maps; a cut last line
-  // would name a wrong file.
-  bool maps_cut = false;
-  if (!maps_text.empty() && maps_text.back() != '\n') {
-    const size_t last = maps_text.rfind('\n');
-    maps_text = last == std::string_view::npos ? std::string_view() : maps_text.substr(0, last + 1);
-    maps_cut = true;
+  if (references) {
+    // A reference dump's stacks, from its stacks file, completed as the
+    // dump written whole would have them (its yep-stack lines keyed by id).
+    if (!stacks_folder)
+      throw ProfileError(name + ": its stacks are in " + excerpt(stacks_file) +
+                         ", another file: read the dump from its file, with " + excerpt(stacks_file) + " next to it");
+    std::vector<std::vector<uint64_t>> raw = read_referenced_stacks(name, stacks_file, ids, id_index, stand_ins);
+    id_index = {};
+    for (size_t k = 0; k < raw.size(); ++k) {
+      if (!stand_ins.empty()) stand_ins.complete(ids[k], raw[k]);
+      merge(raw[k], id_values[k]);
+      std::vector<uint64_t>().swap(raw[k]);
+    }
   }
-  p.mappings = parse_proc_maps(maps_text);
+
+  stand_ins.release_stacks();  // every stack is complete
+  p.interpreter_marked = stand_ins.marks_plumbing();
+  p.function_hints = stand_ins.function_hints();
   // Every frame is a return address into a caller: its location is the
   // address - 1 (inside the call instruction); the keys of mixed profiles
-  // are Python frames.
+  // are Python frames. Each stack is freed once it is a sample.
+  std::vector<std::vector<uint64_t>> stacks(values.size());
+  while (!stack_index.empty()) {
+    auto node = stack_index.extract(stack_index.begin());
+    stacks[node.mapped()] = std::move(node.key());
+  }
   LocationTable locations(p);
   p.samples.reserve(stacks.size());
   for (size_t k = 0; k < stacks.size(); ++k) {
     Sample sample;
-    sample.location_ids.reserve(stacks[k]->size());
-    for (uint64_t pc : *stacks[k]) {
+    sample.location_ids.reserve(stacks[k].size());
+    for (uint64_t pc : stacks[k]) {
       const uint64_t python = stand_ins.empty() ? 0 : stand_ins.location(p, pc);
       const uint64_t address = PythonStandIns::address(pc);
       sample.location_ids.push_back(python ? python
                                            : locations.id(address ? address - 1 : 0, PythonStandIns::plumbing(pc)));
     }
+    std::vector<uint64_t>().swap(stacks[k]);  // for the next samples
     sample.values.assign(values[k].begin(), values[k].end());
     if (!process.empty()) sample.labels.push_back({"process", process});
     p.samples.push_back(std::move(sample));
   }
-
   if (!warnings.empty()) p.comments.push_back("tcmalloc: " + warnings);
   if (yep_sample_mean > 0) {
     p.period = yep_sample_mean;
@@ -415,8 +630,22 @@ Profile parse_heap_profile(std::string_view text, const std::string& name) {
   return p;
 }
 
+}  // namespace
+
+Profile parse_heap_profile(std::string_view text, const std::string& name) {
+  LineReader lines(text, name);
+  return parse_heap(lines, name, false);
+}
+
+Profile read_heap_profile(const InputFile& file) {
+  LineReader lines(file);
+  return parse_heap(lines, file.path(), true);
+}
+
 Profile read_heap_profile(const std::string& path) {
-  return parse_heap_profile(read_file(path), path);
+  const InputFile file(path, kMaxProfileBytes);
+  if (!file.ok()) throw ProfileError(path + ": " + file.why());
+  return read_heap_profile(file);
 }
 
 }  // namespace yep

@@ -40,13 +40,33 @@
 //    off) become a comment;
 //  - an empty file, a file that is not a heap profile, a bucket line with bad
 //    numbers or addresses, and a profile without its MAPPED_LIBRARIES section
-//    raise ProfileError with one line naming the file and what to do.
+//    raise ProfileError with one line naming the file and what to do;
+//  - the file is read line by line, never held whole: memory grows with the
+//    distinct stacks (the profile model), not with the file; a line longer
+//    than 16 MiB (kMaxLineBytes) raises ProfileError;
+//  - a stack reference dump (yep's exact --heap mode writes every dump of a
+//    session but the last so), read from its file: "# yep-stacks:<TAB><name>"
+//    after the header (before or after "# yep-sampled:"), buckets
+//    "... @ =<stack id>", and their stacks, Python frames and builtins' names
+//    in the file <name> in the dump's folder, shared by the session's dumps:
+//        yep heap stacks 1
+//        <id> @ 0x<address> ...      (each id once)
+//        # yep-stack:<TAB><id>...      (python_stand_ins.h, keyed by id)
+//        # yep-python:...  # yep-thread:...  # yep-function:...
+//    (a last line without its '\n' is being appended: ignored). It reads into
+//    the Profile the same dump written whole gives, keeping only the stacks
+//    the dump refers to. A missing stacks file, one without an id the dump
+//    refers to (another run's, or cut short), a name that is not a plain file
+//    name, a symbolic link (never followed: the name comes from a file), a
+//    bad line, and "@ =<id>" in a dump without "# yep-stacks:" raise
+//    ProfileError.
 // The result is not symbolized: see symbolizer.h.
 #pragma once
 
 #include <string>
 #include <string_view>
 
+#include "input_file.h"
 #include "profile.h"
 
 namespace yep {
@@ -55,10 +75,12 @@ namespace yep {
 // after any "%warn" lines it starts with "heap profile:" or "heap_v2/".
 bool is_heap_profile(std::string_view bytes);
 
-// `name` is used only in error messages.
+// `name` is used only in error messages. A stack reference dump raises
+// ProfileError: its stacks file is found only from the dump's own path.
 Profile parse_heap_profile(std::string_view text, const std::string& name);
 
-// Reads the whole file, then parse_heap_profile. Errors name the path.
+// Reads the file as a stream. Errors name the path.
 Profile read_heap_profile(const std::string& path);
+Profile read_heap_profile(const InputFile& file);
 
 }  // namespace yep

@@ -4,6 +4,7 @@
 
 #include "cpu_profile_reader.h"
 #include "heap_profile_reader.h"
+#include "input_file.h"
 #include "profile_diff.h"
 #include "profile_merge.h"
 #include "symbolizer.h"
@@ -15,9 +16,12 @@ Profile read_profile(const std::string& path) {
   if (::stat(path.c_str(), &st) != 0)
     throw ProfileError(path + ": no such profile file");
   if (!S_ISREG(st.st_mode)) throw ProfileError(path + ": not a regular file");
-  const std::string bytes = read_file(path);
-  if (is_heap_profile(bytes)) return parse_heap_profile(bytes, path);
-  return parse_cpu_profile(bytes, path);
+  // Opened once: its first bytes tell a heap profile, read as a stream; a
+  // CPU profile is read whole.
+  const InputFile file(path, kMaxProfileBytes);
+  if (!file.ok()) throw ProfileError(path + ": " + file.why());
+  if (is_heap_profile(file.head(64 << 10))) return read_heap_profile(file);
+  return parse_cpu_profile(file.read_all(), path);
 }
 
 namespace {

@@ -32,86 +32,135 @@ bool number(std::string_view s, int base, uint64_t* out) {
 }  // namespace
 
 PythonStandIns::PythonStandIns(std::string_view text) {
-  const bool tagged = text.find("\n# yep-stack:\t") != std::string_view::npos || text.rfind("# yep-stack:\t", 0) == 0;
-  const uint64_t python_tag = tagged ? kPythonTag : 0, thread_tag = tagged ? kThreadTag : 0;
   size_t start = 0;
   while (start < text.size()) {
     size_t end = text.find('\n', start);
     if (end == std::string_view::npos) end = text.size();
-    const std::string_view line = text.substr(start, end - start);
+    add_line(text.substr(start, end - start));
     start = end + 1;
-    if (line.rfind("# yep-", 0) != 0) continue;
-    const auto f = split(line, '\t');
-    uint64_t key = 0;
-    if (f[0] == "# yep-python:" && f.size() >= 6 && number(f[1], 16, &key)) {
-      Frame frame;
-      uint64_t number_value = 0;
-      frame.line = number(f[2], 10, &number_value) ? static_cast<int64_t>(number_value) : 0;
-      frame.first_line = number(f[3], 10, &number_value) ? static_cast<int64_t>(number_value) : 0;
-      frame.file = std::string(f[4]);
-      frame.name = std::string(f[5]);
-      frames_[key | python_tag] = std::move(frame);
-    } else if (f[0] == "# yep-thread:" && f.size() >= 4 && number(f[1], 16, &key)) {
-      const std::string id(f[2]);
-      threads_[key | thread_tag] = f[3].empty() ? "thread " + id : std::string(f[3]) + " (" + id + ")";
-    } else if (f[0] == "# yep-function:" && f.size() >= 4) {
-      FunctionHint hint;
-      if (number(f[1], 16, &hint.start) && number(f[2], 16, &hint.end) && hint.start < hint.end && !f[3].empty()) {
-        hint.name = std::string(f[3]);
-        hints_.push_back(std::move(hint));
-      }
-    } else if (f[0] == "# yep-stack:" && f.size() >= 4) {
-      uint64_t record = 0;
-      if (!number(f[1], 10, &record)) continue;
-      Stack& stack = stacks_[record];
-      if (f[2] != "-" && number(f[2], 16, &key)) stack.thread = key | kThreadTag;
-      if (f.size() >= 5) {
-        marks_plumbing_ = true;
-        if (!f[4].empty()) {
-          for (std::string_view item : split(f[4], ',')) {
-            const size_t dash = item.find('-');
-            uint64_t first = 0, last = 0;
-            if (!number(item.substr(0, dash), 10, &first)) continue;
-            last = first;
-            if (dash != std::string_view::npos && !number(item.substr(dash + 1), 10, &last)) continue;
-            if (last < first || last > UINT32_MAX) continue;
-            stack.plumbing.push_back({static_cast<uint32_t>(first), static_cast<uint32_t>(last)});
-          }
-        }
-      }
-      if (f[3].empty()) continue;
-      for (std::string_view item : split(f[3], ',')) {
-        const size_t colon = item.find(':');
-        uint64_t pos = 0;
-        if (colon == std::string_view::npos || !number(item.substr(0, colon), 10, &pos) ||
-            !number(item.substr(colon + 1), 16, &key) || pos > UINT32_MAX)
-          continue;
-        stack.python.push_back({static_cast<uint32_t>(pos), key | kPythonTag});
-      }
-    }
   }
+  finish();
+}
+
+void PythonStandIns::add_line(std::string_view line) {
+  if (line.rfind("# yep-", 0) != 0) return;
+  const auto f = split(line, '\t');
+  uint64_t key = 0;
+  if (f[0] == "# yep-python:" && f.size() >= 6 && number(f[1], 16, &key)) {
+    Frame frame;
+    uint64_t number_value = 0;
+    frame.line = number(f[2], 10, &number_value) ? static_cast<int64_t>(number_value) : 0;
+    frame.first_line = number(f[3], 10, &number_value) ? static_cast<int64_t>(number_value) : 0;
+    frame.file = std::string(f[4]);
+    frame.name = std::string(f[5]);
+    frames_read_[key] = std::move(frame);
+  } else if (f[0] == "# yep-thread:" && f.size() >= 4 && number(f[1], 16, &key)) {
+    const std::string id(f[2]);
+    threads_read_[key] = f[3].empty() ? "thread " + id : std::string(f[3]) + " (" + id + ")";
+  } else if (f[0] == "# yep-function:" && f.size() >= 4) {
+    FunctionHint hint;
+    if (number(f[1], 16, &hint.start) && number(f[2], 16, &hint.end) && hint.start < hint.end && !f[3].empty()) {
+      hint.name = std::string(f[3]);
+      hints_.push_back(std::move(hint));
+    }
+  } else if (f[0] == "# yep-stack:") {
+    tagged_ = tagged_ || (f.size() >= 2);  // "# yep-stack:\t...": keys are small numbers, tagged
+    uint64_t record = 0;
+    if (f.size() < 4 || !number(f[1], 10, &record)) return;
+    Stack& stack = stacks_[record];
+    used_known_ = false;
+    if (f[2] != "-" && number(f[2], 16, &key)) stack.thread = key | kThreadTag;
+    // (A record's second line adds to its first.)
+    auto append = [](std::string& to, std::string_view items) {
+      if (!to.empty() && !items.empty()) to += ',';
+      to += items;
+    };
+    if (f.size() >= 5) {
+      marks_plumbing_ = true;
+      append(stack.plumbing, f[4]);
+    }
+    append(stack.python, f[3]);
+  }
+}
+
+void PythonStandIns::finish() {
+  // Files with yep-stack lines key Python frames and threads by small
+  // numbers, tagged here as complete() tags them in the stacks; older files
+  // put the keys themselves in the stacks.
+  const uint64_t python_tag = tagged_ ? kPythonTag : 0, thread_tag = tagged_ ? kThreadTag : 0;
+  for (auto& [key, frame] : frames_read_) frames_[key | python_tag] = std::move(frame);
+  for (auto& [key, name] : threads_read_) threads_[key | thread_tag] = std::move(name);
+  frames_read_.clear();
+  threads_read_.clear();
   std::sort(hints_.begin(), hints_.end(), [](const FunctionHint& a, const FunctionHint& b) { return a.start < b.start; });
+}
+
+bool PythonStandIns::uses(std::string_view line) {
+  const bool python = line.rfind("# yep-python:\t", 0) == 0, thread = line.rfind("# yep-thread:\t", 0) == 0;
+  if (!python && !thread) return false;
+  if (!used_known_) {
+    used_.clear();
+    std::vector<std::pair<uint32_t, uint64_t>> python;
+    for (const auto& [record, stack] : stacks_) {
+      if (stack.thread) used_.insert(stack.thread);
+      python_of(stack, python);
+      for (const auto& [pos, key] : python) used_.insert(key);
+    }
+    used_known_ = true;
+  }
+  const auto f = split(line, '\t');
+  uint64_t key = 0;
+  return f.size() >= 2 && number(f[1], 16, &key) && used_.count(key | (python ? kPythonTag : kThreadTag)) != 0;
+}
+
+void PythonStandIns::python_of(const Stack& s, std::vector<std::pair<uint32_t, uint64_t>>& out) {
+  out.clear();
+  if (s.python.empty()) return;
+  for (std::string_view item : split(s.python, ',')) {
+    const size_t colon = item.find(':');
+    uint64_t pos = 0, key = 0;
+    if (colon == std::string_view::npos || !number(item.substr(0, colon), 10, &pos) ||
+        !number(item.substr(colon + 1), 16, &key) || pos > UINT32_MAX)
+      continue;
+    out.push_back({static_cast<uint32_t>(pos), key | kPythonTag});
+  }
 }
 
 void PythonStandIns::complete(size_t record, std::vector<uint64_t>& stack) const {
   auto it = stacks_.find(record);
   if (it == stacks_.end()) return;
   const Stack& s = it->second;
-  for (const auto& [first, last] : s.plumbing)
-    for (uint64_t i = first; i <= last && i < stack.size(); ++i)
-      if (!(stack[i] & kTags)) stack[i] |= kPlumbingTag;
-  if (!s.python.empty()) {
+  if (!s.plumbing.empty()) {
+    for (std::string_view item : split(s.plumbing, ',')) {
+      const size_t dash = item.find('-');
+      uint64_t first = 0, last = 0;
+      if (!number(item.substr(0, dash), 10, &first)) continue;
+      last = first;
+      if (dash != std::string_view::npos && !number(item.substr(dash + 1), 10, &last)) continue;
+      if (last < first || last > UINT32_MAX) continue;
+      for (uint64_t i = first; i <= last && i < stack.size(); ++i)
+        if (!(stack[i] & kTags)) stack[i] |= kPlumbingTag;
+    }
+  }
+  std::vector<std::pair<uint32_t, uint64_t>> python;
+  python_of(s, python);
+  if (!python.empty()) {
     std::vector<uint64_t> merged;
-    merged.reserve(stack.size() + s.python.size() + 1);
+    merged.reserve(stack.size() + python.size() + 1);
     size_t next = 0;
     for (size_t i = 0; i <= stack.size(); ++i) {
-      while (next < s.python.size() && s.python[next].first <= i) merged.push_back(s.python[next++].second);
+      while (next < python.size() && python[next].first <= i) merged.push_back(python[next++].second);
       if (i < stack.size()) merged.push_back(stack[i]);
     }
-    for (; next < s.python.size(); ++next) merged.push_back(s.python[next].second);  // pos past the root
+    for (; next < python.size(); ++next) merged.push_back(python[next].second);  // pos past the root
     stack.swap(merged);
   }
   if (s.thread) stack.push_back(s.thread);
+}
+
+void PythonStandIns::release_stacks() {
+  std::unordered_map<size_t, Stack>().swap(stacks_);
+  used_known_ = false;
 }
 
 bool PythonStandIns::plumbing(uint64_t entry) { return (entry & kTags) == kPlumbingTag; }

@@ -11,7 +11,8 @@
 //
 // Keys are hex. A yep-stack line completes the record-th stack of the file
 // (0-based, in file order: a CPU profile's records, a heap profile's
-// buckets): its Python frames, leaf first, each inserted just leafward of
+// buckets; in the stacks file of yep's reference heap dumps, the stack's id:
+// heap_profile_reader.h): its Python frames, leaf first, each inserted just leafward of
 // the native frame at index pos (pos = that stack's depth: at its root),
 // the thread it was sampled in, and which of its native frames (indexes,
 // and inclusive ranges of them) are the interpreter's own plumbing, hidden
@@ -36,6 +37,7 @@
 #include <string_view>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "profile.h"
@@ -47,6 +49,17 @@ class PythonStandIns {
   // Parses the annotation lines found in `text` (the part after the maps).
   explicit PythonStandIns(std::string_view text);
 
+  // The same, a line at a time (a reader that streams the file): add_line
+  // each line after the maps (other lines are ignored), then finish().
+  PythonStandIns() = default;
+  void add_line(std::string_view line);
+  void finish();
+
+  // Whether a yep-python or yep-thread line names a key that the yep-stack
+  // lines added so far use (a reader of a file shared by many profiles adds
+  // only those); false for other lines. Call once the yep-stack lines are in.
+  bool uses(std::string_view line);
+
   bool empty() const { return frames_.empty() && threads_.empty(); }
 
   // Puts the Python frames and the thread of record `record` into its native
@@ -54,6 +67,8 @@ class PythonStandIns {
   // never collide with addresses), and tags its plumbing frames (see
   // plumbing()). Stacks of files without yep-stack lines are left as they are.
   void complete(size_t record, std::vector<uint64_t>& stack) const;
+  // After the last complete(): frees what the yep-stack lines hold.
+  void release_stacks();
 
   // The yep-function lines, sorted by start (Profile::function_hints).
   const std::vector<FunctionHint>& function_hints() const { return hints_; }
@@ -78,13 +93,23 @@ class PythonStandIns {
     std::string file, name;
     uint64_t location_id = 0;
   };
+  // A yep-stack line's lists kept as written (parsed by complete(): text
+  // is the smaller, and a heap profile has one such line per bucket).
   struct Stack {
-    uint64_t thread = 0;                                  // a tagged key, 0: none
-    std::vector<std::pair<uint32_t, uint64_t>> python;  // (pos, tagged key), leaf first
-    std::vector<std::pair<uint32_t, uint32_t>> plumbing;  // inclusive ranges of native indexes
+    uint64_t thread = 0;   // a tagged key, 0: none
+    std::string python;    // "pos:key,...", leaf first
+    std::string plumbing;  // "i-j,k,...": native indexes
   };
+  // The Python frames of a Stack: (pos, tagged key), leaf first.
+  static void python_of(const Stack& s, std::vector<std::pair<uint32_t, uint64_t>>& out);
   std::map<uint64_t, Frame> frames_;
   std::map<uint64_t, std::string> threads_;
+  // Until finish(): keys as written (tagged then if the file has yep-stack lines).
+  std::map<uint64_t, Frame> frames_read_;
+  std::map<uint64_t, std::string> threads_read_;
+  bool tagged_ = false;
+  std::unordered_set<uint64_t> used_;  // for uses(): tagged keys of stacks_
+  bool used_known_ = false;
   std::unordered_map<size_t, Stack> stacks_;
   bool marks_plumbing_ = false;
   std::vector<FunctionHint> hints_;

@@ -681,4 +681,320 @@ TEST(RealHeapDump, GperftoolsCutsABigProfileAndTheReaderSaysSo) {
 #endif
 }
 
+// --- Stack reference dumps (yep's exact --heap mode): buckets "@ =<id>",
+// stacks in a session-wide stacks file next to the dump.
+
+// Everything a Profile read from a heap dump holds, as text.
+std::string describe(const yep::Profile& p) {
+  std::string out;
+  for (const yep::Sample& s : p.samples) {
+    out += "sample";
+    for (uint64_t id : s.location_ids) out += " " + std::to_string(id);
+    out += " =";
+    for (int64_t v : s.values) out += " " + std::to_string(v);
+    for (const yep::Label& l : s.labels) out += " [" + l.key + "=" + l.value + "]";
+    out += "\n";
+  }
+  for (const yep::Location& l : p.locations) {
+    out += "location " + std::to_string(l.id) + " " + std::to_string(l.mapping_id) + " " + std::to_string(l.address) +
+           (l.interpreter ? " plumbing" : "");
+    for (const yep::Line& line : l.lines) out += " " + std::to_string(line.function_id) + ":" + std::to_string(line.line);
+    out += "\n";
+  }
+  for (const yep::Function& f : p.functions)
+    out += "function " + std::to_string(f.id) + " " + f.name + " " + f.system_name + " " + f.filename + " " +
+           std::to_string(f.start_line) + "\n";
+  for (const yep::Mapping& m : p.mappings)
+    out += "mapping " + std::to_string(m.id) + " " + std::to_string(m.memory_start) + " " + m.filename + " " +
+           m.build_id + "\n";
+  for (const yep::FunctionHint& h : p.function_hints)
+    out += "hint " + std::to_string(h.start) + " " + std::to_string(h.end) + " " + h.name + "\n";
+  for (const std::string& c : p.comments) out += "comment " + c + "\n";
+  out += "period " + std::to_string(p.period) + (p.python_frames ? " python" : "") +
+         (p.interpreter_marked ? " marked" : "") + "\n";
+  return out;
+}
+
+std::string error_reading(const std::string& path) {
+  try {
+    yep::read_profile(path);
+  } catch (const yep::ProfileError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+const char kMixedHeader[] = "heap profile:      6:     2600 [    14:     6000] @ heapprofile\n";
+// After the maps: the process, and a build id (the dump's own, both ways).
+const char kMixedTail[] =
+    "# yep-build-id:\t401000\t0123abcd\n"
+    "# yep-process:\t42\t1\trun\tpython c.py\n";
+
+// Bucket 0 and 2: one stack (stack A + main); 3: stack A under helper; 1: native.
+const char kWholeBuckets[] =
+    "     1:      100 [     2:      200] @ 0x00401105 0x7f0000000021\n"
+    "     2:     1000 [     5:     2800] @ 0x00401200 0x00401301\n"
+    "     1:      500 [     3:     1000] @ 0x00401105 0x7f0000000021\n"
+    "     2:     1000 [     4:     2000] @ 0x00401105 0x7f0000000021\n"
+    "\n"
+    "MAPPED_LIBRARIES:\n";
+const char kWholeAnnotations[] =
+    "# yep-python:\t0\t12\t10\t/p/script.py\tmain\n"
+    "# yep-python:\t1\t5\t3\t/p/script.py\thelper\n"
+    "# yep-stack:\t0\t-\t1:0\t0\n"
+    "# yep-stack:\t1\t-\t\t\n"
+    "# yep-stack:\t2\t-\t1:0\t0\n"
+    "# yep-stack:\t3\t-\t1:1,2:0\t0\n"
+    "# yep-function:\t401100\t401110\tlen\n";
+
+// The same dump as a reference dump: stacks 17 (A + main), 3 (native) and
+// 5 (A under helper), keyed by the session's own Python keys.
+const char kReferenceBuckets[] =
+    "# yep-stacks:\trun.stacks\n"
+    "     1:      100 [     2:      200] @ =17\n"
+    "     2:     1000 [     5:     2800] @ =3\n"
+    "     1:      500 [     3:     1000] @ =17\n"
+    "     2:     1000 [     4:     2000] @ =5\n"
+    "\n"
+    "MAPPED_LIBRARIES:\n";
+// Interleaved batches, another dump's stacks (9, 99) and their frames, a
+// builtin no referenced stack holds, the one used written twice, and an
+// append in progress.
+const char kStacksFile[] =
+    "yep heap stacks 1\n"
+    "9 @ 0x00401200\n"
+    "# yep-python:\t1b\t7\t3\t/p/other.py\tunused\n"
+    "# yep-stack:\t9\t-\t0:1b\t\n"
+    "# yep-python:\t1a\t12\t10\t/p/script.py\tmain\n"
+    "17 @ 0x00401105 0x7f0000000021\n"
+    "# yep-stack:\t17\t-\t1:1a\t0\n"
+    "# yep-function:\t401100\t401110\tlen\n"
+    "# yep-function:\t7f0000000800\t7f0000000900\tunused\n"
+    "3 @ 0x00401200 0x00401301\n"
+    "# yep-stack:\t3\t-\t\t\n"
+    "# yep-python:\t2c\t5\t3\t/p/script.py\thelper\n"
+    "# yep-stack:\t5\t-\t1:2c,2:1a\t0\n"
+    "5 @ 0x00401105 0x7f0000000021\n"
+    "# yep-function:\t401100\t401110\tlen\n"
+    "99 @ 0x00401105\n"
+    "# yep-stack:\t99\t-\t0:1b\t\n"
+    "# yep-python:\t3d\t1\t1\t/p/x.py\tpartly";
+
+TEST(StackReferenceDump, ReadsIntoTheProfileOfTheSameDumpWrittenWhole) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::string whole =
+      dir.write("whole.heap", std::string(kMixedHeader) + kWholeBuckets + kMaps + kMixedTail + kWholeAnnotations);
+  const std::string reference =
+      dir.write("run.0001.heap", std::string(kMixedHeader) + kReferenceBuckets + kMaps + kMixedTail);
+  dir.write("run.stacks", kStacksFile);
+  const yep::Profile expected = yep::read_profile(whole);
+  ASSERT_EQ(expected.samples.size(), 3u);  // buckets 0 and 2 summed
+  EXPECT_TRUE(expected.python_frames);
+  EXPECT_TRUE(expected.interpreter_marked);
+  ASSERT_EQ(expected.function_hints.size(), 1u);
+  const yep::Profile p = yep::read_profile(reference);
+  EXPECT_EQ(describe(p), describe(expected));
+  EXPECT_EQ(describe(yep::read_heap_profile(reference)), describe(expected));
+  // Either order of the two comment lines after the header.
+  const std::string sampled_first = dir.write(
+      "run.0002.heap", std::string(kMixedHeader) + "# yep-sampled: 1024\n" + kReferenceBuckets + kMaps + kMixedTail);
+  const std::string sampled_whole = dir.write(
+      "whole2.heap", std::string(kMixedHeader) + "# yep-sampled: 1024\n" + kWholeBuckets + kMaps + kMixedTail +
+                         kWholeAnnotations);
+  EXPECT_EQ(describe(yep::read_profile(sampled_first)), describe(yep::read_profile(sampled_whole)));
+  std::string stacks_first = std::string(kReferenceBuckets);
+  stacks_first.insert(stacks_first.find('\n') + 1, "# yep-sampled: 1024\n");
+  EXPECT_EQ(describe(yep::read_profile(dir.write("run.0003.heap", kMixedHeader + stacks_first + kMaps + kMixedTail))),
+            describe(yep::read_profile(sampled_whole)));
+}
+
+TEST(StackReferenceDump, RefusesWhatItCannotResolveWithOneLineErrors) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::string dump = std::string(kMixedHeader) + kReferenceBuckets + kMaps;
+  auto one_line = [](const std::string& e) { return !e.empty() && e.find('\n') == std::string::npos; };
+
+  // The stacks file was not copied along.
+  const std::string alone = dir.write("run.0001.heap", dump);
+  std::string e = error_reading(alone);
+  EXPECT_TRUE(one_line(e)) << e;
+  EXPECT_EQ(e.rfind(alone + ": its stacks are in run.stacks, not found in the same folder: copy run.stacks", 0), 0u)
+      << e;
+
+  // Another run's stacks file: stack 5 is not in it.
+  std::string other = kStacksFile;
+  other.replace(other.find("5 @ 0x00401105"), 1, "6");
+  dir.write("run.stacks", other);
+  e = error_reading(alone);
+  EXPECT_TRUE(one_line(e)) << e;
+  EXPECT_NE(e.find("stack 5 is not in run.stacks"), std::string::npos) << e;
+  EXPECT_NE(e.find("does not match the dump"), std::string::npos) << e;
+  // Cut short before stack 5 was written whole: its unfinished line is not read.
+  const std::string cut = std::string(kStacksFile).substr(0, std::string(kStacksFile).find("5 @ 0x00401105") + 10);
+  dir.write("run.stacks", cut);
+  e = error_reading(alone);
+  EXPECT_NE(e.find("stack 5 is not in run.stacks"), std::string::npos) << e;
+
+  // A symbolic link planted as the stacks file is never followed.
+  const std::string real = dir.write("real.stacks", kStacksFile);
+  ASSERT_EQ(std::remove((dir.path() + "/run.stacks").c_str()), 0);
+  ASSERT_EQ(::symlink(real.c_str(), (dir.path() + "/run.stacks").c_str()), 0);
+  e = error_reading(alone);
+  EXPECT_TRUE(one_line(e)) << e;
+  EXPECT_NE(e.find("a symbolic link"), std::string::npos) << e;
+
+  // Names that are not a plain file name in the dump's folder.
+  for (const char* name : {"../run.stacks", "/etc/passwd", "sub/run.stacks", "..", ""}) {
+    std::string bad = dump;
+    bad.replace(bad.find("run.stacks"), 10, name);
+    e = error_reading(dir.write("bad.heap", bad));
+    EXPECT_TRUE(one_line(e)) << e;
+    EXPECT_NE(e.find("bad stacks file name"), std::string::npos) << name << ": " << e;
+  }
+
+  // Not a stacks file; a bad line in one.
+  dir.write("real.heap", std::string(kMixedHeader) + kWholeBuckets + kMaps);
+  std::string named = dump;
+  named.replace(named.find("run.stacks"), 10, "real.heap");
+  e = error_reading(dir.write("named.heap", named));
+  EXPECT_TRUE(one_line(e)) << e;
+  EXPECT_NE(e.find("not a yep heap stacks file"), std::string::npos) << e;
+  dir.write("junk.stacks", "yep heap stacks 1\n17 0x00401105\n");
+  named = dump;
+  named.replace(named.find("run.stacks"), 10, "junk.stacks");
+  e = error_reading(dir.write("named.heap", named));
+  EXPECT_TRUE(one_line(e)) << e;
+  EXPECT_NE(e.find("junk.stacks: line 2: bad line"), std::string::npos) << e;
+
+  // "@ =<id>" without a "# yep-stacks:" line is a bad bucket; a reference
+  // dump given as text cannot be resolved.
+  std::string unnamed = dump;
+  unnamed.erase(unnamed.find("# yep-stacks:"), std::string("# yep-stacks:\trun.stacks\n").size());
+  e = error_of(unnamed);
+  EXPECT_NE(e.find("bad.heap: line 2: stack reference '=17' in a heap profile without a '# yep-stacks:' line"),
+            std::string::npos)
+      << e;
+  e = error_of(dump);
+  EXPECT_TRUE(one_line(e)) << e;
+  EXPECT_NE(e.find("its stacks are in run.stacks"), std::string::npos) << e;
+}
+
+// --- Bounded memory: a file is read as a stream, never whole.
+
+// The process's peak resident memory since the last reset_peak(), in bytes.
+int64_t peak_rss() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::atoll(line.c_str() + 6) * 1024;
+  return -1;
+}
+
+// Resets the peak to the current resident memory (Linux >= 4.0).
+bool reset_peak() {
+  std::ofstream clear("/proc/self/clear_refs");
+  clear << "5";
+  clear.close();
+  return static_cast<bool>(clear);
+}
+
+int64_t file_size(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  return static_cast<int64_t>(in.tellg());
+}
+
+TEST(HeapProfileMemory, ABigDumpOfFewStacksIsReadInLittleMemory) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  // 900,000 buckets (about 170 MB) repeating 4 stacks of 8 frames.
+  const std::string path = dir.path() + "/big.heap";
+  const int buckets = 900000;
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fprintf(f, "heap profile: %8d: %8lld [%8d: %8lld] @ heapprofile\n", buckets, 100LL * buckets, buckets,
+                 100LL * buckets);
+    for (int i = 0; i < buckets; ++i) {
+      std::fprintf(f, "     1:      100 [     1:      100] @");
+      for (int frame = 0; frame < 8; ++frame) std::fprintf(f, " 0x%016llx", 0x401000ULL + 0x10 * frame + (i % 4));
+      std::fputc('\n', f);
+    }
+    std::fprintf(f, "\nMAPPED_LIBRARIES:\n%s", kMaps);
+    ASSERT_EQ(std::fclose(f), 0);
+  }
+  const int64_t size = file_size(path);
+  ASSERT_GT(size, 150 << 20);
+  if (!reset_peak()) GTEST_SKIP() << "cannot reset the peak resident memory here";
+  const int64_t before = peak_rss();
+  const yep::Profile p = yep::read_profile(path);
+  const int64_t growth = peak_rss() - before;
+  ASSERT_EQ(p.samples.size(), 4u);
+  EXPECT_EQ(p.samples[0].values[3], 100LL * buckets / 4);
+  EXPECT_LT(growth, size / 4) << "peak RSS grew by " << growth << " bytes reading a " << size << "-byte file";
+  std::printf("read a %lld-byte heap dump: peak RSS +%lld bytes\n", static_cast<long long>(size),
+              static_cast<long long>(growth));
+  // The measure sees a file held whole (as the reader once did).
+  ASSERT_TRUE(reset_peak());
+  const int64_t whole_before = peak_rss();
+  EXPECT_EQ(yep::parse_heap_profile(yep::read_file(path), path).samples.size(), 4u);
+  EXPECT_GT(peak_rss() - whole_before, size / 2);
+}
+
+TEST(HeapProfileMemory, AReferenceDumpReadsOnlyItsStacksOfABigStacksFile) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  // 400,000 stacks of 8 frames, each with its Python frames (about 130 MB);
+  // the dump refers to three of them.
+  const int stacks = 400000;
+  {
+    std::FILE* f = std::fopen((dir.path() + "/big.stacks").c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("yep heap stacks 1\n", f);
+    for (int i = 0; i < stacks; ++i) {
+      std::fprintf(f, "%d @", i);
+      for (int frame = 0; frame < 8; ++frame) std::fprintf(f, " 0x%016llx", 0x401000ULL + 0x10 * frame + i);
+      std::fprintf(f, "\n# yep-python:\t%x\t%d\t1\t/p/module_%d.py\tfunction_%d\n", i, i % 1000, i, i);
+      std::fprintf(f, "# yep-stack:\t%d\t-\t2:%x\t0\n", i, i);
+      std::fprintf(f, "# yep-function:\t%x\t%x\tbuiltin_%d\n", 0x800000 + 2 * i, 0x800000 + 2 * i + 1, i);
+    }
+    ASSERT_EQ(std::fclose(f), 0);
+  }
+  const int64_t size = file_size(dir.path() + "/big.stacks");
+  ASSERT_GT(size, 100 << 20);
+  const std::string dump = dir.write("big.0001.heap", "heap profile: 3: 300 [ 3: 300] @ heapprofile\n"
+                                                      "# yep-stacks:\tbig.stacks\n"
+                                                      " 1: 100 [ 1: 100] @ =7\n"
+                                                      " 1: 100 [ 1: 100] @ =123456\n"
+                                                      " 1: 100 [ 1: 100] @ =399999\n"
+                                                      "\nMAPPED_LIBRARIES:\n" + std::string(kMaps));
+  if (!reset_peak()) GTEST_SKIP() << "cannot reset the peak resident memory here";
+  const int64_t before = peak_rss();
+  const yep::Profile p = yep::read_profile(dump);
+  const int64_t growth = peak_rss() - before;
+  ASSERT_EQ(p.samples.size(), 3u);
+  EXPECT_EQ(p.functions.size(), 3u);  // only the referenced stacks' Python frames
+  EXPECT_TRUE(p.function_hints.empty());
+  EXPECT_LT(growth, size / 4) << "peak RSS grew by " << growth << " bytes reading a " << size << "-byte stacks file";
+  std::printf("read a reference dump of a %lld-byte stacks file: peak RSS +%lld bytes\n", static_cast<long long>(size),
+              static_cast<long long>(growth));
+}
+
+// A line longer than the limit is refused, never grown without end.
+TEST(HeapProfileMemory, RefusesAnEndlessLine) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::string path = dir.path() + "/long.heap";
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("heap profile: 1: 1 [ 1: 1] @ heapprofile\n 1: 1 [ 1: 1] @", f);
+    const std::string frames(1 << 20, ' ');
+    for (int i = 0; i < 20; ++i) std::fputs(frames.c_str(), f);
+    ASSERT_EQ(std::fclose(f), 0);
+  }
+  const std::string e = error_reading(path);
+  EXPECT_EQ(e, path + ": line 2 is longer than 16 MiB: not a profile yep reads (a corrupt or foreign file?)");
+}
+
 }  // namespace
