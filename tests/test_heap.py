@@ -62,7 +62,8 @@ def test_heap_run_passes_the_program_through(heap_run):
     assert result.returncode == 5, result.stderr
     # The program sees the environment it was started with, not yep's.
     assert result.stdout.startswith("LD_PRELOAD  PYTHONMALLOC \n"), result.stdout
-    line = re.search(r"^yep: wrote mem\.py\.0001\.heap.*heap profiles?, peak ([\d.]+) MiB of native heap in use "
+    line = re.search(r"^yep: wrote mem\.py\.0001\.heap.*heap profiles?(?:, the [^,]+ stacks in mem\.py\.stacks)?, "
+                     r"peak ([\d.]+) MiB of native heap in use "
                      r"\(requested bytes\)$",
                      result.stderr, re.M)
     assert files and line, result.stderr
