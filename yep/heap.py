@@ -34,6 +34,11 @@ from .native import native as _native
 def heap_start(prefix="yep", mixed=None, _root_code=None, sample=None, seed=None):
     """Start the heap profiler; profiles are written to PREFIX.NNNN.heap.
 
+    Each stack is written once, to PREFIX.stacks, which the session's
+    profiles before the last refer to (yep report reads them with it); the
+    last profile (heap_stop's) is complete on its own. Sampled sessions
+    write complete profiles only (they hold few stacks).
+
     Every allocation's stack holds the Python frames of the allocating
     thread merged with the native ones, so native memory is charged to the
     Python line that caused it, wherever this interpreter is supported;
