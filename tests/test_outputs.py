@@ -439,7 +439,8 @@ def test_an_object_rebuilt_since_the_run_is_named_not_misread(hotcold, allocs, t
     rate = [] if mode == ["--heap"] else ["-f", "250"]
     result = run_yep([*mode, *rate, "-o", "work.prof", str(script)], cwd=tmp_path, env={"PYTHONPATH": str(ext)})
     assert result.returncode == 0, result.stderr
-    profile = sorted(tmp_path.glob("work.prof*"))[-1]  # the heap profile's last dump
+    # The heap profile's last dump (its .stacks file beside it is not a profile).
+    profile = sorted(tmp_path.glob("work.prof*.heap"))[-1] if mode == ["--heap"] else tmp_path / "work.prof"
     assert re.search(rf"^# yep-build-id:\t[0-9a-f]+\t{run_id}$", profile.read_text(errors="replace"), re.M)
     full, _ = parse_report(report(profile, "--nodecount", "0").stdout)
 
