@@ -10,7 +10,6 @@ starts, the program runs, and a last profile is dumped at exit. With
 --subprocesses, every new Python below the program restarts itself so too
 (yep.subprocesses.heap), with its own marker variable.
 """
-import json
 import os
 import sys
 
@@ -56,6 +55,8 @@ def hooks_environment(opts, library=None, marker=CHILD):
                          ("heap_time_interval", "HEAP_PROFILE_TIME_INTERVAL")):
         if opts.get(option) is not None:
             env[name] = str(opts[option])
+    import json
+
     env[marker] = json.dumps(saved)
     return env
 
@@ -66,6 +67,8 @@ def in_restarted_process():
 
 def restore_environment(marker=CHILD):
     """Gives the program the environment it was started with."""
+    import json
+
     saved = json.loads(os.environ.pop(marker))
     for name, value in saved.items():
         if value is None:

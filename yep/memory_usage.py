@@ -6,9 +6,18 @@ a millisecond and the function being measured runs at full speed.
 """
 import numbers
 import os
-import subprocess
+import sys
 
 from ._errors import YepError
+
+
+def _popen_class():
+    """subprocess.Popen, if the program imported subprocess (otherwise
+    nothing can be one): yep's import of it would add its objects to every
+    garbage collection of the profiled program."""
+    module = sys.modules.get("subprocess")
+    return module.Popen if module else ()
+
 
 _MIB = float(2 ** 20)
 _WAIT_SLICE = 0.1  # seconds: how often a long wait looks at Ctrl-C, the stream and the Popen
@@ -120,7 +129,7 @@ def _as_call(proc):
 
 
 def _pid(proc):
-    if isinstance(proc, subprocess.Popen):
+    if isinstance(proc, _popen_class()):
         return proc.pid
     if isinstance(proc, str) and proc.strip().isdigit():
         proc = int(proc)
@@ -155,7 +164,7 @@ def _sample_call(call, options):
 
 def _sample_process(proc, timeout, options, stream, multiprocess):
     pid = _pid(proc)
-    popen = proc if isinstance(proc, subprocess.Popen) else None
+    popen = proc if isinstance(proc, _popen_class()) else None
     if popen is not None and popen.poll() is not None:
         return [], []  # already over (and maybe reaped: its pid may belong to someone else now)
     if timeout is not None:

@@ -1,7 +1,6 @@
 """Reading profiles: yep.load(path) and the conversions to every format,
 all done by yep's own C++ converter (libyepconv) in process."""
 import os
-import tempfile
 
 from ._errors import YepError
 from .atomic_file import write_atomically
@@ -201,6 +200,7 @@ class Profile:
     def stats(self, **options):
         """A pstats.Stats of the profile (print_stats, print_callers, ...)."""
         import pstats
+        import tempfile
 
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "profile.pstats")
