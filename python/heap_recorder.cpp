@@ -526,8 +526,24 @@ std::string stacks_file_name() {
   return path.substr(path.rfind('/') + 1);
 }
 
-// Appends the stacks made since the last call, creating the file at the first.
+void write_new_stacks_or_fail(uint32_t nbuckets);
+
+// Appends the stacks made since the last call, creating the file at the
+// first. After a failed append (a full disk) the file may end inside a
+// batch: it is written anew, whole, at the next dump.
 void write_new_stacks(uint32_t nbuckets) {
+  try {
+    write_new_stacks_or_fail(nbuckets);
+  } catch (...) {
+    if (stacks_fd >= 0) ::close(stacks_fd);
+    stacks_fd = -1;
+    stacks_written = 0;
+    stacks_keys = PythonKeys();
+    throw;
+  }
+}
+
+void write_new_stacks_or_fail(uint32_t nbuckets) {
   if (stacks_fd >= 0 && stacks_written >= nbuckets) return;
   MappedString lines, annotations;
   BuiltinNames builtins(interpreter_or_none());
