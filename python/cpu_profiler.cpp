@@ -17,8 +17,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "profile_file.h"
@@ -105,10 +103,9 @@ using Word = uintptr_t;
 // path. A raw file not as expected is written as it is (then the summary
 // still reports what was measured).
 void finalize_profile(const std::string& raw, const std::string& path, CpuProfileSummary& s) {
-  std::ifstream in(raw, std::ios::binary);
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  std::string bytes = std::move(buf).str();
+  // Outside malloc (mapped_allocator.h): a big profile freed through the
+  // program's malloc would change how the program's memory is given back.
+  MappedString bytes = read_own_file(raw);
   const size_t n = bytes.size() / sizeof(Word);
   auto word = [&](size_t i) {
     Word w;
@@ -280,10 +277,7 @@ void cpu_profiler_flush() {
   if (!cpu_profiler_running()) throw CaptureError("the CPU profiler is not running; call yep.start() first");
   ProfilerFlush();
   if (session.running && !session.raw.empty()) {  // the samples so far, as gperftools wrote them
-    std::ifstream in(session.raw, std::ios::binary);
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    write_atomically(session.file, std::move(buf).str(), "the profile");
+    write_atomically(session.file, read_own_file(session.raw), "the profile");
   }
 }
 

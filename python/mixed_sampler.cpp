@@ -393,7 +393,7 @@ Gathered gathered(const Window& w) {
 
 void write_profile(const Window& w, const Gathered& g, const std::map<uint64_t, std::string>& thread_names) {
   const CpuProfileSummary& s = g.summary;
-  std::string bytes;
+  MappedString bytes;  // outside malloc (mapped_allocator.h)
   auto word = [&](uint64_t v) {
     uintptr_t u = static_cast<uintptr_t>(v);
     bytes.append(reinterpret_cast<const char*>(&u), sizeof u);
@@ -408,7 +408,7 @@ void write_profile(const Window& w, const Gathered& g, const std::map<uint64_t, 
   for (uint64_t v : {uint64_t(0), uint64_t(3), uint64_t(0), period_us, uint64_t(0)}) word(v);
   // Stacks stay native (what gperftools' readers expect); their Python
   // frames and threads go in "# yep-stack:" lines after the maps.
-  std::string annotations;
+  MappedString annotations;
   std::vector<uint64_t> native;
   BuiltinNames builtins(*session.interpreter);
   size_t record = 0;

@@ -14,16 +14,19 @@
 
 namespace yep {
 
-MappedString read_self_maps() {
-  MappedString maps;
-  const int fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return maps;
+MappedString read_own_file(const std::string& path) {
+  MappedString text;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return text;
   char buf[65536];
   ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) maps.append(buf, static_cast<size_t>(n));
+  while ((n = ::read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) text.append(buf, static_cast<size_t>(n));
   ::close(fd);
-  return maps;
+  return text;
 }
+
+MappedString read_self_maps() { return read_own_file("/proc/self/maps"); }
 
 MappedString read_self_build_ids() {
   MappedString lines;

@@ -18,6 +18,10 @@ namespace yep {
 // build ids are built outside malloc (mapped_allocator.h says why).
 MappedString read_self_maps();
 
+// A file yep wrote (gperftools' raw CPU profile), read outside malloc ("" if
+// it cannot be read).
+MappedString read_own_file(const std::string& path);
+
 // One "# yep-build-id:\t<address>\t<build id>" line (both in hex) per loaded
 // object that has a GNU build id, the address one inside its first loaded
 // segment (converters/proc_maps.h gives the id to that object's mappings).
