@@ -1,5 +1,6 @@
 #include "function_name.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <vector>
@@ -85,6 +86,31 @@ std::string cython_name(const std::string& symbol) {
   while (i < symbol.size() && std::isdigit(static_cast<unsigned char>(symbol[i]))) ++i;
   if (out.empty() || i >= symbol.size()) return "";
   return out + symbol.substr(i);
+}
+
+std::string without_clone_suffix(const std::string& symbol) {
+  static const char* const kKinds[] = {"constprop", "isra", "part", "cold", "lto_priv", "localalias",
+                                       "clone", "llvm", "specialized", "__uniq", "cfi"};
+  auto is_kind = [](const std::string& part) {
+    for (const char* kind : kKinds)
+      if (part == kind) return true;
+    return false;
+  };
+  auto is_number = [](const std::string& part) {
+    return !part.empty() && std::all_of(part.begin(), part.end(), [](unsigned char c) { return std::isdigit(c); });
+  };
+  // The first dot after which every part is a kind or a number, the first
+  // part a kind.
+  size_t cut = std::string::npos;
+  for (size_t dot = symbol.size(); dot > 0;) {
+    dot = symbol.rfind('.', dot - 1);
+    if (dot == std::string::npos || dot == 0) break;
+    const size_t end = symbol.find('.', dot + 1);
+    const std::string part = symbol.substr(dot + 1, end == std::string::npos ? std::string::npos : end - dot - 1);
+    if (is_kind(part)) cut = dot;
+    else if (!is_number(part)) break;
+  }
+  return cut == std::string::npos ? symbol : symbol.substr(0, cut);
 }
 
 std::string display_name(const Function& f) {

@@ -26,6 +26,20 @@ std::string short_function_name(const std::string& name);
 //   "__pyx_pw_6pandas_5_libs_3lib_25maybe_convert_objects" -> "pandas._libs.lib.maybe_convert_objects"
 std::string cython_name(const std::string& symbol);
 
+// The symbol a compiler's copy of a function was made from. GCC and clang
+// name the copies they make of one source function by appending suffixes:
+// constant propagation (".constprop.0"), scalar replacement (".isra.0"),
+// partial inlining (".part.0"), hot/cold splitting (".cold"), LTO's private
+// and local names (".lto_priv.0", ".localalias"), ThinLTO (".llvm.123"),
+// and their combinations. LTO also writes such names into DWARF
+// (DW_AT_linkage_name "f.constprop.1", even DW_AT_name "f.constprop"). A
+// copy is the function it copies: one row in reports, one function when
+// profiles meet.
+//   "_PyObject_MakeTpCall.constprop.1" -> "_PyObject_MakeTpCall"
+//   "_ZN2ns4workEi.isra.0.cold" -> "_ZN2ns4workEi"
+//   "runtime.mallocgc" -> "runtime.mallocgc" (a dot that starts no such suffix stays)
+std::string without_clone_suffix(const std::string& symbol);
+
 // What reports show for a function: short_function_name of native ones;
 // Python functions (a .py file, or a system name starting "py:") and thread
 // roots of mixed profiles ("thread:") as they are: "f.<locals>.g" and "<module>"

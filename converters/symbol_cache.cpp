@@ -1,7 +1,7 @@
 // SymbolCache: see symbol_cache.h for what it promises.
 //
 // A cache file, all integers little-endian:
-//   "YEPSYMC1"
+//   "YEPSYMC2"
 //   str build_id, u8 debuginfod
 //   u32 n, n x (str path, u8 present, u64 size, i64 mtime_ns)       sources
 //   u32 n, n x (u64 address, u8 unnamed, unnamed ? u64 entry
@@ -28,7 +28,7 @@
 namespace yep {
 namespace {
 
-constexpr char kMagic[] = "YEPSYMC1";
+constexpr char kMagic[] = "YEPSYMC2";
 constexpr size_t kMagicSize = 8;
 constexpr uint32_t kMaxString = 1u << 20;
 constexpr uint32_t kMaxSources = 16;

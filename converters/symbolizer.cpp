@@ -384,12 +384,14 @@ std::string decl_file(Dwarf_Die* die) {
 // doesn't name it.
 FunctionKey describe_function(Dwarf_Die* die) {
   FunctionKey key;
-  const char* linkage = integrated_string(die, DW_AT_linkage_name);
-  if (linkage == nullptr) linkage = integrated_string(die, DW_AT_MIPS_linkage_name);
+  const char* linkage_name = integrated_string(die, DW_AT_linkage_name);
+  if (linkage_name == nullptr) linkage_name = integrated_string(die, DW_AT_MIPS_linkage_name);
   const char* plain = integrated_string(die, DW_AT_name);
-  key.name = demangle(linkage);
-  if (key.name.empty()) key.name = plain ? plain : (linkage ? linkage : "");
-  key.system_name = linkage ? linkage : key.name;
+  // A compiler's copy (LTO names them in DWARF too) is the function copied.
+  const std::string linkage = linkage_name ? without_clone_suffix(linkage_name) : "";
+  key.name = demangle(linkage.c_str());
+  if (key.name.empty()) key.name = plain ? without_clone_suffix(plain) : linkage;
+  key.system_name = linkage_name ? linkage : key.name;
   if (std::string python = cython_name(key.system_name); !python.empty()) key.name = python;
   key.filename = decl_file(die);
   Dwarf_Attribute mem;
@@ -810,13 +812,16 @@ bool Symbolizer::Impl::symbol_frame(Module& m, Dwarf_Addr address,
   const Symbol* symbol = m.symbols->find(address);
   if (symbol == nullptr) return false;
   // .symver names such as "memcpy@GLIBC_2.2.5" are shown without the version.
+  // A compiler's copy ("f.constprop.0", "f.cold") is named as the function.
   std::string name = symbol->name;
   size_t at = name.find('@');
   if (at != std::string::npos && at > 0) name.resize(at);
+  const bool versioned = name.size() != std::strlen(symbol->name);
+  name = without_clone_suffix(name);
   std::string demangled = demangle(name.c_str());
   frame->function = FunctionKey();
   frame->function.name = demangled.empty() ? name : demangled;
-  frame->function.system_name = symbol->name;
+  frame->function.system_name = versioned ? symbol->name : name;
   if (std::string python = cython_name(name); !python.empty()) frame->function.name = python;
   frame->line = 0;
   return true;

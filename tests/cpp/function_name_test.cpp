@@ -43,3 +43,24 @@ TEST(CythonName, OtherNamesAreNotCythons) {
   EXPECT_EQ(cython_name("__pyx_f_nodigits"), "");
   EXPECT_EQ(cython_name("__pyx_f_99999999999_x"), "");
 }
+
+TEST(WithoutCloneSuffix, CompilerCopiesAreTheFunctionTheyCopy) {
+  using yep::without_clone_suffix;
+  EXPECT_EQ(without_clone_suffix("_PyObject_MakeTpCall.constprop.1"), "_PyObject_MakeTpCall");
+  EXPECT_EQ(without_clone_suffix("_PyObject_MakeTpCall.constprop"), "_PyObject_MakeTpCall");  // LTO's DW_AT_name
+  EXPECT_EQ(without_clone_suffix("burn.localalias.lto_priv.0"), "burn");
+  EXPECT_EQ(without_clone_suffix("_ZN2ns4workEi.isra.0.cold"), "_ZN2ns4workEi");
+  EXPECT_EQ(without_clone_suffix("deflate_slow.part.0"), "deflate_slow");
+  EXPECT_EQ(without_clone_suffix("helper.llvm.4185630914125391032"), "helper");
+}
+
+TEST(WithoutCloneSuffix, OtherDotsStay) {
+  using yep::without_clone_suffix;
+  EXPECT_EQ(without_clone_suffix("burn"), "burn");
+  EXPECT_EQ(without_clone_suffix("runtime.mallocgc"), "runtime.mallocgc");  // Go
+  EXPECT_EQ(without_clone_suffix("main.main.func1"), "main.main.func1");
+  EXPECT_EQ(without_clone_suffix("f.123"), "f.123");
+  EXPECT_EQ(without_clone_suffix("ns.cold.thing"), "ns.cold.thing");
+  EXPECT_EQ(without_clone_suffix(".cold"), ".cold");
+  EXPECT_EQ(without_clone_suffix(""), "");
+}
