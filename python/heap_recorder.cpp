@@ -674,9 +674,12 @@ std::string write_dump(bool last) {
 HeapDumpIntervals intervals_now;
 std::atomic<int64_t> next_allocated_dump{INT64_MAX}, next_inuse_dump{INT64_MAX};
 std::atomic<int64_t> dumps_requested{0}, dumps_done{0};
-std::thread interval_thread;
-std::mutex interval_mutex;
-std::condition_variable interval_wake;
+// Never destroyed: a program that leaves by exit() from C, with no stop
+// (Python's atexit does not run then), would otherwise abort in the
+// joinable thread's destructor, and its exit status would be lost.
+std::thread& interval_thread = *new std::thread();
+std::mutex& interval_mutex = *new std::mutex();
+std::condition_variable& interval_wake = *new std::condition_variable();
 bool interval_stop = false;
 
 // Claims a threshold crossing (one thread wins), moving the threshold on.

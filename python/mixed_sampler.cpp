@@ -71,7 +71,10 @@ struct Session {
   int signal() const { return wall ? SIGALRM : SIGPROF; }
   int timer() const { return wall ? ITIMER_REAL : ITIMER_PROF; }
 };
-Session session;
+// Never destroyed: a program that leaves by exit() from C while sampling
+// (Python's atexit does not run then) would otherwise abort in the drain
+// thread's destructor, and the drain thread would read a destroyed session.
+Session& session = *new Session();
 
 Slot* slots = nullptr;
 std::atomic<bool> sampling{false};

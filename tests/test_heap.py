@@ -208,6 +208,23 @@ def test_heap_api_and_stats_with_hooks(tmp_path, allocs):
     assert rows["alloc_big_impl"][0] == pytest.approx(64, rel=0.01)
 
 
+@pytest.mark.parametrize("sample", [None, "512K"])
+def test_a_session_never_stopped_writes_its_last_profile_at_exit(tmp_path, allocs, sample):
+    # Before, the interval thread's destructor aborted the program at exit
+    # (status 134, no profile).
+    result = run_python(tmp_path, f"""
+        import sys, allocs, yep
+        yep.heap_start("left", sample={sample!r}, seed=7)
+        allocs.alloc_big()
+        print("leaving", flush=True)
+        sys.exit(4)
+    """, True, allocs)
+    assert (result.returncode, result.stdout, result.stderr) == (4, "leaving\n", ""), result.stderr
+    assert sorted(p.name for p in tmp_path.glob("left.*")) == ["left.0001.heap"]
+    rows = mib_rows(run_yep(["report", "left.0001.heap"], cwd=tmp_path).stdout)
+    assert rows["alloc_big_impl"][0] == pytest.approx(64, rel=0.01 if not sample else 0.3)
+
+
 def test_heap_api_without_the_interposer_says_how_to_run(tmp_path, allocs):
     result = run_python(tmp_path, """
         import yep

@@ -69,6 +69,24 @@ def test_fork_exec_and_sigterm_keep_the_programs_behaviour_and_a_complete_profil
         assert samples > 0 and (mode == "native" or "work" in read.stdout), read.stdout
 
 
+@pytest.mark.parametrize("mode", [*MODES, "heap-sample"])
+def test_exit_from_c_keeps_the_exit_status(tmp_path, mode):
+    # exit() from C code (a library's fatal error, Fortran's STOP) runs no
+    # Python clean-up, so no profile is written; the program's status and
+    # output pass through. Before, the capture's threads aborted it at exit
+    # (status 134).
+    script = write_script(tmp_path, "c_exit.py", WORK + """
+import ctypes
+work()
+print("leaving", flush=True)
+ctypes.CDLL(None).exit(3)
+""")
+    args = MODES.get(mode, ["--heap", "--heap-sample", "512K"])
+    result = run_yep([*args, "-o", "out", str(script)], cwd=tmp_path, timeout=60)
+    assert (result.returncode, result.stdout) == (3, "leaving\n"), result.stderr
+    assert "terminate called" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
 def test_a_program_with_its_own_sigterm_handler_keeps_it(tmp_path):
     script = write_script(tmp_path, "own.py", """
         import os, signal

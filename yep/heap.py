@@ -23,6 +23,7 @@ empty profile.
 
     yep.heap_stats()               # {'live_bytes', 'peak_bytes', 'allocations', 'frees'}
 """
+import atexit
 import functools
 import os
 
@@ -31,8 +32,13 @@ from .api import _fspath, python_frames, runner_root_code
 from .native import native as _native
 
 
-def heap_start(prefix="yep", mixed=None, _root_code=None, sample=None, seed=None):
+_owner = None  # the process whose heap_start() stops the profiler at exit
+
+
+def heap_start(prefix="yep", mixed=None, _root_code=None, sample=None, seed=None, _stop_at_exit=True):
     """Start the heap profiler; profiles are written to PREFIX.NNNN.heap.
+    A session still running when the program exits is stopped then, and
+    its last profile written.
 
     Each stack is written once, to PREFIX.stacks, which the session's
     profiles before the last refer to (yep report reads them with it); the
@@ -62,6 +68,19 @@ def heap_start(prefix="yep", mixed=None, _root_code=None, sample=None, seed=None
     # The native side takes 0 as "no seed": seeds are passed on as seed + 1.
     _native().heap_start(prefix, python_frames(mixed), _root_code or runner_root_code(), mean,
                          0 if seed is None else seed + 1)
+    global _owner
+    if _stop_at_exit:
+        if _owner is None:
+            atexit.register(_stop_at_exit_of_owner)
+        _owner = os.getpid()
+
+
+def _stop_at_exit_of_owner():
+    """A program that started the heap profiler and never stopped it still
+    gets its last, complete profile, as yep.start() writes its file at exit
+    (python -m yep --heap's session ends its own)."""
+    if os.getpid() == _owner and heap_is_running():
+        heap_stop()
 
 
 def heap_dump(reason="yep.heap_dump"):

@@ -28,7 +28,7 @@ class HeapSession:
         from . import heap
 
         if self.folder is None:
-            heap.heap_start(self.prefix, self.mixed, sample=self.sample)
+            heap.heap_start(self.prefix, self.mixed, sample=self.sample, _stop_at_exit=False)
             return
         from . import subprocesses
         from .api import python_frames
@@ -38,7 +38,7 @@ class HeapSession:
         subprocesses.prepare_folder(self.folder)
         self.path = subprocesses.reserve_file(self.folder, tree_heap.SUFFIX)
         try:
-            heap.heap_start(tree_heap.prefix_of(self.path), mixed, sample=self.sample)
+            heap.heap_start(tree_heap.prefix_of(self.path), mixed, sample=self.sample, _stop_at_exit=False)
         except BaseException:
             os.unlink(self.path)
             raise

@@ -185,7 +185,7 @@ def _start_sampled(mean):
     folder = tempfile.mkdtemp(prefix="yep-mprof-heap-")
     try:
         with intervals_set(dict.fromkeys(INTERVALS, "0")):
-            heap_start(os.path.join(folder, "mprof"), mixed=False, sample=mean)
+            heap_start(os.path.join(folder, "mprof"), mixed=False, sample=mean, _stop_at_exit=False)
     except YepError:
         shutil.rmtree(folder, ignore_errors=True)
         raise

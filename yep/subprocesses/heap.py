@@ -63,7 +63,8 @@ def begin(settings, forked):
     path = reserve_file(settings["folder"], SUFFIX)
     try:
         with intervals_set(settings["intervals"]):  # read by the recorder as it starts
-            heap.heap_start(prefix_of(path), settings["mixed"], sample=settings.get("sample") or None)
+            heap.heap_start(prefix_of(path), settings["mixed"], sample=settings.get("sample") or None,
+                            _stop_at_exit=False)
     except BaseException:
         os.unlink(path)
         raise
