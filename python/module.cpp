@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include "output_file.h"
+#include "c_exit_hook.h"
 #include "cpu_profiler.h"
 #include "heap_profiler.h"
 #include "interpreter_code.h"
@@ -117,6 +118,8 @@ PYBIND11_MODULE(_native, m) {
   m.def("sigterm_relay_install", &yep::sigterm_relay_install,
         "Put the SIGTERM relay in front of Python's SIGTERM handler (sigterm_relay.h).");
   m.def("sigterm_relay_handled", &yep::sigterm_relay_handled, "The Python SIGTERM handler runs: stop repeating.");
+  m.def("c_exit_hook_set", [](py::object finish) { yep::c_exit_hook_set(finish.ptr()); }, py::arg("finish"),
+        "Call finish() (None: nothing) if the process leaves by exit() from C (c_exit_hook.h).");
   m.def("cpu_release_after_fork", &yep::cpu_profiler_release_after_fork,
         "In a forked child: forget the parent's profile without writing to it.");
   m.def("cpu_flush", &yep::cpu_profiler_flush, "Flush samples gathered so far to the file.");

@@ -70,11 +70,11 @@ def test_fork_exec_and_sigterm_keep_the_programs_behaviour_and_a_complete_profil
 
 
 @pytest.mark.parametrize("mode", [*MODES, "heap-sample"])
-def test_exit_from_c_keeps_the_exit_status(tmp_path, mode):
+def test_exit_from_c_keeps_the_exit_status_and_writes_the_profile(tmp_path, mode):
     # exit() from C code (a library's fatal error, Fortran's STOP) runs no
-    # Python clean-up, so no profile is written; the program's status and
-    # output pass through. Before, the capture's threads aborted it at exit
-    # (status 134).
+    # Python clean-up: yep's C atexit handler finishes the profile. Before,
+    # the capture's threads aborted the program at exit (status 134) and no
+    # profile was written.
     script = write_script(tmp_path, "c_exit.py", WORK + """
 import ctypes
 work()
@@ -85,6 +85,13 @@ ctypes.CDLL(None).exit(3)
     result = run_yep([*args, "-o", "out", str(script)], cwd=tmp_path, timeout=60)
     assert (result.returncode, result.stdout) == (3, "leaving\n"), result.stderr
     assert "terminate called" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+    written = re.findall(r"^yep: wrote (\S+?)(?:,|:)", result.stderr, re.M)
+    assert len(written) == 1, result.stderr
+    read = run_yep(["report", "--nodecount", "0", str(tmp_path / written[0])], cwd=tmp_path)
+    assert read.returncode == 0 and read.stderr == "", read.stderr
+    if not mode.startswith("heap"):
+        samples = int(re.search(r"^Total: \S+ in (\d+) samples", read.stdout, re.M).group(1))
+        assert samples > 0 and (mode == "native" or "work" in read.stdout), read.stdout
 
 
 def test_a_program_with_its_own_sigterm_handler_keeps_it(tmp_path):

@@ -7,6 +7,9 @@ child's profile is its parent's):
   two): the new program would otherwise inherit the armed profiling timer
   and die of SIGPROF (SIGALRM for --wall) at its first tick, leaving an
   empty profile;
+- exit() from C code (a library's fatal error, Fortran's STOP, ctypes),
+  which runs no Python clean-up: yep._native calls finish_now from a C
+  atexit handler (python/c_exit_hook.h);
 - SIGTERM, when the program has no handler of its own: the profile is
   written, then the signal ends the process as it would have (same status);
   one that comes while the profile is being written (at exit) waits for it.
@@ -26,16 +29,17 @@ import signal
 import sys
 
 
-def _relay(name):
-    """yep._native's SIGTERM relay (python/sigterm_relay.h): without it, a
+def _relay(name, *args):
+    """yep._native's NAME(*ARGS), if yep._native loads: the C exit hook,
+    and the SIGTERM relay (python/sigterm_relay.h), without which a
     SIGTERM that comes just before a blocking call waits for the handler
     with the call, forever (a pool's worker blocked on its queue's lock as
     the pool terminates it, and the pool waiting for that worker)."""
     try:
         from .native import native as _native
 
-        getattr(_native(), name)()
-    except Exception:  # noqa: BLE001 - no relay: SIGTERM handled as Python handles it
+        getattr(_native(), name)(*args)
+    except Exception:  # noqa: BLE001 - none: SIGTERM handled as Python handles it, exit() from C writes nothing
         pass
 
 
@@ -72,6 +76,7 @@ class RunEnds:
                 os.kill(os.getpid(), signum)
 
     def install(self):
+        _relay("c_exit_hook_set", self.finish_now)
         for name in ("_exit", "execv", "execve"):
             real = getattr(os, name)
             self._saved[name] = real
@@ -89,6 +94,7 @@ class RunEnds:
             pass
 
     def uninstall(self):
+        _relay("c_exit_hook_set", None)
         for name, real in self._saved.items():
             if name == "SIGTERM":
                 if signal.getsignal(signal.SIGTERM) == self._terminated:
