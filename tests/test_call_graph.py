@@ -438,9 +438,17 @@ def test_recursion_counts_an_edge_once_per_sample_and_odd_names_stay_text(hotcol
     nodes, edges, _ = parse_dot(text)
     rows, total = parse_report(text_report(tmp_path / "rec.prof"))
     # ping and pong call each other 40 deep in every sample: each edge counts
-    # a sample once, so it carries the callee's cum (at most the total), not 40 times it.
+    # a sample once (the samples whose stack holds the call, from the folded
+    # stacks), not 40 times. pong is called by ping only, so ping -> pong
+    # carries pong's cum; ping's cum also holds the samples of the outermost
+    # ping before it calls pong.
+    folded = run_yep(["report", "rec.prof", "--format", "folded"], cwd=tmp_path).stdout.splitlines()
     for caller, callee in (("ping", "pong"), ("pong", "ping")):
-        assert seconds(edges[(caller, callee)]["label"]) == flat_cum(nodes[callee])[1] <= total
+        holding = sum(int(line.rsplit(" ", 1)[1]) for line in folded
+                      if f";{caller};{callee};" in f";{line.rsplit(' ', 1)[0]};") / 1e9
+        assert seconds(edges[(caller, callee)]["label"]) == pytest.approx(holding, abs=0.0015)
+        assert seconds(edges[(caller, callee)]["label"]) <= flat_cum(nodes[callee])[1] <= total
+    assert seconds(edges[("ping", "pong")]["label"]) == flat_cum(nodes["pong"])[1]
     assert flat_cum(nodes["ping"])[1] == rows["ping"][1] and rows["ping"][1] > 0.9 * total
     # Graphviz reads the text and draws the names as they are.
     svg = subprocess.run(["dot", "-Tsvg"], input=text, capture_output=True, text=True, check=True, timeout=120).stdout
