@@ -879,7 +879,7 @@ HeapRecorderStats heap_recorder_stats() {
   const int64_t slot_pages = std::min<int64_t>(s.stacks + 1, static_cast<int64_t>(kBucketSlots * sizeof(uint32_t) / page));
   s.memory_bytes = static_cast<int64_t>(tables.nbuckets) * static_cast<int64_t>(sizeof(Bucket)) +
                    static_cast<int64_t>(tables.live_capacity * sizeof(Live)) + slot_pages * page +
-                   static_cast<int64_t>(sizeof heap_sampled_filter) +
+                   static_cast<int64_t>(heap_sampler_filter_bytes()) +
                    (line_cache ? static_cast<int64_t>(kLineCacheSize * sizeof(uint64_t)) : 0);
   table_lock.unlock();
   return s;

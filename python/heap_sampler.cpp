@@ -28,23 +28,40 @@ uint64_t mix(uint64_t x) {
 
 }  // namespace
 
-__attribute__((tls_model("initial-exec"))) thread_local int64_t heap_sample_countdown = 0;
-std::atomic<uint8_t> heap_sampled_filter[size_t(1) << kSampledFilterBits];
+__thread int64_t heap_sample_countdown __attribute__((tls_model("initial-exec"))) = 0;
+std::atomic<uint8_t> heap_sampled_bits[kSampledFilterSlots / 8];
+
+namespace {
+uint8_t sampled_counts[kSampledFilterSlots];  // under the recorder's lock
+
+void set_bit(size_t slot, bool on) {
+  std::atomic<uint8_t>& byte = heap_sampled_bits[slot >> 3];
+  const uint8_t mask = static_cast<uint8_t>(1u << (slot & 7));
+  const uint8_t was = byte.load(std::memory_order_relaxed);
+  // (only writers under the lock change these bytes: a load and a store suffice)
+  byte.store(on ? was | mask : was & ~mask, std::memory_order_relaxed);
+}
+}  // namespace
+
+size_t heap_sampler_filter_bytes() { return sizeof heap_sampled_bits + sizeof sampled_counts; }
 
 void heap_sampler_filter_add(const void* ptr) {
-  std::atomic<uint8_t>& c = heap_sampled_filter[heap_sampled_slot(ptr)];
-  const uint8_t n = c.load(std::memory_order_relaxed);
-  if (n != 255) c.store(n + 1, std::memory_order_relaxed);
+  const size_t slot = heap_sampled_slot(ptr);
+  uint8_t& n = sampled_counts[slot];
+  if (n == 255) return;
+  if (n++ == 0) set_bit(slot, true);
 }
 
 void heap_sampler_filter_remove(const void* ptr) {
-  std::atomic<uint8_t>& c = heap_sampled_filter[heap_sampled_slot(ptr)];
-  const uint8_t n = c.load(std::memory_order_relaxed);
-  if (n != 255 && n != 0) c.store(n - 1, std::memory_order_relaxed);
+  const size_t slot = heap_sampled_slot(ptr);
+  uint8_t& n = sampled_counts[slot];
+  if (n == 255 || n == 0) return;
+  if (--n == 0) set_bit(slot, false);
 }
 
 void heap_sampler_filter_clear() {
-  for (auto& c : heap_sampled_filter) c.store(0, std::memory_order_relaxed);
+  for (auto& b : heap_sampled_bits) b.store(0, std::memory_order_relaxed);
+  for (auto& n : sampled_counts) n = 0;
 }
 
 uint64_t SampleRng::next() {

@@ -33,37 +33,48 @@ double heap_sample_weight(double size, double mean);
 // from (seed, k), so a single-threaded run is reproducible.
 void heap_sampler_start(int64_t mean, uint64_t seed);
 
-// The calling thread's state (initial-exec TLS: reading it never allocates).
-extern __attribute__((tls_model("initial-exec"))) thread_local int64_t heap_sample_countdown;
+// The calling thread's state (initial-exec TLS: reading it never allocates;
+// __thread, not thread_local: no dynamic initialisation, so no call to a
+// TLS wrapper on each read from another file).
+extern __thread int64_t heap_sample_countdown __attribute__((tls_model("initial-exec")));
 
 // The slow path: the countdown reached zero (or the thread is new).
 bool heap_sampler_slow(size_t size);
 
-// Whether this allocation of `size` bytes is sampled.
-inline bool heap_sampler_take(size_t size) {
-  if ((heap_sample_countdown -= static_cast<int64_t>(size)) > 0) return false;
-  return heap_sampler_slow(size);
+// The fast path alone: true when this allocation of `size` bytes is
+// certainly not sampled; otherwise heap_sampler_slow(size) decides.
+inline bool heap_sampler_passes(size_t size) {
+  return (heap_sample_countdown -= static_cast<int64_t>(size)) > 0;
 }
 
+// Whether this allocation of `size` bytes is sampled.
+inline bool heap_sampler_take(size_t size) { return !heap_sampler_passes(size) && heap_sampler_slow(size); }
+
 // Which blocks were sampled. Most frees are of blocks never sampled, and
-// must not take the recorder's lock to find that out: a counting filter
-// over the sampled blocks' addresses (16 Ki one-byte counters, 16 KiB: it
-// stays in the L1 and L2 caches; a 64 KiB one made its load the sampled
-// mode's costliest instruction) answers "certainly not sampled" for all but
-// a fraction of them (the share of non-zero counters: the live samples over
-// 16 Ki, 1% for 160 samples, 80 MiB in use at the default mean). Counters
-// are changed under the recorder's lock and read without it: a block's
-// counter was raised before its malloc returned, so before any free of it.
-// A counter that reaches 255 stays there (never a false "not sampled").
+// must not take the recorder's lock to find that out: a filter over the
+// sampled blocks' addresses answers "certainly not sampled" for all but a
+// fraction of them (the share of its 16 Ki slots in use: the live samples
+// over 16 Ki, 1% for 160 samples, 80 MiB in use at the default mean).
+// Frees read only its bits, 2 KiB that stay in the L1 cache (the 16 KiB of
+// one-byte counters it had were the wrapper's costliest load: a cache miss
+// on most of Python's frees). Each slot's count of sampled blocks is kept
+// beside the bits and changed under the recorder's lock, which sets a bit
+// when its count leaves 0 and clears it when it comes back; a block's bit
+// was set before its malloc returned, so before any free of it. A count that
+// reaches 255 stays there (never a false "not sampled").
 constexpr int kSampledFilterBits = 14;
-extern std::atomic<uint8_t> heap_sampled_filter[size_t(1) << kSampledFilterBits];
+constexpr size_t kSampledFilterSlots = size_t(1) << kSampledFilterBits;
+extern std::atomic<uint8_t> heap_sampled_bits[kSampledFilterSlots / 8];
+// The filter's size in bytes (bits and counts), for the recorder's own figures.
+size_t heap_sampler_filter_bytes();
 
 inline size_t heap_sampled_slot(const void* ptr) {
   return static_cast<size_t>(((reinterpret_cast<uintptr_t>(ptr) >> 4) * 0x9E3779B97F4A7C15ull) >>
                              (64 - kSampledFilterBits));
 }
 inline bool heap_sampler_maybe_sampled(const void* ptr) {
-  return heap_sampled_filter[heap_sampled_slot(ptr)].load(std::memory_order_relaxed) != 0;
+  const size_t slot = heap_sampled_slot(ptr);
+  return (heap_sampled_bits[slot >> 3].load(std::memory_order_relaxed) >> (slot & 7)) & 1;
 }
 // Under the recorder's lock.
 void heap_sampler_filter_add(const void* ptr);
