@@ -35,6 +35,48 @@ def test_argv_main_and_path_are_the_programs(tmp_path):
     assert (tmp_path / "prog.py.prof").exists()
 
 
+PROGRAM = """\
+import sys
+print("name", __name__, "main", sys.modules["__main__"].__dict__ is globals())
+print("argv", sys.argv[1:], "file", __file__)
+print("sum", sum(i * i for i in range(3_000_000)))
+"""
+
+
+@pytest.mark.parametrize("form", ["source", "folder", "zip", "compiled"])
+def test_every_form_of_script_runs_as_python_runs_it(tmp_path, form):
+    # A source file runs in yep's own runner (without runpy's imports); a
+    # folder or zip with __main__.py and compiled code go through runpy.
+    # Each prints what plain Python prints, and the profile has its samples.
+    import py_compile
+    import zipapp
+
+    source = write_script(tmp_path, "prog.py", PROGRAM)
+    if form == "folder":
+        (tmp_path / "app").mkdir()
+        (tmp_path / "app" / "__main__.py").write_text(PROGRAM)
+        target = tmp_path / "app"
+    elif form == "zip":
+        (tmp_path / "app").mkdir()
+        (tmp_path / "app" / "__main__.py").write_text(PROGRAM)
+        target = tmp_path / "app.pyz"
+        zipapp.create_archive(tmp_path / "app", target)
+    elif form == "compiled":
+        target = tmp_path / "prog_compiled"  # compiled code under any name, as python runs it
+        py_compile.compile(str(source), cfile=str(target), doraise=True)
+    else:
+        target = source
+    plain = subprocess.run([sys.executable, str(target), "a", "-b"], capture_output=True, text=True, timeout=60,
+                           cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    result = run_yep(["-o", "p.prof", str(target), "a", "-b"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == plain.stdout
+    assert "name __main__ main True" in result.stdout
+    rows, total = report_of(tmp_path / "p.prof", tmp_path)
+    assert total > 0
+
+
 def test_double_dash_before_the_script_as_in_yep(tmp_path):
     script = write_script(tmp_path, "p.py", "import sys; print(sys.argv[1:])\n")
     result = run_yep(["-o", "x.prof", "--", str(script), "-o"], cwd=tmp_path)

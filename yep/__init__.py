@@ -18,20 +18,21 @@ magics %memit, %mprun and %yep (yep.magics).
 import importlib
 
 from ._errors import YepError
-# Names that are also submodules' names stay eager: importing the submodule
-# (yep.report, as the CLI does) would otherwise rebind yep.report to it.
-from .memory_usage import memory_usage
-from .census import Census, census
-from .report import Profile, load, report
 
 __version__ = "1.0.0.dev0"
 
-# The rest is imported on first use (PEP 562), so that `yep report` loads
-# only what a report needs: the live view alone imports http.server, a third
-# of a 0.1 s report. name -> the submodule that defines it.
+# Everything else is imported on first use (PEP 562): `import yep` costs
+# nothing more, so a profiled program's process holds only what its run
+# needs (the objects of modules it never uses would slow its garbage
+# collections), and `yep report` loads only what a report needs (the live
+# view alone imports http.server). name -> the submodule that defines it;
+# no submodule is named like a name of this table (importing it would
+# rebind the name to the module).
 _LAZY = {"start": "api", "stop": "api", "flush": "api", "is_running": "api", "profile": "api",
          "heap_start": "heap", "heap_dump": "heap", "heap_stop": "heap", "heap_is_running": "heap",
-         "heap_profile": "heap", "heap_stats": "heap", "heap_profiler_stats": "heap", "serve": "live_view", "label": "timestamps"}
+         "heap_profile": "heap", "heap_stats": "heap", "heap_profiler_stats": "heap", "serve": "live_view",
+         "label": "timestamps", "load": "profiles", "Profile": "profiles", "report": "profiles",
+         "census": "object_census", "Census": "object_census", "memory_usage": "memory_sampling"}
 # Submodules that `import yep` used to import, so `yep.heap` works after `import yep`.
 _LAZY_MODULES = {"api", "heap", "live_view", "live_server", "mixed", "timestamps", "atomic_file", "user_paths"}
 

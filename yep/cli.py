@@ -15,7 +15,7 @@ import os
 import sys
 
 from ._errors import UnsupportedInterpreter, YepError
-from .usage import Parser, UsageError, decimal, did_you_mean, fail, whole_number
+from .usage import UsageError, decimal, did_you_mean, fail, whole_number
 
 USAGE = """\
 usage: python -m yep [-v] [-o OUTFILE] [-f HZ] [--wall] [--native] [--threads] [--interpreter]
@@ -303,7 +303,7 @@ class _CpuSession:
     def stop(self):
         """Stops; returns (profile to report, files written, what was measured)."""
         from . import api
-        from .report import load
+        from .profiles import load
 
         summary = api._end_after_the_programs(self.begun)
         written = [self.outfile]
@@ -333,7 +333,6 @@ def _run_profiled(session, target, opts, nodecount, formats):
     """Runs the program under a started session and ends as the program would."""
     from . import runner
     from .progress import RunProgress
-    from .report import format_suffix, load
     from .run_ends import RunEnds
 
     parent = os.getpid()
@@ -349,6 +348,9 @@ def _run_profiled(session, target, opts, nodecount, formats):
             runner.show_exception(outcome)
             return fail(str(exc))
         runner.show_exception(outcome)
+        # (imported once the program has run: its process holds what it needs)
+        from .profiles import format_suffix, load
+
         try:
             if formats or opts["visualize"]:
                 profile = load(report_path)
@@ -390,8 +392,9 @@ def _run_profiled(session, target, opts, nodecount, formats):
 
 
 def report_main(argv):
+    from .arg_parser import Parser
     from .atomic_file import write_atomically, write_stdout
-    from .report import format_suffix, is_binary_format, load
+    from .profiles import format_suffix, is_binary_format, load
 
     parser = Parser(
         prog="yep report", description="Print or write a profile in one of yep's output formats.",
@@ -466,6 +469,8 @@ def memory_main(argv):
     """yep memory: line-by-line memory and time of @profile functions, in
     this process and, unless --no-subprocesses, in every Python process the
     program starts (yep.subprocesses.memory says why by default)."""
+    from .arg_parser import Parser
+
     parser = Parser(
         prog="yep memory", description="Run a script with @profile available and print, for each line of "
         "the profiled functions, memory (RSS, and the bytes it allocated minus freed, and its peak) and time; "

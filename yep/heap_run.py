@@ -55,9 +55,10 @@ def hooks_environment(opts, library=None, marker=CHILD):
                          ("heap_time_interval", "HEAP_PROFILE_TIME_INTERVAL")):
         if opts.get(option) is not None:
             env[name] = str(opts[option])
-    import json
-
-    env[marker] = json.dumps(saved)
+    # NAME=hex of its bytes, or NAME alone when unset, comma-separated (no
+    # json: the restarted process should import nothing it does not need)
+    env[marker] = ",".join(name if value is None else f"{name}={os.fsencode(value).hex()}"
+                           for name, value in saved.items())
     return env
 
 
@@ -67,14 +68,12 @@ def in_restarted_process():
 
 def restore_environment(marker=CHILD):
     """Gives the program the environment it was started with."""
-    import json
-
-    saved = json.loads(os.environ.pop(marker))
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
+    for entry in os.environ.pop(marker).split(","):
+        name, is_set, value = entry.partition("=")
+        if is_set:
+            os.environ[name] = os.fsdecode(bytes.fromhex(value))
         else:
-            os.environ[name] = value
+            os.environ.pop(name, None)
 
 
 # A dump interval below this writes a dump every few allocations: --heap-interval 1
@@ -120,13 +119,14 @@ def parse_size(text, option, minimum=MIN_DUMP_INTERVAL, maximum=MAX_DUMP_INTERVA
                example="64M or 1G"):
     """'64M', '1G', '1048576' -> bytes, within [minimum, maximum] (by
     default from 1 MiB to 1 PiB: the dump intervals)."""
-    import re
+    from .usage import is_decimal
 
     units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
     given = str(text)
     text = given.strip().upper().removesuffix("B").removesuffix("I")
     number, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "")
-    if not re.fullmatch(r"(?:[0-9]{1,16}(?:\.[0-9]{0,9})?|\.[0-9]{1,9})", number):
+    whole, _, fraction = number.partition(".")
+    if not (is_decimal(number) and len(whole) <= 16 and len(fraction) <= 9):
         raise YepError(f"{option} needs a size like {example}, not {given!r}")
     value = int(float(number) * units[unit])
     if not minimum <= value <= maximum:

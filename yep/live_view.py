@@ -60,7 +60,7 @@ import urllib.parse
 from . import mixed
 from ._errors import YepError
 from .api import own_thread
-from .census import Census, CensusRow, _excluded, census, exclude_from_census, type_name
+from .object_census import Census, CensusRow, _excluded, census, exclude_from_census, type_name
 from .live_server import LoopbackServer, RequestHandler
 
 MAX_MOMENTS = 240
@@ -417,7 +417,7 @@ class LiveView:
 
     def cpu_top(self, nodecount=20):
         """The running CPU profile's report so far, or None."""
-        from .report import load
+        from .profiles import load
 
         if mixed.running():  # a flush writes a complete mixed profile
             mixed.flush()

@@ -408,7 +408,7 @@ class YepMagics(Magics):
             raise outcome
 
     def _show_profile(self, path, args, report):
-        from .report import format_suffix, load
+        from .profiles import format_suffix, load
 
         try:
             profile = load(path, base=args.base, normalize=args.normalize)

@@ -96,7 +96,7 @@ def _memory(include_children):
     """The memory now, in bytes: this process, plus its descendants if asked."""
     if not include_children:
         return _rss_bytes()
-    from .memory_usage import memory_usage
+    from .memory_sampling import memory_usage
 
     return memory_usage(-1, include_children=True)[0] * MiB
 

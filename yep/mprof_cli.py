@@ -18,7 +18,8 @@ import time
 
 from . import mprof_file
 from ._errors import YepError
-from .usage import Parser, UsageError, fail
+from .arg_parser import Parser
+from .usage import UsageError, fail
 
 USAGE = """\
 usage: yep mprof run [options] script.py [args ...]    (yep mprof run -h)

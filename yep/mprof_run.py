@@ -27,7 +27,8 @@ import tempfile
 
 from ._errors import YepError
 from .atomic_file import create_empty
-from .usage import Parser, decimal, fail
+from .arg_parser import Parser
+from .usage import decimal, fail
 
 
 def run_main(argv):
@@ -54,7 +55,7 @@ def run_main(argv):
     parser.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
     args = parser.parse_args(argv)
     from . import mprof_file
-    from .memory_usage import memory_usage
+    from .memory_sampling import memory_usage
 
     if args.interval <= 0:
         return fail(f"--interval must be positive, not {args.interval:g}")

@@ -8,7 +8,6 @@ at S seconds (and the C++ converter's progress, converters/progress.h, at S
 seconds into a conversion instead of 1).
 """
 import os
-import threading
 import time
 
 FIRST_LINE = 10.0
@@ -40,15 +39,19 @@ class RunProgress:
 
     def __init__(self, so_far):
         self._so_far = so_far
-        self._stop = threading.Event()
+        self._stop = None
         self._thread = None
 
     def start(self):
         after = first_line_after(FIRST_LINE)
         if after is None:
             return
+        # (imported only here: a run without a terminal holds no threading)
+        import threading
+
         from .api import own_thread
 
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=own_thread(lambda: self._run(after)), name="yep-progress", daemon=True)
         self._thread.start()
 

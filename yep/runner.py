@@ -6,11 +6,14 @@ __name__ == "__main__", its exit status, its exceptions (traceback printed
 without yep's frames, exit status 1) and Ctrl-C (exit by SIGINT, as Python
 itself does).
 """
+import importlib.util
+import io
 import os
 import runpy
 import signal
 import sys
-import importlib.util
+import types
+import zipimport
 
 from ._errors import YepError
 
@@ -22,6 +25,9 @@ class Target:
         self.script, self.module = script, module
         if script is not None and not os.path.exists(script):
             raise YepError(f"cannot run '{script}': no such file")
+        # Read before any profile starts (as `python script.py` reads it
+        # first); its compiling is the program's time.
+        self.source = _source_of(os.path.abspath(script)) if script is not None else None
         if module is not None:
             try:
                 spec = importlib.util.find_spec(module)
@@ -40,10 +46,27 @@ class Target:
         try:
             if self.script is not None:
                 sys.argv[:] = [self.script, *args]
-                sys.path[0] = os.path.dirname(os.path.abspath(self.script))
                 # As `python script.py` (3.9+): __file__ and the code's file
                 # name are absolute, so profiles find the source from anywhere.
-                runpy.run_path(os.path.abspath(self.script), run_name="__main__")
+                path = os.path.abspath(self.script)
+                sys.path[0] = os.path.dirname(path)
+                if self.source is None:  # a folder, a zip or compiled code
+                    runpy.run_path(path, run_name="__main__")
+                    return
+                # What runpy.run_path does with a source file, without the
+                # modules it imports for the other cases (pkgutil, typing,
+                # re: thousands of objects in the program's garbage
+                # collections). Here, not in a function: profiles start
+                # below this frame (api.runner_root_code).
+                code = compile(self.source, path, "exec", dont_inherit=True)
+                main = types.ModuleType("__main__")
+                main.__dict__.update(__file__=path, __cached__=None, __loader__=None, __package__=None,
+                                     __spec__=None)
+                saved, sys.modules["__main__"] = sys.modules["__main__"], main
+                try:
+                    exec(code, main.__dict__)
+                finally:
+                    sys.modules["__main__"] = saved
             else:
                 sys.argv[:] = [self.module, *args]
                 sys.path[0] = os.getcwd()
@@ -60,6 +83,25 @@ class Target:
         except BaseException as exc:  # the program's own
             return exc
         return None
+
+
+def _source_of(path):
+    """The bytes of a Python source file, or None for what runpy must run:
+    a folder or zip with __main__.py, compiled code (any name), or a file
+    it cannot read."""
+    if not os.path.isfile(path):
+        return None
+    try:
+        zipimport.zipimporter(path)
+        return None
+    except zipimport.ZipImportError:
+        pass
+    try:
+        with io.open_code(path) as f:
+            source = f.read()
+    except OSError:  # unreadable: runpy says so when the program runs, as before
+        return None
+    return None if source[:4] == importlib.util.MAGIC_NUMBER else source
 
 
 def _reopen_closed_stdio():

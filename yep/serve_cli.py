@@ -13,7 +13,8 @@ import os
 import sys
 
 from ._errors import UnsupportedInterpreter, YepError
-from .usage import Parser, UsageError, decimal, fail, whole_number
+from .arg_parser import Parser
+from .usage import UsageError, decimal, fail, whole_number
 
 
 def main(argv):

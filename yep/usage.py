@@ -1,60 +1,11 @@
 """What every yep command line shares: a mistake is one `yep: error:` line on
-stderr and exit status 2, never argparse's usage block or a traceback."""
-import argparse
-import re
+stderr and exit status 2, never argparse's usage block or a traceback
+(arg_parser.py: the commands' argparse)."""
 import sys
 
 
 class UsageError(Exception):
     pass
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, but a mistake raises UsageError (for fail) instead of exiting."""
-
-    def error(self, message):
-        unknown = message.partition("unrecognized arguments: ")[2].split()
-        hint = did_you_mean(unknown[0], self._option_string_actions) if unknown else ""
-        raise UsageError(f"{self.prog}: {message}{hint} (see {self.prog} -h)")
-
-    def add_program_arguments(self):
-        """The program to run, as `python` takes it: script.py [args] or -m
-        module [args]. Every word from the script or the module on is the
-        program's, options and `--` included (see parse_program_args)."""
-        self.add_argument("-m", dest="module", metavar="MODULE", help="run a library module as a script")
-        self.add_argument("script", nargs="?", help="the script to run (or -- script)")
-        self.add_argument("args", nargs="*", help="its arguments")
-
-    def parse_program_args(self, argv):
-        """parse_args for a parser with add_program_arguments: args.script or
-        args.module, and args.args, the program's own words."""
-        options, script, module, program = self._split_program(list(argv))
-        args = self.parse_args(options)
-        if script is None and module is None:
-            self.error("no script or -m module to run")
-        args.script, args.module, args.args = script, module, program
-        return args
-
-    def _split_program(self, argv):
-        """(yep's options, script, module, the program's arguments): the
-        first word that is neither an option nor an option's value starts
-        the program, as do -m MODULE and --."""
-        i = 0
-        while i < len(argv):
-            word = argv[i]
-            if word == "--" or not word.startswith("-") or word == "-":
-                start = i + 1 if word == "--" else i
-                if start >= len(argv):
-                    break
-                return argv[:i], argv[start], None, argv[start + 1:]
-            if word.startswith("-m") and not word.startswith("--"):
-                if word == "-m" and i + 1 >= len(argv):
-                    self.error("-m needs a module name")
-                module, rest = (argv[i + 1], i + 2) if word == "-m" else (word[2:], i + 1)
-                return argv[:i], None, module, argv[rest:]
-            action = self._option_string_actions.get(word)
-            i += 2 if action is not None and action.nargs != 0 else 1
-        return argv, None, None, []
 
 
 def did_you_mean(word, options):
@@ -67,7 +18,12 @@ def did_you_mean(word, options):
     return f": did you mean {close[0]}?" if close else ""
 
 
-_DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\Z")
+def is_decimal(text):
+    """ASCII digits with at most one '.' among them: no sign, exponent, inf or nan."""
+    whole, _, fraction = text.partition(".")
+    return text.isascii() and (whole + fraction).isdigit()
+
+
 MAX_INT = 2**31 - 1
 
 
@@ -87,7 +43,7 @@ def decimal(option, minimum, maximum):
     """As whole_number, for a decimal number (no exponent, inf or nan)."""
     def parse(text):
         text = str(text)
-        if not (_DECIMAL.match(text) and len(text) <= 24 and minimum <= float(text) <= maximum):
+        if not (is_decimal(text) and len(text) <= 24 and minimum <= float(text) <= maximum):
             raise UsageError(f"{option} takes a number from {minimum:g} to {maximum:g}, not {text!r}")
         return float(text)
 
