@@ -318,9 +318,16 @@ void on_new(const void* ptr, size_t size) {
 }
 
 // An allocation of Python's allocator that the sampler already picked
-// (python_allocator_hook.h).
+// (python_allocator_hook.h). Marked inside Python's allocator while it is
+// recorded: this thread is not inside malloc's hooks, whose own flag would
+// keep record's mmaps (the live map doubling) and mallocs from the hooks, and
+// the mmap's hook would otherwise record it under the lock record holds
+// (a sampled run once hung there).
 void on_python_sampled(const void* ptr, size_t size) {
-  if (!in_dump && recording.load(std::memory_order_relaxed)) record(ptr, size);
+  if (in_dump || !recording.load(std::memory_order_relaxed)) return;
+  ++python_allocator_depth;
+  record(ptr, size);
+  --python_allocator_depth;
 }
 
 // Takes the stack and enters the block in the live map.

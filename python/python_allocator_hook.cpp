@@ -107,12 +107,20 @@ void* wrapped_calloc(void*, size_t n, size_t size) {
   return small_calloc_at_zero(a, n, size);
 }
 
+// (A failed realloc leaves the old block unrecorded.)
 template <int D>
 void* wrapped_realloc(void*, void* old, size_t size) {
   const PyMemAllocatorEx& a = domains[D].original;
   seen_free(old);
+  if (small(size)) {
+    // A sampled block must lie outside the pools, as in small_malloc_at_zero.
+    const bool take = heap_sampler_take(size);
+    void* p = forward([&] { return a.realloc(a.ctx, old, take ? kPymallocLargest + 1 : size); });
+    if (p && take) new_hook(p, size);
+    return p;
+  }
   void* p = forward([&] { return a.realloc(a.ctx, old, size); });
-  sampled(p, size);  // (a failed realloc leaves the old block unrecorded)
+  sampled(p, size);
   return p;
 }
 

@@ -348,6 +348,42 @@ def test_python_objects_freed_leave_the_in_use_estimate(tmp_path, pymalloc):
     assert at(allocated, *churned) == pytest.approx(5 * at(allocated, *built), rel=0.10), allocated[:8]
 
 
+GROWN_LISTS = """\
+def grow():
+    items = []
+    for i in range(40):
+        items.append(None)   # the item array grows by realloc, within pymalloc's pools
+    return items
+def churn():
+    for _ in range(5):
+        garbage = [grow() for _ in range(50_000)]
+        del garbage
+churn()
+"""
+
+
+@pytest.mark.parametrize("pymalloc", ["", "pymalloc_debug"])
+def test_python_blocks_grown_by_realloc_are_matched_when_freed(tmp_path, pymalloc):
+    # Lists grown item by item: their arrays are reallocated, small enough
+    # to stay in pymalloc's pools. A sampled realloc must be matched when the
+    # list dies like any other sample: everything made here is freed, so
+    # nothing is left in use at grow's lines (once, samples of reallocs were
+    # left in the pools, where frees are not seen: 66 MiB "in use"). The
+    # samples also double the live map from Python's allocator (this run
+    # once hung there).
+    script = write_script(tmp_path, "grown.py", GROWN_LISTS)
+    result = run_yep(["--heap-sample", "16K", "-o", "g", str(script)], cwd=tmp_path,
+                     env={"YEP_HEAP_SEED": "3", "PYTHONMALLOC": pymalloc})
+    assert result.returncode == 0, result.stderr
+    last = sorted(tmp_path.glob("g.*.heap"), key=lambda p: (len(p.name), p.name))[-1]
+    grown = [(n, w, f) for n, w, f, _ in rows_of(report(last, tmp_path, "--sample-index", "alloc_space"))
+             if n == "grow"]
+    allocated = sum(f for _, _, f in grown)
+    assert allocated > 20, grown  # (about 70 MiB of item arrays and lists)
+    inuse = sum(f for n, _, f, _ in rows_of(report(last, tmp_path)) if n == "grow")
+    assert inuse < 0.02 * allocated, (inuse, allocated)
+
+
 def test_a_dump_asked_for_in_a_library_initializer_is_written(tmp_path):
     """OpenBLAS's initializer maps 32 MiB at numpy's import (a sample at
     once, standing for 32 MiB): that crosses a 16 MiB in-use interval and
