@@ -60,14 +60,19 @@ def test_each_stack_is_written_once_and_the_dumps_refer_to_it(run):
     ids = [int(line.split(" @", 1)[0]) for line in stacks.splitlines()[1:] if not line.startswith("#")]
     assert len(ids) == len(set(ids)), "a stack was written twice"
     referred = set()
+    _, complete = bucket_lines(dumps[-1])
+    per_complete_stack = sum(map(len, complete)) / len(complete)
     for dump in dumps[:-1]:
         text, buckets = bucket_lines(dump)
         assert text.splitlines()[1] == "# yep-stacks:\tmem.py.stacks"
         assert buckets and all(re.fullmatch(r"\s*-?\d+:\s+-?\d+ \[\s*\d+:\s+\d+\] @ =\d+", b) for b in buckets), buckets[:3]
         referred |= {int(b.rsplit("=", 1)[1]) for b in buckets}
         # No stacks in it: a few dozen bytes per stack, where the complete
-        # dump writes its frames (about 20 bytes each) and Python frames.
-        assert dump.stat().st_size * 5 < dumps[-1].stat().st_size, (dump, dumps[-1])
+        # dump writes its frames (about 15 bytes each: 170 bytes a stack for
+        # Debian's stripped python3.14, where the native walk stops sooner).
+        # Per stack: both files end with the same list of mapped libraries,
+        # a good part of a file when the program's start left few stacks.
+        assert sum(map(len, buckets)) / len(buckets) * 2 < per_complete_stack, (dump, dumps[-1])
     assert referred <= set(ids)
     # The last dump is complete: addresses, no reference.
     text, buckets = bucket_lines(dumps[-1])
