@@ -44,6 +44,16 @@ def report(path, cwd, *args):
     return result.stdout
 
 
+def sampled_python_run(tmp_path, name, program, mean, seed, pymalloc=""):
+    """Runs PROGRAM (a script named NAME) under --heap-sample MEAN with
+    Python's allocator PYMALLOC ("" for pymalloc itself): (the run, its last dump)."""
+    script = write_script(tmp_path, name, program)
+    result = run_yep(["--heap-sample", mean, "-o", "p", str(script)], cwd=tmp_path,
+                     env={"YEP_HEAP_SEED": str(seed), "PYTHONMALLOC": pymalloc})
+    assert result.returncode == 0, result.stderr
+    return result, sorted(tmp_path.glob("p.*.heap"), key=lambda p: (len(p.name), p.name))[-1]
+
+
 @pytest.fixture(scope="module")
 def sampled_runs(allocs, tmp_path_factory):
     """One run of the script per seed at the default mean: {seed: (folder, last dump, stderr)}."""
@@ -285,12 +295,8 @@ def test_python_objects_are_sampled_in_pymalloc_at_their_line(tmp_path, seed):
     # the list comprehension's line, within 10%. At a mean of 32 KiB that is
     # about 1,000 samples, a standard error of 3% (at 512 KiB, 13%: each
     # sample of a small object stands for about the mean).
-    script = write_script(tmp_path, "objs.py", OBJECTS)
-    result = run_yep(["--heap-sample", "32K", "-o", "o", str(script)], cwd=tmp_path,
-                     env={"YEP_HEAP_SEED": str(seed), "PYTHONMALLOC": ""})
-    assert result.returncode == 0, result.stderr
+    result, last = sampled_python_run(tmp_path, "objs.py", OBJECTS, "32K", seed)
     truth = int(re.search(r"^truth (\d+)", result.stdout, re.M).group(1))
-    last = sorted(tmp_path.glob("o.*.heap"), key=lambda p: (len(p.name), p.name))[-1]
     rows = rows_of(report(last, tmp_path, "--sort", "cum"))
     # The function's row: the comprehension's own frame up to 3.11
     # (build.<locals>.<listcomp>, defined on line 3), build itself from 3.12 on.
@@ -325,14 +331,10 @@ def test_python_objects_freed_leave_the_in_use_estimate(tmp_path, pymalloc):
     # once drifted by one per sampled object freed). Under pymalloc's debug
     # hooks (-X dev, PYTHONMALLOC=pymalloc_debug) the wrappers take the
     # marked path instead.
-    script = write_script(tmp_path, "churn.py", CHURNED_OBJECTS)
-    result = run_yep(["--heap-sample", "16K", "-o", "o", str(script)], cwd=tmp_path,
-                     env={"YEP_HEAP_SEED": "7", "PYTHONMALLOC": pymalloc})
-    assert result.returncode == 0, result.stderr
+    result, last = sampled_python_run(tmp_path, "churn.py", CHURNED_OBJECTS, "16K", 7, pymalloc)
     truth = int(re.search(r"^truth (\d+)", result.stdout, re.M).group(1))
     # (the interpreter's own blocks come and go a little: a few hundred)
     assert abs(int(re.search(r"^blocks (-?\d+)", result.stdout, re.M).group(1))) < 2_000, result.stdout
-    last = sorted(tmp_path.glob("o.*.heap"), key=lambda p: (len(p.name), p.name))[-1]
 
     def at(rows, *functions):
         return max([cum for name, where, _, cum in rows if name in functions and where and where.startswith("churn.py")],
@@ -371,11 +373,7 @@ def test_python_blocks_grown_by_realloc_are_matched_when_freed(tmp_path, pymallo
     # left in the pools, where frees are not seen: 66 MiB "in use"). The
     # samples also double the live map from Python's allocator (this run
     # once hung there).
-    script = write_script(tmp_path, "grown.py", GROWN_LISTS)
-    result = run_yep(["--heap-sample", "16K", "-o", "g", str(script)], cwd=tmp_path,
-                     env={"YEP_HEAP_SEED": "3", "PYTHONMALLOC": pymalloc})
-    assert result.returncode == 0, result.stderr
-    last = sorted(tmp_path.glob("g.*.heap"), key=lambda p: (len(p.name), p.name))[-1]
+    _, last = sampled_python_run(tmp_path, "grown.py", GROWN_LISTS, "16K", 3, pymalloc)
     grown = [(n, w, f) for n, w, f, _ in rows_of(report(last, tmp_path, "--sample-index", "alloc_space"))
              if n == "grow"]
     allocated = sum(f for _, _, f in grown)
